@@ -1,0 +1,166 @@
+"""The ``taskbeam`` command: run a graph in the terminal and watch it."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from taskbeam.engine import Run, RunStatus, start
+from taskbeam.engine._status import TERMINAL
+from taskbeam.graph import Graph
+
+__all__ = ["main"]
+
+STATUS_STYLE = {
+    "done": "green",
+    "failed": "bold red",
+    "cancelled": "yellow",
+    "skipped": "dim",
+    "running": "cyan",
+    "retrying": "magenta",
+}
+EXIT = {RunStatus.DONE: 0, RunStatus.FAILED: 1, RunStatus.CANCELLED: 2}
+
+
+def load_graph(spec: str) -> Graph:
+    """Resolve ``module:attribute`` to a Graph (or a zero-argument factory of one)."""
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise SystemExit(f"taskbeam: expected MODULE:GRAPH, got {spec!r}")
+    if "" not in sys.path:
+        sys.path.insert(0, "")
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise SystemExit(f"taskbeam: cannot import {module_name!r}: {exc}") from None
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise SystemExit(f"taskbeam: {module_name!r} has no attribute {attr!r}") from None
+    if callable(obj) and not isinstance(obj, Graph):
+        obj = obj()
+    if not isinstance(obj, Graph):
+        raise SystemExit(f"taskbeam: {spec} is a {type(obj).__name__}, not a taskbeam.Graph")
+    return obj
+
+
+def watch(run: Run, console: Console) -> None:
+    """Show a live progress bar until the run ends; Ctrl-C cancels the run."""
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[detail]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as progress:
+        bar = progress.add_task(run.name, total=None, detail="")
+        try:
+            while not run.done:
+                _update(progress, bar, run)
+                time.sleep(0.1)
+        except KeyboardInterrupt:
+            progress.update(bar, detail="cancelling…")
+            run.cancel()
+            run.wait()
+        _update(progress, bar, run)
+    run.wait()
+
+
+def _update(progress: Progress, bar: Any, run: Run) -> None:
+    counts = run.counts
+    total = sum(counts.values())
+    finished = sum(counts.get(s.value, 0) for s in TERMINAL)
+    busy = {k: v for k, v in counts.items() if v and k not in {s.value for s in TERMINAL}}
+    detail = " ".join(f"{k}={v}" for k, v in sorted(busy.items()))
+    progress.update(bar, total=total, completed=finished, detail=detail)
+
+
+def report(run: Run, console: Console, show_all: bool = False, limit: int = 40) -> None:
+    """Print the final table of nodes: status, attempts, duration, result or error."""
+    snap = run.snapshot()
+    nodes = snap["nodes"]
+    rows = list(nodes.items())
+    if not show_all and len(rows) > limit:
+        bad = [(k, v) for k, v in rows if v["status"] != "done"]
+        rows = (bad + [(k, v) for k, v in rows if v["status"] == "done"])[:limit]
+    table = Table(title=f"run {snap['run']['id']} ({snap['run']['name']})")
+    for col in ("node", "status", "attempts", "seconds", "result / error"):
+        table.add_column(col, overflow="fold")
+    for node_id, n in rows:
+        seconds = ""
+        if "started" in n and "ended" in n:
+            seconds = f"{n['ended'] - n['started']:.3f}"
+        outcome = n.get("preview", "")
+        if "error" in n:
+            outcome = f"{n['error']['type']}: {n['error']['message']}"
+        style = STATUS_STYLE.get(n["status"], "")
+        table.add_row(
+            node_id, f"[{style}]{n['status']}[/]", str(n.get("attempt", "")), seconds, outcome
+        )
+    console.print(table)
+    if len(rows) < len(nodes):
+        console.print(f"… {len(nodes) - len(rows)} more nodes (use --all to list every node)")
+    counts = ", ".join(f"{k}={v}" for k, v in snap["run"]["counts"].items() if v)
+    style = STATUS_STYLE.get(snap["run"]["status"], "")
+    console.print(f"run [{style}]{snap['run']['status']}[/] · {counts}")
+
+
+def _run(graph: Graph, args: argparse.Namespace) -> int:
+    console = Console()
+    limits = dict(_parse_limit(x) for x in args.limit or [])
+    run = start(
+        graph,
+        max_concurrency=args.max_concurrency,
+        limits=limits,
+        on_error=args.on_error,
+        max_depth=args.max_depth,
+    )
+    watch(run, console)
+    report(run, console, show_all=args.all)
+    return EXIT.get(run.status, 1)
+
+
+def _parse_limit(text: str) -> tuple[str, int]:
+    tag, sep, n = text.partition("=")
+    if not sep or not n.isdigit() or int(n) < 1:
+        raise SystemExit(f"taskbeam: --limit takes TAG=N with N >= 1, got {text!r}")
+    return tag, int(n)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="taskbeam", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run MODULE:GRAPH with a live progress bar")
+    run.add_argument("graph", help="module:attribute naming a Graph or a function returning one")
+    demo = sub.add_parser("demo", help="run the bundled recursive research-agent example")
+    for p in (run, demo):
+        p.add_argument("--max-concurrency", type=int, default=8)
+        p.add_argument("--limit", action="append", metavar="TAG=N", help="per-tag limit")
+        p.add_argument("--on-error", choices=("continue", "fail_fast"), default="continue")
+        p.add_argument("--max-depth", type=int, default=8)
+        p.add_argument("--all", action="store_true", help="list every node in the final table")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "demo":
+        from taskbeam.examples import research_graph
+
+        graph = research_graph("why is the sky blue", depth=3, breadth=3)
+        return _run(graph, args)
+    return _run(load_graph(args.graph), args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""Exceptions raised by taskbeam.
+
+Every error names its culprit (a node id, a cycle path, an option) so that a
+person reading it in a notebook knows what to change without a debugger.
+"""
+
+from __future__ import annotations
+
+__all__ = ["DepthError", "GraphError", "IllegalTransition", "NodeTimeout", "TaskbeamError"]
+
+
+class TaskbeamError(Exception):
+    """Base class of every error raised by taskbeam itself."""
+
+
+class GraphError(TaskbeamError, ValueError):
+    """A graph is invalid: a cycle, an unknown dependency, a duplicate id, ..."""
+
+
+class IllegalTransition(TaskbeamError, RuntimeError):
+    """A node was asked to move between two states that have no edge.
+
+    This is always a bug in the engine, never a user error, and it is raised
+    rather than logged so that it cannot go unnoticed.
+    """
+
+
+class NodeTimeout(TaskbeamError, TimeoutError):
+    """A task ran longer than its ``timeout``."""
+
+
+class DepthError(TaskbeamError, RecursionError):
+    """A task returned ``expand(...)`` deeper than the run's ``max_depth``."""

@@ -1,0 +1,110 @@
+"""ExecutionService: many runs at once, each in its own thread, by project id.
+
+The registry is a dict behind one lock, so two threads starting the same
+project cannot both get in (no check-then-insert race). Runs that have ended
+have their threads joined when the service next looks at its registry.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from taskbeam.engine import Run, start
+from taskbeam.graph import Graph
+
+__all__ = ["ExecutionService"]
+
+
+class ExecutionService:
+    """Start, watch and stop runs by project id.
+
+    Parameters
+    ----------
+    **defaults
+        Options passed to :func:`taskbeam.start` for every run unless
+        overridden in :meth:`start`.
+
+    Examples
+    --------
+    >>> import taskbeam as tb
+    >>> g = tb.Graph("hello")
+    >>> _ = g.add("hi", lambda: "hi")
+    >>> with tb.ExecutionService() as svc:
+    ...     run = svc.start("project-a", g)
+    ...     svc.get("project-a").wait().status.value
+    'done'
+    """
+
+    def __init__(self, **defaults: Any) -> None:
+        self._defaults = defaults
+        self._runs: dict[str, Run] = {}
+        self._lock = threading.RLock()
+        self._closed = False
+
+    def start(self, project_id: str, graph: Graph, **options: Any) -> Run:
+        """Start ``graph`` as ``project_id``; a previous run of it must have ended."""
+        if not isinstance(project_id, str) or not project_id:
+            raise ValueError(f"project id must be a non-empty string, not {project_id!r}")
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("this ExecutionService has been shut down")
+            current = self._runs.get(project_id)
+            if current is not None and not current.done:
+                raise RuntimeError(
+                    f"project {project_id!r} is still running (run {current.id}); "
+                    "stop it or wait for it first"
+                )
+            if current is not None:
+                current.wait()  # ended: join its thread
+            run = start(graph, **{**self._defaults, **options})
+            self._runs[project_id] = run
+            return run
+
+    def get(self, project_id: str) -> Run:
+        """The latest run of ``project_id``."""
+        with self._lock:
+            try:
+                return self._runs[project_id]
+            except KeyError:
+                raise KeyError(f"no project {project_id!r} in this service") from None
+
+    def list(self) -> dict[str, Run]:
+        """Latest run per project id, in the order projects were first started."""
+        with self._lock:
+            for run in self._runs.values():
+                if run.done:
+                    run.wait()
+            return dict(self._runs)
+
+    def pause(self, project_id: str) -> None:
+        self.get(project_id).pause()
+
+    def resume(self, project_id: str) -> None:
+        self.get(project_id).resume()
+
+    def stop(self, project_id: str, timeout: float | None = None) -> Run:
+        """Cancel the project's run and wait for it to end."""
+        run = self.get(project_id)
+        run.cancel()
+        return run.wait(timeout)
+
+    def shutdown(self, timeout: float | None = None) -> None:
+        """Cancel every run and wait for all of them; the service takes no new runs."""
+        with self._lock:
+            self._closed = True
+            runs = list(self._runs.values())
+        for run in runs:
+            run.cancel()
+        for run in runs:
+            run.wait(timeout)
+
+    def __enter__(self) -> ExecutionService:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+    def __repr__(self) -> str:
+        with self._lock:
+            return f"<ExecutionService: {len(self._runs)} projects>"

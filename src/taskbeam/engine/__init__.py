@@ -1,0 +1,7 @@
+"""The execution engine: the pure state machine and the run that drives it."""
+
+from taskbeam.engine._run import Run, start
+from taskbeam.engine._state import ErrorInfo, RunState
+from taskbeam.engine._status import Event, RunStatus, Status
+
+__all__ = ["ErrorInfo", "Event", "Run", "RunState", "RunStatus", "Status", "start"]

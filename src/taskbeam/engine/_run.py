@@ -1,0 +1,692 @@
+"""A run: one graph executing in its own thread, on its own event loop.
+
+Threading rules
+---------------
+* The run's thread owns its event loop and its :class:`RunState`. Nothing
+  else mutates that state: other threads reach it through
+  ``loop.call_soon_threadsafe`` (see :meth:`Run._call`), and worker threads
+  of sync tasks report results through an inbox (see :meth:`Run._post`).
+* Async tasks run as asyncio Tasks on the run's loop; sync tasks run in a
+  bounded thread pool private to the run.
+* Subscribers are called on the run's thread, after a state change is
+  complete, in event order. One that raises is logged and skipped.
+* Commands (pause, cancel, ...) called from another thread wait until the
+  loop has applied them; called from the run's own thread (a task or a
+  subscriber) they are queued and applied at the next loop step, so a state
+  change never runs inside another.
+* The loop is closed, and the thread has ended, when :meth:`Run.wait`
+  returns or ``await run`` completes.
+
+Timeouts and cancellation
+-------------------------
+An async task past its timeout is cancelled and the node fails with
+:class:`~taskbeam.NodeTimeout` at once. A sync task cannot be interrupted
+(Python has no way to stop a thread): the node fails at once and the thread
+goes on until the function returns; its result is discarded and it holds one
+pool worker until then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import functools
+import inspect
+import logging
+import random
+import re
+import secrets
+import threading
+import time
+import traceback
+import weakref
+from collections import deque
+from collections.abc import Callable, Generator, Mapping
+from typing import Any, TypeVar
+
+from taskbeam._errors import DepthError, GraphError, NodeTimeout
+from taskbeam.engine._capture import OUTPUT_LIMIT, OutputBuffer, current_output, install
+from taskbeam.engine._preview import preview
+from taskbeam.engine._state import ErrorInfo, Node, RunState
+from taskbeam.engine._status import TERMINAL, Event, RunStatus, Status
+from taskbeam.graph import Expansion, Graph
+
+__all__ = ["Run", "start"]
+
+log = logging.getLogger("taskbeam")
+
+T = TypeVar("T")
+Subscriber = Callable[[Event], None]
+MESSAGE_CHARS = 2000
+TRACEBACK_CHARS = 20_000
+_LIVE: weakref.WeakSet[Run] = weakref.WeakSet()
+
+
+def _new_id(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:24] or "run"
+    return f"{slug}-{secrets.token_hex(4)}"
+
+
+def error_info(exc: BaseException) -> ErrorInfo:
+    """An exception as :class:`ErrorInfo`, with bounded message and traceback."""
+    cls = type(exc)
+    name = (
+        cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    )
+    try:
+        message = str(exc)
+    except Exception:
+        message = "<str() of the exception failed>"
+    tb = "".join(traceback.format_exception(exc))
+    if len(tb) > TRACEBACK_CHARS:
+        tb = "…" + tb[-TRACEBACK_CHARS:]
+    return ErrorInfo(name, message[:MESSAGE_CHARS], tb)
+
+
+class Run:
+    """One execution of a graph. Create it with :func:`start`.
+
+    Attributes
+    ----------
+    id : str
+        Unique id, ``<graph-name>-<8 hex>``.
+    name : str
+        The graph's name.
+    """
+
+    def __init__(
+        self,
+        graph: Graph,
+        *,
+        max_concurrency: int = 8,
+        limits: Mapping[str, int] | None = None,
+        on_error: str = "continue",
+        max_depth: int = 8,
+        nested_loops: bool = False,
+        run_id: str | None = None,
+        sync_workers: int | None = None,
+        output_limit: int = OUTPUT_LIMIT,
+        seed: int | None = None,
+    ) -> None:
+        if not isinstance(graph, Graph):
+            raise TypeError(f"start() takes a taskbeam.Graph, not {type(graph).__name__}")
+        graph.validate()
+        self._state = RunState(
+            graph,
+            max_concurrency=max_concurrency,
+            limits=limits,
+            on_error=on_error,
+            max_depth=max_depth,
+        )
+        self.graph = graph
+        self.id = run_id or _new_id(graph.name)
+        self.name = graph.name
+        self.created = time.time()
+        self.options: dict[str, Any] = {
+            "max_concurrency": max_concurrency,
+            "limits": dict(limits or {}),
+            "on_error": on_error,
+            "max_depth": max_depth,
+        }
+        self._nested = nested_loops
+        if nested_loops:
+            _import_nest_asyncio2()
+        self._sync_workers = sync_workers or min(max_concurrency, 64)
+        self._output_limit = output_limit
+        self._rng = random.Random(seed)
+        self._subscribers: tuple[Subscriber, ...] = ()
+        self._done: concurrent.futures.Future[Run] = concurrent.futures.Future()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ident: int | None = None
+        self._lock = threading.Lock()
+        self._accepting = False
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._inbox: deque[tuple[Node, int, Any, BaseException | ErrorInfo | None, bool]]
+        self._inbox = deque()
+        self._wake_pending = False
+        self._tasks: dict[Node, asyncio.Task[None]] = {}
+        self._timers: dict[Node, asyncio.TimerHandle] = {}
+        self._aborted: set[asyncio.Task[None]] = set()
+        self._finished: asyncio.Event | None = None
+        self._t0 = 0.0
+
+    # -- life cycle ----------------------------------------------------------
+    def _begin(self) -> Run:
+        install()
+        ready = threading.Event()
+        self._thread = threading.Thread(
+            target=self._thread_main, args=(ready,), name=f"taskbeam-run-{self.id}", daemon=True
+        )
+        _LIVE.add(self)
+        self._thread.start()
+        ready.wait()
+        return self
+
+    def _thread_main(self, ready: threading.Event) -> None:
+        loop = asyncio.new_event_loop()
+        try:
+            if self._nested:
+                _import_nest_asyncio2().apply(loop)
+            asyncio.set_event_loop(loop)
+            self._loop = loop
+            self._ident = threading.get_ident()
+            self._accepting = True
+            ready.set()
+            loop.run_until_complete(self._main())
+        except BaseException as exc:  # a bug in the engine: record it, never hang waiters
+            log.exception("run %s crashed", self.id)
+            self._done.set_exception(exc)
+        finally:
+            ready.set()
+            with self._lock:
+                self._accepting = False
+            # Run the handles queued before the door closed (see _call).
+            loop.run_until_complete(asyncio.sleep(0))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+            asyncio.set_event_loop(None)
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+            _LIVE.discard(self)
+            if not self._done.done():
+                self._done.set_result(self)
+
+    async def _main(self) -> None:
+        self._finished = asyncio.Event()
+        self._t0 = now = time.monotonic()
+        self._state.start(now)
+        self._pump()
+        await self._finished.wait()
+        if self._aborted:  # let cancelled tasks unwind before the loop closes
+            await asyncio.wait(self._aborted, timeout=5)
+
+    # -- the loop side -------------------------------------------------------
+    def _pump(self) -> None:
+        """Carry out what the state asks for, deliver events, notice the end."""
+        st = self._state
+        now = time.monotonic()
+        if st.to_abort:
+            for node in st.to_abort:
+                self._abort(node)
+            st.to_abort.clear()
+        if st.to_aggregate:
+            for node in st.to_aggregate:
+                self._launch_aggregate(node)
+            st.to_aggregate.clear()
+        for node in st.schedule(now):
+            self._launch(node)
+        if st.events:
+            self._deliver()
+        if st.open == 0 and self._finished is not None:
+            self._finished.set()
+
+    def _deliver(self) -> None:
+        st = self._state
+        events, st.events = st.events, []
+        subscribers = self._subscribers
+        if not subscribers:
+            return
+        rid = self.id
+        made = [Event(rid, *e) for e in events]
+        for sub in subscribers:
+            for event in made:
+                try:
+                    sub(event)
+                except Exception:
+                    log.exception("subscriber %r of run %s raised; run goes on", sub, self.id)
+
+    def _launch(self, node: Node) -> None:
+        task = node.task
+        kwargs = dict(task.kwargs) if task.kwargs else {}
+        if task.deps:
+            for arg, dep in zip(task.args, node.upstream, strict=True):
+                kwargs[arg] = dep.result
+        if node.output is None:
+            node.output = OutputBuffer(self._output_limit)
+        if task.is_async:
+            loop = self._loop
+            assert loop is not None
+            self._tasks[node] = loop.create_task(
+                self._run_async(node, node.attempt, task.fn, kwargs)
+            )
+            if task.timeout is not None:
+                self._timers[node] = loop.call_later(
+                    task.timeout, self._on_timeout, node, node.attempt
+                )
+        else:
+            if task.timeout is not None:
+                assert self._loop is not None
+                self._timers[node] = self._loop.call_later(
+                    task.timeout, self._on_timeout, node, node.attempt
+                )
+            self._submit_sync(node, node.attempt, task.fn, kwargs, False)
+
+    def _submit_sync(
+        self, node: Node, attempt: int, fn: Callable[..., Any], kwargs: dict[str, Any], agg: bool
+    ) -> None:
+        pool = self._pool
+        if pool is None:
+            pool = self._pool = concurrent.futures.ThreadPoolExecutor(
+                self._sync_workers, thread_name_prefix=f"taskbeam-{self.id}-sync"
+            )
+        pool.submit(self._run_sync, node, attempt, fn, kwargs, agg)
+
+    async def _run_async(
+        self, node: Node, attempt: int, fn: Callable[..., Any], kwargs: dict[str, Any]
+    ) -> None:
+        current_output.set(node.output)  # this Task's own context: nothing leaks
+        try:
+            result = await fn(**kwargs)
+        except asyncio.CancelledError as exc:
+            if node.status is Status.RUNNING and node.attempt == attempt:
+                self._failed(node, attempt, exc)  # cancelled by someone other than the run
+                self._pump()
+            return
+        except BaseException as exc:
+            self._failed(node, attempt, exc)
+        else:
+            self._succeeded(node, attempt, result)
+        self._pump()
+
+    def _run_sync(
+        self,
+        node: Node,
+        attempt: int,
+        fn: Callable[..., Any],
+        kwargs: dict[str, Any],
+        agg: bool,
+    ) -> None:
+        """Body of a worker thread: call ``fn`` and post the outcome to the loop."""
+        token = current_output.set(node.output)
+        try:
+            result = fn(**kwargs)
+        except BaseException as exc:
+            self._post((node, attempt, None, error_info(exc), agg))
+        else:
+            self._post((node, attempt, result, None, agg))
+        finally:
+            current_output.reset(token)
+
+    def _post(self, item: tuple[Node, int, Any, BaseException | ErrorInfo | None, bool]) -> None:
+        # Any thread. Wakes the loop once for any number of queued outcomes:
+        # _drain clears the flag before it reads the inbox, so an item appended
+        # after its last read always sees the flag clear and wakes it again.
+        self._inbox.append(item)
+        if not self._wake_pending:
+            self._wake_pending = True
+            loop = self._loop
+            try:
+                assert loop is not None
+                loop.call_soon_threadsafe(self._drain)
+            except RuntimeError:  # the run ended (a timed-out thread came back late)
+                pass
+
+    def _drain(self) -> None:
+        self._wake_pending = False
+        inbox = self._inbox
+        while inbox:
+            node, attempt, result, error, agg = inbox.popleft()
+            if agg:
+                self._aggregated(node, result, error)
+            elif error is None:
+                self._succeeded(node, attempt, result)
+            else:
+                self._failed(node, attempt, error)
+        self._pump()
+
+    def _current(self, node: Node, attempt: int) -> bool:
+        if node.status is not Status.RUNNING or node.attempt != attempt:
+            return False  # a late outcome of a timed-out or cancelled attempt
+        if node.task.is_async:
+            del self._tasks[node]
+        timer = self._timers.pop(node, None) if self._timers else None
+        if timer is not None:
+            timer.cancel()
+        return True
+
+    def _succeeded(self, node: Node, attempt: int, result: Any) -> None:
+        if not self._current(node, attempt):
+            return
+        if isinstance(result, Expansion):
+            self._expand(node, result)
+        else:
+            self._state.succeed(node, result, time.monotonic())
+
+    def _failed(self, node: Node, attempt: int, error: BaseException | ErrorInfo) -> None:
+        if self._current(node, attempt):
+            self._fail(node, error if isinstance(error, ErrorInfo) else error_info(error))
+
+    def _fail(self, node: Node, info: ErrorInfo) -> None:
+        delay = self._state.fail(node, info, time.monotonic(), self._rng.random())
+        if delay is not None:
+            assert self._loop is not None
+            self._loop.call_later(delay, self._retry, node)
+
+    def _retry(self, node: Node) -> None:
+        self._state.retry(node, time.monotonic())
+        self._pump()
+
+    def _on_timeout(self, node: Node, attempt: int) -> None:
+        self._timers.pop(node, None)
+        if node.status is not Status.RUNNING or node.attempt != attempt:
+            return
+        task = self._tasks.pop(node, None)
+        if task is not None:
+            task.cancel()
+            self._aborted.add(task)
+            task.add_done_callback(self._aborted.discard)
+        exc = NodeTimeout(f"task {node.id!r} timed out after {node.task.timeout:g} s")
+        self._fail(node, error_info(exc))
+        self._pump()
+
+    def _abort(self, node: Node) -> None:
+        task = self._tasks.pop(node, None)
+        if task is not None:
+            task.cancel()
+            self._aborted.add(task)
+            task.add_done_callback(self._aborted.discard)
+        timer = self._timers.pop(node, None)
+        if timer is not None:
+            timer.cancel()
+
+    def _expand(self, node: Node, expansion: Expansion) -> None:
+        st = self._state
+        now = time.monotonic()
+        if not st.can_expand(node):
+            msg = f"task {node.id!r} expanded beyond max_depth={st.max_depth}"
+            self._fail(node, error_info(DepthError(msg)))
+            return
+        try:
+            expansion.graph.validate()
+        except GraphError as exc:
+            self._fail(node, error_info(exc))
+            return
+        st.expand(node, expansion.graph, expansion.aggregate, now)
+
+    def _launch_aggregate(self, node: Node) -> None:
+        fn = node.aggregate
+        assert fn is not None
+        results = self._state.child_results(node)
+        if inspect.iscoroutinefunction(fn):
+            assert self._loop is not None
+            self._tasks[node] = self._loop.create_task(self._run_aggregate(node, fn, results))
+        else:
+            self._submit_sync(node, node.attempt, functools.partial(fn, results), {}, True)
+
+    async def _run_aggregate(
+        self, node: Node, fn: Callable[..., Any], results: dict[str, Any]
+    ) -> None:
+        current_output.set(node.output)
+        try:
+            result = await fn(results)
+        except asyncio.CancelledError:
+            return
+        except BaseException as exc:
+            self._tasks.pop(node, None)
+            self._aggregated(node, None, exc)
+        else:
+            self._tasks.pop(node, None)
+            self._aggregated(node, result, None)
+        self._pump()
+
+    def _aggregated(self, node: Node, result: Any, error: BaseException | ErrorInfo | None) -> None:
+        if node.status is not Status.AGGREGATING:
+            return  # cancelled while aggregating
+        if error is None and isinstance(result, Expansion):
+            error = TypeError(
+                f"the aggregator of {node.id!r} returned expand(); expand from a child task instead"
+            )
+        if error is None:
+            self._state.succeed(node, result, time.monotonic())
+        else:
+            info = error if isinstance(error, ErrorInfo) else error_info(error)
+            self._state.fail(node, info, time.monotonic())
+
+    # -- crossing threads ----------------------------------------------------
+    def _on_loop(self) -> bool:
+        return threading.get_ident() == self._ident
+
+    def _call(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` on the run's thread and return its result.
+
+        Runs it directly once the loop has stopped taking calls (the run has
+        ended, nothing mutates the state any more) or when already on the
+        loop thread.
+        """
+        if self._on_loop():
+            return fn()
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+        def call() -> None:
+            try:
+                future.set_result(fn())
+            except BaseException as exc:
+                future.set_exception(exc)
+
+        with self._lock:
+            if self._accepting:
+                assert self._loop is not None
+                self._loop.call_soon_threadsafe(call)
+            else:
+                call()
+        return future.result()
+
+    def _command(self, fn: Callable[[float], None]) -> None:
+        def apply() -> None:
+            fn(time.monotonic())
+            self._pump()
+
+        if self._on_loop():
+            assert self._loop is not None
+            self._loop.call_soon(apply)
+        elif self._accepting:
+            self._call(apply)
+
+    # -- public API ----------------------------------------------------------
+    @property
+    def status(self) -> RunStatus:
+        """``running``, ``paused``, ``done``, ``failed`` or ``cancelled``."""
+        return self._state.status
+
+    @property
+    def done(self) -> bool:
+        """True once the run has ended and its thread and loop are gone."""
+        return self._done.done()
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Nodes per status (a copy; safe from any thread)."""
+        return {s.value: n for s, n in self._state.counts.copy().items()}
+
+    def pause(self) -> None:
+        """Start no new node until :meth:`resume`; running nodes finish."""
+        self._command(self._state.pause)
+
+    def resume(self) -> None:
+        self._command(self._state.resume)
+
+    def cancel(self) -> None:
+        """Cancel running async tasks; every open node ends ``cancelled``."""
+        self._command(self._state.cancel)
+
+    def cancel_node(self, node_id: str) -> None:
+        """Cancel one node (and its children); what depends on it is skipped."""
+        node = self._node(node_id)
+        self._command(lambda now: self._state.cancel_node(node, now))
+
+    def wait(self, timeout: float | None = None) -> Run:
+        """Block until the run ends; return the run. Raise ``TimeoutError`` on timeout."""
+        if self._on_loop():
+            raise RuntimeError("wait() from inside the run would wait for itself forever")
+        self._done.result(timeout)
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join()
+        return self
+
+    def __await__(self) -> Generator[Any, None, Run]:
+        if self._on_loop():
+            raise RuntimeError("a run cannot be awaited from its own loop")
+        yield from asyncio.wrap_future(self._done).__await__()
+        return self
+
+    @property
+    def results(self) -> dict[str, Any]:
+        """Results of the nodes that are done, by node id."""
+        return self._call(
+            lambda: {n.id: n.result for n in self._state.nodes.values() if n.status is Status.DONE}
+        )
+
+    def result(self, node_id: str) -> Any:
+        """The result of one done node; ``KeyError`` if unknown, ``LookupError`` if not done."""
+        node = self._node(node_id)
+        status = node.status
+        if status is not Status.DONE:
+            detail = f": {node.error.type}: {node.error.message}" if node.error else ""
+            raise LookupError(f"node {node_id!r} has no result, it is {status.value}{detail}")
+        return node.result
+
+    def snapshot(self) -> dict[str, Any]:
+        """JSON-ready picture of the run: ``run``, ``nodes`` by id, ``edges``."""
+        return self._call(lambda: self._state.snapshot(self.id, self._t0, self.created))
+
+    def details(self, node_id: str) -> dict[str, Any]:
+        """Everything known about one node: its summary, traceback, captured output."""
+        node = self._node(node_id)
+
+        def read() -> dict[str, Any]:
+            out = self._state.node_summary(node, self._t0)
+            out["id"] = node.id
+            out["deps"] = [d for d in node.task.deps]
+            if node.status is Status.DONE:
+                out["result"] = preview(node.result, 4000)
+            if node.error is not None and node.status in (Status.FAILED, Status.RETRYING):
+                out["error"]["traceback"] = node.error.traceback
+            if node.output is not None:
+                text = node.output.getvalue()
+                if text:
+                    out["output"] = text
+            if node.children:
+                out["children"] = [c.id for c in node.children]
+            return out
+
+        return self._call(read)
+
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """Call ``callback(event)`` for every state change from now on.
+
+        Called on the run's thread, in order. Returns a function that
+        unsubscribes.
+        """
+        if not callable(callback):
+            raise TypeError("subscribe() needs a callable")
+
+        def add() -> None:
+            self._subscribers = (*self._subscribers, callback)
+            self._state.record = True
+
+        def remove() -> None:
+            self._subscribers = tuple(s for s in self._subscribers if s is not callback)
+            self._state.record = bool(self._subscribers)
+
+        self._call(add)
+        return lambda: self._call(remove)
+
+    def _node(self, node_id: str) -> Node:
+        try:
+            return self._state.nodes[node_id]
+        except KeyError:
+            raise KeyError(f"run {self.id} has no node {node_id!r}") from None
+
+    def __repr__(self) -> str:
+        c = self._state.counts
+        finished = sum(c.get(s, 0) for s in TERMINAL)
+        total = len(self._state.nodes)
+        return f"<Run {self.id} {self.name!r} {self.status.value}: {finished}/{total} finished>"
+
+
+def _import_nest_asyncio2() -> Any:
+    try:
+        import nest_asyncio2
+    except ImportError:
+        raise ImportError(
+            "nested_loops=True needs nest-asyncio2: pip install 'taskbeam[nested]'"
+        ) from None
+    return nest_asyncio2
+
+
+def start(
+    graph: Graph,
+    *,
+    max_concurrency: int = 8,
+    limits: Mapping[str, int] | None = None,
+    on_error: str = "continue",
+    max_depth: int = 8,
+    nested_loops: bool = False,
+    run_id: str | None = None,
+    sync_workers: int | None = None,
+    output_limit: int = OUTPUT_LIMIT,
+    seed: int | None = None,
+) -> Run:
+    """Validate ``graph`` and start running it in a background thread; return at once.
+
+    Parameters
+    ----------
+    graph : Graph
+    max_concurrency : int
+        Most nodes running at once (expanded parents do not count).
+    limits : mapping of tag to int
+        Most running nodes with that tag at once, e.g. ``{"llm": 2}``.
+    on_error : {"continue", "fail_fast"}
+        ``continue``: what depends on a failure is skipped, the rest runs.
+        ``fail_fast``: the first failure cancels everything still open.
+    max_depth : int
+        Most levels of nested ``expand``.
+    nested_loops : bool
+        Apply ``nest-asyncio2`` to this run's private loop, so an async task
+        may call a library that runs ``asyncio.run()`` itself.
+    run_id : str, optional
+    sync_workers : int, optional
+        Threads for sync tasks; default ``min(max_concurrency, 64)``.
+    output_limit : int
+        Characters of printed output kept per node (the last ones).
+    seed : int, optional
+        Seeds the retry jitter, for reproducible runs.
+
+    Returns
+    -------
+    Run
+    """
+    return Run(
+        graph,
+        max_concurrency=max_concurrency,
+        limits=limits,
+        on_error=on_error,
+        max_depth=max_depth,
+        nested_loops=nested_loops,
+        run_id=run_id,
+        sync_workers=sync_workers,
+        output_limit=output_limit,
+        seed=seed,
+    )._begin()
+
+
+def _shutdown_all() -> None:
+    """At interpreter exit: cancel every live run and wait a little for each."""
+    runs = list(_LIVE)
+    for run in runs:
+        run.cancel()
+    deadline = time.monotonic() + 10
+    for run in runs:
+        try:
+            run.wait(max(0.0, deadline - time.monotonic()))
+        except TimeoutError:
+            log.warning("run %s did not stop within 10 s of interpreter exit", run.id)
+
+
+try:  # before the thread pools are joined, so their tasks are cancelled first
+    threading._register_atexit(_shutdown_all)  # type: ignore[attr-defined]
+except (AttributeError, RuntimeError):  # pragma: no cover
+    import atexit
+
+    atexit.register(_shutdown_all)

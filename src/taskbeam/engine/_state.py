@@ -1,0 +1,524 @@
+"""The pure state machine of one run.
+
+No threads, no clock, no I/O: every method that changes state takes ``now``
+(a monotonic timestamp) and, where chance matters, ``rand`` (a float in
+[0, 1)). The shell (:mod:`taskbeam.engine._run`) owns the only thread that
+calls these methods, executes what they ask for, and reports back.
+
+State of a run
+--------------
+nodes : dict[str, Node]
+    Every node, in creation order (children of an expanded node are appended
+    when it expands, so a parent always comes before its children).
+ready : heap of (-priority, ready_tick, node)
+    Nodes whose dependencies are all done, highest priority first, then in
+    the order they became ready. Entries of nodes cancelled while queued stay
+    in the heap and are skipped when popped.
+blocked : dict[tag, heap]
+    Ready nodes that were popped while one of their tags was at its limit.
+    Releasing a slot of that tag moves one of them back to ``ready``.
+running, tag_running : int, dict[tag, int]
+    Slots held. A node holds one slot from READY -> RUNNING until it leaves
+    RUNNING; an EXPANDED node releases it, so deep recursion with a small
+    ``max_concurrency`` cannot deadlock.
+counts : dict[Status, int]
+    Nodes per status, kept up to date by every transition.
+open : int
+    Nodes not yet terminal. The run is finished when it reaches 0.
+to_abort, to_aggregate : list[Node]
+    Effects for the shell: tasks to cancel, aggregators to call. The shell
+    drains them after every call.
+events : list[tuple]
+    ``(seq, node_id, old, new, attempt, now)`` per transition while
+    ``record`` is true; the shell turns them into :class:`Event` and delivers
+    them after the call returns, so a subscriber never sees a half-made step.
+
+Readiness
+---------
+Each node counts the dependencies it still waits for (``waiting``). When a
+node becomes DONE each dependant's counter drops by one and a dependant that
+reaches zero becomes READY: O(1) work per edge, never a scan of the graph.
+A node that ends FAILED, CANCELLED or SKIPPED makes every PENDING node
+downstream of it SKIPPED.
+
+A worked example: ``a -> b``, ``a -> c``, ``max_concurrency=1``::
+
+    start()        a READY; schedule() -> [a] RUNNING
+    succeed(a)     a DONE; b, c READY (same priority: b first, added first)
+    schedule()     -> [b]; c waits for the slot
+    fail(b)        b FAILED (no retries left); nothing downstream
+    schedule()     -> [c] ... succeed(c); open == 0, run status FAILED
+
+Expansion
+---------
+``expand(node, graph)`` moves a RUNNING node to EXPANDED and adds the nodes
+of ``graph`` as children with ids ``parent/child``. When its last child
+becomes terminal the parent moves to AGGREGATING (all children done; the
+shell calls the aggregator) or to FAILED / CANCELLED (some child was not).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from taskbeam._errors import IllegalTransition
+from taskbeam.engine._preview import preview
+from taskbeam.engine._status import LEGAL, TERMINAL, RunStatus, Status
+from taskbeam.graph import Graph, Task
+from taskbeam.graph._expand import Aggregator
+
+__all__ = ["ErrorInfo", "Node", "RunState"]
+
+PENDING, READY, RUNNING = Status.PENDING, Status.READY, Status.RUNNING
+RETRYING, EXPANDED, AGGREGATING = Status.RETRYING, Status.EXPANDED, Status.AGGREGATING
+DONE, FAILED, CANCELLED, SKIPPED = Status.DONE, Status.FAILED, Status.CANCELLED, Status.SKIPPED
+ON_ERROR = ("continue", "fail_fast")
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorInfo:
+    """A failure as data: exception type, message and formatted traceback."""
+
+    type: str
+    message: str
+    traceback: str = ""
+
+
+class Node:
+    """Mutable run-time record of one task. Only the run's thread touches it."""
+
+    __slots__ = (
+        "aggregate",
+        "attempt",
+        "blocked_on",
+        "children",
+        "children_left",
+        "dependants",
+        "depth",
+        "ended",
+        "error",
+        "id",
+        "local_id",
+        "output",
+        "parent",
+        "preview",
+        "result",
+        "slot",
+        "started",
+        "status",
+        "task",
+        "upstream",
+        "waiting",
+    )
+
+    def __init__(self, node_id: str, task: Task, parent: Node | None, depth: int) -> None:
+        self.id = node_id
+        self.local_id = task.id
+        self.task = task
+        self.parent = parent
+        self.depth = depth
+        self.status = PENDING
+        self.attempt = 0
+        self.waiting = len(task.deps)
+        self.dependants: list[Node] = []
+        self.upstream: list[Node] = []
+        self.children: list[Node] | None = None
+        self.children_left = 0
+        self.aggregate: Aggregator | None = None
+        self.slot = False
+        self.blocked_on: str | None = None
+        self.started: float | None = None
+        self.ended: float | None = None
+        self.result: Any = None
+        self.preview: str | None = None
+        self.error: ErrorInfo | None = None
+        self.output: Any = None
+
+    def __repr__(self) -> str:
+        return f"<Node {self.id!r} {self.status.value} attempt={self.attempt}>"
+
+
+class RunState:
+    """All state of one run, and every legal way to change it.
+
+    Parameters
+    ----------
+    graph : Graph
+        A validated graph.
+    max_concurrency : int
+        Most nodes RUNNING at once.
+    limits : mapping of tag to int
+        Most RUNNING nodes carrying that tag at once.
+    on_error : {"continue", "fail_fast"}
+    max_depth : int
+        Most levels of nested ``expand``; the shell enforces it with
+        :meth:`can_expand`.
+    """
+
+    def __init__(
+        self,
+        graph: Graph,
+        *,
+        max_concurrency: int = 8,
+        limits: Mapping[str, int] | None = None,
+        on_error: str = "continue",
+        max_depth: int = 8,
+    ) -> None:
+        if on_error not in ON_ERROR:
+            raise ValueError(f"on_error must be one of {ON_ERROR}, not {on_error!r}")
+        if not isinstance(max_concurrency, int) or max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be an int >= 1, not {max_concurrency!r}")
+        if not isinstance(max_depth, int) or max_depth < 0:
+            raise ValueError(f"max_depth must be an int >= 0, not {max_depth!r}")
+        self.limits = dict(limits or {})
+        for tag, n in self.limits.items():
+            if not isinstance(n, int) or n < 1:
+                raise ValueError(f"limits[{tag!r}] must be an int >= 1, not {n!r}")
+        self.name = graph.name
+        self.max_concurrency = max_concurrency
+        self.on_error = on_error
+        self.max_depth = max_depth
+        self.nodes: dict[str, Node] = {}
+        self.ready: list[tuple[int, int, Node]] = []
+        self.blocked: dict[str, list[tuple[int, int, Node]]] = {t: [] for t in self.limits}
+        self.running = 0
+        self.tag_running = dict.fromkeys(self.limits, 0)
+        self.counts: dict[Status, int] = {PENDING: 0}
+        self.open = 0
+        self.seq = 0
+        self.tick = 0
+        self.paused = False
+        self.cancelled = False
+        self.started: float | None = None
+        self.ended: float | None = None
+        self.record = False
+        self.events: list[tuple[int, str | None, str | None, str, int, float]] = []
+        self.to_abort: list[Node] = []
+        self.to_aggregate: list[Node] = []
+        self._add_nodes(graph, None, 0, None)
+
+    # -- structure -----------------------------------------------------------
+    def _add_nodes(
+        self, graph: Graph, parent: Node | None, depth: int, now: float | None
+    ) -> list[Node]:
+        prefix = "" if parent is None else parent.id + "/"
+        local: dict[str, Node] = {}
+        nodes = self.nodes
+        for task in graph:
+            node = Node(prefix + task.id, task, parent, depth)
+            local[task.id] = node
+            nodes[node.id] = node
+            for dep in task.deps:
+                upstream = local[dep]
+                upstream.dependants.append(node)
+                node.upstream.append(upstream)
+        added = list(local.values())
+        self.counts[PENDING] += len(added)
+        self.open += len(added)
+        if self.record and now is not None:
+            for node in added:
+                self.seq += 1
+                self.events.append((self.seq, node.id, None, PENDING, 0, now))
+        return added
+
+    def edges(self) -> list[list[str]]:
+        """``[dependency, dependant]`` pairs over all nodes, children included."""
+        return [[n.id, d.id] for n in self.nodes.values() for d in n.dependants]
+
+    # -- transitions ---------------------------------------------------------
+    def _move(self, node: Node, new: Status, now: float) -> None:
+        old = node.status
+        if new not in LEGAL[old]:
+            raise IllegalTransition(f"node {node.id!r}: {old.value} -> {new.value} is not legal")
+        node.status = new
+        counts = self.counts
+        counts[old] -= 1
+        counts[new] = counts.get(new, 0) + 1
+        if new in TERMINAL:
+            self.open -= 1
+            node.ended = now
+        self.seq += 1
+        if self.record:
+            self.events.append((self.seq, node.id, old, new, node.attempt, now))
+
+    def _run_event(self, old: RunStatus, now: float) -> None:
+        new = self.status
+        if new is not old:
+            self.seq += 1
+            if self.record:
+                self.events.append((self.seq, None, old, new, 0, now))
+
+    def _make_ready(self, node: Node, now: float) -> None:
+        self._move(node, READY, now)
+        self.tick += 1
+        heapq.heappush(self.ready, (-node.task.priority, self.tick, node))
+
+    def start(self, now: float) -> None:
+        """Make every node without dependencies READY."""
+        self.started = now
+        self.seq += 1
+        if self.record:
+            self.events.append((self.seq, None, None, self.status, 0, now))
+        for node in list(self.nodes.values()):
+            if node.waiting == 0:
+                self._make_ready(node, now)
+        self._check_finished(RunStatus.RUNNING, now)
+
+    def schedule(self, now: float) -> list[Node]:
+        """Move ready nodes to RUNNING while slots allow; return them to launch."""
+        if self.paused or self.open == 0:
+            return []
+        out: list[Node] = []
+        ready = self.ready
+        limits = self.limits
+        while ready and self.running < self.max_concurrency:
+            entry = heapq.heappop(ready)
+            node = entry[2]
+            if node.status is not READY:
+                continue
+            if limits:
+                full = next((t for t in node.task.tags if self._tag_full(t)), None)
+                if full is not None:
+                    heapq.heappush(self.blocked[full], entry)
+                    continue
+                for t in node.task.tags:
+                    if t in limits:
+                        self.tag_running[t] += 1
+            self.running += 1
+            node.slot = True
+            node.attempt += 1
+            node.started = now
+            self._move(node, RUNNING, now)
+            out.append(node)
+        return out
+
+    def _tag_full(self, tag: str) -> bool:
+        limit = self.limits.get(tag)
+        return limit is not None and self.tag_running[tag] >= limit
+
+    def _release(self, node: Node) -> None:
+        if not node.slot:
+            return
+        node.slot = False
+        self.running -= 1
+        limits = self.limits
+        if limits:
+            for t in node.task.tags:
+                if t in limits:
+                    self.tag_running[t] -= 1
+                    waiting = self.blocked[t]
+                    while waiting:  # hand the freed slot to the first live waiter
+                        entry = heapq.heappop(waiting)
+                        if entry[2].status is READY:
+                            heapq.heappush(self.ready, entry)
+                            break
+
+    def succeed(self, node: Node, result: Any, now: float) -> None:
+        """RUNNING or AGGREGATING -> DONE with ``result``; unlock dependants."""
+        self._release(node)
+        node.result = result
+        node.preview = None
+        before = self.status
+        self._move(node, DONE, now)
+        for dependant in node.dependants:
+            dependant.waiting -= 1
+            if dependant.waiting == 0 and dependant.status is PENDING:
+                self._make_ready(dependant, now)
+        if node.parent is not None:
+            self._child_ended(node.parent, now)
+        self._check_finished(before, now)
+
+    def fail(self, node: Node, error: ErrorInfo, now: float, rand: float = 0.5) -> float | None:
+        """A run of ``node`` raised.
+
+        Returns the delay before the next attempt when retries remain (the node
+        is RETRYING; call :meth:`retry` after it), else ``None`` (the node is
+        FAILED, its downstream SKIPPED, and under ``fail_fast`` the rest
+        CANCELLED). ``rand`` in [0, 1) jitters the delay by 0.5x to 1.5x.
+        """
+        self._release(node)
+        node.error = error
+        if node.status is RUNNING and node.attempt <= node.task.retries:
+            self._move(node, RETRYING, now)
+            return float(node.task.backoff * 2 ** (node.attempt - 1) * (0.5 + rand))
+        before = self.status
+        self._move(node, FAILED, now)
+        self._ended_badly(node, now)
+        if self.on_error == "fail_fast":
+            self._cancel_open(now)
+        self._check_finished(before, now)
+        return None
+
+    def retry(self, node: Node, now: float) -> None:
+        """RETRYING -> READY once the backoff has passed; ignored if cancelled meanwhile."""
+        if node.status is RETRYING:
+            self._make_ready(node, now)
+
+    def can_expand(self, node: Node) -> bool:
+        """Whether ``node`` may add another level of children."""
+        return node.depth < self.max_depth
+
+    def expand(self, node: Node, graph: Graph, aggregate: Aggregator, now: float) -> list[Node]:
+        """RUNNING -> EXPANDED: add ``graph`` (validated) as children of ``node``."""
+        self._release(node)
+        self._move(node, EXPANDED, now)
+        node.aggregate = aggregate
+        children = self._add_nodes(graph, node, node.depth + 1, now)
+        node.children = children
+        node.children_left = len(children)
+        if not children:
+            self._move(node, AGGREGATING, now)
+            self.to_aggregate.append(node)
+        for child in children:
+            if child.waiting == 0:
+                self._make_ready(child, now)
+        return children
+
+    def _child_ended(self, parent: Node, now: float) -> None:
+        parent.children_left -= 1
+        if parent.children_left or parent.status is not EXPANDED:
+            return
+        children = parent.children or []
+        failed = next((c for c in children if c.status is FAILED), None)
+        if failed is not None:
+            assert failed.error is not None
+            self._move(parent, FAILED, now)
+            parent.error = ErrorInfo(
+                "ChildFailed",
+                f"child {failed.id!r} failed: {failed.error.type}: {failed.error.message}",
+            )
+            self._ended_badly(parent, now)
+        elif any(c.status is not DONE for c in children):
+            self._move(parent, CANCELLED, now)
+            self._ended_badly(parent, now)
+        else:
+            self._move(parent, AGGREGATING, now)
+            self.to_aggregate.append(parent)
+
+    def child_results(self, parent: Node) -> dict[str, Any]:
+        """``{local child id: result}`` for the aggregator of ``parent``."""
+        return {c.local_id: c.result for c in parent.children or ()}
+
+    def _ended_badly(self, node: Node, now: float) -> None:
+        """``node`` became FAILED, CANCELLED or SKIPPED: skip what depends on it."""
+        stack = [node]
+        while stack:
+            current = stack.pop()
+            for dependant in current.dependants:
+                if dependant.status is PENDING:
+                    self._move(dependant, SKIPPED, now)
+                    stack.append(dependant)
+            if current.parent is not None:
+                self._child_ended(current.parent, now)
+
+    # -- control -------------------------------------------------------------
+    def pause(self, now: float) -> None:
+        """No node starts until :meth:`resume`; running nodes go on."""
+        before = self.status
+        self.paused = True
+        self._run_event(before, now)
+
+    def resume(self, now: float) -> None:
+        before = self.status
+        self.paused = False
+        self._run_event(before, now)
+
+    def cancel_node(self, node: Node, now: float) -> None:
+        """End ``node`` (and its children) CANCELLED; its downstream is SKIPPED."""
+        if node.status in TERMINAL:
+            return
+        before = self.status
+        self._cancel(node, now)
+        if node.children:
+            self._cancel_open(now, under=node.id + "/")
+        self._ended_badly(node, now)
+        self._check_finished(before, now)
+
+    def cancel(self, now: float) -> None:
+        """End every open node CANCELLED; the run ends ``cancelled``."""
+        before = self.status
+        self.cancelled = True
+        self._cancel_open(now)
+        self._check_finished(before, now)
+
+    def _cancel(self, node: Node, now: float) -> None:
+        if node.status is RUNNING or node.status is AGGREGATING:
+            self.to_abort.append(node)
+        self._release(node)
+        self._move(node, CANCELLED, now)
+
+    def _cancel_open(self, now: float, under: str = "") -> None:
+        # Parents come before their children in ``nodes``, so a parent is
+        # already terminal when its children end and _child_ended does nothing.
+        for node in self.nodes.values():
+            if node.status not in TERMINAL and node.id.startswith(under):
+                self._cancel(node, now)
+
+    def _check_finished(self, before: RunStatus, now: float) -> None:
+        if self.open == 0 and self.ended is None:
+            self.ended = now
+        self._run_event(before, now)
+
+    # -- reading -------------------------------------------------------------
+    @property
+    def finished(self) -> bool:
+        return self.open == 0
+
+    @property
+    def status(self) -> RunStatus:
+        if self.open:
+            return RunStatus.PAUSED if self.paused else RunStatus.RUNNING
+        if self.counts.get(FAILED):
+            return RunStatus.FAILED
+        if self.cancelled or self.counts.get(CANCELLED):
+            return RunStatus.CANCELLED
+        if self.counts.get(SKIPPED):  # only possible via a failed or cancelled node
+            return RunStatus.FAILED
+        return RunStatus.DONE
+
+    def node_summary(self, node: Node, t0: float) -> dict[str, Any]:
+        """The JSON summary of one node used in snapshots (no null fields)."""
+        out: dict[str, Any] = {"status": node.status.value}
+        if node.attempt:
+            out["attempt"] = node.attempt
+        if node.started is not None:
+            out["started"] = round(node.started - t0, 3)
+        if node.ended is not None and node.status in TERMINAL:
+            out["ended"] = round(node.ended - t0, 3)
+        if node.status is DONE:
+            if node.preview is None:
+                node.preview = preview(node.result)
+            out["preview"] = node.preview
+        if node.error is not None and node.status in (FAILED, RETRYING):
+            out["error"] = {"type": node.error.type, "message": node.error.message}
+        if node.parent is not None:
+            out["parent"] = node.parent.id
+        if node.task.tags:
+            out["tags"] = list(node.task.tags)
+        return out
+
+    def snapshot(self, run_id: str, t0: float, created: float) -> dict[str, Any]:
+        """The one picture of the run: ``run``, ``nodes`` keyed by id, ``edges``."""
+        run: dict[str, Any] = {
+            "id": run_id,
+            "name": self.name,
+            "status": self.status.value,
+            "counts": {s.value: n for s, n in self.counts.items()},
+            "total": len(self.nodes),
+            "created": created,
+        }
+        if self.ended is not None:
+            run["ended"] = round(self.ended - t0, 3)
+        return {
+            "run": run,
+            "nodes": {n.id: self.node_summary(n, t0) for n in self.nodes.values()},
+            "edges": self.edges(),
+        }
+
+    def iter_nodes(self, ids: Iterable[str] | None = None) -> Iterable[Node]:
+        if ids is None:
+            return self.nodes.values()
+        return (self.nodes[i] for i in ids)

@@ -1,0 +1,69 @@
+"""Node and run statuses, the legal transitions, and the event record."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import NamedTuple
+
+__all__ = ["LEGAL", "TERMINAL", "Event", "RunStatus", "Status"]
+
+
+class Status(StrEnum):
+    """The status of one node. ``str`` values are what the wire carries."""
+
+    PENDING = "pending"
+    READY = "ready"
+    RUNNING = "running"
+    RETRYING = "retrying"
+    EXPANDED = "expanded"
+    AGGREGATING = "aggregating"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+
+
+class RunStatus(StrEnum):
+    """The status of a whole run."""
+
+    RUNNING = "running"
+    PAUSED = "paused"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+TERMINAL = frozenset({Status.DONE, Status.FAILED, Status.CANCELLED, Status.SKIPPED})
+
+# Every edge of the node state machine. Anything else raises IllegalTransition.
+LEGAL: dict[Status, frozenset[Status]] = {
+    Status.PENDING: frozenset({Status.READY, Status.SKIPPED, Status.CANCELLED}),
+    Status.READY: frozenset({Status.RUNNING, Status.CANCELLED}),
+    Status.RUNNING: frozenset(
+        {Status.DONE, Status.FAILED, Status.RETRYING, Status.EXPANDED, Status.CANCELLED}
+    ),
+    Status.RETRYING: frozenset({Status.READY, Status.CANCELLED}),
+    Status.EXPANDED: frozenset({Status.AGGREGATING, Status.FAILED, Status.CANCELLED}),
+    Status.AGGREGATING: frozenset({Status.DONE, Status.FAILED, Status.CANCELLED}),
+    Status.DONE: frozenset(),
+    Status.FAILED: frozenset(),
+    Status.CANCELLED: frozenset(),
+    Status.SKIPPED: frozenset(),
+}
+
+
+class Event(NamedTuple):
+    """One state change, as subscribers receive it.
+
+    ``node_id`` is ``None`` for a change of the run's own status; ``old`` is
+    ``None`` when a node first appears (children of an expanded node).
+    ``time`` is ``time.monotonic()``; ``seq`` increases by one per event of a run.
+    """
+
+    run_id: str
+    seq: int
+    node_id: str | None
+    old: str | None
+    new: str
+    attempt: int
+    time: float

@@ -1,0 +1,283 @@
+"""Graph and Task: what to run and in which order.
+
+A :class:`Graph` is an ordered mapping of task id to :class:`Task`. A task's
+dependencies are other task ids; each dependency's result reaches the task as
+a keyword argument named after the dependency (or after the key of a
+``deps={"arg": "dep-id"}`` mapping). Nothing is checked against other tasks
+until :meth:`Graph.validate`, so tasks can be added in any order.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, overload
+
+from taskbeam._errors import GraphError
+from taskbeam.graph._validate import validate
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+__all__ = ["Deps", "Graph", "Task"]
+
+Deps = Iterable[str] | Mapping[str, str]
+_SPEC_ATTRS = ("kwargs", "retries", "backoff", "timeout", "priority", "tags")
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """One node of a graph: a callable, its dependencies and its policies.
+
+    ``deps`` are dependency ids and ``args`` the keyword names their results
+    are passed under (the same unless a mapping was given).
+    """
+
+    id: str
+    fn: Callable[..., Any]
+    deps: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    retries: int = 0
+    backoff: float = 0.5
+    timeout: float | None = None
+    priority: int = 0
+    tags: tuple[str, ...] = ()
+    is_async: bool = False
+
+
+def _check_id(task_id: object) -> str:
+    if not isinstance(task_id, str) or not task_id:
+        raise GraphError(f"task id must be a non-empty string, not {task_id!r}")
+    if "/" in task_id:
+        raise GraphError(
+            f"task id {task_id!r} contains '/', which is reserved for children of "
+            "expanded nodes (parent/child)"
+        )
+    return task_id
+
+
+def _split_deps(task_id: str, deps: Deps | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    if deps is None:
+        return (), ()
+    if isinstance(deps, str):
+        raise GraphError(f"task {task_id!r}: deps must be a list of ids, not the string {deps!r}")
+    if isinstance(deps, Mapping):
+        args, ids = tuple(deps.keys()), tuple(deps.values())
+    else:
+        ids = tuple(deps)
+        args = ids
+    for dep in ids:
+        if not isinstance(dep, str) or not dep:
+            raise GraphError(f"task {task_id!r}: dependency ids must be strings, not {dep!r}")
+    if len(set(ids)) != len(ids):
+        raise GraphError(f"task {task_id!r} lists a dependency twice: {list(ids)}")
+    return ids, args
+
+
+def _check_policies(
+    task_id: str, retries: int, backoff: float, timeout: float | None, priority: int
+) -> None:
+    if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
+        raise GraphError(f"task {task_id!r}: retries must be an int >= 0, not {retries!r}")
+    if not isinstance(backoff, int | float) or not math.isfinite(backoff) or backoff < 0:
+        raise GraphError(f"task {task_id!r}: backoff must be a number >= 0, not {backoff!r}")
+    if timeout is not None and (
+        not isinstance(timeout, int | float) or not math.isfinite(timeout) or timeout <= 0
+    ):
+        raise GraphError(f"task {task_id!r}: timeout must be a number > 0, not {timeout!r}")
+    if not isinstance(priority, int) or isinstance(priority, bool):
+        raise GraphError(f"task {task_id!r}: priority must be an int, not {priority!r}")
+
+
+def _is_async(fn: Callable[..., Any]) -> bool:
+    if inspect.iscoroutinefunction(fn):
+        return True
+    call = getattr(fn, "__call__", None)  # noqa: B004 - callable objects with async __call__
+    return call is not None and inspect.iscoroutinefunction(call)
+
+
+class Graph:
+    """A directed acyclic graph of tasks.
+
+    Parameters
+    ----------
+    name : str, optional
+        Shown in views and stored with runs. Defaults to ``"graph"``.
+
+    Examples
+    --------
+    >>> import taskbeam as tb
+    >>> g = tb.Graph("report")
+    >>> @g.task
+    ... def load():
+    ...     return [1, 2, 3]
+    >>> @g.task(deps=["load"])
+    ... def total(load):
+    ...     return sum(load)
+    >>> tb.start(g).wait().result("total")
+    6
+    """
+
+    def __init__(self, name: str | None = None) -> None:
+        if name is not None and not isinstance(name, str):
+            raise GraphError(f"graph name must be a string, not {name!r}")
+        self.name = name or "graph"
+        self._tasks: dict[str, Task] = {}
+
+    # -- building ---------------------------------------------------------
+    def add(
+        self,
+        id: str,
+        fn: Callable[..., Any],
+        deps: Deps | None = None,
+        *,
+        kwargs: Mapping[str, Any] | None = None,
+        retries: int = 0,
+        backoff: float = 0.5,
+        timeout: float | None = None,
+        priority: int = 0,
+        tags: Iterable[str] = (),
+    ) -> Task:
+        """Add a task and return its :class:`Task`.
+
+        Raises :class:`~taskbeam.GraphError` at once for a duplicate id, a
+        non-callable ``fn`` or a bad policy value.
+        """
+        task_id = _check_id(id)
+        if task_id in self._tasks:
+            raise GraphError(f"duplicate task id {task_id!r} in graph {self.name!r}")
+        if not callable(fn):
+            raise GraphError(f"task {task_id!r}: {fn!r} is not callable")
+        dep_ids, args = _split_deps(task_id, deps)
+        _check_policies(task_id, retries, backoff, timeout, priority)
+        if isinstance(tags, str):
+            tags = (tags,)
+        task = Task(
+            id=task_id,
+            fn=fn,
+            deps=dep_ids,
+            args=args,
+            kwargs=dict(kwargs or {}),
+            retries=retries,
+            backoff=float(backoff),
+            timeout=None if timeout is None else float(timeout),
+            priority=priority,
+            tags=tuple(tags),
+            is_async=_is_async(fn),
+        )
+        clash = set(task.kwargs) & set(args)
+        if clash:
+            raise GraphError(
+                f"task {task_id!r}: {sorted(clash)} given both as dependency and in kwargs"
+            )
+        self._tasks[task_id] = task
+        return task
+
+    @overload
+    def task(self, fn: Callable[..., Any], /) -> Callable[..., Any]: ...
+    @overload
+    def task(
+        self,
+        fn: None = None,
+        /,
+        *,
+        id: str | None = None,
+        deps: Deps | None = None,
+        kwargs: Mapping[str, Any] | None = None,
+        retries: int = 0,
+        backoff: float = 0.5,
+        timeout: float | None = None,
+        priority: int = 0,
+        tags: Iterable[str] = (),
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]: ...
+
+    def task(self, fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
+        """Decorator form of :meth:`add`; the id defaults to the function's name.
+
+        Usable bare (``@g.task``) or with options (``@g.task(deps=[...])``).
+        The decorated function is returned unchanged.
+        """
+
+        def register(f: Callable[..., Any]) -> Callable[..., Any]:
+            task_id = options.pop("id", None) or getattr(f, "__name__", None)
+            self.add(task_id, f, **options)  # type: ignore[arg-type]
+            return f
+
+        return register if fn is None else register(fn)
+
+    # -- reading ----------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def __iter__(self) -> Iterator[Task]:
+        return iter(self._tasks.values())
+
+    def __contains__(self, task_id: object) -> bool:
+        return task_id in self._tasks
+
+    def __getitem__(self, task_id: str) -> Task:
+        try:
+            return self._tasks[task_id]
+        except KeyError:
+            raise KeyError(f"no task {task_id!r} in graph {self.name!r}") from None
+
+    def __repr__(self) -> str:
+        return f"<Graph {self.name!r}: {len(self)} tasks>"
+
+    @property
+    def tasks(self) -> Mapping[str, Task]:
+        """Tasks by id, in the order they were added."""
+        return self._tasks
+
+    def edges(self) -> list[tuple[str, str]]:
+        """``(dependency, dependant)`` pairs in task order."""
+        return [(dep, t.id) for t in self._tasks.values() for dep in t.deps]
+
+    def validate(self) -> Graph:
+        """Check the whole graph; raise :class:`~taskbeam.GraphError` naming the culprit.
+
+        Checks unknown dependencies, cycles (the message shows the cycle path)
+        and that each task can be called with its dependency and ``kwargs``
+        arguments. Returns the graph so calls can be chained.
+        """
+        validate(self._tasks, self.name)
+        return self
+
+    # -- networkx interop -------------------------------------------------
+    def to_networkx(self) -> nx.DiGraph[str]:
+        """A ``networkx.DiGraph``: node attributes ``fn`` and the task policies,
+        edges ``dependency -> dependant`` with the keyword name in ``arg``."""
+        import networkx as nx
+
+        g: nx.DiGraph[str] = nx.DiGraph(name=self.name)
+        for t in self._tasks.values():
+            g.add_node(t.id, fn=t.fn, **{a: getattr(t, a) for a in _SPEC_ATTRS})
+        for t in self._tasks.values():
+            for dep, arg in zip(t.deps, t.args, strict=True):
+                g.add_edge(dep, t.id, arg=arg)
+        return g
+
+    @classmethod
+    def from_networkx(cls, g: nx.DiGraph[Any], name: str | None = None) -> Graph:
+        """Build a graph from a ``networkx.DiGraph`` whose nodes carry ``fn``.
+
+        Optional node attributes: ``kwargs``, ``retries``, ``backoff``,
+        ``timeout``, ``priority``, ``tags``. An edge ``u -> v`` makes ``u`` a
+        dependency of ``v``; its ``arg`` attribute names the keyword (default:
+        ``u``). Node ids are converted with ``str``.
+        """
+        import networkx as nx
+
+        if not isinstance(g, nx.DiGraph):
+            raise GraphError(f"from_networkx needs a networkx.DiGraph, not {type(g).__name__}")
+        graph = cls(name or g.graph.get("name") or None)
+        for node, data in g.nodes(data=True):
+            if "fn" not in data:
+                raise GraphError(f"networkx node {node!r} has no 'fn' attribute")
+            deps = {str(edge.get("arg", u)): str(u) for u, _, edge in g.in_edges(node, data=True)}
+            options = {a: data[a] for a in _SPEC_ATTRS if a in data}
+            graph.add(str(node), data["fn"], deps, **options)
+        return graph
