@@ -155,9 +155,11 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "demo":
-        from taskbeam.examples import research_graph
+        from taskbeam.examples import FakeLLM, research_graph
 
-        graph = research_graph("why is the sky blue", depth=3, breadth=3)
+        graph = research_graph("why is the sky blue", depth=3, breadth=3, llm=FakeLLM(0.4))
+        if not args.limit:
+            args.limit = ["llm=4"]
         return _run(graph, args)
     return _run(load_graph(args.graph), args)
 

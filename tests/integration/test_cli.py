@@ -1,0 +1,82 @@
+"""The taskbeam command, run as a user runs it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+MODULE = textwrap.dedent(
+    """
+    import taskbeam as tb
+
+    good = tb.Graph("good")
+    good.add("a", lambda: 1)
+    good.add("b", lambda a: a + 1, deps=["a"])
+
+    def make_bad():
+        g = tb.Graph("bad")
+        g.add("boom", lambda: 1 / 0)
+        g.add("after", lambda boom: boom, deps=["boom"])
+        return g
+
+    not_a_graph = 42
+    """
+)
+
+
+def taskbeam(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "taskbeam._cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=60,
+        env={"COLUMNS": "120", "PATH": "/usr/bin:/bin", "TERM": "dumb"},
+    )
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "graphs.py").write_text(MODULE)
+    return tmp_path
+
+
+def test_run_success_prints_a_table_and_exits_zero(project: Path) -> None:
+    proc = taskbeam("run", "graphs:good", cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    assert "run done" in proc.stdout
+    assert "│ b " in proc.stdout and "2" in proc.stdout
+
+
+def test_run_failure_exits_non_zero_and_shows_the_error(project: Path) -> None:
+    proc = taskbeam("run", "graphs:make_bad", cwd=project)
+    assert proc.returncode == 1
+    assert "ZeroDivisionError: division by zero" in proc.stdout
+    assert "skipped" in proc.stdout
+    assert "run failed" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("graphs", "expected MODULE:GRAPH"),
+        ("nosuchmodule:g", "cannot import 'nosuchmodule'"),
+        ("graphs:missing", "has no attribute 'missing'"),
+        ("graphs:not_a_graph", "is a int, not a taskbeam.Graph"),
+    ],
+)
+def test_bad_specs_are_clear_errors(project: Path, spec: str, message: str) -> None:
+    proc = taskbeam("run", spec, cwd=project)
+    assert proc.returncode != 0
+    assert message in proc.stderr
+
+
+def test_demo_runs_the_recursive_example(tmp_path: Path) -> None:
+    proc = taskbeam("demo", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "run done" in proc.stdout
+    assert "root/q1/q1/q1" in proc.stdout or "more nodes" in proc.stdout
