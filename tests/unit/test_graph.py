@@ -78,9 +78,8 @@ def test_non_callable() -> None:
 def test_dependency_id_that_is_no_keyword_suggests_a_mapping() -> None:
     g = tb.Graph("g")
     g.add("load-data", noop)
-    g.add("use", lambda load_data: None, deps=["load-data"])
     with pytest.raises(tb.GraphError, match=r"deps=\{'load_data': 'load-data'\}"):
-        g.validate()
+        g.add("use", lambda load_data: None, deps=["load-data"])
     fixed = tb.Graph("g")
     fixed.add("load-data", lambda: 3)
     fixed.add("use", lambda load_data: load_data * 2, deps={"load_data": "load-data"})
@@ -90,16 +89,14 @@ def test_dependency_id_that_is_no_keyword_suggests_a_mapping() -> None:
 def test_function_that_cannot_take_its_arguments() -> None:
     g = tb.Graph("g")
     g.add("a", noop)
-    g.add("b", lambda: None, deps=["a"])
     with pytest.raises(tb.GraphError, match="task 'b' cannot be called with \\['a'\\]"):
-        g.validate()
+        g.add("b", lambda: None, deps=["a"])
 
 
-def test_missing_argument_is_caught_before_running() -> None:
+def test_missing_argument_is_caught_when_added() -> None:
     g = tb.Graph("g")
-    g.add("a", lambda x, y: None, kwargs={"x": 1})
     with pytest.raises(tb.GraphError, match="missing a required argument: 'y'"):
-        tb.start(g)
+        g.add("a", lambda x, y: None, kwargs={"x": 1})
 
 
 def test_kwargs_may_not_shadow_a_dependency() -> None:
@@ -169,3 +166,20 @@ def test_expand_checks_its_arguments() -> None:
         tb.expand({})  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="callable"):
         tb.expand(tb.Graph(), aggregate=3)  # type: ignore[arg-type]
+
+
+def test_forward_references_are_allowed_and_checked_at_validate() -> None:
+    g = tb.Graph("fwd")
+    g.add("b", lambda a: a + 1, deps=["a"])
+    with pytest.raises(tb.GraphError, match="'b' depends on unknown task 'a'"):
+        tb.start(g)
+    g.add("a", lambda: 1)
+    assert tb.start(g).wait(5).results == {"a": 1, "b": 2}
+
+
+def test_a_cycle_closed_by_a_later_task_is_found_at_start() -> None:
+    g = tb.Graph("late-cycle")
+    g.add("x", lambda y: y, deps=["y"])
+    g.add("y", lambda x: x, deps=["x"])
+    with pytest.raises(tb.GraphError, match="cycle in graph 'late-cycle'"):
+        tb.start(g)

@@ -17,13 +17,21 @@ import sys
 import threading
 from collections import deque
 from contextvars import ContextVar
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
-__all__ = ["OUTPUT_LIMIT", "OutputBuffer", "current_output", "install"]
+__all__ = ["OUTPUT_LIMIT", "OutputBuffer", "Sink", "current_output", "install"]
 
 OUTPUT_LIMIT = 64 * 1024
 
-current_output: ContextVar[OutputBuffer | None] = ContextVar("taskbeam_output", default=None)
+
+class Sink(Protocol):
+    """What a task's context names: something that owns an output buffer."""
+
+    output: OutputBuffer | None
+    output_limit: int
+
+
+current_output: ContextVar[Sink | None] = ContextVar("taskbeam_output", default=None)
 
 
 class OutputBuffer:
@@ -75,9 +83,15 @@ class _Router:
         self._taskbeam_original = stream
 
     def write(self, text: str) -> int:
-        buffer = current_output.get()
-        if buffer is None:
+        sink = current_output.get()
+        if sink is None:
             return self._taskbeam_original.write(text)
+        buffer = sink.output
+        if buffer is None:
+            with OutputBuffer._lock:
+                buffer = sink.output
+                if buffer is None:
+                    buffer = sink.output = OutputBuffer(sink.output_limit)
         buffer.write(text)
         return len(text)
 

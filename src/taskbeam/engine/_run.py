@@ -41,11 +41,12 @@ import time
 import traceback
 import weakref
 from collections import deque
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from typing import Any, TypeVar
 
 from taskbeam._errors import DepthError, GraphError, NodeTimeout
-from taskbeam.engine._capture import OUTPUT_LIMIT, OutputBuffer, current_output, install
+from taskbeam.engine._capture import OUTPUT_LIMIT, current_output, install
+from taskbeam.engine._loop import eager_task, new_loop
 from taskbeam.engine._preview import preview
 from taskbeam.engine._state import ErrorInfo, Node, RunState
 from taskbeam.engine._status import TERMINAL, Event, RunStatus, Status
@@ -117,6 +118,7 @@ class Run:
             limits=limits,
             on_error=on_error,
             max_depth=max_depth,
+            output_limit=output_limit,
         )
         self.graph = graph
         self.id = run_id or _new_id(graph.name)
@@ -132,7 +134,6 @@ class Run:
         if nested_loops:
             _import_nest_asyncio2()
         self._sync_workers = sync_workers or min(max_concurrency, 64)
-        self._output_limit = output_limit
         self._rng = random.Random(seed)
         self._subscribers: tuple[Subscriber, ...] = ()
         self._done: concurrent.futures.Future[Run] = concurrent.futures.Future()
@@ -149,6 +150,7 @@ class Run:
         self._timers: dict[Node, asyncio.TimerHandle] = {}
         self._aborted: set[asyncio.Task[None]] = set()
         self._finished: asyncio.Event | None = None
+        self._pumping = False
         self._t0 = 0.0
 
     # -- life cycle ----------------------------------------------------------
@@ -164,7 +166,7 @@ class Run:
         return self
 
     def _thread_main(self, ready: threading.Event) -> None:
-        loop = asyncio.new_event_loop()
+        loop = new_loop()
         try:
             if self._nested:
                 _import_nest_asyncio2().apply(loop)
@@ -203,21 +205,36 @@ class Run:
 
     # -- the loop side -------------------------------------------------------
     def _pump(self) -> None:
-        """Carry out what the state asks for, deliver events, notice the end."""
+        """Carry out what the state asks for, deliver events, notice the end.
+
+        Re-entrant calls return at once: a task started eagerly may finish
+        inside ``_launch`` and call back here, and the outer call's loop
+        picks up whatever that made ready, so the stack never grows with
+        the length of a chain of quick tasks.
+        """
+        if self._pumping:
+            return
+        self._pumping = True
         st = self._state
-        now = time.monotonic()
-        if st.to_abort:
-            for node in st.to_abort:
-                self._abort(node)
-            st.to_abort.clear()
-        if st.to_aggregate:
-            for node in st.to_aggregate:
-                self._launch_aggregate(node)
-            st.to_aggregate.clear()
-        for node in st.schedule(now):
-            self._launch(node)
-        if st.events:
-            self._deliver()
+        try:
+            while True:
+                if st.to_abort:
+                    aborts, st.to_abort = st.to_abort, []
+                    for node in aborts:
+                        self._abort(node)
+                if st.to_aggregate:
+                    aggregates, st.to_aggregate = st.to_aggregate, []
+                    for node in aggregates:
+                        self._launch_aggregate(node)
+                batch = st.schedule(time.monotonic())
+                if not batch:
+                    break
+                for node in batch:
+                    self._launch(node)
+            if st.events:
+                self._deliver()
+        finally:
+            self._pumping = False
         if st.open == 0 and self._finished is not None:
             self._finished.set()
 
@@ -242,25 +259,23 @@ class Run:
         if task.deps:
             for arg, dep in zip(task.args, node.upstream, strict=True):
                 kwargs[arg] = dep.result
-        if node.output is None:
-            node.output = OutputBuffer(self._output_limit)
+        loop = self._loop
+        assert loop is not None
+        attempt = node.attempt
         if task.is_async:
-            loop = self._loop
-            assert loop is not None
-            self._tasks[node] = loop.create_task(
-                self._run_async(node, node.attempt, task.fn, kwargs)
-            )
-            if task.timeout is not None:
-                self._timers[node] = loop.call_later(
-                    task.timeout, self._on_timeout, node, node.attempt
-                )
+            try:
+                coro = task.fn(**kwargs)
+            except BaseException as exc:  # e.g. an async __call__ that raises at once
+                self._failed(node, attempt, exc)
+                return
+            running = eager_task(loop, self._run_async(node, attempt, coro))
+            if running.done():  # finished in its first step: nothing to track
+                return
+            self._tasks[node] = running
         else:
-            if task.timeout is not None:
-                assert self._loop is not None
-                self._timers[node] = self._loop.call_later(
-                    task.timeout, self._on_timeout, node, node.attempt
-                )
-            self._submit_sync(node, node.attempt, task.fn, kwargs, False)
+            self._submit_sync(node, attempt, task.fn, kwargs, False)
+        if task.timeout is not None:
+            self._timers[node] = loop.call_later(task.timeout, self._on_timeout, node, attempt)
 
     def _submit_sync(
         self, node: Node, attempt: int, fn: Callable[..., Any], kwargs: dict[str, Any], agg: bool
@@ -272,12 +287,10 @@ class Run:
             )
         pool.submit(self._run_sync, node, attempt, fn, kwargs, agg)
 
-    async def _run_async(
-        self, node: Node, attempt: int, fn: Callable[..., Any], kwargs: dict[str, Any]
-    ) -> None:
-        current_output.set(node.output)  # this Task's own context: nothing leaks
+    async def _run_async(self, node: Node, attempt: int, coro: Awaitable[Any]) -> None:
+        current_output.set(node)  # this Task's own context: nothing leaks
         try:
-            result = await fn(**kwargs)
+            result = await coro
         except asyncio.CancelledError as exc:
             if node.status is Status.RUNNING and node.attempt == attempt:
                 self._failed(node, attempt, exc)  # cancelled by someone other than the run
@@ -286,8 +299,19 @@ class Run:
         except BaseException as exc:
             self._failed(node, attempt, exc)
         else:
-            self._succeeded(node, attempt, result)
-        self._pump()
+            if node.status is Status.RUNNING and node.attempt == attempt:  # _current, inlined
+                if self._timers:
+                    timer = self._timers.pop(node, None)
+                    if timer is not None:
+                        timer.cancel()
+                if self._tasks:
+                    self._tasks.pop(node, None)
+                if isinstance(result, Expansion):
+                    self._expand(node, result)
+                else:
+                    self._state.succeed(node, result, time.monotonic())
+        if not self._pumping:
+            self._pump()
 
     def _run_sync(
         self,
@@ -298,7 +322,7 @@ class Run:
         agg: bool,
     ) -> None:
         """Body of a worker thread: call ``fn`` and post the outcome to the loop."""
-        token = current_output.set(node.output)
+        token = current_output.set(node)
         try:
             result = fn(**kwargs)
         except BaseException as exc:
@@ -338,8 +362,8 @@ class Run:
     def _current(self, node: Node, attempt: int) -> bool:
         if node.status is not Status.RUNNING or node.attempt != attempt:
             return False  # a late outcome of a timed-out or cancelled attempt
-        if node.task.is_async:
-            del self._tasks[node]
+        if self._tasks:
+            self._tasks.pop(node, None)
         timer = self._timers.pop(node, None) if self._timers else None
         if timer is not None:
             timer.cancel()
@@ -417,7 +441,7 @@ class Run:
     async def _run_aggregate(
         self, node: Node, fn: Callable[..., Any], results: dict[str, Any]
     ) -> None:
-        current_output.set(node.output)
+        current_output.set(node)
         try:
             result = await fn(results)
         except asyncio.CancelledError:

@@ -65,6 +65,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from taskbeam._errors import IllegalTransition
+from taskbeam.engine._capture import OUTPUT_LIMIT, OutputBuffer
 from taskbeam.engine._preview import preview
 from taskbeam.engine._status import LEGAL, TERMINAL, RunStatus, Status
 from taskbeam.graph import Graph, Task
@@ -76,6 +77,7 @@ PENDING, READY, RUNNING = Status.PENDING, Status.READY, Status.RUNNING
 RETRYING, EXPANDED, AGGREGATING = Status.RETRYING, Status.EXPANDED, Status.AGGREGATING
 DONE, FAILED, CANCELLED, SKIPPED = Status.DONE, Status.FAILED, Status.CANCELLED, Status.SKIPPED
 ON_ERROR = ("continue", "fail_fast")
+_NONE: list[Node] = []  # shared, never appended to: upstream of nodes without dependencies
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +95,6 @@ class Node:
     __slots__ = (
         "aggregate",
         "attempt",
-        "blocked_on",
         "children",
         "children_left",
         "dependants",
@@ -101,8 +102,8 @@ class Node:
         "ended",
         "error",
         "id",
-        "local_id",
         "output",
+        "output_limit",
         "parent",
         "preview",
         "result",
@@ -114,9 +115,10 @@ class Node:
         "waiting",
     )
 
-    def __init__(self, node_id: str, task: Task, parent: Node | None, depth: int) -> None:
+    def __init__(
+        self, node_id: str, task: Task, parent: Node | None, depth: int, output_limit: int
+    ) -> None:
         self.id = node_id
-        self.local_id = task.id
         self.task = task
         self.parent = parent
         self.depth = depth
@@ -124,18 +126,18 @@ class Node:
         self.attempt = 0
         self.waiting = len(task.deps)
         self.dependants: list[Node] = []
-        self.upstream: list[Node] = []
+        self.upstream: list[Node] = _NONE
         self.children: list[Node] | None = None
         self.children_left = 0
         self.aggregate: Aggregator | None = None
         self.slot = False
-        self.blocked_on: str | None = None
         self.started: float | None = None
         self.ended: float | None = None
         self.result: Any = None
         self.preview: str | None = None
         self.error: ErrorInfo | None = None
-        self.output: Any = None
+        self.output: OutputBuffer | None = None  # made on the first write
+        self.output_limit = output_limit
 
     def __repr__(self) -> str:
         return f"<Node {self.id!r} {self.status.value} attempt={self.attempt}>"
@@ -166,6 +168,7 @@ class RunState:
         limits: Mapping[str, int] | None = None,
         on_error: str = "continue",
         max_depth: int = 8,
+        output_limit: int = OUTPUT_LIMIT,
     ) -> None:
         if on_error not in ON_ERROR:
             raise ValueError(f"on_error must be one of {ON_ERROR}, not {on_error!r}")
@@ -181,6 +184,7 @@ class RunState:
         self.max_concurrency = max_concurrency
         self.on_error = on_error
         self.max_depth = max_depth
+        self.output_limit = output_limit
         self.nodes: dict[str, Node] = {}
         self.ready: list[tuple[int, int, Node]] = []
         self.blocked: dict[str, list[tuple[int, int, Node]]] = {t: [] for t in self.limits}
@@ -205,17 +209,21 @@ class RunState:
         self, graph: Graph, parent: Node | None, depth: int, now: float | None
     ) -> list[Node]:
         prefix = "" if parent is None else parent.id + "/"
-        local: dict[str, Node] = {}
         nodes = self.nodes
-        for task in graph:
-            node = Node(prefix + task.id, task, parent, depth)
-            local[task.id] = node
-            nodes[node.id] = node
-            for dep in task.deps:
-                upstream = local[dep]
-                upstream.dependants.append(node)
-                node.upstream.append(upstream)
-        added = list(local.values())
+        limit = self.output_limit
+        added = [Node(prefix + task.id, task, parent, depth, limit) for task in graph]
+        if parent is None:
+            local = nodes
+            nodes.update(zip(graph.tasks, added, strict=True))
+        else:
+            local = dict(zip(graph.tasks, added, strict=True))
+            nodes.update((n.id, n) for n in added)
+        for node in added:  # second pass: a dependency may come later in the graph
+            deps = node.task.deps
+            if deps:
+                upstream = node.upstream = [local[dep] for dep in deps]
+                for up in upstream:
+                    up.dependants.append(node)
         self.counts[PENDING] += len(added)
         self.open += len(added)
         if self.record and now is not None:
@@ -318,18 +326,18 @@ class RunState:
 
     def succeed(self, node: Node, result: Any, now: float) -> None:
         """RUNNING or AGGREGATING -> DONE with ``result``; unlock dependants."""
-        self._release(node)
+        if node.slot:
+            self._release(node)
         node.result = result
-        node.preview = None
-        before = self.status
         self._move(node, DONE, now)
         for dependant in node.dependants:
-            dependant.waiting -= 1
-            if dependant.waiting == 0 and dependant.status is PENDING:
+            waiting = dependant.waiting = dependant.waiting - 1
+            if waiting == 0 and dependant.status is PENDING:
                 self._make_ready(dependant, now)
         if node.parent is not None:
             self._child_ended(node.parent, now)
-        self._check_finished(before, now)
+        if self.open == 0:
+            self._check_finished(RunStatus.PAUSED if self.paused else RunStatus.RUNNING, now)
 
     def fail(self, node: Node, error: ErrorInfo, now: float, rand: float = 0.5) -> float | None:
         """A run of ``node`` raised.
@@ -400,7 +408,7 @@ class RunState:
 
     def child_results(self, parent: Node) -> dict[str, Any]:
         """``{local child id: result}`` for the aggregator of ``parent``."""
-        return {c.local_id: c.result for c in parent.children or ()}
+        return {c.task.id: c.result for c in parent.children or ()}
 
     def _ended_badly(self, node: Node, now: float) -> None:
         """``node`` became FAILED, CANCELLED or SKIPPED: skip what depends on it."""

@@ -3,8 +3,14 @@
 A :class:`Graph` is an ordered mapping of task id to :class:`Task`. A task's
 dependencies are other task ids; each dependency's result reaches the task as
 a keyword argument named after the dependency (or after the key of a
-``deps={"arg": "dep-id"}`` mapping). Nothing is checked against other tasks
-until :meth:`Graph.validate`, so tasks can be added in any order.
+``deps={"arg": "dep-id"}`` mapping).
+
+Each task is checked as it is added (id, policies, that its function takes
+its arguments). Dependencies may name tasks added later; unknown ids and
+cycles are reported by :meth:`Graph.validate`, which :func:`taskbeam.start`
+calls. The graph remembers what is left to check: ids referenced but not yet
+added, and whether a forward reference was resolved (only then can a cycle
+exist), so validating a graph built in dependency order is O(1).
 """
 
 from __future__ import annotations
@@ -13,10 +19,11 @@ import inspect
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, overload
 
 from taskbeam._errors import GraphError
-from taskbeam.graph._validate import validate
+from taskbeam.graph._validate import check_task, find_cycle
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -24,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["Deps", "Graph", "Task"]
 
 Deps = Iterable[str] | Mapping[str, str]
+_NO_KWARGS: Mapping[str, Any] = MappingProxyType({})
 _SPEC_ATTRS = ("kwargs", "retries", "backoff", "timeout", "priority", "tags")
 
 
@@ -126,6 +134,8 @@ class Graph:
             raise GraphError(f"graph name must be a string, not {name!r}")
         self.name = name or "graph"
         self._tasks: dict[str, Task] = {}
+        self._missing: dict[str, str] = {}  # referenced id -> first task referencing it
+        self._cycle_possible = False
 
     # -- building ---------------------------------------------------------
     def add(
@@ -160,7 +170,7 @@ class Graph:
             fn=fn,
             deps=dep_ids,
             args=args,
-            kwargs=dict(kwargs or {}),
+            kwargs=dict(kwargs) if kwargs else _NO_KWARGS,
             retries=retries,
             backoff=float(backoff),
             timeout=None if timeout is None else float(timeout),
@@ -168,12 +178,20 @@ class Graph:
             tags=tuple(tags),
             is_async=_is_async(fn),
         )
-        clash = set(task.kwargs) & set(args)
-        if clash:
-            raise GraphError(
-                f"task {task_id!r}: {sorted(clash)} given both as dependency and in kwargs"
-            )
-        self._tasks[task_id] = task
+        if task.kwargs:
+            clash = set(task.kwargs) & set(args)
+            if clash:
+                raise GraphError(
+                    f"task {task_id!r}: {sorted(clash)} given both as dependency and in kwargs"
+                )
+        check_task(task)
+        tasks = self._tasks
+        for dep in dep_ids:
+            if dep not in tasks:
+                self._missing.setdefault(dep, task_id)
+        if self._missing.pop(task_id, None) is not None:
+            self._cycle_possible = True  # a forward reference closed: a cycle may exist
+        tasks[task_id] = task
         return task
 
     @overload
@@ -239,11 +257,20 @@ class Graph:
     def validate(self) -> Graph:
         """Check the whole graph; raise :class:`~taskbeam.GraphError` naming the culprit.
 
-        Checks unknown dependencies, cycles (the message shows the cycle path)
-        and that each task can be called with its dependency and ``kwargs``
-        arguments. Returns the graph so calls can be chained.
+        Checks unknown dependencies and cycles (the message shows the cycle
+        path); each task's own checks ran when it was added. Returns the graph
+        so calls can be chained.
         """
-        validate(self._tasks, self.name)
+        if self._missing:
+            dep, task_id = next(iter(self._missing.items()))
+            raise GraphError(
+                f"task {task_id!r} depends on unknown task {dep!r} in graph {self.name!r}"
+            )
+        if self._cycle_possible:
+            cycle = find_cycle(self._tasks)
+            if cycle:
+                raise GraphError(f"cycle in graph {self.name!r}: {' -> '.join(cycle)}")
+            self._cycle_possible = False
         return self
 
     # -- networkx interop -------------------------------------------------

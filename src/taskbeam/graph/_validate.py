@@ -1,12 +1,15 @@
-"""Whole-graph checks: unknown dependencies, cycles, callability.
+"""Graph checks: callability per task, unknown dependencies and cycles per graph.
 
-Pure functions of a ``{id: Task}`` mapping, linear in nodes plus edges. The
-signature check is cached per (function, argument names) so a graph of a
-hundred thousand nodes that share one function costs one ``inspect`` call.
+Pure functions, linear in nodes plus edges. :class:`~taskbeam.Graph` checks
+each task as it is added (:func:`check_task`) and keeps track of what a
+whole-graph check still has to do, so validating a graph whose tasks were
+added after their dependencies (the usual case) costs nothing more at
+start; a graph with forward references gets the full :func:`find_cycle`.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 import keyword
 from collections.abc import Callable, Mapping
@@ -17,40 +20,30 @@ from taskbeam._errors import GraphError
 if TYPE_CHECKING:
     from taskbeam.graph._graph import Task
 
-__all__ = ["find_cycle", "validate"]
+__all__ = ["check_task", "find_cycle"]
 
 
-def validate(tasks: Mapping[str, Task], name: str) -> None:
-    """Raise :class:`GraphError` for the first problem found in ``tasks``."""
-    for t in tasks.values():
-        for dep in t.deps:
-            if dep not in tasks:
-                raise GraphError(f"task {t.id!r} depends on unknown task {dep!r} in graph {name!r}")
-    cycle = find_cycle(tasks)
-    if cycle:
-        raise GraphError(f"cycle in graph {name!r}: {' -> '.join(cycle)}")
-    checked: dict[tuple[Callable[..., Any], frozenset[str]], str | None] = {}
-    for t in tasks.values():
-        for arg, dep in zip(t.args, t.deps, strict=True):
-            if not arg.isidentifier() or keyword.iskeyword(arg):
-                suggestion = "".join(c if c.isalnum() else "_" for c in dep).lstrip("0123456789")
-                raise GraphError(
-                    f"task {t.id!r}: dependency {dep!r} cannot be passed as a keyword "
-                    f"argument; map it to a valid name, e.g. "
-                    f"deps={{{(suggestion or 'value')!r}: {dep!r}}}"
-                )
-        key = (t.fn, frozenset(t.args) | frozenset(t.kwargs))
-        try:
-            problem = checked[key]
-        except KeyError:
-            problem = checked[key] = _call_problem(t.fn, key[1])
-        except TypeError:  # unhashable callable: check it every time
-            problem = _call_problem(t.fn, key[1])
-        if problem:
-            raise GraphError(f"task {t.id!r} cannot be called with {sorted(key[1])}: {problem}")
+def check_task(task: Task) -> None:
+    """Raise :class:`GraphError` if ``task`` cannot be called with its arguments."""
+    for arg, dep in zip(task.args, task.deps, strict=True):
+        if not arg.isidentifier() or keyword.iskeyword(arg):
+            suggestion = "".join(c if c.isalnum() else "_" for c in dep).lstrip("0123456789")
+            raise GraphError(
+                f"task {task.id!r}: dependency {dep!r} cannot be passed as a keyword "
+                f"argument; map it to a valid name, e.g. "
+                f"deps={{{(suggestion or 'value')!r}: {dep!r}}}"
+            )
+    names = (*task.args, *task.kwargs)
+    try:
+        problem = _call_problem(task.fn, names)
+    except TypeError:  # an unhashable callable: no cache
+        problem = _call_problem.__wrapped__(task.fn, names)
+    if problem:
+        raise GraphError(f"task {task.id!r} cannot be called with {sorted(names)}: {problem}")
 
 
-def _call_problem(fn: Callable[..., Any], names: frozenset[str]) -> str | None:
+@functools.lru_cache(maxsize=4096)
+def _call_problem(fn: Callable[..., Any], names: tuple[str, ...]) -> str | None:
     try:
         sig = inspect.signature(fn)
     except (TypeError, ValueError):  # builtins and C callables: nothing to check
