@@ -299,6 +299,7 @@ def test_a_sync_task_may_call_asyncio_run() -> None:
 
 def _library_that_runs_its_own_loop() -> int:
     async def inner() -> int:
+        await asyncio.sleep(0.01)  # a real suspension inside the inner run
         return 5
 
     coro = inner()
@@ -310,21 +311,31 @@ def _library_that_runs_its_own_loop() -> int:
 
 
 async def _async_caller() -> int:
-    return _library_that_runs_its_own_loop()
+    await asyncio.sleep(0.01)
+    first = _library_that_runs_its_own_loop()
+    await asyncio.sleep(0.01)
+    return first + _library_that_runs_its_own_loop()
 
 
 def test_nested_loops_is_opt_in_and_private_to_the_run() -> None:
     g = tb.Graph("nest")
     g.add("a", _async_caller)
+    g.add("b", _async_caller)
     plain = tb.start(g).wait(5)
     assert plain.status == "failed"
     assert "cannot be called from a running event loop" in plain.details("a")["error"]["message"]
     nested = tb.start(g, nested_loops=True).wait(5)
-    assert nested.result("a") == 5
-    # the caller's own asyncio is untouched
-    assert not hasattr(asyncio.run, "__wrapped__") or asyncio.run is not None
+    assert nested.results == {"a": 10, "b": 10}
+    # everything outside that run is untouched: tasks are C tasks, loops are plain,
+    # and asyncio.run outside a nested run is the original one
+    assert asyncio.Task is asyncio.tasks._CTask  # type: ignore[attr-defined]
+    other = asyncio.new_event_loop()
+    assert type(other).run_until_complete is asyncio.BaseEventLoop.run_until_complete
+    other.close()
+    assert asyncio.run(asyncio.sleep(0, "plain")) == "plain"
     with pytest.raises(RuntimeError):
         asyncio.get_running_loop()
+    assert tb.start(g).wait(5).status == "failed"  # a later plain run is not nested
 
 
 def test_recursion_three_levels_deep() -> None:

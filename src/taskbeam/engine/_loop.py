@@ -21,14 +21,12 @@ from collections.abc import Callable, Coroutine
 from contextvars import Context
 from typing import Any, TypeVar
 
-__all__ = ["eager_task", "new_loop"]
+__all__ = ["eager_task", "import_nest_asyncio2", "new_loop"]
 
 T = TypeVar("T")
 
 if sys.version_info >= (3, 12):  # pragma: no cover - exercised on 3.12+
-
-    def new_loop() -> asyncio.AbstractEventLoop:
-        return asyncio.new_event_loop()
+    _LoopClass: type[asyncio.BaseEventLoop] = asyncio.SelectorEventLoop
 
     def eager_task(
         loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]
@@ -60,8 +58,7 @@ else:
                     _enter_task(self, current)
             return None
 
-    def new_loop() -> asyncio.AbstractEventLoop:
-        return _EagerLoop()
+    _LoopClass = _EagerLoop
 
     def eager_task(
         loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]
@@ -73,3 +70,50 @@ else:
             return loop.create_task(coro)
         finally:
             loop._eager = False
+
+
+def new_loop(nested: bool = False) -> asyncio.AbstractEventLoop:
+    """A new loop for one run; ``nested=True`` makes it re-entrant.
+
+    nest-asyncio2 patches the *class* of the loop it is given, so each nested
+    run gets a class of its own and no other loop changes. ``asyncio.run``
+    is wrapped once per process: called while one of these loops is running
+    on the current thread, it runs the coroutine on that loop; anywhere else
+    it is the original ``asyncio.run``, unchanged.
+    """
+    if not nested:
+        return _LoopClass()
+    nest = import_nest_asyncio2()
+    loop: asyncio.AbstractEventLoop = type(
+        "_NestedRunLoop", (_LoopClass,), {"_taskbeam_nested": True}
+    )()
+    nest._patch_loop(loop)
+    _wrap_asyncio_run()
+    return loop
+
+
+def import_nest_asyncio2() -> Any:
+    """Import nest-asyncio2 or explain which extra to install."""
+    try:
+        import nest_asyncio2
+    except ImportError:
+        raise ImportError(
+            "nested_loops=True needs nest-asyncio2: pip install 'taskbeam[nested]'"
+        ) from None
+    return nest_asyncio2
+
+
+_original_run = asyncio.run
+
+
+def _run(main: Coroutine[Any, Any, T], *, debug: bool | None = None) -> T:
+    loop = asyncio.events._get_running_loop()
+    if loop is not None and getattr(loop, "_taskbeam_nested", False):
+        return loop.run_until_complete(main)
+    return _original_run(main, debug=debug)
+
+
+def _wrap_asyncio_run() -> None:
+    if asyncio.run is not _run:
+        _run.__wrapped__ = _original_run  # type: ignore[attr-defined]
+        asyncio.run = _run

@@ -46,7 +46,7 @@ from typing import Any, TypeVar
 
 from taskbeam._errors import DepthError, GraphError, NodeTimeout
 from taskbeam.engine._capture import OUTPUT_LIMIT, current_output, install
-from taskbeam.engine._loop import eager_task, new_loop
+from taskbeam.engine._loop import eager_task, import_nest_asyncio2, new_loop
 from taskbeam.engine._preview import preview
 from taskbeam.engine._state import ErrorInfo, Node, RunState
 from taskbeam.engine._status import TERMINAL, Event, RunStatus, Status
@@ -132,7 +132,7 @@ class Run:
         }
         self._nested = nested_loops
         if nested_loops:
-            _import_nest_asyncio2()
+            import_nest_asyncio2()  # fail here, in the caller's thread, if it is missing
         self._sync_workers = sync_workers or min(max_concurrency, 64)
         self._rng = random.Random(seed)
         self._subscribers: tuple[Subscriber, ...] = ()
@@ -166,10 +166,8 @@ class Run:
         return self
 
     def _thread_main(self, ready: threading.Event) -> None:
-        loop = new_loop()
+        loop = new_loop(self._nested)
         try:
-            if self._nested:
-                _import_nest_asyncio2().apply(loop)
             asyncio.set_event_loop(loop)
             self._loop = loop
             self._ident = threading.get_ident()
@@ -627,16 +625,6 @@ class Run:
         finished = sum(c.get(s, 0) for s in TERMINAL)
         total = len(self._state.nodes)
         return f"<Run {self.id} {self.name!r} {self.status.value}: {finished}/{total} finished>"
-
-
-def _import_nest_asyncio2() -> Any:
-    try:
-        import nest_asyncio2
-    except ImportError:
-        raise ImportError(
-            "nested_loops=True needs nest-asyncio2: pip install 'taskbeam[nested]'"
-        ) from None
-    return nest_asyncio2
 
 
 def start(
