@@ -10,8 +10,25 @@
 
 from taskbeam._errors import DepthError, GraphError, IllegalTransition, NodeTimeout, TaskbeamError
 from taskbeam._service import ExecutionService
-from taskbeam.engine import ErrorInfo, Event, Run, RunState, RunStatus, Status, start
+from taskbeam.engine import (
+    ErrorInfo,
+    Event,
+    Run,
+    RunState,
+    RunStatus,
+    SavePolicy,
+    Status,
+    resume,
+    start,
+)
 from taskbeam.graph import Expansion, Graph, Task, expand
+from taskbeam.store import (
+    JSONSerializer,
+    PickleSerializer,
+    SQLiteStore,
+    StoreError,
+    StoreRecoveryWarning,
+)
 
 __version__ = "0.1.0"
 
@@ -24,14 +41,21 @@ __all__ = [
     "Graph",
     "GraphError",
     "IllegalTransition",
+    "JSONSerializer",
     "NodeTimeout",
+    "PickleSerializer",
     "Run",
     "RunState",
     "RunStatus",
+    "SQLiteStore",
+    "SavePolicy",
     "Status",
+    "StoreError",
+    "StoreRecoveryWarning",
     "Task",
     "TaskbeamError",
     "__version__",
     "expand",
+    "resume",
     "start",
 ]

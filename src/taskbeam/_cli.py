@@ -13,9 +13,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from taskbeam.engine import Run, RunStatus, start
+from taskbeam.engine import Run, RunStatus, resume, start
 from taskbeam.engine._status import TERMINAL
 from taskbeam.graph import Graph
+from taskbeam.store import SQLiteStore, StoreError
+from taskbeam.store._backup import import_backup
 
 __all__ = ["main"]
 
@@ -85,9 +87,8 @@ def _update(progress: Progress, bar: Any, run: Run) -> None:
     progress.update(bar, total=total, completed=finished, detail=detail)
 
 
-def report(run: Run, console: Console, show_all: bool = False, limit: int = 40) -> None:
-    """Print the final table of nodes: status, attempts, duration, result or error."""
-    snap = run.snapshot()
+def report(snap: dict[str, Any], console: Console, show_all: bool = False, limit: int = 40) -> None:
+    """Print a snapshot as a table of nodes: status, attempts, duration, result or error."""
     nodes = snap["nodes"]
     rows = list(nodes.items())
     if not show_all and len(rows) > limit:
@@ -113,21 +114,73 @@ def report(run: Run, console: Console, show_all: bool = False, limit: int = 40) 
     counts = ", ".join(f"{k}={v}" for k, v in snap["run"]["counts"].items() if v)
     style = STATUS_STYLE.get(snap["run"]["status"], "")
     console.print(f"run [{style}]{snap['run']['status']}[/] · {counts}")
+    if snap["run"].get("error"):
+        console.print(f"[bold red]store error:[/] {snap['run']['error']}")
 
 
 def _run(graph: Graph, args: argparse.Namespace) -> int:
     console = Console()
     limits = dict(_parse_limit(x) for x in args.limit or [])
-    run = start(
-        graph,
-        max_concurrency=args.max_concurrency,
-        limits=limits,
-        on_error=args.on_error,
-        max_depth=args.max_depth,
-    )
+    options: dict[str, Any] = {
+        "max_concurrency": args.max_concurrency,
+        "limits": limits,
+        "on_error": args.on_error,
+        "max_depth": args.max_depth,
+    }
+    store = _store(args.store) if args.store else None
+    if args.resume:
+        run = resume(args.resume, graph, store=store or _store(None), **options)
+    else:
+        run = start(graph, store=store, **options)
     watch(run, console)
-    report(run, console, show_all=args.all)
+    report(run.snapshot(), console, show_all=args.all)
+    if run.store is not None:
+        console.print(f"stored in {run.store.path} as {run.id}")
     return EXIT.get(run.status, 1)
+
+
+def _store(path: str | None) -> SQLiteStore:
+    try:
+        return SQLiteStore(path)
+    except StoreError as exc:
+        raise SystemExit(f"taskbeam: {exc}") from None
+
+
+def _runs(args: argparse.Namespace) -> int:
+    console = Console()
+    store = _store(args.store)
+    table = Table(title=f"runs in {store.path}")
+    for col in ("id", "name", "status", "counts", "started", "seconds"):
+        table.add_column(col, overflow="fold")
+    for r in store.runs():
+        counts = ", ".join(f"{k}={v}" for k, v in r["counts"].items() if v)
+        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["created"]))
+        style = STATUS_STYLE.get(r["status"], "")
+        seconds = f"{r['ended']:.3f}" if "ended" in r else ""
+        table.add_row(r["id"], r["name"], f"[{style}]{r['status']}[/]", counts, started, seconds)
+    console.print(table)
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    store = _store(args.store)
+    try:
+        snap = store.load(args.run_id)
+    except KeyError:
+        raise SystemExit(f"taskbeam: no run {args.run_id!r} in {store.path}") from None
+    report(snap, Console(), show_all=args.all)
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    store = _store(args.store)
+    try:
+        run_id = import_backup(store, args.file)
+    except StoreError as exc:
+        raise SystemExit(f"taskbeam: {exc}") from None
+    store.close()
+    Console().print(f"imported run {run_id} into {store.path}")
+    return 0
 
 
 def _parse_limit(text: str) -> tuple[str, int]:
@@ -143,7 +196,17 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run MODULE:GRAPH with a live progress bar")
     run.add_argument("graph", help="module:attribute naming a Graph or a function returning one")
     demo = sub.add_parser("demo", help="run the bundled recursive research-agent example")
+    runs = sub.add_parser("runs", help="list the runs in a store")
+    show = sub.add_parser("show", help="print one stored run")
+    show.add_argument("run_id")
+    show.add_argument("--all", action="store_true", help="list every node")
+    imp = sub.add_parser("import", help="load an emergency backup file into a store")
+    imp.add_argument("file")
+    for p in (runs, show, imp):
+        p.add_argument("--store", default=None, help="database file (default .taskbeam/runs.db)")
     for p in (run, demo):
+        p.add_argument("--store", default=None, help="persist the run in this database file")
+        p.add_argument("--resume", metavar="RUN_ID", help="continue a stored run")
         p.add_argument("--max-concurrency", type=int, default=8)
         p.add_argument("--limit", action="append", metavar="TAG=N", help="per-tag limit")
         p.add_argument("--on-error", choices=("continue", "fail_fast"), default="continue")
@@ -154,6 +217,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command in ("runs", "show", "import"):
+        return {"runs": _runs, "show": _show, "import": _import}[args.command](args)
     if args.command == "demo":
         from taskbeam.examples import FakeLLM, research_graph
 

@@ -11,6 +11,7 @@ import threading
 from typing import Any
 
 from taskbeam.engine import Run, start
+from taskbeam.engine._run import resume
 from taskbeam.graph import Graph
 
 __all__ = ["ExecutionService"]
@@ -57,7 +58,35 @@ class ExecutionService:
                 )
             if current is not None:
                 current.wait()  # ended: join its thread
-            run = start(graph, **{**self._defaults, **options})
+            run = start(graph, **{**self._defaults, **options, "project": project_id})
+            self._runs[project_id] = run
+            return run
+
+    def resume(self, project_id: str, graph: Graph | None = None, **options: Any) -> Run:
+        """Resume a project.
+
+        Without ``graph``: un-pause its current run. With ``graph``: continue
+        the latest stored run of the project from the service's store (see
+        :func:`taskbeam.resume`); the service needs a store
+        (``ExecutionService(store=...)``).
+        """
+        if graph is None:
+            run = self.get(project_id)
+            run.resume()
+            return run
+        store = {**self._defaults, **options}.get("store")
+        if store is None:
+            raise ValueError("resume needs a store: ExecutionService(store=tb.SQLiteStore(...))")
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("this ExecutionService has been shut down")
+            current = self._runs.get(project_id)
+            if current is not None and not current.done:
+                raise RuntimeError(f"project {project_id!r} is still running (run {current.id})")
+            stored = [r for r in store.runs() if r.get("project") == project_id]
+            if not stored:
+                raise KeyError(f"no stored run of project {project_id!r} in {store.path}")
+            run = resume(stored[0]["id"], graph, **{**self._defaults, **options})
             self._runs[project_id] = run
             return run
 
@@ -79,9 +108,6 @@ class ExecutionService:
 
     def pause(self, project_id: str) -> None:
         self.get(project_id).pause()
-
-    def resume(self, project_id: str) -> None:
-        self.get(project_id).resume()
 
     def stop(self, project_id: str, timeout: float | None = None) -> Run:
         """Cancel the project's run and wait for it to end."""

@@ -1,7 +1,18 @@
 """The execution engine: the pure state machine and the run that drives it."""
 
-from taskbeam.engine._run import Run, start
+from taskbeam.engine._persist import SavePolicy
+from taskbeam.engine._run import Run, resume, start
 from taskbeam.engine._state import ErrorInfo, RunState
 from taskbeam.engine._status import Event, RunStatus, Status
 
-__all__ = ["ErrorInfo", "Event", "Run", "RunState", "RunStatus", "Status", "start"]
+__all__ = [
+    "ErrorInfo",
+    "Event",
+    "Run",
+    "RunState",
+    "RunStatus",
+    "SavePolicy",
+    "Status",
+    "resume",
+    "start",
+]

@@ -42,17 +42,22 @@ import traceback
 import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Generator, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from taskbeam._errors import DepthError, GraphError, NodeTimeout
 from taskbeam.engine._capture import OUTPUT_LIMIT, current_output, install
+from taskbeam.engine._fingerprint import fingerprint
 from taskbeam.engine._loop import eager_task, import_nest_asyncio2, new_loop
+from taskbeam.engine._persist import Recorder, SavePolicy
 from taskbeam.engine._preview import preview
 from taskbeam.engine._state import ErrorInfo, Node, RunState
 from taskbeam.engine._status import TERMINAL, Event, RunStatus, Status
 from taskbeam.graph import Expansion, Graph
 
-__all__ = ["Run", "start"]
+if TYPE_CHECKING:
+    from taskbeam.store import SQLiteStore
+
+__all__ = ["Run", "resume", "start"]
 
 log = logging.getLogger("taskbeam")
 
@@ -108,6 +113,10 @@ class Run:
         sync_workers: int | None = None,
         output_limit: int = OUTPUT_LIMIT,
         seed: int | None = None,
+        store: SQLiteStore | None = None,
+        save_policy: SavePolicy | None = None,
+        project: str | None = None,
+        restore: Mapping[str, tuple[str | None, Any]] | None = None,
     ) -> None:
         if not isinstance(graph, Graph):
             raise TypeError(f"start() takes a taskbeam.Graph, not {type(graph).__name__}")
@@ -119,6 +128,8 @@ class Run:
             on_error=on_error,
             max_depth=max_depth,
             output_limit=output_limit,
+            fingerprint=fingerprint if store is not None else None,
+            restore=restore,
         )
         self.graph = graph
         self.id = run_id or _new_id(graph.name)
@@ -135,6 +146,12 @@ class Run:
             import_nest_asyncio2()  # fail here, in the caller's thread, if it is missing
         self._sync_workers = sync_workers or min(max_concurrency, 64)
         self._rng = random.Random(seed)
+        self.project = project
+        if project is not None:
+            self.options["project"] = project
+        self._recorder: Recorder | None = None
+        if store is not None:
+            self._recorder = Recorder(self, store, save_policy or SavePolicy())
         self._subscribers: tuple[Subscriber, ...] = ()
         self._done: concurrent.futures.Future[Run] = concurrent.futures.Future()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -150,12 +167,15 @@ class Run:
         self._timers: dict[Node, asyncio.TimerHandle] = {}
         self._aborted: set[asyncio.Task[None]] = set()
         self._finished: asyncio.Event | None = None
+        self._resumed = restore is not None
         self._pumping = False
         self._t0 = 0.0
 
     # -- life cycle ----------------------------------------------------------
     def _begin(self) -> Run:
         install()
+        if self._recorder is not None:  # stored before any node starts; raises StoreError
+            self._recorder.create([n.id for n in self._state.restored] if self._resumed else None)
         ready = threading.Event()
         self._thread = threading.Thread(
             target=self._thread_main, args=(ready,), name=f"taskbeam-run-{self.id}", daemon=True
@@ -184,6 +204,7 @@ class Run:
             # Run the handles queued before the door closed (see _call).
             loop.run_until_complete(asyncio.sleep(0))
             loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())
             loop.close()
             asyncio.set_event_loop(None)
             if self._pool is not None:
@@ -198,6 +219,8 @@ class Run:
         self._state.start(now)
         self._pump()
         await self._finished.wait()
+        if self._recorder is not None:
+            await self._recorder.final()
         if self._aborted:  # let cancelled tasks unwind before the loop closes
             await asyncio.wait(self._aborted, timeout=5)
 
@@ -231,6 +254,9 @@ class Run:
                     self._launch(node)
             if st.events:
                 self._deliver()
+            if st.dirty and self._recorder is not None:
+                assert self._loop is not None
+                self._recorder.changed(self._loop)
         finally:
             self._pumping = False
         if st.open == 0 and self._finished is not None:
@@ -496,8 +522,11 @@ class Run:
 
     def _command(self, fn: Callable[[float], None]) -> None:
         def apply() -> None:
+            before = self._state.status
             fn(time.monotonic())
             self._pump()
+            if self._recorder is not None and self._state.status is not before:
+                self._recorder.flush()  # a change of the run's own status is saved at once
 
         if self._on_loop():
             assert self._loop is not None
@@ -570,7 +599,23 @@ class Run:
 
     def snapshot(self) -> dict[str, Any]:
         """JSON-ready picture of the run: ``run``, ``nodes`` by id, ``edges``."""
-        return self._call(lambda: self._state.snapshot(self.id, self._t0, self.created))
+
+        def read() -> dict[str, Any]:
+            snap = self._state.snapshot(self.id, self._t0, self.created)
+            if self.store_error:
+                snap["run"]["error"] = self.store_error
+            return snap
+
+        return self._call(read)
+
+    @property
+    def store_error(self) -> str | None:
+        """Why the run could not be saved (and where its backup went), if it could not."""
+        return None if self._recorder is None else self._recorder.error
+
+    @property
+    def store(self) -> SQLiteStore | None:
+        return None if self._recorder is None else self._recorder.store
 
     def details(self, node_id: str) -> dict[str, Any]:
         """Everything known about one node: its summary, traceback, captured output."""
@@ -639,6 +684,9 @@ def start(
     sync_workers: int | None = None,
     output_limit: int = OUTPUT_LIMIT,
     seed: int | None = None,
+    store: SQLiteStore | None = None,
+    save_policy: SavePolicy | None = None,
+    project: str | None = None,
 ) -> Run:
     """Validate ``graph`` and start running it in a background thread; return at once.
 
@@ -664,6 +712,13 @@ def start(
         Characters of printed output kept per node (the last ones).
     seed : int, optional
         Seeds the retry jitter, for reproducible runs.
+    store : SQLiteStore, optional
+        Persist the run there (see ``docs/persistence.md``); its creation is
+        stored before this returns, so it can be resumed after a crash.
+    save_policy : SavePolicy, optional
+        How often changes are saved; default 0.5 s watched, 5 s unwatched.
+    project : str, optional
+        A name to find the run's latest run by (``ExecutionService.resume``).
 
     Returns
     -------
@@ -680,7 +735,45 @@ def start(
         sync_workers=sync_workers,
         output_limit=output_limit,
         seed=seed,
+        store=store,
+        save_policy=save_policy,
+        project=project,
     )._begin()
+
+
+def resume(
+    run_id: str,
+    graph: Graph,
+    *,
+    store: SQLiteStore | None = None,
+    **options: Any,
+) -> Run:
+    """Continue a stored run of ``graph``; return the new, running Run (same id).
+
+    A node stored as done whose task is unchanged (same fingerprint) and
+    whose dependencies are all reused is not run again: its stored result
+    feeds its dependants. Every other node runs, so a node that was running
+    at the crash runs again (at-least-once). The run's stored options apply
+    unless ``options`` overrides them.
+
+    Parameters
+    ----------
+    run_id : str
+    graph : Graph
+        The graph to continue; it may have changed since.
+    store : SQLiteStore, optional
+        Default: ``SQLiteStore()`` (``./.taskbeam/runs.db``).
+    """
+    from taskbeam.store import SQLiteStore
+
+    store = store or SQLiteStore()
+    saved = store.load_for_resume(run_id)
+    stored = {k: v for k, v in saved["options"].items() if k in _RESUMABLE}
+    restore = {nid: (fp, result) for nid, (_, fp, result) in saved["done"].items()}
+    return Run(graph, run_id=run_id, store=store, restore=restore, **{**stored, **options})._begin()
+
+
+_RESUMABLE = ("max_concurrency", "limits", "on_error", "max_depth", "project")
 
 
 def _shutdown_all() -> None:

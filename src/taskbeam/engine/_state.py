@@ -60,7 +60,7 @@ shell calls the aggregator) or to FAILED / CANCELLED (some child was not).
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,6 +101,7 @@ class Node:
         "depth",
         "ended",
         "error",
+        "fingerprint",
         "id",
         "output",
         "output_limit",
@@ -138,6 +139,7 @@ class Node:
         self.error: ErrorInfo | None = None
         self.output: OutputBuffer | None = None  # made on the first write
         self.output_limit = output_limit
+        self.fingerprint: str | None = None
 
     def __repr__(self) -> str:
         return f"<Node {self.id!r} {self.status.value} attempt={self.attempt}>"
@@ -169,6 +171,8 @@ class RunState:
         on_error: str = "continue",
         max_depth: int = 8,
         output_limit: int = OUTPUT_LIMIT,
+        fingerprint: Callable[[Task], str] | None = None,
+        restore: Mapping[str, tuple[str | None, Any]] | None = None,
     ) -> None:
         if on_error not in ON_ERROR:
             raise ValueError(f"on_error must be one of {ON_ERROR}, not {on_error!r}")
@@ -202,6 +206,14 @@ class RunState:
         self.events: list[tuple[int, str | None, str | None, str, int, float]] = []
         self.to_abort: list[Node] = []
         self.to_aggregate: list[Node] = []
+        # Persistence (all None/empty unless a store is attached): a fingerprint
+        # per node, results restored from an earlier run, and what changed since
+        # the shell last saved.
+        self.fingerprint = fingerprint
+        self.restore = restore or {}
+        self.restored: list[Node] = []
+        self.dirty: set[Node] | None = None
+        self.structures: list[tuple[str, list[list[Any]]]] = []
         self._add_nodes(graph, None, 0, None)
 
     # -- structure -----------------------------------------------------------
@@ -224,13 +236,47 @@ class RunState:
                 upstream = node.upstream = [local[dep] for dep in deps]
                 for up in upstream:
                     up.dependants.append(node)
+        if self.fingerprint is not None:
+            for node in added:
+                node.fingerprint = self.fingerprint(node.task)
+        if parent is not None and self.dirty is not None:
+            self.structures.append((parent.id, structure(added)))
         self.counts[PENDING] += len(added)
         self.open += len(added)
+        if self.restore:
+            self._restore(added)
         if self.record and now is not None:
             for node in added:
                 self.seq += 1
-                self.events.append((self.seq, node.id, None, PENDING, 0, now))
+                self.events.append((self.seq, node.id, None, node.status, 0, now))
         return added
+
+    def _restore(self, added: list[Node]) -> None:
+        """Mark DONE, with their stored result, the added nodes that need not run again.
+
+        A node is restored when the store has it done with the same
+        fingerprint and every node it depends on is restored too; a changed
+        node and everything downstream of it run again.
+        """
+        restore = self.restore
+        reused: set[Node] = set()
+        for node in topological(added):
+            saved = restore.get(node.id)
+            if (
+                saved is not None
+                and saved[0] == node.fingerprint
+                and all(up in reused for up in node.upstream)
+            ):
+                reused.add(node)
+                node.status = DONE
+                node.result = saved[1]
+                for dependant in node.dependants:
+                    dependant.waiting -= 1
+                self.restored.append(node)
+        if reused:
+            self.counts[PENDING] -= len(reused)
+            self.counts[DONE] = self.counts.get(DONE, 0) + len(reused)
+            self.open -= len(reused)
 
     def edges(self) -> list[list[str]]:
         """``[dependency, dependant]`` pairs over all nodes, children included."""
@@ -251,6 +297,8 @@ class RunState:
         self.seq += 1
         if self.record:
             self.events.append((self.seq, node.id, old, new, node.attempt, now))
+        if self.dirty is not None:
+            self.dirty.add(node)
 
     def _run_event(self, old: RunStatus, now: float) -> None:
         new = self.status
@@ -271,7 +319,7 @@ class RunState:
         if self.record:
             self.events.append((self.seq, None, None, self.status, 0, now))
         for node in list(self.nodes.values()):
-            if node.waiting == 0:
+            if node.waiting == 0 and node.status is PENDING:
                 self._make_ready(node, now)
         self._check_finished(RunStatus.RUNNING, now)
 
@@ -330,10 +378,15 @@ class RunState:
             self._release(node)
         node.result = result
         self._move(node, DONE, now)
+        ready = None
         for dependant in node.dependants:
             waiting = dependant.waiting = dependant.waiting - 1
             if waiting == 0 and dependant.status is PENDING:
-                self._make_ready(dependant, now)
+                self._move(dependant, READY, now)
+                if ready is None:
+                    ready = self.ready
+                self.tick += 1
+                heapq.heappush(ready, (-dependant.task.priority, self.tick, dependant))
         if node.parent is not None:
             self._child_ended(node.parent, now)
         if self.open == 0:
@@ -376,12 +429,12 @@ class RunState:
         node.aggregate = aggregate
         children = self._add_nodes(graph, node, node.depth + 1, now)
         node.children = children
-        node.children_left = len(children)
-        if not children:
+        node.children_left = sum(1 for c in children if c.status is not DONE)
+        if not node.children_left:  # no children, or all restored from the store
             self._move(node, AGGREGATING, now)
             self.to_aggregate.append(node)
         for child in children:
-            if child.waiting == 0:
+            if child.waiting == 0 and child.status is PENDING:
                 self._make_ready(child, now)
         return children
 
@@ -526,7 +579,31 @@ class RunState:
             "edges": self.edges(),
         }
 
+    def structure(self) -> list[list[Any]]:
+        """The top-level graph as ``[[node_id, [dependency ids], [tags]], ...]``."""
+        return structure(n for n in self.nodes.values() if n.parent is None)
+
     def iter_nodes(self, ids: Iterable[str] | None = None) -> Iterable[Node]:
         if ids is None:
             return self.nodes.values()
         return (self.nodes[i] for i in ids)
+
+
+def structure(nodes: Iterable[Node]) -> list[list[Any]]:
+    """``[[node_id, [dependency ids], [tags]], ...]``: a graph as plain data."""
+    return [[n.id, [u.id for u in n.upstream], list(n.task.tags)] for n in nodes]
+
+
+def topological(nodes: list[Node]) -> Iterator[Node]:
+    """``nodes`` (a closed set: their dependencies are among them) in dependency order."""
+    members = set(nodes)
+    waiting = {n: sum(1 for u in n.upstream if u in members) for n in nodes}
+    stack = [n for n in reversed(nodes) if waiting[n] == 0]
+    while stack:
+        node = stack.pop()
+        yield node
+        for d in node.dependants:
+            if d in waiting:
+                waiting[d] -= 1
+                if waiting[d] == 0:
+                    stack.append(d)

@@ -1,0 +1,71 @@
+"""Task fingerprints: has this task changed since the run was stored?
+
+A fingerprint hashes what defines a task's work: its function (qualified
+name, and its source text, or its bytecode where no source is available),
+the function's default arguments, the task's ``kwargs`` and its dependency
+ids. Variables a function reads from a closure or from globals are not
+part of it: pass inputs that should invalidate stored results as ``kwargs``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from taskbeam.graph import Task
+
+__all__ = ["fingerprint"]
+
+
+def fingerprint(task: Task) -> str:
+    """A 16-hex-digit digest of the task's function, kwargs and dependencies."""
+    h = hashlib.blake2b(digest_size=8)
+    try:
+        h.update(_code_digest(task.fn))
+    except TypeError:  # unhashable callable: no cache
+        h.update(_code_digest.__wrapped__(task.fn))
+    if task.kwargs:
+        h.update(_stable(task.kwargs))
+    if task.deps:
+        h.update(
+            "\x00".join(f"{a}={d}" for a, d in zip(task.args, task.deps, strict=True)).encode()
+        )
+    return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=4096)
+def _code_digest(fn: Callable[..., Any]) -> bytes:
+    target = inspect.unwrap(fn)
+    if isinstance(target, functools.partial):
+        inner = _code_digest(target.func)
+        return inner + _stable([target.args, target.keywords])
+    if not inspect.isfunction(target) and not inspect.ismethod(target) and callable(target):
+        call = getattr(type(target), "__call__", None)  # noqa: B004
+        if call is not None and inspect.isfunction(call):
+            target = call
+    name = f"{getattr(target, '__module__', '')}.{getattr(target, '__qualname__', repr(target))}"
+    h = hashlib.blake2b(name.encode(), digest_size=16)
+    try:
+        h.update(inspect.getsource(target).encode())
+    except (OSError, TypeError):
+        code = getattr(target, "__code__", None)
+        if code is not None:
+            h.update(code.co_code)
+            h.update(repr(code.co_consts).encode())
+    defaults = getattr(target, "__defaults__", None)
+    if defaults:
+        h.update(_stable(defaults))
+    return h.digest()
+
+
+def _stable(value: Any) -> bytes:
+    """Bytes that are equal for equal plain data (dict order does not matter)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    except (TypeError, orjson.JSONEncodeError):
+        return repr(value).encode()

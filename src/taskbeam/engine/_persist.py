@@ -1,0 +1,201 @@
+"""The run's side of persistence: what changed, when to save, the final save.
+
+Lives on the run's thread. The state machine marks every node it changes
+(``RunState.dirty``); the recorder turns those nodes into rows and hands
+them to the store's writer thread, which serializes results and commits,
+so the run never waits on the disk except twice: its creation is stored
+before the first node starts (so any run that started can be resumed), and
+its final save is confirmed before ``run.wait()`` returns.
+
+Save policy: a run someone watches (it has subscribers) saves within
+``watched`` seconds of a change, an unwatched one at most every
+``unwatched`` seconds; a change of the run's own status (pause, resume, the
+end) is saved at once.
+
+Final save: every node, then read back and compared (node count and a
+checksum of ids, statuses and attempts), up to ``attempts`` times with
+backoff. If the database still refuses, the run is written to an emergency
+JSON backup, and the failure becomes the run's ``store_error``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from taskbeam.engine._preview import preview
+from taskbeam.engine._state import Node, structure
+from taskbeam.engine._status import Status
+from taskbeam.store._backup import write_backup
+from taskbeam.store._base import RunRecord, StoreError, node_checksum
+
+if TYPE_CHECKING:
+    from taskbeam.engine._run import Run
+    from taskbeam.store._sqlite import SQLiteStore
+
+__all__ = ["Recorder", "SavePolicy"]
+
+log = logging.getLogger("taskbeam.store")
+
+
+@dataclass(frozen=True, slots=True)
+class SavePolicy:
+    """When a run's changes reach the store.
+
+    Parameters
+    ----------
+    watched : float
+        Seconds within which a change is saved while the run has subscribers.
+    unwatched : float
+        Seconds between saves of a run nobody watches.
+    attempts : int
+        Tries of the final save before the emergency backup.
+    backoff : float
+        Seconds before the second try of the final save; doubles each time.
+    """
+
+    watched: float = 0.5
+    unwatched: float = 5.0
+    attempts: int = 3
+    backoff: float = 0.1
+
+    def __post_init__(self) -> None:
+        for name in ("watched", "unwatched", "backoff"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"SavePolicy.{name} must be >= 0")
+        if self.attempts < 1:
+            raise ValueError("SavePolicy.attempts must be >= 1")
+
+
+class Recorder:
+    """Saves one run to one store. Every method runs on the run's thread except ``create``."""
+
+    def __init__(self, run: Run, store: SQLiteStore, policy: SavePolicy) -> None:
+        self.run = run
+        self.store = store
+        self.policy = policy
+        self.timer: asyncio.TimerHandle | None = None
+        self.error: str | None = None
+        self.refused = 0
+        self.backup: str | None = None
+
+    def record(self, checksum: str | None = None) -> RunRecord:
+        st = self.run._state
+        return RunRecord(
+            id=self.run.id,
+            name=self.run.name,
+            status=st.status.value,
+            options=self.run.options,
+            created=self.run.created,
+            ended=None if st.ended is None else round(st.ended - self.run._t0, 3),
+            counts={s.value: n for s, n in st.counts.items()},
+            total=len(st.nodes),
+            checksum=checksum,
+            error=self.error,
+        )
+
+    def create(self, keep: list[str] | None) -> None:
+        """Store the run and its graph; blocks the caller. Raises StoreError."""
+        st = self.run._state
+        self.store.create_run(self.record(), st.structure(), keep).result()
+        st.dirty = set()
+
+    def row(self, node: Node) -> tuple[Any, ...]:
+        t0 = self.run._t0
+        done = node.status is Status.DONE
+        if done and node.preview is None:
+            node.preview = preview(node.result)
+        error = node.error if node.status in (Status.FAILED, Status.RETRYING) else None
+        output = node.output.getvalue() if node.output is not None else None
+        return (
+            node.id,
+            node.status.value,
+            node.attempt,
+            None if node.started is None else round(node.started - t0, 3),
+            None if node.ended is None else round(node.ended - t0, 3),
+            node.preview if done else None,
+            None if error is None else error.type,
+            None if error is None else error.message,
+            None if error is None else error.traceback,
+            done,
+            node.result if done else None,
+            node.fingerprint,
+            output or None,
+        )
+
+    def changed(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Some node changed: make sure a save is on its way within the policy's delay."""
+        if self.timer is None:
+            delay = self.policy.watched if self.run._subscribers else self.policy.unwatched
+            self.timer = loop.call_later(delay, self.flush)
+
+    def flush(self) -> None:
+        """Hand what changed since the last save to the writer; do not wait."""
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        st = self.run._state
+        if st.dirty is None:
+            return
+        rows = [self.row(n) for n in st.dirty]
+        st.dirty.clear()
+        structures, st.structures = st.structures, []
+        self.store.save(self.record(), rows, structures).add_done_callback(self._saved)
+
+    def _saved(self, future: concurrent.futures.Future[int]) -> None:
+        # On the writer thread: only plain attribute writes here.
+        exc = future.exception()
+        if exc is not None:
+            log.warning("saving run %s failed (the final save will retry): %s", self.run.id, exc)
+        else:
+            self.refused += future.result()
+
+    async def final(self) -> None:
+        """Save every node, verify it, retry, and fall back to an emergency backup."""
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        st = self.run._state
+        st.dirty = None
+        nodes = list(st.nodes.values())
+        rows = [self.row(n) for n in nodes]
+        structures = [(n.id, structure(n.children)) for n in nodes if n.children]
+        checksum = node_checksum((n.id, n.status.value, n.attempt) for n in nodes)
+        last: Exception | None = None
+        for attempt in range(self.policy.attempts):
+            try:
+                refused = await asyncio.wrap_future(
+                    self.store.save(self.record(checksum), rows, structures)
+                )
+                stored = await asyncio.to_thread(self.store.verify, self.run.id)
+                if stored != (len(nodes), checksum):
+                    raise StoreError(
+                        f"verification of run {self.run.id} failed: stored {stored[0]} nodes "
+                        f"(checksum {stored[1]}), expected {len(nodes)} ({checksum})"
+                    )
+                self.refused = refused
+                return
+            except StoreError as exc:
+                last = exc
+                if attempt + 1 < self.policy.attempts:
+                    await asyncio.sleep(self.policy.backoff * 2**attempt)
+        try:
+            path = await asyncio.to_thread(
+                write_backup,
+                self.store.path,
+                self.record(checksum),
+                structures_with_root(st, structures),
+                rows,
+            )
+            self.backup = str(path)
+            self.error = f"{last}; the run was written to the emergency backup {path}"
+        except StoreError as exc:
+            self.error = f"{last}; {exc}; results are only in memory (run.results)"
+        log.error("run %s: %s", self.run.id, self.error)
+
+
+def structures_with_root(st: Any, children: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    return [("", st.structure()), *children]

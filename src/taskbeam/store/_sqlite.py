@@ -1,0 +1,529 @@
+"""SQLiteStore: the embedded default store.
+
+Threading
+---------
+One writer thread owns the only writing connection. Engine threads hand it
+work (:meth:`SQLiteStore.submit`) and never wait on the disk unless they ask
+to (the run's creation and final save). The writer takes everything queued
+and runs it in one transaction, so a burst of saves costs one commit; if
+that transaction fails, each piece is retried alone so one bad piece cannot
+sink the others. Reads open their own short-lived connection: WAL lets them
+run beside the writer, from any thread or process.
+
+Files
+-----
+``runs.db`` (plus ``-wal``/``-shm`` while open). A file that is not a
+database, or fails ``PRAGMA quick_check`` at open, is renamed
+``runs.db.corrupt-<time>`` and a new one is created; emergency backups sit
+next to it as ``runs.db.backup-<run id>-<time>.json``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import logging
+import os
+import queue
+import sqlite3
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+
+from taskbeam.store._base import (
+    RunRecord,
+    StoreError,
+    StoreRecoveryWarning,
+    load_snapshot,
+    node_checksum,
+)
+from taskbeam.store._serialize import JSONSerializer, PickleSerializer, Serializer
+
+__all__ = ["DEFAULT_PATH", "SQLiteStore"]
+
+log = logging.getLogger("taskbeam.store")
+T = TypeVar("T")
+DEFAULT_PATH = Path(".taskbeam") / "runs.db"
+SCHEMA_VERSION = 1
+
+# Each entry upgrades the schema by one version; entry i takes version i to i+1.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        status TEXT NOT NULL,
+        options TEXT NOT NULL,
+        created REAL NOT NULL,
+        ended REAL,
+        counts TEXT NOT NULL DEFAULT '{}',
+        total INTEGER NOT NULL DEFAULT 0,
+        checksum TEXT,
+        error TEXT,
+        updated REAL NOT NULL
+    );
+    CREATE TABLE structure (
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        parent TEXT NOT NULL,
+        nodes TEXT NOT NULL,
+        PRIMARY KEY (run_id, parent)
+    );
+    CREATE TABLE nodes (
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        node_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        started REAL,
+        ended REAL,
+        preview TEXT,
+        error_type TEXT,
+        error_message TEXT,
+        traceback TEXT,
+        result BLOB,
+        result_format TEXT,
+        fingerprint TEXT,
+        output TEXT,
+        PRIMARY KEY (run_id, node_id)
+    ) WITHOUT ROWID;
+    """,
+]
+
+NODE_COLUMNS = (
+    "run_id, node_id, status, attempt, started, ended, preview, error_type, "
+    "error_message, traceback, result, result_format, fingerprint, output"
+)
+UPSERT_NODE = f"INSERT OR REPLACE INTO nodes ({NODE_COLUMNS}) VALUES ({', '.join('?' * 14)})"
+
+_STOP = object()
+
+
+def _connect(path: Path, timeout: float) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+class SQLiteStore:
+    """Runs, graph structure, node states and results in one SQLite file.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        Database file; default ``./.taskbeam/runs.db``. Its folder is created.
+    serializer : "json", "pickle" or a Serializer
+        How results are stored. ``"pickle"`` keeps exact types but loading it
+        runs code from the file: use it only for databases you trust.
+    busy_timeout : float
+        Seconds to wait for another process holding the write lock.
+
+    Raises
+    ------
+    StoreError
+        The file cannot be opened for writing (read-only folder, no space).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        serializer: str | Serializer = "json",
+        busy_timeout: float = 5.0,
+    ) -> None:
+        self.path = Path(path) if path is not None else DEFAULT_PATH
+        self.serializer = _serializer(serializer)
+        self.busy_timeout = busy_timeout
+        self.quarantined: Path | None = None
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._closed = False
+        self._lock = threading.Lock()
+        self._writes = 0
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = self._open()
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(
+                f"cannot open the run store at {self.path}: {exc}. "
+                "Choose a writable location with tb.SQLiteStore(path)."
+            ) from exc
+        self._thread = threading.Thread(
+            target=self._writer, args=(conn,), name=f"taskbeam-store-{self.path.name}", daemon=True
+        )
+        self._thread.start()
+
+    # -- opening -------------------------------------------------------------
+    def _open(self) -> sqlite3.Connection:
+        try:
+            conn = self._open_checked()
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and not _looks_corrupt(exc):
+                raise
+            self._quarantine(exc)
+            conn = self._open_checked()
+        return conn
+
+    def _open_checked(self) -> sqlite3.Connection:
+        conn = _connect(self.path, self.busy_timeout)
+        try:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode != "wal":
+                raise sqlite3.OperationalError(f"cannot switch to WAL (journal mode {mode})")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            check = conn.execute("PRAGMA quick_check").fetchone()[0]
+            if check != "ok":
+                raise sqlite3.DatabaseError(f"integrity check failed: {check}")
+            self._migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} has schema version {version}, newer than this taskbeam "
+                f"understands ({SCHEMA_VERSION}); upgrade taskbeam"
+            )
+        for target in range(version, SCHEMA_VERSION):
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in MIGRATIONS[target].split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {target + 1}")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def _quarantine(self, exc: Exception) -> None:
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        for suffix in ("", "-wal", "-shm"):
+            src = Path(str(self.path) + suffix)
+            if src.exists():
+                src.rename(Path(str(aside) + suffix))
+        self.quarantined = aside
+        warnings.warn(
+            StoreRecoveryWarning(
+                f"{self.path} was not a readable database ({exc}); kept it aside as "
+                f"{aside.name} and started a new one. Emergency backups next to it can be "
+                "imported with `taskbeam import FILE`."
+            ),
+            stacklevel=4,
+        )
+
+    # -- the writer thread ---------------------------------------------------
+    def _writer(self, conn: sqlite3.Connection) -> None:
+        """Run queued work in one transaction per batch, in order."""
+        try:
+            while True:
+                item = self._queue.get()
+                batch = [item]
+                while len(batch) < 1000:
+                    try:
+                        batch.append(self._queue.get_nowait())
+                    except queue.Empty:
+                        break
+                stop = any(i is _STOP for i in batch)
+                work = [i for i in batch if i is not _STOP]
+                if work:
+                    self._run_batch(conn, work)
+                if stop:
+                    return
+        finally:
+            conn.close()
+
+    def _run_batch(
+        self,
+        conn: sqlite3.Connection,
+        work: list[tuple[Callable[[sqlite3.Connection], Any], concurrent.futures.Future[Any]]],
+    ) -> None:
+        results: list[Any] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for fn, _ in work:
+                results.append(fn(conn))
+            conn.execute("COMMIT")
+        except BaseException:
+            _rollback(conn)
+            if len(work) > 1:  # find the piece that failed; the others still land
+                for piece in work:
+                    self._run_batch(conn, [piece])
+                return
+            fn, future = work[0]
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                future.set_result(fn(conn))
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                _rollback(conn)
+                future.set_exception(_store_error(self.path, exc))
+            return
+        self._writes += 1
+        for (_, future), result in zip(work, results, strict=True):
+            future.set_result(result)
+
+    def submit(self, fn: Callable[[sqlite3.Connection], T]) -> concurrent.futures.Future[T]:
+        """Run ``fn(connection)`` in the writer's next transaction."""
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        with self._lock:
+            if self._closed:
+                future.set_exception(StoreError(f"the store at {self.path} is closed"))
+            else:
+                self._queue.put((fn, future))
+        return future
+
+    # -- writing (called by runs) -------------------------------------------
+    def create_run(
+        self,
+        record: RunRecord,
+        structure: Sequence[Any],
+        keep: Iterable[str] | None = None,
+    ) -> concurrent.futures.Future[None]:
+        """Record a new or resumed run and its graph, before any node starts.
+
+        For a resumed run, node rows not named in ``keep`` are dropped: they
+        belong to nodes that run again.
+        """
+        keep_set = None if keep is None else set(keep)
+        text = orjson.dumps(structure).decode()
+
+        def write(conn: sqlite3.Connection) -> None:
+            _upsert_run(conn, record)
+            conn.execute("DELETE FROM structure WHERE run_id = ?", (record.id,))
+            conn.execute(
+                "INSERT INTO structure (run_id, parent, nodes) VALUES (?, '', ?)",
+                (record.id, text),
+            )
+            if keep_set is not None:
+                stored = [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT node_id FROM nodes WHERE run_id = ?", (record.id,)
+                    )
+                ]
+                conn.executemany(
+                    "DELETE FROM nodes WHERE run_id = ? AND node_id = ?",
+                    [(record.id, n) for n in stored if n not in keep_set],
+                )
+
+        return self.submit(write)
+
+    def save(
+        self,
+        record: RunRecord,
+        nodes: Sequence[tuple[Any, ...]],
+        structures: Sequence[tuple[str, Sequence[Any]]] = (),
+    ) -> concurrent.futures.Future[int]:
+        """Upsert the run row, node rows and new sub-graph structures.
+
+        ``nodes`` rows are ``(node_id, status, attempt, started, ended, preview,
+        error_type, error_message, traceback, has_result, result, fingerprint,
+        output)``; results are serialized here, on the writer thread. A result
+        the serializer refuses is stored as its preview only
+        (``result_format = 'preview'``). Returns how many results were refused.
+        """
+        serializer = self.serializer
+        run_id = record.id
+
+        def write(conn: sqlite3.Connection) -> int:
+            refused = 0
+            rows = []
+            for n in nodes:
+                blob: bytes | None = None
+                fmt: str | None = None
+                if n[9]:
+                    try:
+                        blob, fmt = serializer.dumps(n[10]), serializer.name
+                    except Exception:
+                        fmt = "preview"
+                        refused += 1
+                rows.append((run_id, *n[:9], blob, fmt, n[11], n[12]))
+            _upsert_run(conn, record)
+            for parent, structure in structures:
+                conn.execute(
+                    "INSERT OR REPLACE INTO structure (run_id, parent, nodes) VALUES (?, ?, ?)",
+                    (run_id, parent, orjson.dumps(structure).decode()),
+                )
+            conn.executemany(UPSERT_NODE, rows)
+            return refused
+
+        return self.submit(write)
+
+    # -- reading (any thread) -----------------------------------------------
+    def _read(self) -> sqlite3.Connection:
+        if not self.path.exists():
+            raise StoreError(f"no run store at {self.path}")
+        return _connect(self.path, self.busy_timeout)
+
+    def runs(self) -> list[dict[str, Any]]:
+        """Every stored run, newest first: id, name, status, counts, created, ended, project."""
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT id, name, status, counts, total, created, ended, error, options "
+                "FROM runs ORDER BY created DESC"
+            ).fetchall()
+        out = []
+        for rid, name, status, counts, total, created, ended, error, options in rows:
+            item: dict[str, Any] = {
+                "id": rid,
+                "name": name,
+                "status": status,
+                "counts": orjson.loads(counts),
+                "total": total,
+                "created": created,
+            }
+            project = orjson.loads(options).get("project")
+            if project is not None:
+                item["project"] = project
+            if ended is not None:
+                item["ended"] = ended
+            if error:
+                item["error"] = error
+            out.append(item)
+        return out
+
+    def load(self, run_id: str) -> dict[str, Any]:
+        """The saved snapshot of a run, in the shape of ``run.snapshot()``."""
+        with self._reading() as conn:
+            return load_snapshot(conn, run_id)
+
+    def load_for_resume(self, run_id: str) -> dict[str, Any]:
+        """Options and, per node, status, fingerprint and (deserialized) result."""
+        with self._reading() as conn:
+            row = conn.execute("SELECT options FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if row is None:
+                raise KeyError(f"no run {run_id!r} in {self.path}")
+            nodes: dict[str, tuple[str, str | None, Any]] = {}
+            for node_id, status, fp, blob, fmt in conn.execute(
+                "SELECT node_id, status, fingerprint, result, result_format FROM nodes "
+                "WHERE run_id = ?",
+                (run_id,),
+            ):
+                if status != "done" or fmt not in ("json", "pickle") or blob is None:
+                    continue
+                serializer = self.serializer if fmt == self.serializer.name else _serializer(fmt)
+                nodes[node_id] = (status, fp, serializer.loads(blob))
+        return {"options": orjson.loads(row[0]), "done": nodes}
+
+    def verify(self, run_id: str) -> tuple[int, str]:
+        """Node count and checksum of what is stored for ``run_id``."""
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT node_id, status, attempt FROM nodes WHERE run_id = ?", (run_id,)
+            ).fetchall()
+        return len(rows), node_checksum(rows)
+
+    def _reading(self) -> Any:
+        @contextlib.contextmanager
+        def reading() -> Any:
+            try:
+                conn = self._read()
+            except sqlite3.Error as exc:
+                raise _store_error(self.path, exc) from exc
+            try:
+                yield conn
+            except sqlite3.Error as exc:
+                raise _store_error(self.path, exc) from exc
+            finally:
+                conn.close()
+
+        return reading()
+
+    # -- life cycle ----------------------------------------------------------
+    @property
+    def commits(self) -> int:
+        """Transactions committed by the writer so far."""
+        return self._writes
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Wait until everything submitted so far is written."""
+        self.submit(lambda conn: None).result(timeout)
+
+    def close(self) -> None:
+        """Write what is queued, stop the writer and close the file (idempotent)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._queue.put(_STOP)
+        if threading.current_thread() is not self._thread:
+            self._thread.join()
+
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<SQLiteStore {str(self.path)!r}>"
+
+
+def _upsert_run(conn: sqlite3.Connection, r: RunRecord) -> None:
+    conn.execute(
+        "INSERT INTO runs (id, name, status, options, created, ended, counts, total, checksum, "
+        "error, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT(id) DO UPDATE SET name = excluded.name, status = excluded.status, "
+        "options = excluded.options, ended = excluded.ended, counts = excluded.counts, "
+        "total = excluded.total, checksum = excluded.checksum, error = excluded.error, "
+        "updated = excluded.updated",
+        (
+            r.id,
+            r.name,
+            r.status,
+            orjson.dumps(r.options).decode(),
+            r.created,
+            r.ended,
+            orjson.dumps(r.counts).decode(),
+            r.total,
+            r.checksum,
+            r.error,
+            time.time(),
+        ),
+    )
+
+
+def _serializer(spec: str | Serializer) -> Serializer:
+    if spec == "json":
+        return JSONSerializer()
+    if spec == "pickle":
+        return PickleSerializer()
+    if isinstance(spec, str):
+        raise ValueError(f"serializer must be 'json', 'pickle' or a Serializer, not {spec!r}")
+    return spec
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    with contextlib.suppress(sqlite3.Error):  # no transaction was open
+        conn.execute("ROLLBACK")
+
+
+def _looks_corrupt(exc: sqlite3.Error) -> bool:
+    text = str(exc).lower()
+    return "not a database" in text or "malformed" in text or "corrupt" in text
+
+
+def _store_error(path: Path, exc: BaseException) -> StoreError:
+    if isinstance(exc, StoreError):
+        return exc
+    text = str(exc)
+    lower = text.lower()
+    if "full" in lower:
+        hint = "the disk (or the database's size limit) is full"
+    elif "readonly" in lower or "read-only" in lower or "permission" in lower:
+        hint = "the database or its folder is read-only"
+    elif "locked" in lower or "busy" in lower:
+        hint = "another process held the database's write lock past the busy timeout"
+    else:
+        hint = "the database could not be written"
+    error = StoreError(f"{hint} ({path}): {text}")
+    error.__cause__ = exc
+    return error
