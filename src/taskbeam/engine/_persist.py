@@ -23,8 +23,9 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from taskbeam.engine._preview import preview
 from taskbeam.engine._state import Node, structure
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["Recorder", "SavePolicy"]
 
 log = logging.getLogger("taskbeam.store")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,10 +129,15 @@ class Recorder:
         )
 
     def changed(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Some node changed: make sure a save is on its way within the policy's delay."""
-        if self.timer is None:
-            delay = self.policy.watched if self.run._subscribers else self.policy.unwatched
-            self.timer = loop.call_later(delay, self.flush)
+        """Something changed (or someone started watching): make sure a save is
+        on its way within the delay the policy allows now."""
+        delay = self.policy.watched if self.run._subscribers else self.policy.unwatched
+        due = loop.time() + delay
+        if self.timer is not None and self.timer.when() <= due:
+            return
+        if self.timer is not None:
+            self.timer.cancel()
+        self.timer = loop.call_at(due, self.flush)
 
     def flush(self) -> None:
         """Hand what changed since the last save to the writer; do not wait."""
@@ -168,9 +175,9 @@ class Recorder:
         for attempt in range(self.policy.attempts):
             try:
                 refused = await asyncio.wrap_future(
-                    self.store.save(self.record(checksum), rows, structures)
+                    self.store.save(self.record(checksum), rows, structures, prune=True)
                 )
-                stored = await asyncio.to_thread(self.store.verify, self.run.id)
+                stored = await _off_loop(self.store.verify, self.run.id)
                 if stored != (len(nodes), checksum):
                     raise StoreError(
                         f"verification of run {self.run.id} failed: stored {stored[0]} nodes "
@@ -183,11 +190,11 @@ class Recorder:
                 if attempt + 1 < self.policy.attempts:
                     await asyncio.sleep(self.policy.backoff * 2**attempt)
         try:
-            path = await asyncio.to_thread(
+            path = await _off_loop(
                 write_backup,
                 self.store.path,
                 self.record(checksum),
-                structures_with_root(st, structures),
+                [("", st.structure()), *structures],
                 rows,
             )
             self.backup = str(path)
@@ -197,5 +204,9 @@ class Recorder:
         log.error("run %s: %s", self.run.id, self.error)
 
 
-def structures_with_root(st: Any, children: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
-    return [("", st.structure()), *children]
+async def _off_loop(fn: Callable[..., T], *args: Any) -> T:
+    """Run blocking I/O in a thread; at interpreter exit (no new threads), inline."""
+    try:
+        return await asyncio.to_thread(fn, *args)
+    except RuntimeError:
+        return fn(*args)

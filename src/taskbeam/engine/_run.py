@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import concurrent.futures.thread  # its exit hook must be registered before ours (see end)
 import functools
 import inspect
 import logging
@@ -117,6 +118,7 @@ class Run:
         save_policy: SavePolicy | None = None,
         project: str | None = None,
         restore: Mapping[str, tuple[str | None, Any]] | None = None,
+        restore_tree: Mapping[str, list[list[Any]]] | None = None,
     ) -> None:
         if not isinstance(graph, Graph):
             raise TypeError(f"start() takes a taskbeam.Graph, not {type(graph).__name__}")
@@ -130,6 +132,7 @@ class Run:
             output_limit=output_limit,
             fingerprint=fingerprint if store is not None else None,
             restore=restore,
+            restore_tree=restore_tree,
         )
         self.graph = graph
         self.id = run_id or _new_id(graph.name)
@@ -175,7 +178,13 @@ class Run:
     def _begin(self) -> Run:
         install()
         if self._recorder is not None:  # stored before any node starts; raises StoreError
-            self._recorder.create([n.id for n in self._state.restored] if self._resumed else None)
+            keep = None
+            if self._resumed:
+                # Rows of nodes that run again are dropped; stored children are
+                # kept until their parent expands again and may reuse them.
+                keep = [n.id for n in self._state.restored]
+                keep += [i for i in self._state.restore if "/" in i]
+            self._recorder.create(keep)
         ready = threading.Event()
         self._thread = threading.Thread(
             target=self._thread_main, args=(ready,), name=f"taskbeam-run-{self.id}", daemon=True
@@ -651,6 +660,8 @@ class Run:
         def add() -> None:
             self._subscribers = (*self._subscribers, callback)
             self._state.record = True
+            if self._recorder is not None and self._state.dirty and self._loop is not None:
+                self._recorder.changed(self._loop)  # watched now: save sooner
 
         def remove() -> None:
             self._subscribers = tuple(s for s in self._subscribers if s is not callback)
@@ -770,7 +781,14 @@ def resume(
     saved = store.load_for_resume(run_id)
     stored = {k: v for k, v in saved["options"].items() if k in _RESUMABLE}
     restore = {nid: (fp, result) for nid, (_, fp, result) in saved["done"].items()}
-    return Run(graph, run_id=run_id, store=store, restore=restore, **{**stored, **options})._begin()
+    return Run(
+        graph,
+        run_id=run_id,
+        store=store,
+        restore=restore,
+        restore_tree=saved["structure"],
+        **{**stored, **options},
+    )._begin()
 
 
 _RESUMABLE = ("max_concurrency", "limits", "on_error", "max_depth", "project")
@@ -789,7 +807,9 @@ def _shutdown_all() -> None:
             log.warning("run %s did not stop within 10 s of interpreter exit", run.id)
 
 
-try:  # before the thread pools are joined, so their tasks are cancelled first
+# Hooks run in reverse order of registration: ours (registered after the thread
+# pool module's, imported above) cancels runs before the pools stop taking work.
+try:
     threading._register_atexit(_shutdown_all)  # type: ignore[attr-defined]
 except (AttributeError, RuntimeError):  # pragma: no cover
     import atexit

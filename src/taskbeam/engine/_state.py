@@ -173,6 +173,7 @@ class RunState:
         output_limit: int = OUTPUT_LIMIT,
         fingerprint: Callable[[Task], str] | None = None,
         restore: Mapping[str, tuple[str | None, Any]] | None = None,
+        restore_tree: Mapping[str, list[list[Any]]] | None = None,
     ) -> None:
         if on_error not in ON_ERROR:
             raise ValueError(f"on_error must be one of {ON_ERROR}, not {on_error!r}")
@@ -211,6 +212,7 @@ class RunState:
         # the shell last saved.
         self.fingerprint = fingerprint
         self.restore = restore or {}
+        self.restore_tree = restore_tree or {}
         self.restored: list[Node] = []
         self.dirty: set[Node] | None = None
         self.structures: list[tuple[str, list[list[Any]]]] = []
@@ -243,20 +245,22 @@ class RunState:
             self.structures.append((parent.id, structure(added)))
         self.counts[PENDING] += len(added)
         self.open += len(added)
-        if self.restore:
-            self._restore(added)
         if self.record and now is not None:
             for node in added:
                 self.seq += 1
-                self.events.append((self.seq, node.id, None, node.status, 0, now))
+                self.events.append((self.seq, node.id, None, PENDING, 0, now))
+        if self.restore:
+            self._restore(added, now)
         return added
 
-    def _restore(self, added: list[Node]) -> None:
+    def _restore(self, added: list[Node], now: float | None) -> None:
         """Mark DONE, with their stored result, the added nodes that need not run again.
 
         A node is restored when the store has it done with the same
-        fingerprint and every node it depends on is restored too; a changed
-        node and everything downstream of it run again.
+        fingerprint, every node it depends on is restored too and, if it had
+        expanded, all of its descendants were stored done; a changed node and
+        everything downstream of it run again. The children of a restored
+        node are restored with it, from the stored structure.
         """
         restore = self.restore
         reused: set[Node] = set()
@@ -266,26 +270,60 @@ class RunState:
                 saved is not None
                 and saved[0] == node.fingerprint
                 and all(up in reused for up in node.upstream)
+                and self._restorable(node.id)
             ):
                 reused.add(node)
-                node.status = DONE
+                self._move(node, DONE, now or 0.0, restored=True)
                 node.result = saved[1]
                 for dependant in node.dependants:
                     dependant.waiting -= 1
                 self.restored.append(node)
-        if reused:
-            self.counts[PENDING] -= len(reused)
-            self.counts[DONE] = self.counts.get(DONE, 0) + len(reused)
-            self.open -= len(reused)
+                self._graft(node, now)
+
+    def _restorable(self, node_id: str) -> bool:
+        return all(
+            child_id in self.restore and self._restorable(child_id)
+            for child_id, _, _ in self.restore_tree.get(node_id, ())
+        )
+
+    def _graft(self, parent: Node, now: float | None) -> None:
+        """Add the stored children of a restored node, all DONE, as they were."""
+        spec = self.restore_tree.get(parent.id)
+        if not spec:
+            return
+        cut = len(parent.id) + 1
+        children: dict[str, Node] = {}
+        for child_id, deps, tags in spec:
+            local = tuple(d[cut:] for d in deps)
+            task = Task(id=child_id[cut:], fn=_restored, deps=local, args=local, tags=tuple(tags))
+            child = Node(child_id, task, parent, parent.depth + 1, self.output_limit)
+            child.status = DONE
+            child.fingerprint, child.result = self.restore[child_id]
+            child.waiting = 0
+            children[child_id] = child
+        for child in children.values():
+            if child.task.deps:
+                child.upstream = [children[parent.id + "/" + d] for d in child.task.deps]
+                for up in child.upstream:
+                    up.dependants.append(child)
+        parent.children = list(children.values())
+        self.nodes.update(children)
+        self.counts[DONE] = self.counts.get(DONE, 0) + len(children)
+        self.restored.extend(children.values())
+        for child in children.values():
+            if self.record and now is not None:
+                self.seq += 1
+                self.events.append((self.seq, child.id, None, DONE, 0, now))
+            self._graft(child, now)
 
     def edges(self) -> list[list[str]]:
         """``[dependency, dependant]`` pairs over all nodes, children included."""
         return [[n.id, d.id] for n in self.nodes.values() for d in n.dependants]
 
     # -- transitions ---------------------------------------------------------
-    def _move(self, node: Node, new: Status, now: float) -> None:
+    def _move(self, node: Node, new: Status, now: float, restored: bool = False) -> None:
         old = node.status
-        if new not in LEGAL[old]:
+        if new not in LEGAL[old] and not (restored and old is PENDING and new is DONE):
             raise IllegalTransition(f"node {node.id!r}: {old.value} -> {new.value} is not legal")
         node.status = new
         counts = self.counts
@@ -293,11 +331,12 @@ class RunState:
         counts[new] = counts.get(new, 0) + 1
         if new in TERMINAL:
             self.open -= 1
-            node.ended = now
+            if not restored:
+                node.ended = now
         self.seq += 1
         if self.record:
             self.events.append((self.seq, node.id, old, new, node.attempt, now))
-        if self.dirty is not None:
+        if self.dirty is not None and not restored:
             self.dirty.add(node)
 
     def _run_event(self, old: RunStatus, now: float) -> None:
@@ -607,3 +646,7 @@ def topological(nodes: list[Node]) -> Iterator[Node]:
                 waiting[d] -= 1
                 if waiting[d] == 0:
                     stack.append(d)
+
+
+def _restored(**_: Any) -> None:
+    raise RuntimeError("this node was restored from the store and is never run")

@@ -234,7 +234,12 @@ class SQLiteStore:
                 stop = any(i is _STOP for i in batch)
                 work = [i for i in batch if i is not _STOP]
                 if work:
-                    self._run_batch(conn, work)
+                    try:
+                        self._run_batch(conn, work)
+                    except BaseException as exc:  # never leave a caller waiting forever
+                        for _, future in work:
+                            if not future.done():
+                                future.set_exception(_store_error(self.path, exc))
                 if stop:
                     return
         finally:
@@ -260,11 +265,13 @@ class SQLiteStore:
             fn, future = work[0]
             try:
                 conn.execute("BEGIN IMMEDIATE")
-                future.set_result(fn(conn))
+                result = fn(conn)
                 conn.execute("COMMIT")
             except BaseException as exc:
                 _rollback(conn)
                 future.set_exception(_store_error(self.path, exc))
+            else:
+                future.set_result(result)
             return
         self._writes += 1
         for (_, future), result in zip(work, results, strict=True):
@@ -321,8 +328,12 @@ class SQLiteStore:
         record: RunRecord,
         nodes: Sequence[tuple[Any, ...]],
         structures: Sequence[tuple[str, Sequence[Any]]] = (),
+        prune: bool = False,
     ) -> concurrent.futures.Future[int]:
         """Upsert the run row, node rows and new sub-graph structures.
+
+        With ``prune``, ``nodes`` and ``structures`` are the whole run: rows of
+        other nodes and sub-graphs (left from before a resume) are deleted.
 
         ``nodes`` rows are ``(node_id, status, attempt, started, ended, preview,
         error_type, error_message, traceback, has_result, result, fingerprint,
@@ -353,6 +364,8 @@ class SQLiteStore:
                     (run_id, parent, orjson.dumps(structure).decode()),
                 )
             conn.executemany(UPSERT_NODE, rows)
+            if prune:
+                _prune(conn, run_id, {n[0] for n in nodes}, {p for p, _ in structures})
             return refused
 
         return self.submit(write)
@@ -396,7 +409,8 @@ class SQLiteStore:
             return load_snapshot(conn, run_id)
 
     def load_for_resume(self, run_id: str) -> dict[str, Any]:
-        """Options and, per node, status, fingerprint and (deserialized) result."""
+        """Options; per done node, status, fingerprint and (deserialized) result;
+        and the stored sub-graphs of expanded nodes, by parent id."""
         with self._reading() as conn:
             row = conn.execute("SELECT options FROM runs WHERE id = ?", (run_id,)).fetchone()
             if row is None:
@@ -411,7 +425,14 @@ class SQLiteStore:
                     continue
                 serializer = self.serializer if fmt == self.serializer.name else _serializer(fmt)
                 nodes[node_id] = (status, fp, serializer.loads(blob))
-        return {"options": orjson.loads(row[0]), "done": nodes}
+            structure = {
+                parent: orjson.loads(text)
+                for parent, text in conn.execute(
+                    "SELECT parent, nodes FROM structure WHERE run_id = ? AND parent != ''",
+                    (run_id,),
+                )
+            }
+        return {"options": orjson.loads(row[0]), "done": nodes, "structure": structure}
 
     def verify(self, run_id: str) -> tuple[int, str]:
         """Node count and checksum of what is stored for ``run_id``."""
@@ -489,6 +510,21 @@ def _upsert_run(conn: sqlite3.Connection, r: RunRecord) -> None:
             time.time(),
         ),
     )
+
+
+def _prune(conn: sqlite3.Connection, run_id: str, nodes: set[str], parents: set[str]) -> None:
+    stale = [
+        (run_id, n)
+        for (n,) in conn.execute("SELECT node_id FROM nodes WHERE run_id = ?", (run_id,))
+        if n not in nodes
+    ]
+    conn.executemany("DELETE FROM nodes WHERE run_id = ? AND node_id = ?", stale)
+    stale = [
+        (run_id, p)
+        for (p,) in conn.execute("SELECT parent FROM structure WHERE run_id = ?", (run_id,))
+        if p and p not in parents
+    ]
+    conn.executemany("DELETE FROM structure WHERE run_id = ? AND parent = ?", stale)
 
 
 def _serializer(spec: str | Serializer) -> Serializer:
