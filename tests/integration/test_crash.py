@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+import taskbeam as tb
+
 WORKER = Path(__file__).with_name("crash_worker.py")
 TRIALS = 20
 
@@ -78,12 +80,10 @@ def test_kill_and_resume(trial: int, expected: dict[str, Any], tmp_path: Path) -
     if db.exists():
         with contextlib.closing(sqlite3.connect(db)) as conn:
             assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-            if conn.execute("SELECT name FROM sqlite_master WHERE name = 'nodes'").fetchone():
-                started = conn.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
-                stored_done = {
-                    row[0]
-                    for row in conn.execute("SELECT node_id FROM nodes WHERE status = 'done'")
-                }
+        with tb.SQLiteStore(db) as store:
+            started = bool(store.runs())
+            rows = store.node_rows("crash-run")
+        stored_done = {n for n, row in rows.items() if row["status"] == "done"}
     before = effects(tmp_path)
     mode = "resume" if started else "start"
     data = finish(worker(tmp_path, mode), tmp_path, mode)
@@ -94,5 +94,6 @@ def test_kill_and_resume(trial: int, expected: dict[str, Any], tmp_path: Path) -
     assert rerun == set(), f"nodes stored as done ran again: {sorted(rerun)}"
     with contextlib.closing(sqlite3.connect(db)) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        statuses = Counter(s for (s,) in conn.execute("SELECT status FROM nodes"))
+    with tb.SQLiteStore(db) as store:
+        statuses = Counter(row["status"] for row in store.node_rows("crash-run").values())
     assert set(statuses) == {"done"} and sum(statuses.values()) == len(expected["results"])

@@ -163,11 +163,9 @@ def test_an_unserializable_result_is_stored_as_its_preview_and_the_run_goes_on(
     g.add("uses", lambda lock: "used", deps=["lock"])
     run = tb.start(g, store=store).wait(5)
     assert run.status == "done" and run.store_error is None
-    with sqlite3.connect(store.path) as conn:
-        fmt, blob, preview = conn.execute(
-            "SELECT result_format, result, preview FROM nodes WHERE node_id = 'lock'"
-        ).fetchone()
-    assert (fmt, blob) == ("preview", None) and "lock" in preview
+    row = store.node_rows(run.id)["lock"]
+    assert (row["result_format"], row["result"]) == ("preview", None)
+    assert "lock" in row["preview"]
     tb.resume(run.id, g, store=store).wait(5)
     assert calls["lock"] == 2  # its result could not be stored, so it runs again
 
@@ -199,8 +197,8 @@ def test_a_database_damaged_inside_is_detected_at_open(tmp_path: Path) -> None:
     with tb.SQLiteStore(db) as s:
         tb.start(counted_graph(Counter()), store=s).wait(5)
     data = bytearray(db.read_bytes())
-    for i in range(4096 + 100, len(data), 97):  # scribble over every page but the header
-        data[i] = 0xFF
+    for page in range(4096, len(data), 4096):  # break every page header but the first
+        data[page : page + 8] = b"\xff" * 8
     db.write_bytes(bytes(data))
     for suffix in ("-wal", "-shm"):
         Path(str(db) + suffix).unlink(missing_ok=True)

@@ -31,7 +31,8 @@ from taskbeam.engine._preview import preview
 from taskbeam.engine._state import Node, structure
 from taskbeam.engine._status import Status
 from taskbeam.store._backup import write_backup
-from taskbeam.store._base import RunRecord, StoreError, node_checksum
+from taskbeam.store._base import RunRecord, StoreError
+from taskbeam.store._log import checksum as node_checksum
 
 if TYPE_CHECKING:
     from taskbeam.engine._run import Run
@@ -41,6 +42,7 @@ __all__ = ["Recorder", "SavePolicy"]
 
 log = logging.getLogger("taskbeam.store")
 T = TypeVar("T")
+STREAM_GAP = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +85,9 @@ class Recorder:
         self.error: str | None = None
         self.refused = 0
         self.backup: str | None = None
+        self.in_flight = False  # a save is with the writer
+        self.lost = False  # a save failed: its changes must be sent again
+        self.last = 0.0  # loop time of the last save
 
     def record(self, checksum: str | None = None) -> RunRecord:
         st = self.run._state
@@ -130,9 +135,20 @@ class Recorder:
 
     def changed(self, loop: asyncio.AbstractEventLoop) -> None:
         """Something changed (or someone started watching): make sure a save is
-        on its way within the delay the policy allows now."""
-        delay = self.policy.watched if self.run._subscribers else self.policy.unwatched
-        due = loop.time() + delay
+        on its way within the delay the policy allows now.
+
+        A watched run streams: the next save leaves as soon as the writer is
+        free again (at most every ``STREAM_GAP`` seconds), so the writer works
+        beside the run instead of after it.
+        """
+        now = loop.time()
+        if self.run._subscribers:
+            delay = self.policy.watched
+            if not self.in_flight:
+                delay = min(delay, max(0.0, self.last + STREAM_GAP - now))
+        else:
+            delay = self.policy.unwatched
+        due = now + delay
         if self.timer is not None and self.timer.when() <= due:
             return
         if self.timer is not None:
@@ -145,37 +161,48 @@ class Recorder:
             self.timer.cancel()
             self.timer = None
         st = self.run._state
-        if st.dirty is None:
+        if not st.dirty:
             return
         rows = [self.row(n) for n in st.dirty]
         st.dirty.clear()
         structures, st.structures = st.structures, []
+        self.in_flight = True
+        loop = self.run._loop
+        self.last = loop.time() if loop is not None else 0.0
         self.store.save(self.record(), rows, structures).add_done_callback(self._saved)
 
     def _saved(self, future: concurrent.futures.Future[int]) -> None:
         # On the writer thread: only plain attribute writes here.
+        self.in_flight = False
         exc = future.exception()
         if exc is not None:
+            self.lost = True  # the final save sends every node, not only the last changes
             log.warning("saving run %s failed (the final save will retry): %s", self.run.id, exc)
         else:
             self.refused += future.result()
 
     async def final(self) -> None:
-        """Save every node, verify it, retry, and fall back to an emergency backup."""
+        """Save what is left, verify it, retry, and fall back to an emergency backup."""
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
         st = self.run._state
-        st.dirty = None
         nodes = list(st.nodes.values())
-        rows = [self.row(n) for n in nodes]
-        structures = [(n.id, structure(n.children)) for n in nodes if n.children]
+        dirty, st.dirty = st.dirty or set(), None
         checksum = node_checksum((n.id, n.status.value, n.attempt) for n in nodes)
+        live = [n.id for n in nodes] if self.run._resumed else None
         last: Exception | None = None
         for attempt in range(self.policy.attempts):
+            full = self.lost or attempt > 0
+            rows = [self.row(n) for n in (nodes if full else dirty)]
+            structures = (
+                [(n.id, structure(n.children)) for n in nodes if n.children]
+                if full or live is not None
+                else st.structures
+            )
             try:
                 refused = await asyncio.wrap_future(
-                    self.store.save(self.record(checksum), rows, structures, prune=True)
+                    self.store.save(self.record(checksum), rows, structures, live=live)
                 )
                 stored = await _off_loop(self.store.verify, self.run.id)
                 if stored != (len(nodes), checksum):
@@ -183,12 +210,14 @@ class Recorder:
                         f"verification of run {self.run.id} failed: stored {stored[0]} nodes "
                         f"(checksum {stored[1]}), expected {len(nodes)} ({checksum})"
                     )
-                self.refused = refused
+                self.refused += refused
                 return
             except StoreError as exc:
                 last = exc
                 if attempt + 1 < self.policy.attempts:
                     await asyncio.sleep(self.policy.backoff * 2**attempt)
+        rows = [self.row(n) for n in nodes]
+        structures = [(n.id, structure(n.children)) for n in nodes if n.children]
         try:
             path = await _off_loop(
                 write_backup,

@@ -12,6 +12,7 @@ from typing import Any
 __all__ = ["PREVIEW_CHARS", "preview"]
 
 PREVIEW_CHARS = 120
+_PLAIN = frozenset({bool, int, float})
 
 _repr = reprlib.Repr()
 _repr.maxstring = PREVIEW_CHARS
@@ -29,6 +30,8 @@ def preview(value: Any, limit: int = PREVIEW_CHARS) -> str:
     >>> len(preview("x" * 1000)) <= 120
     True
     """
+    if value is None or type(value) in _PLAIN:  # the common case, without reprlib
+        return repr(value)
     try:
         text = _repr.repr(value)
     except Exception as exc:  # a broken __repr__ must not break the run

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +15,6 @@ __all__ = [
     "StoreError",
     "StoreRecoveryWarning",
     "load_snapshot",
-    "node_checksum",
 ]
 
 
@@ -43,14 +40,6 @@ class RunRecord:
     total: int = 0
     checksum: str | None = None
     error: str | None = None
-
-
-def node_checksum(rows: Iterable[tuple[str, str, int]]) -> str:
-    """A checksum of ``(node_id, status, attempt)`` rows, independent of their order."""
-    h = hashlib.sha256()
-    for node_id, status, attempt in sorted(rows):
-        h.update(f"{node_id}\x00{status}\x00{attempt}\n".encode())
-    return h.hexdigest()[:16]
 
 
 def load_snapshot(conn: sqlite3.Connection, run_id: str) -> dict[str, Any]:
@@ -91,20 +80,11 @@ def load_snapshot(conn: sqlite3.Connection, run_id: str) -> dict[str, Any]:
                 summary["tags"] = tags
             nodes[node_id] = summary
             edges.extend([dep, node_id] for dep in deps)
-    for (
-        node_id,
-        status,
-        attempt,
-        started,
-        ended_at,
-        preview,
-        error_type,
-        error_message,
-    ) in conn.execute(
-        "SELECT node_id, status, attempt, started, ended, preview, error_type, error_message "
-        "FROM nodes WHERE run_id = ?",
-        (run_id,),
-    ):
+    from taskbeam.store._log import merge
+
+    batches = conn.execute("SELECT nodes FROM batches WHERE run_id = ? ORDER BY seq", (run_id,))
+    for row in merge(b for (b,) in batches).values():
+        node_id, status, attempt, started, ended_at, preview, error_type, error_message = row[:8]
         summary = nodes.setdefault(node_id, {})
         summary["status"] = status
         for key, value in (

@@ -35,13 +35,8 @@ from typing import Any, TypeVar
 
 import orjson
 
-from taskbeam.store._base import (
-    RunRecord,
-    StoreError,
-    StoreRecoveryWarning,
-    load_snapshot,
-    node_checksum,
-)
+from taskbeam.store._base import RunRecord, StoreError, StoreRecoveryWarning, load_snapshot
+from taskbeam.store._log import FIELDS, FORMAT, RESULT, checksum, encode, merge
 from taskbeam.store._serialize import JSONSerializer, PickleSerializer, Serializer
 
 __all__ = ["DEFAULT_PATH", "SQLiteStore"]
@@ -73,31 +68,24 @@ MIGRATIONS: list[str] = [
         nodes TEXT NOT NULL,
         PRIMARY KEY (run_id, parent)
     );
-    CREATE TABLE nodes (
+    CREATE TABLE batches (
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        nodes BLOB NOT NULL,
+        PRIMARY KEY (run_id, seq)
+    ) WITHOUT ROWID;
+    CREATE TABLE results (
         run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
         node_id TEXT NOT NULL,
-        status TEXT NOT NULL,
-        attempt INTEGER NOT NULL,
-        started REAL,
-        ended REAL,
-        preview TEXT,
-        error_type TEXT,
-        error_message TEXT,
-        traceback TEXT,
-        result BLOB,
-        result_format TEXT,
-        fingerprint TEXT,
-        output TEXT,
+        format TEXT NOT NULL,
+        data BLOB NOT NULL,
         PRIMARY KEY (run_id, node_id)
     ) WITHOUT ROWID;
     """,
 ]
 
-NODE_COLUMNS = (
-    "run_id, node_id, status, attempt, started, ended, preview, error_type, "
-    "error_message, traceback, result, result_format, fingerprint, output"
-)
-UPSERT_NODE = f"INSERT OR REPLACE INTO nodes ({NODE_COLUMNS}) VALUES ({', '.join('?' * 14)})"
+# A run whose log grows past this many batches is compacted into one.
+COMPACT_AFTER = 64
 
 _STOP = object()
 
@@ -184,23 +172,25 @@ class SQLiteStore:
         return conn
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.path} has schema version {version}, newer than this taskbeam "
-                f"understands ({SCHEMA_VERSION}); upgrade taskbeam"
-            )
-        for target in range(version, SCHEMA_VERSION):
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+        # The version is read under the write lock: two processes opening a new
+        # file at once must not both create the tables.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path} has schema version {version}, newer than this taskbeam "
+                    f"understands ({SCHEMA_VERSION}); upgrade taskbeam"
+                )
+            for target in range(version, SCHEMA_VERSION):
                 for statement in MIGRATIONS[target].split(";"):
                     if statement.strip():
                         conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {target + 1}")
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+            conn.execute("COMMIT")
+        except BaseException:
+            _rollback(conn)
+            raise
 
     def _quarantine(self, exc: Exception) -> None:
         stamp = time.strftime("%Y%m%dT%H%M%S")
@@ -296,30 +286,25 @@ class SQLiteStore:
     ) -> concurrent.futures.Future[None]:
         """Record a new or resumed run and its graph, before any node starts.
 
-        For a resumed run, node rows not named in ``keep`` are dropped: they
-        belong to nodes that run again.
+        A new run starts with an empty log. For a resumed run (``keep`` given)
+        the log is compacted to the rows of the nodes named in ``keep``: the
+        others run again.
         """
         keep_set = None if keep is None else set(keep)
         text = orjson.dumps(structure).decode()
 
         def write(conn: sqlite3.Connection) -> None:
             _upsert_run(conn, record)
-            conn.execute("DELETE FROM structure WHERE run_id = ?", (record.id,))
+            if keep_set is None:
+                for table in ("structure", "batches", "results"):
+                    conn.execute(f"DELETE FROM {table} WHERE run_id = ?", (record.id,))
+            else:
+                conn.execute("DELETE FROM structure WHERE run_id = ? AND parent = ''", (record.id,))
+                _compact(conn, record.id, keep_set)
             conn.execute(
                 "INSERT INTO structure (run_id, parent, nodes) VALUES (?, '', ?)",
                 (record.id, text),
             )
-            if keep_set is not None:
-                stored = [
-                    r[0]
-                    for r in conn.execute(
-                        "SELECT node_id FROM nodes WHERE run_id = ?", (record.id,)
-                    )
-                ]
-                conn.executemany(
-                    "DELETE FROM nodes WHERE run_id = ? AND node_id = ?",
-                    [(record.id, n) for n in stored if n not in keep_set],
-                )
 
         return self.submit(write)
 
@@ -328,44 +313,52 @@ class SQLiteStore:
         record: RunRecord,
         nodes: Sequence[tuple[Any, ...]],
         structures: Sequence[tuple[str, Sequence[Any]]] = (),
-        prune: bool = False,
+        live: Iterable[str] | None = None,
     ) -> concurrent.futures.Future[int]:
-        """Upsert the run row, node rows and new sub-graph structures.
-
-        With ``prune``, ``nodes`` and ``structures`` are the whole run: rows of
-        other nodes and sub-graphs (left from before a resume) are deleted.
+        """Append changed nodes to the run's log; update the run row and sub-graphs.
 
         ``nodes`` rows are ``(node_id, status, attempt, started, ended, preview,
         error_type, error_message, traceback, has_result, result, fingerprint,
         output)``; results are serialized here, on the writer thread. A result
-        the serializer refuses is stored as its preview only
-        (``result_format = 'preview'``). Returns how many results were refused.
+        the serializer refuses is stored as its preview only. With ``live``
+        (the ids of every node of the run), rows and sub-graphs of other nodes,
+        left from before a resume, are dropped. Returns how many results were
+        refused.
         """
         serializer = self.serializer
         run_id = record.id
+        live_set = None if live is None else set(live)
 
         def write(conn: sqlite3.Connection) -> int:
-            refused = 0
-            rows = []
-            for n in nodes:
-                blob: bytes | None = None
-                fmt: str | None = None
-                if n[9]:
-                    try:
-                        blob, fmt = serializer.dumps(n[10]), serializer.name
-                    except Exception:
-                        fmt = "preview"
-                        refused += 1
-                rows.append((run_id, *n[:9], blob, fmt, n[11], n[12]))
+            batch, side, refused = encode(nodes, serializer)
             _upsert_run(conn, record)
             for parent, structure in structures:
                 conn.execute(
                     "INSERT OR REPLACE INTO structure (run_id, parent, nodes) VALUES (?, ?, ?)",
                     (run_id, parent, orjson.dumps(structure).decode()),
                 )
-            conn.executemany(UPSERT_NODE, rows)
-            if prune:
-                _prune(conn, run_id, {n[0] for n in nodes}, {p for p, _ in structures})
+            if side:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO results (run_id, node_id, data, format) "
+                    "VALUES (?, ?, ?, ?)",
+                    [(run_id, *item) for item in side],
+                )
+            count, last = conn.execute(
+                "SELECT count(*), coalesce(max(seq), 0) FROM batches WHERE run_id = ?", (run_id,)
+            ).fetchone()
+            conn.execute(
+                "INSERT INTO batches (run_id, seq, nodes) VALUES (?, ?, ?)",
+                (run_id, last + 1, batch),
+            )
+            if live_set is not None:
+                _compact(conn, run_id, live_set)
+                conn.execute(
+                    f"DELETE FROM structure WHERE run_id = ? AND parent != '' AND parent NOT IN "
+                    f"({', '.join('?' * len(structures))})",
+                    (run_id, *(p for p, _ in structures)),
+                )
+            elif count + 1 > COMPACT_AFTER:
+                _compact(conn, run_id, None)
             return refused
 
         return self.submit(write)
@@ -415,16 +408,13 @@ class SQLiteStore:
             row = conn.execute("SELECT options FROM runs WHERE id = ?", (run_id,)).fetchone()
             if row is None:
                 raise KeyError(f"no run {run_id!r} in {self.path}")
-            nodes: dict[str, tuple[str, str | None, Any]] = {}
-            for node_id, status, fp, blob, fmt in conn.execute(
-                "SELECT node_id, status, fingerprint, result, result_format FROM nodes "
-                "WHERE run_id = ?",
-                (run_id,),
-            ):
-                if status != "done" or fmt not in ("json", "pickle") or blob is None:
-                    continue
-                serializer = self.serializer if fmt == self.serializer.name else _serializer(fmt)
-                nodes[node_id] = (status, fp, serializer.loads(blob))
+            rows = _merged(conn, run_id)
+            side = {
+                node_id: (fmt, data)
+                for node_id, fmt, data in conn.execute(
+                    "SELECT node_id, format, data FROM results WHERE run_id = ?", (run_id,)
+                )
+            }
             structure = {
                 parent: orjson.loads(text)
                 for parent, text in conn.execute(
@@ -432,15 +422,29 @@ class SQLiteStore:
                     (run_id,),
                 )
             }
+        nodes: dict[str, tuple[str, str | None, Any]] = {}
+        for node_id, r in rows.items():
+            if r[1] != "done" or r[FORMAT] in (None, "preview"):
+                continue
+            if r[FORMAT] == "json":
+                nodes[node_id] = ("done", r[11], r[RESULT])
+            elif node_id in side:
+                fmt, data = side[node_id]
+                serializer = self.serializer if fmt == self.serializer.name else _serializer(fmt)
+                nodes[node_id] = ("done", r[11], serializer.loads(data))
         return {"options": orjson.loads(row[0]), "done": nodes, "structure": structure}
 
-    def verify(self, run_id: str) -> tuple[int, str]:
-        """Node count and checksum of what is stored for ``run_id``."""
+    def node_rows(self, run_id: str) -> dict[str, dict[str, Any]]:
+        """The stored row of every node of a run, by node id (results as stored)."""
         with self._reading() as conn:
-            rows = conn.execute(
-                "SELECT node_id, status, attempt FROM nodes WHERE run_id = ?", (run_id,)
-            ).fetchall()
-        return len(rows), node_checksum(rows)
+            rows = _merged(conn, run_id)
+        return {node_id: dict(zip(FIELDS, r, strict=True)) for node_id, r in rows.items()}
+
+    def verify(self, run_id: str) -> tuple[int, str]:
+        """Node count and checksum of what is stored for ``run_id``, read back."""
+        with self._reading() as conn:
+            rows = _merged(conn, run_id)
+        return len(rows), checksum((r[0], r[1], r[2]) for r in rows.values())
 
     def _reading(self) -> Any:
         @contextlib.contextmanager
@@ -512,19 +516,32 @@ def _upsert_run(conn: sqlite3.Connection, r: RunRecord) -> None:
     )
 
 
-def _prune(conn: sqlite3.Connection, run_id: str, nodes: set[str], parents: set[str]) -> None:
-    stale = [
-        (run_id, n)
-        for (n,) in conn.execute("SELECT node_id FROM nodes WHERE run_id = ?", (run_id,))
-        if n not in nodes
-    ]
-    conn.executemany("DELETE FROM nodes WHERE run_id = ? AND node_id = ?", stale)
-    stale = [
-        (run_id, p)
-        for (p,) in conn.execute("SELECT parent FROM structure WHERE run_id = ?", (run_id,))
-        if p and p not in parents
-    ]
-    conn.executemany("DELETE FROM structure WHERE run_id = ? AND parent = ?", stale)
+def _merged(conn: sqlite3.Connection, run_id: str) -> dict[str, list[Any]]:
+    return merge(
+        b
+        for (b,) in conn.execute(
+            "SELECT nodes FROM batches WHERE run_id = ? ORDER BY seq", (run_id,)
+        )
+    )
+
+
+def _compact(conn: sqlite3.Connection, run_id: str, keep: set[str] | None) -> None:
+    """Replace a run's log by one batch of its latest rows (only ``keep``, if given)."""
+    rows = _merged(conn, run_id)
+    if keep is not None:
+        rows = {k: v for k, v in rows.items() if k in keep}
+        stale = [
+            (run_id, n)
+            for (n,) in conn.execute("SELECT node_id FROM results WHERE run_id = ?", (run_id,))
+            if n not in keep
+        ]
+        conn.executemany("DELETE FROM results WHERE run_id = ? AND node_id = ?", stale)
+    conn.execute("DELETE FROM batches WHERE run_id = ?", (run_id,))
+    if rows:
+        conn.execute(
+            "INSERT INTO batches (run_id, seq, nodes) VALUES (?, 1, ?)",
+            (run_id, orjson.dumps(list(rows.values()))),
+        )
 
 
 def _serializer(spec: str | Serializer) -> Serializer:
