@@ -247,7 +247,7 @@ def test_a_full_filesystem_falls_back_to_a_backup_elsewhere(tmp_path: Path) -> N
         assert run.store_error is not None and "full" in run.store_error
         backup = Path(run.store_error.split("emergency backup ")[1])
         assert backup.parent == Path(tempfile.gettempdir())
-        assert len(json.loads(backup.read_text())["nodes"]) == 20
+        assert len(json.loads(backup.read_text())["nodes"]["id"]) == 20
         backup.unlink()
         s.close()
 

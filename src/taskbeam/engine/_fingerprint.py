@@ -24,6 +24,20 @@ __all__ = ["fingerprint"]
 
 def fingerprint(task: Task) -> str:
     """A 16-hex-digit digest of the task's function, kwargs and dependencies."""
+    if not task.kwargs:  # the common case in big graphs: one function, many nodes
+        try:
+            return _plain(task.fn, task.args, task.deps)
+        except TypeError:  # unhashable callable
+            pass
+    return _digest(task)
+
+
+@functools.lru_cache(maxsize=65536)
+def _plain(fn: Callable[..., Any], args: tuple[str, ...], deps: tuple[str, ...]) -> str:
+    return _digest(Task(id="", fn=fn, args=args, deps=deps))
+
+
+def _digest(task: Task) -> str:
     h = hashlib.blake2b(digest_size=8)
     try:
         h.update(_code_digest(task.fn))

@@ -27,12 +27,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from taskbeam.engine._preview import preview
-from taskbeam.engine._state import Node, structure
+from taskbeam.engine._state import structure
 from taskbeam.engine._status import Status
 from taskbeam.store._backup import write_backup
 from taskbeam.store._base import RunRecord, StoreError
 from taskbeam.store._log import checksum as node_checksum
+from taskbeam.store._log import columns
 
 if TYPE_CHECKING:
     from taskbeam.engine._run import Run
@@ -43,6 +43,7 @@ __all__ = ["Recorder", "SavePolicy"]
 log = logging.getLogger("taskbeam.store")
 T = TypeVar("T")
 STREAM_GAP = 0.05
+DONE, FAILED, RETRYING = Status.DONE, Status.FAILED, Status.RETRYING
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,29 +111,6 @@ class Recorder:
         self.store.create_run(self.record(), st.structure(), keep).result()
         st.dirty = set()
 
-    def row(self, node: Node) -> tuple[Any, ...]:
-        t0 = self.run._t0
-        done = node.status is Status.DONE
-        if done and node.preview is None:
-            node.preview = preview(node.result)
-        error = node.error if node.status in (Status.FAILED, Status.RETRYING) else None
-        output = node.output.getvalue() if node.output is not None else None
-        return (
-            node.id,
-            node.status.value,
-            node.attempt,
-            None if node.started is None else round(node.started - t0, 3),
-            None if node.ended is None else round(node.ended - t0, 3),
-            node.preview if done else None,
-            None if error is None else error.type,
-            None if error is None else error.message,
-            None if error is None else error.traceback,
-            done,
-            node.result if done else None,
-            node.fingerprint,
-            output or None,
-        )
-
     def changed(self, loop: asyncio.AbstractEventLoop) -> None:
         """Something changed (or someone started watching): make sure a save is
         on its way within the delay the policy allows now.
@@ -163,13 +141,13 @@ class Recorder:
         st = self.run._state
         if not st.dirty:
             return
-        rows = [self.row(n) for n in st.dirty]
+        batch = columns(list(st.dirty), self.run._t0)
         st.dirty.clear()
         structures, st.structures = st.structures, []
         self.in_flight = True
         loop = self.run._loop
         self.last = loop.time() if loop is not None else 0.0
-        self.store.save(self.record(), rows, structures).add_done_callback(self._saved)
+        self.store.save(self.record(), batch, structures).add_done_callback(self._saved)
 
     def _saved(self, future: concurrent.futures.Future[int]) -> None:
         # On the writer thread: only plain attribute writes here.
@@ -189,12 +167,12 @@ class Recorder:
         st = self.run._state
         nodes = list(st.nodes.values())
         dirty, st.dirty = st.dirty or set(), None
-        checksum = node_checksum((n.id, n.status.value, n.attempt) for n in nodes)
+        checksum = node_checksum({n.id: (n.status, n.attempt) for n in nodes})
         live = [n.id for n in nodes] if self.run._resumed else None
         last: Exception | None = None
         for attempt in range(self.policy.attempts):
             full = self.lost or attempt > 0
-            rows = [self.row(n) for n in (nodes if full else dirty)]
+            batch = columns(nodes if full else list(dirty), self.run._t0)
             structures = (
                 [(n.id, structure(n.children)) for n in nodes if n.children]
                 if full or live is not None
@@ -202,9 +180,10 @@ class Recorder:
             )
             try:
                 refused = await asyncio.wrap_future(
-                    self.store.save(self.record(checksum), rows, structures, live=live)
+                    self.store.save(self.record(checksum), batch, structures, live=live)
                 )
-                stored = await _off_loop(self.store.verify, self.run.id)
+                # Read back on this thread: the run has ended, nothing waits on its loop.
+                stored = self.store.verify(self.run.id)
                 if stored != (len(nodes), checksum):
                     raise StoreError(
                         f"verification of run {self.run.id} failed: stored {stored[0]} nodes "
@@ -216,7 +195,7 @@ class Recorder:
                 last = exc
                 if attempt + 1 < self.policy.attempts:
                     await asyncio.sleep(self.policy.backoff * 2**attempt)
-        rows = [self.row(n) for n in nodes]
+        batch = columns(nodes, self.run._t0)
         structures = [(n.id, structure(n.children)) for n in nodes if n.children]
         try:
             path = await _off_loop(
@@ -224,7 +203,7 @@ class Recorder:
                 self.store.path,
                 self.record(checksum),
                 [("", st.structure()), *structures],
-                rows,
+                batch,
             )
             self.backup = str(path)
             self.error = f"{last}; the run was written to the emergency backup {path}"

@@ -215,7 +215,7 @@ class RunState:
         self.restore_tree = restore_tree or {}
         self.restored: list[Node] = []
         self.dirty: set[Node] | None = None
-        self.structures: list[tuple[str, list[list[Any]]]] = []
+        self.structures: list[tuple[str, list[tuple[str, Any, tuple[str, ...]]]]] = []
         self._add_nodes(graph, None, 0, None)
 
     # -- structure -----------------------------------------------------------
@@ -618,8 +618,8 @@ class RunState:
             "edges": self.edges(),
         }
 
-    def structure(self) -> list[list[Any]]:
-        """The top-level graph as ``[[node_id, [dependency ids], [tags]], ...]``."""
+    def structure(self) -> list[tuple[str, Any, tuple[str, ...]]]:
+        """The top-level graph as ``[(node_id, [dependency ids], (tags)), ...]``."""
         return structure(n for n in self.nodes.values() if n.parent is None)
 
     def iter_nodes(self, ids: Iterable[str] | None = None) -> Iterable[Node]:
@@ -628,9 +628,12 @@ class RunState:
         return (self.nodes[i] for i in ids)
 
 
-def structure(nodes: Iterable[Node]) -> list[list[Any]]:
-    """``[[node_id, [dependency ids], [tags]], ...]``: a graph as plain data."""
-    return [[n.id, [u.id for u in n.upstream], list(n.task.tags)] for n in nodes]
+def structure(nodes: Iterable[Node]) -> list[tuple[str, Any, tuple[str, ...]]]:
+    """``[(node_id, [dependency ids], (tags)), ...]``: a graph as plain data."""
+    return [
+        (n.id, n.task.deps if n.parent is None else [u.id for u in n.upstream], n.task.tags)
+        for n in nodes
+    ]
 
 
 def topological(nodes: list[Node]) -> Iterator[Node]:

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from taskbeam.store._base import RunRecord, StoreError
+from taskbeam.store._log import encode
+from taskbeam.store._serialize import JSONSerializer
 
 if TYPE_CHECKING:
     from taskbeam.store._sqlite import SQLiteStore
@@ -26,41 +28,20 @@ if TYPE_CHECKING:
 __all__ = ["import_backup", "write_backup"]
 
 FORMAT = "taskbeam-backup"
-ROW_FIELDS = (
-    "node_id",
-    "status",
-    "attempt",
-    "started",
-    "ended",
-    "preview",
-    "error_type",
-    "error_message",
-    "traceback",
-    "has_result",
-    "result",
-    "fingerprint",
-    "output",
-)
-
-
-def _jsonable(row: Sequence[Any]) -> dict[str, Any]:
-    item = dict(zip(ROW_FIELDS, row, strict=True))
-    if item["has_result"]:
-        try:
-            orjson.dumps(item["result"], option=orjson.OPT_SERIALIZE_NUMPY)
-        except (TypeError, orjson.JSONEncodeError):
-            item["has_result"] = False  # kept as its preview only
-            item["result"] = None
-    return item
 
 
 def write_backup(
     db_path: Path,
     record: RunRecord,
     structures: Sequence[tuple[str, Sequence[Any]]],
-    rows: Sequence[Sequence[Any]],
+    batch: dict[str, Any],
 ) -> Path:
-    """Write the run atomically as JSON and return the file's path."""
+    """Write the run atomically as JSON and return the file's path.
+
+    ``batch`` holds every node (see :mod:`taskbeam.store._log`); results that
+    JSON cannot hold are kept as their previews.
+    """
+    encoded, _, _ = encode(batch, JSONSerializer())
     data = orjson.dumps(
         {
             "format": FORMAT,
@@ -68,7 +49,7 @@ def write_backup(
             "written": time.time(),
             "run": dataclasses.asdict(record),
             "structure": [[parent, nodes] for parent, nodes in structures],
-            "nodes": [_jsonable(r) for r in rows],
+            "nodes": orjson.Fragment(encoded),
         },
         option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS,
     )
@@ -108,7 +89,7 @@ def import_backup(store: SQLiteStore, path: str | os.PathLike[str]) -> str:
     record = RunRecord(**data["run"])
     structures = [(parent, nodes) for parent, nodes in data["structure"]]
     root: list[Any] = next((nodes for parent, nodes in structures if parent == ""), [])
-    rows = [tuple(item[f] for f in ROW_FIELDS) for item in data["nodes"]]
+    batch = data["nodes"]
     store.create_run(record, root).result()
-    store.save(record, rows, [s for s in structures if s[0] != ""]).result()
+    store.save(record, batch, [s for s in structures if s[0] != ""]).result()
     return record.id

@@ -80,11 +80,17 @@ def load_snapshot(conn: sqlite3.Connection, run_id: str) -> dict[str, Any]:
                 summary["tags"] = tags
             nodes[node_id] = summary
             edges.extend([dep, node_id] for dep in deps)
-    from taskbeam.store._log import merge
+    from taskbeam.store._log import Log
 
-    batches = conn.execute("SELECT nodes FROM batches WHERE run_id = ? ORDER BY seq", (run_id,))
-    for row in merge(b for (b,) in batches).values():
-        node_id, status, attempt, started, ended_at, preview, error_type, error_message = row[:8]
+    log = Log(
+        b
+        for (b,) in conn.execute(
+            "SELECT nodes FROM batches WHERE run_id = ? ORDER BY seq", (run_id,)
+        )
+    )
+    for node_id in log.latest:
+        row = log.row(node_id)
+        status, attempt, started, ended_at, preview, error_type, error_message = row[1:8]
         summary = nodes.setdefault(node_id, {})
         summary["status"] = status
         for key, value in (

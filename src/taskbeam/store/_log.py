@@ -1,29 +1,36 @@
 """Node states as a log of batches: encode, merge, checksum (pure functions).
 
-Each save appends one batch: a JSON array of node rows, one transaction and
-one database row however many nodes changed. The state of a node is its
-last row in the log. Saving 10,000 node changes is a single orjson call and
-a single insert, instead of 10,000 B-tree updates.
+Each save appends one batch: one transaction and one database row however
+many nodes changed. The state of a node is its row in the latest batch that
+holds it. A batch is a JSON object of columns, so that making one from
+thousands of nodes is a handful of list comprehensions and one orjson call::
 
-A row is ``[node_id, status, attempt, started, ended, preview, error_type,
-error_message, traceback, result_format, result, fingerprint, output]``.
-``result_format`` is ``"json"`` (the result is embedded), the name of
-another serializer (the result's bytes are in the ``results`` table),
-``"preview"`` (the serializer refused it; only its preview is kept) or
-``None`` (no result).
+    {"t0": 5341.2,                     # monotonic time the run started
+     "id": ["a", "b"], "status": ["done", "running"], "attempt": [1, 1],
+     "started": [5341.3, 5341.4],     # monotonic; readers subtract t0
+     "ended": [5341.35, null], "preview": ["[1, 2]", null],
+     "format": ["json", null],        # json: embedded in "result"; another
+     "result": [[1, 2], null],        #   serializer: bytes in the results table;
+     "fingerprint": ["…", "…"],       #   "preview": only the preview was kept
+     "error": {"b": ["ValueError", "bad", "Traceback…"]},   # sparse
+     "output": {"a": "printed text"}}                        # sparse
 """
 
 from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable, Sequence
-from typing import Any
+from itertools import repeat
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from taskbeam.store._serialize import JSONSerializer, Serializer
 
-__all__ = ["FIELDS", "checksum", "encode", "merge"]
+if TYPE_CHECKING:
+    from taskbeam.engine._state import Node
+
+__all__ = ["FIELDS", "Log", "checksum", "columns", "encode"]
 
 FIELDS = (
     "node_id",
@@ -40,65 +47,153 @@ FIELDS = (
     "fingerprint",
     "output",
 )
-FORMAT, RESULT = 9, 10
-_JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+_JSON = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
 
-def encode(
-    rows: Sequence[Sequence[Any]], serializer: Serializer
-) -> tuple[bytes, list[tuple[str, bytes, str]], int]:
-    """Turn recorder rows into one batch.
+def columns(nodes: Sequence[Node], t0: float) -> dict[str, Any]:
+    """A batch (as columns) of ``nodes``; previews of done nodes are made here."""
+    from taskbeam.engine._preview import preview
+    from taskbeam.engine._status import Status
 
-    ``rows`` are ``(node_id, status, attempt, started, ended, preview,
-    error_type, error_message, traceback, has_result, result, fingerprint,
-    output)``. Returns the batch bytes, ``(node_id, bytes, format)`` of
-    results kept outside the batch, and how many results were refused.
+    done, failed, retrying = Status.DONE, Status.FAILED, Status.RETRYING
+    for n in nodes:
+        if n.status is done and n.preview is None:
+            n.preview = preview(n.result)
+    return {
+        "t0": t0,
+        "id": [n.id for n in nodes],
+        "status": [n.status for n in nodes],
+        "attempt": [n.attempt for n in nodes],
+        "started": [n.started for n in nodes],
+        "ended": [n.ended for n in nodes],
+        "preview": [n.preview if n.status is done else None for n in nodes],
+        "format": ["json" if n.status is done else None for n in nodes],
+        "result": [n.result if n.status is done else None for n in nodes],
+        "fingerprint": [n.fingerprint for n in nodes],
+        "error": {
+            n.id: [n.error.type, n.error.message, n.error.traceback]
+            for n in nodes
+            if n.error is not None and (n.status is failed or n.status is retrying)
+        },
+        "output": {
+            n.id: text for n in nodes if n.output is not None and (text := n.output.getvalue())
+        },
+    }
+
+
+def encode(batch: dict[str, Any], serializer: Serializer) -> tuple[bytes, list[Any], int]:
+    """The batch as bytes (changed in place as needed).
+
+    Results are embedded for JSON. For another serializer they move to the
+    returned ``(node_id, bytes, format)`` list; a result the serializer
+    refuses keeps only its preview. Returns the bytes, those side results,
+    and how many results were refused.
     """
-    embed = isinstance(serializer, JSONSerializer)
-    out: list[list[Any]] = []
+    fmt, result, ids = batch["format"], batch["result"], batch["id"]
     side: list[tuple[str, bytes, str]] = []
-    for r in rows:
-        row = list(r)
-        if not r[9]:
-            row[FORMAT] = row[RESULT] = None
-        elif embed:
-            row[FORMAT] = "json"
-        else:
-            row[FORMAT], row[RESULT] = serializer.name, None
-            try:
-                side.append((r[0], serializer.dumps(r[10]), serializer.name))
-            except Exception:
-                row[FORMAT] = "preview"
-        out.append(row)
+    refused = 0
+    if not isinstance(serializer, JSONSerializer):
+        for i, f in enumerate(fmt):
+            if f == "json":
+                try:
+                    side.append((ids[i], serializer.dumps(result[i]), serializer.name))
+                    fmt[i] = serializer.name
+                except Exception:
+                    fmt[i] = "preview"
+                    refused += 1
+                result[i] = None
     try:
-        return orjson.dumps(out, option=_JSON_OPTIONS), side, 0
+        return orjson.dumps(batch, option=_JSON), side, refused
     except (TypeError, orjson.JSONEncodeError):
         pass
-    refused = 0  # some embedded result is not JSON: find it, keep its preview only
-    for row in out:
-        if row[FORMAT] == "json":
+    for i, f in enumerate(fmt):  # some embedded result is not JSON: keep its preview only
+        if f == "json":
             try:
-                orjson.dumps(row[RESULT], option=_JSON_OPTIONS)
+                orjson.dumps(result[i], option=_JSON)
             except (TypeError, orjson.JSONEncodeError):
-                row[FORMAT], row[RESULT] = "preview", None
+                fmt[i], result[i] = "preview", None
                 refused += 1
-    return orjson.dumps(out, option=_JSON_OPTIONS), side, refused
+    return orjson.dumps(batch, option=_JSON), side, refused
 
 
-def merge(batches: Iterable[bytes]) -> dict[str, list[Any]]:
-    """The latest row per node over batches given oldest first."""
-    state: dict[str, list[Any]] = {}
-    for batch in batches:
-        for row in orjson.loads(batch):
-            state[row[0]] = row
-    return state
+class Log:
+    """The batches of one run, oldest first, and the latest row of each node."""
+
+    def __init__(self, blobs: Iterable[bytes]) -> None:
+        self.batches = [orjson.loads(b) for b in blobs]
+        self._latest: dict[str, tuple[int, int]] | None = None
+
+    @property
+    def latest(self) -> dict[str, tuple[int, int]]:
+        """Where each node's latest row is: ``{node_id: (batch, index)}``."""
+        if self._latest is None:
+            self._latest = {}
+            for b, batch in enumerate(self.batches):
+                ids = batch["id"]
+                where = zip(repeat(b, len(ids)), range(len(ids)), strict=True)
+                self._latest.update(zip(ids, where, strict=True))
+        return self._latest
+
+    def states(self) -> dict[str, tuple[str, int]]:
+        """``{node_id: (status, attempt)}`` of every node (built without a Python loop)."""
+        out: dict[str, tuple[str, int]] = {}
+        for batch in self.batches:
+            pairs = zip(batch["status"], batch["attempt"], strict=True)
+            out.update(zip(batch["id"], pairs, strict=True))
+        return out
+
+    def row(self, node_id: str) -> list[Any]:
+        """The node's latest row, fields as in ``FIELDS`` (times relative to t0)."""
+        b, i = self.latest[node_id]
+        batch = self.batches[b]
+        t0 = batch["t0"]
+        started, ended = batch["started"][i], batch["ended"][i]
+        error = batch["error"].get(node_id) or (None, None, None)
+        return [
+            node_id,
+            batch["status"][i],
+            batch["attempt"][i],
+            None if started is None else round(started - t0, 3),
+            None if ended is None else round(ended - t0, 3),
+            batch["preview"][i],
+            *error,
+            batch["format"][i],
+            batch["result"][i],
+            batch["fingerprint"][i],
+            batch["output"].get(node_id),
+        ]
+
+    def rows(self) -> dict[str, list[Any]]:
+        return {node_id: self.row(node_id) for node_id in self.latest}
+
+    def compact(self, keep: set[str] | None = None) -> bytes | None:
+        """One batch holding the latest row of every node (of ``keep``, if given)."""
+        ids = [n for n in self.latest if keep is None or n in keep]
+        if not ids:
+            return None
+        out: dict[str, Any] = {"t0": 0.0, "error": {}, "output": {}}
+        for name in ("id", "status", "attempt", "started", "ended", "preview", "format"):
+            out[name] = []
+        for name in ("result", "fingerprint"):
+            out[name] = []
+        for node_id in ids:
+            b, i = self.latest[node_id]
+            batch = self.batches[b]
+            t0 = batch["t0"]
+            out["id"].append(node_id)
+            for name in ("status", "attempt", "preview", "format", "result", "fingerprint"):
+                out[name].append(batch[name][i])
+            for name in ("started", "ended"):  # rebased on t0 = 0
+                value = batch[name][i]
+                out[name].append(None if value is None else value - t0)
+            if node_id in batch["error"]:
+                out["error"][node_id] = batch["error"][node_id]
+            if node_id in batch["output"]:
+                out["output"][node_id] = batch["output"][node_id]
+        return orjson.dumps(out, option=_JSON)
 
 
-def checksum(rows: Iterable[tuple[str, str, int]]) -> str:
-    """An order-independent checksum of ``(node_id, status, attempt)`` triples."""
-    total = 0
-    count = 0
-    for node_id, status, attempt in rows:
-        total += zlib.crc32(f"{node_id}\x00{status}\x00{attempt}".encode())
-        count += 1
-    return f"{count:x}-{total & 0xFFFFFFFFFFFF:012x}"
+def checksum(states: dict[str, tuple[str, int]]) -> str:
+    """A checksum of ``{node_id: (status, attempt)}``, whatever the order of its items."""
+    digest = zlib.crc32(orjson.dumps(sorted(states.items())))
+    return f"{len(states):x}-{digest:08x}"

@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 import orjson
 
 from taskbeam.store._base import RunRecord, StoreError, StoreRecoveryWarning, load_snapshot
-from taskbeam.store._log import FIELDS, FORMAT, RESULT, checksum, encode, merge
+from taskbeam.store._log import FIELDS, Log, checksum, encode
 from taskbeam.store._serialize import JSONSerializer, PickleSerializer, Serializer
 
 __all__ = ["DEFAULT_PATH", "SQLiteStore"]
@@ -311,15 +311,15 @@ class SQLiteStore:
     def save(
         self,
         record: RunRecord,
-        nodes: Sequence[tuple[Any, ...]],
+        batch: dict[str, Any],
         structures: Sequence[tuple[str, Sequence[Any]]] = (),
         live: Iterable[str] | None = None,
     ) -> concurrent.futures.Future[int]:
         """Append changed nodes to the run's log; update the run row and sub-graphs.
 
-        ``nodes`` rows are ``(node_id, status, attempt, started, ended, preview,
-        error_type, error_message, traceback, has_result, result, fingerprint,
-        output)``; results are serialized here, on the writer thread. A result
+        ``batch`` holds the changed nodes as columns (see
+        :mod:`taskbeam.store._log`); it is encoded, results included, here on
+        the writer thread. A result
         the serializer refuses is stored as its preview only. With ``live``
         (the ids of every node of the run), rows and sub-graphs of other nodes,
         left from before a resume, are dropped. Returns how many results were
@@ -330,7 +330,7 @@ class SQLiteStore:
         live_set = None if live is None else set(live)
 
         def write(conn: sqlite3.Connection) -> int:
-            batch, side, refused = encode(nodes, serializer)
+            data, side, refused = encode(batch, serializer)
             _upsert_run(conn, record)
             for parent, structure in structures:
                 conn.execute(
@@ -348,7 +348,7 @@ class SQLiteStore:
             ).fetchone()
             conn.execute(
                 "INSERT INTO batches (run_id, seq, nodes) VALUES (?, ?, ?)",
-                (run_id, last + 1, batch),
+                (run_id, last + 1, data),
             )
             if live_set is not None:
                 _compact(conn, run_id, live_set)
@@ -408,7 +408,7 @@ class SQLiteStore:
             row = conn.execute("SELECT options FROM runs WHERE id = ?", (run_id,)).fetchone()
             if row is None:
                 raise KeyError(f"no run {run_id!r} in {self.path}")
-            rows = _merged(conn, run_id)
+            log = _log(conn, run_id)
             side = {
                 node_id: (fmt, data)
                 for node_id, fmt, data in conn.execute(
@@ -423,28 +423,31 @@ class SQLiteStore:
                 )
             }
         nodes: dict[str, tuple[str, str | None, Any]] = {}
-        for node_id, r in rows.items():
-            if r[1] != "done" or r[FORMAT] in (None, "preview"):
+        for node_id, (b, i) in log.latest.items():
+            batch = log.batches[b]
+            fmt = batch["format"][i]
+            if batch["status"][i] != "done" or fmt in (None, "preview"):
                 continue
-            if r[FORMAT] == "json":
-                nodes[node_id] = ("done", r[11], r[RESULT])
+            if fmt == "json":
+                nodes[node_id] = ("done", batch["fingerprint"][i], batch["result"][i])
             elif node_id in side:
                 fmt, data = side[node_id]
                 serializer = self.serializer if fmt == self.serializer.name else _serializer(fmt)
-                nodes[node_id] = ("done", r[11], serializer.loads(data))
+                nodes[node_id] = ("done", batch["fingerprint"][i], serializer.loads(data))
         return {"options": orjson.loads(row[0]), "done": nodes, "structure": structure}
 
     def node_rows(self, run_id: str) -> dict[str, dict[str, Any]]:
         """The stored row of every node of a run, by node id (results as stored)."""
         with self._reading() as conn:
-            rows = _merged(conn, run_id)
+            rows = _log(conn, run_id).rows()
         return {node_id: dict(zip(FIELDS, r, strict=True)) for node_id, r in rows.items()}
 
     def verify(self, run_id: str) -> tuple[int, str]:
         """Node count and checksum of what is stored for ``run_id``, read back."""
         with self._reading() as conn:
-            rows = _merged(conn, run_id)
-        return len(rows), checksum((r[0], r[1], r[2]) for r in rows.values())
+            log = _log(conn, run_id)
+        states = log.states()
+        return len(states), checksum(states)
 
     def _reading(self) -> Any:
         @contextlib.contextmanager
@@ -516,8 +519,8 @@ def _upsert_run(conn: sqlite3.Connection, r: RunRecord) -> None:
     )
 
 
-def _merged(conn: sqlite3.Connection, run_id: str) -> dict[str, list[Any]]:
-    return merge(
+def _log(conn: sqlite3.Connection, run_id: str) -> Log:
+    return Log(
         b
         for (b,) in conn.execute(
             "SELECT nodes FROM batches WHERE run_id = ? ORDER BY seq", (run_id,)
@@ -527,9 +530,8 @@ def _merged(conn: sqlite3.Connection, run_id: str) -> dict[str, list[Any]]:
 
 def _compact(conn: sqlite3.Connection, run_id: str, keep: set[str] | None) -> None:
     """Replace a run's log by one batch of its latest rows (only ``keep``, if given)."""
-    rows = _merged(conn, run_id)
+    data = _log(conn, run_id).compact(keep)
     if keep is not None:
-        rows = {k: v for k, v in rows.items() if k in keep}
         stale = [
             (run_id, n)
             for (n,) in conn.execute("SELECT node_id FROM results WHERE run_id = ?", (run_id,))
@@ -537,11 +539,8 @@ def _compact(conn: sqlite3.Connection, run_id: str, keep: set[str] | None) -> No
         ]
         conn.executemany("DELETE FROM results WHERE run_id = ? AND node_id = ?", stale)
     conn.execute("DELETE FROM batches WHERE run_id = ?", (run_id,))
-    if rows:
-        conn.execute(
-            "INSERT INTO batches (run_id, seq, nodes) VALUES (?, 1, ?)",
-            (run_id, orjson.dumps(list(rows.values()))),
-        )
+    if data is not None:
+        conn.execute("INSERT INTO batches (run_id, seq, nodes) VALUES (?, 1, ?)", (run_id, data))
 
 
 def _serializer(spec: str | Serializer) -> Serializer:
