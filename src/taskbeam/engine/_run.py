@@ -147,7 +147,7 @@ class Run:
         self._nested = nested_loops
         if nested_loops:
             import_nest_asyncio2()  # fail here, in the caller's thread, if it is missing
-        self._sync_workers = sync_workers or min(max_concurrency, 64)
+        self._sync_workers = sync_workers or min(max_concurrency, 32)
         self._rng = random.Random(seed)
         self.project = project
         if project is not None:
@@ -290,7 +290,7 @@ class Run:
         task = node.task
         kwargs = dict(task.kwargs) if task.kwargs else {}
         if task.deps:
-            for arg, dep in zip(task.args, node.upstream, strict=True):
+            for arg, dep in zip(task.args, node.upstream):  # noqa: B905 - equal by construction
                 kwargs[arg] = dep.result
         loop = self._loop
         assert loop is not None
@@ -718,7 +718,7 @@ def start(
         may call a library that runs ``asyncio.run()`` itself.
     run_id : str, optional
     sync_workers : int, optional
-        Threads for sync tasks; default ``min(max_concurrency, 64)``.
+        Threads for sync tasks; default ``min(max_concurrency, 32)``.
     output_limit : int
         Characters of printed output kept per node (the last ones).
     seed : int, optional

@@ -60,6 +60,7 @@ shell calls the aggregator) or to FAILED / CANCELLED (some child was not).
 from __future__ import annotations
 
 import heapq
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -192,6 +193,10 @@ class RunState:
         self.output_limit = output_limit
         self.nodes: dict[str, Node] = {}
         self.ready: list[tuple[int, int, Node]] = []
+        # Without priorities or tag limits the heap's order is plain arrival
+        # order, so a deque does the same job for less; the first task with a
+        # priority (an expansion may bring one) switches the run to the heap.
+        self.fifo: deque[Node] | None = deque()
         self.blocked: dict[str, list[tuple[int, int, Node]]] = {t: [] for t in self.limits}
         self.running = 0
         self.tag_running = dict.fromkeys(self.limits, 0)
@@ -216,6 +221,8 @@ class RunState:
         self.restored: list[Node] = []
         self.dirty: set[Node] | None = None
         self.structures: list[tuple[str, list[tuple[str, Any, tuple[str, ...]]]]] = []
+        if self.limits:
+            self._use_heap()
         self._add_nodes(graph, None, 0, None)
 
     # -- structure -----------------------------------------------------------
@@ -226,6 +233,8 @@ class RunState:
         nodes = self.nodes
         limit = self.output_limit
         added = [Node(prefix + task.id, task, parent, depth, limit) for task in graph]
+        if self.fifo is not None and any(n.task.priority for n in added):
+            self._use_heap()
         if parent is None:
             local = nodes
             nodes.update(zip(graph.tasks, added, strict=True))
@@ -348,8 +357,22 @@ class RunState:
 
     def _make_ready(self, node: Node, now: float) -> None:
         self._move(node, READY, now)
-        self.tick += 1
-        heapq.heappush(self.ready, (-node.task.priority, self.tick, node))
+        self._queue(node)
+
+    def _queue(self, node: Node) -> None:
+        if self.fifo is not None:
+            self.fifo.append(node)
+        else:
+            self.tick += 1
+            heapq.heappush(self.ready, (-node.task.priority, self.tick, node))
+
+    def _use_heap(self) -> None:
+        """Leave the FIFO fast path for good: move queued nodes to the heap, in order."""
+        if self.fifo is None:
+            return
+        queued, self.fifo = self.fifo, None
+        for node in queued:
+            self._queue(node)
 
     def start(self, now: float) -> None:
         """Make every node without dependencies READY."""
@@ -366,6 +389,8 @@ class RunState:
         """Move ready nodes to RUNNING while slots allow; return them to launch."""
         if self.paused or self.open == 0:
             return []
+        if self.fifo is not None:
+            return self._schedule_fifo(now)
         out: list[Node] = []
         ready = self.ready
         limits = self.limits
@@ -388,6 +413,36 @@ class RunState:
             node.started = now
             self._move(node, RUNNING, now)
             out.append(node)
+        return out
+
+    def _schedule_fifo(self, now: float) -> list[Node]:
+        # The hot path of big graphs: READY -> RUNNING is always legal here, so
+        # the transition is written out instead of going through _move.
+        assert self.fifo is not None
+        queue = self.fifo
+        out: list[Node] = []
+        room = self.max_concurrency - self.running
+        counts = self.counts
+        record, dirty = self.record, self.dirty
+        while queue and len(out) < room:
+            node = queue.popleft()
+            if node.status is not READY:
+                continue
+            node.slot = True
+            node.attempt += 1
+            node.started = now
+            node.status = RUNNING
+            self.seq += 1
+            if record:
+                self.events.append((self.seq, node.id, READY, RUNNING, node.attempt, now))
+            if dirty is not None:
+                dirty.add(node)
+            out.append(node)
+        if out:
+            n = len(out)
+            self.running += n
+            counts[READY] -= n
+            counts[RUNNING] = counts.get(RUNNING, 0) + n
         return out
 
     def _tag_full(self, tag: str) -> bool:
@@ -417,15 +472,23 @@ class RunState:
             self._release(node)
         node.result = result
         self._move(node, DONE, now)
-        ready = None
+        fifo = self.fifo
         for dependant in node.dependants:
             waiting = dependant.waiting = dependant.waiting - 1
             if waiting == 0 and dependant.status is PENDING:
-                self._move(dependant, READY, now)
-                if ready is None:
-                    ready = self.ready
-                self.tick += 1
-                heapq.heappush(ready, (-dependant.task.priority, self.tick, dependant))
+                if fifo is None:
+                    self._make_ready(dependant, now)
+                    continue
+                # PENDING -> READY, always legal here: written out like _move.
+                dependant.status = READY
+                self.counts[PENDING] -= 1
+                self.counts[READY] = self.counts.get(READY, 0) + 1
+                self.seq += 1
+                if self.record:
+                    self.events.append((self.seq, dependant.id, PENDING, READY, 0, now))
+                if self.dirty is not None:
+                    self.dirty.add(dependant)
+                fifo.append(dependant)
         if node.parent is not None:
             self._child_ended(node.parent, now)
         if self.open == 0:

@@ -1,0 +1,43 @@
+"""Entry point of ``make bench``: run the engine benchmark, write ``bench/RESULTS.md``.
+
+    python bench/run.py            # full run: N = 1,000 / 10,000 / 100,000
+    python bench/run.py --quick    # smoke test: N = 1,000 / 10,000, fewer repeats
+
+Raw samples go to ``bench/_out/results.json`` (not committed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import engine
+
+HERE = Path(__file__).resolve().parent
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="Run the taskbeam benchmarks.")
+    p.add_argument("--quick", action="store_true", help="N = 1,000 and 10,000, fewer repeats")
+    p.add_argument(
+        "--output",
+        type=Path,
+        default=HERE / "RESULTS.md",
+        help="where to write the report (default: bench/RESULTS.md)",
+    )
+    args = p.parse_args(argv)
+    results = engine.main(["--quick"] if args.quick else [])
+    report = engine.render(results)
+    args.output.write_text(report, encoding="utf-8")
+    raw = HERE / "_out" / "results.json"
+    raw.parent.mkdir(exist_ok=True)
+    raw.write_text(json.dumps(engine.to_json(results), indent=1), encoding="utf-8")
+    print(report)
+    print(f"wrote {args.output} and {raw}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
