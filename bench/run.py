@@ -1,4 +1,4 @@
-"""Entry point of ``make bench``: run the engine benchmark, write ``bench/RESULTS.md``.
+"""Entry point of ``make bench``: run the benchmarks, write ``bench/RESULTS.md``.
 
     python bench/run.py            # full run: N = 1,000 / 10,000 / 100,000
     python bench/run.py --quick    # smoke test: N = 1,000 / 10,000, fewer repeats
@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import engine
+import persist
 
 HERE = Path(__file__).resolve().parent
 
@@ -29,11 +30,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = p.parse_args(argv)
     results = engine.main(["--quick"] if args.quick else [])
-    report = engine.render(results)
+    stored = persist.run_benchmark(quick=args.quick)
+    report = engine.render(results) + "\n" + persist.render(stored)
     args.output.write_text(report, encoding="utf-8")
     raw = HERE / "_out" / "results.json"
     raw.parent.mkdir(exist_ok=True)
-    raw.write_text(json.dumps(engine.to_json(results), indent=1), encoding="utf-8")
+    data = {"engine": engine.to_json(results), "persist": persist.to_json(stored)}
+    raw.write_text(json.dumps(data, indent=1), encoding="utf-8")
     print(report)
     print(f"wrote {args.output} and {raw}", file=sys.stderr)
     return 0

@@ -287,7 +287,7 @@ def test_a_database_at_its_size_limit_falls_back_to_a_backup_that_imports_back(
 def test_a_failed_verification_is_an_error_on_the_run(
     store: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(store, "verify", lambda run_id: (0, "0000"))
+    monkeypatch.setattr(store, "verify", lambda run_id, batches, total: ["node count 0"])
     run = tb.start(counted_graph(Counter()), store=store, save_policy=FAST).wait(5)
     assert run.store_error is not None and "verification of run" in run.store_error
     assert list(store.path.parent.glob("runs.db.backup-*.json"))

@@ -47,7 +47,10 @@ class OutputBuffer:
     # a lock per node would cost memory on graphs of 100,000 nodes.
     _lock = threading.Lock()
 
+    made = 0  # buffers made in this process; 0 means no task has printed yet
+
     def __init__(self, limit: int = OUTPUT_LIMIT) -> None:
+        OutputBuffer.made += 1
         self.limit = limit
         self._chunks: deque[str] | None = None
         self._size = 0

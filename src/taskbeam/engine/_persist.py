@@ -23,20 +23,22 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
+
+import orjson
 
 from taskbeam.engine._state import structure
 from taskbeam.engine._status import Status
 from taskbeam.store._backup import write_backup
 from taskbeam.store._base import RunRecord, StoreError
-from taskbeam.store._log import checksum as node_checksum
 from taskbeam.store._log import columns
 
 if TYPE_CHECKING:
     from taskbeam.engine._run import Run
-    from taskbeam.store._sqlite import SQLiteStore
+    from taskbeam.store._sqlite import Saved, SQLiteStore
 
 __all__ = ["Recorder", "SavePolicy"]
 
@@ -89,8 +91,9 @@ class Recorder:
         self.in_flight = False  # a save is with the writer
         self.lost = False  # a save failed: its changes must be sent again
         self.last = 0.0  # loop time of the last save
+        self.batches: dict[int, int] = {}  # the run's log as written: {seq: crc32}
 
-    def record(self, checksum: str | None = None) -> RunRecord:
+    def record(self) -> RunRecord:
         st = self.run._state
         return RunRecord(
             id=self.run.id,
@@ -101,15 +104,23 @@ class Recorder:
             ended=None if st.ended is None else round(st.ended - self.run._t0, 3),
             counts={s.value: n for s, n in st.counts.items()},
             total=len(st.nodes),
-            checksum=checksum,
+            checksum=_digest(self.batches),
             error=self.error,
         )
 
     def create(self, keep: list[str] | None) -> None:
         """Store the run and its graph; blocks the caller. Raises StoreError."""
         st = self.run._state
-        self.store.create_run(self.record(), st.structure(), keep).result()
+        self._apply(self.store.create_run(self.record(), st.structure(), keep).result())
         st.dirty = set()
+
+    def _apply(self, saved: Saved) -> None:
+        """Remember what the log holds now (the checksums verification expects)."""
+        if saved.replace:
+            self.batches = dict(saved.batches)
+        else:
+            self.batches.update(saved.batches)
+        self.refused += saved.refused
 
     def changed(self, loop: asyncio.AbstractEventLoop) -> None:
         """Something changed (or someone started watching): make sure a save is
@@ -141,7 +152,7 @@ class Recorder:
         st = self.run._state
         if not st.dirty:
             return
-        batch = columns(list(st.dirty), self.run._t0)
+        batch = columns(list(st.dirty), self.run._t0, self._errors())
         st.dirty.clear()
         structures, st.structures = st.structures, []
         self.in_flight = True
@@ -149,15 +160,20 @@ class Recorder:
         self.last = loop.time() if loop is not None else 0.0
         self.store.save(self.record(), batch, structures).add_done_callback(self._saved)
 
-    def _saved(self, future: concurrent.futures.Future[int]) -> None:
-        # On the writer thread: only plain attribute writes here.
+    def _errors(self) -> bool:
+        counts = self.run._state.counts
+        return bool(counts.get(FAILED) or counts.get(RETRYING))
+
+    def _saved(self, future: concurrent.futures.Future[Saved]) -> None:
+        # On the writer thread, which runs saves one by one in order: the final
+        # save's result always arrives after every earlier one was applied.
         self.in_flight = False
         exc = future.exception()
         if exc is not None:
             self.lost = True  # the final save sends every node, not only the last changes
             log.warning("saving run %s failed (the final save will retry): %s", self.run.id, exc)
         else:
-            self.refused += future.result()
+            self._apply(future.result())
 
     async def final(self) -> None:
         """Save what is left, verify it, retry, and fall back to an emergency backup."""
@@ -167,29 +183,27 @@ class Recorder:
         st = self.run._state
         nodes = list(st.nodes.values())
         dirty, st.dirty = st.dirty or set(), None
-        checksum = node_checksum({n.id: (n.status, n.attempt) for n in nodes})
         live = [n.id for n in nodes] if self.run._resumed else None
         last: Exception | None = None
         for attempt in range(self.policy.attempts):
             full = self.lost or attempt > 0
-            batch = columns(nodes if full else list(dirty), self.run._t0)
+            batch = columns(nodes if full else list(dirty), self.run._t0, self._errors())
             structures = (
                 [(n.id, structure(n.children)) for n in nodes if n.children]
                 if full or live is not None
                 else st.structures
             )
             try:
-                refused = await asyncio.wrap_future(
-                    self.store.save(self.record(checksum), batch, structures, live=live)
+                saved = await asyncio.wrap_future(
+                    self.store.save(self.record(), batch, structures, live=live)
                 )
+                self._apply(saved)
                 # Read back on this thread: the run has ended, nothing waits on its loop.
-                stored = self.store.verify(self.run.id)
-                if stored != (len(nodes), checksum):
+                problems = self.store.verify(self.run.id, self.batches, len(nodes))
+                if problems:
                     raise StoreError(
-                        f"verification of run {self.run.id} failed: stored {stored[0]} nodes "
-                        f"(checksum {stored[1]}), expected {len(nodes)} ({checksum})"
+                        f"verification of run {self.run.id} failed: " + "; ".join(problems)
                     )
-                self.refused += refused
                 return
             except StoreError as exc:
                 last = exc
@@ -201,7 +215,7 @@ class Recorder:
             path = await _off_loop(
                 write_backup,
                 self.store.path,
-                self.record(checksum),
+                self.record(),
                 [("", st.structure()), *structures],
                 batch,
             )
@@ -218,3 +232,10 @@ async def _off_loop(fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.to_thread(fn, *args)
     except RuntimeError:
         return fn(*args)
+
+
+def _digest(batches: dict[int, int]) -> str | None:
+    """One checksum for the whole log, kept in the run row."""
+    if not batches:
+        return None
+    return f"{len(batches):x}-{zlib.crc32(orjson.dumps(sorted(batches.items()))):08x}"

@@ -1,4 +1,4 @@
-"""Node states as a log of batches: encode, merge, checksum (pure functions).
+"""Node states as a log of batches: make, encode and read them back (pure functions).
 
 Each save appends one batch: one transaction and one database row however
 many nodes changed. The state of a node is its row in the latest batch that
@@ -18,7 +18,6 @@ thousands of nodes is a handful of list comprehensions and one orjson call::
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterable, Sequence
 from itertools import repeat
 from typing import TYPE_CHECKING, Any
@@ -30,7 +29,7 @@ from taskbeam.store._serialize import JSONSerializer, Serializer
 if TYPE_CHECKING:
     from taskbeam.engine._state import Node
 
-__all__ = ["FIELDS", "Log", "checksum", "columns", "encode"]
+__all__ = ["FIELDS", "Log", "columns", "encode"]
 
 FIELDS = (
     "node_id",
@@ -50,8 +49,13 @@ FIELDS = (
 _JSON = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
 
-def columns(nodes: Sequence[Node], t0: float) -> dict[str, Any]:
-    """A batch (as columns) of ``nodes``; previews of done nodes are made here."""
+def columns(nodes: Sequence[Node], t0: float, errors: bool = True) -> dict[str, Any]:
+    """A batch (as columns) of ``nodes``; previews of done nodes are made here.
+
+    ``errors=False`` promises that no node is failed or retrying (the run's
+    counts tell), which skips a pass over the nodes.
+    """
+    from taskbeam.engine._capture import OutputBuffer
     from taskbeam.engine._preview import preview
     from taskbeam.engine._status import Status
 
@@ -74,10 +78,14 @@ def columns(nodes: Sequence[Node], t0: float) -> dict[str, Any]:
             n.id: [n.error.type, n.error.message, n.error.traceback]
             for n in nodes
             if n.error is not None and (n.status is failed or n.status is retrying)
-        },
+        }
+        if errors
+        else {},
         "output": {
             n.id: text for n in nodes if n.output is not None and (text := n.output.getvalue())
-        },
+        }
+        if OutputBuffer.made
+        else {},
     }
 
 
@@ -134,14 +142,6 @@ class Log:
                 self._latest.update(zip(ids, where, strict=True))
         return self._latest
 
-    def states(self) -> dict[str, tuple[str, int]]:
-        """``{node_id: (status, attempt)}`` of every node (built without a Python loop)."""
-        out: dict[str, tuple[str, int]] = {}
-        for batch in self.batches:
-            pairs = zip(batch["status"], batch["attempt"], strict=True)
-            out.update(zip(batch["id"], pairs, strict=True))
-        return out
-
     def row(self, node_id: str) -> list[Any]:
         """The node's latest row, fields as in ``FIELDS`` (times relative to t0)."""
         b, i = self.latest[node_id]
@@ -191,9 +191,3 @@ class Log:
             if node_id in batch["output"]:
                 out["output"][node_id] = batch["output"][node_id]
         return orjson.dumps(out, option=_JSON)
-
-
-def checksum(states: dict[str, tuple[str, int]]) -> str:
-    """A checksum of ``{node_id: (status, attempt)}``, whatever the order of its items."""
-    digest = zlib.crc32(orjson.dumps(sorted(states.items())))
-    return f"{len(states):x}-{digest:08x}"

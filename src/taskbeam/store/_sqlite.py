@@ -29,14 +29,15 @@ import sqlite3
 import threading
 import time
 import warnings
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import orjson
 
 from taskbeam.store._base import RunRecord, StoreError, StoreRecoveryWarning, load_snapshot
-from taskbeam.store._log import FIELDS, Log, checksum, encode
+from taskbeam.store._log import FIELDS, Log, encode
 from taskbeam.store._serialize import JSONSerializer, PickleSerializer, Serializer
 
 __all__ = ["DEFAULT_PATH", "SQLiteStore"]
@@ -88,6 +89,18 @@ MIGRATIONS: list[str] = [
 COMPACT_AFTER = 64
 
 _STOP = object()
+
+
+class Saved(NamedTuple):
+    """What a save wrote: refused results, and ``{seq: crc32}`` of the batches written.
+
+    With ``replace`` the batches are the run's whole log (it was compacted);
+    otherwise they were added to it.
+    """
+
+    refused: int
+    batches: dict[int, int]
+    replace: bool
 
 
 def _connect(path: Path, timeout: float) -> sqlite3.Connection:
@@ -283,28 +296,30 @@ class SQLiteStore:
         record: RunRecord,
         structure: Sequence[Any],
         keep: Iterable[str] | None = None,
-    ) -> concurrent.futures.Future[None]:
+    ) -> concurrent.futures.Future[Saved]:
         """Record a new or resumed run and its graph, before any node starts.
 
         A new run starts with an empty log. For a resumed run (``keep`` given)
         the log is compacted to the rows of the nodes named in ``keep``: the
-        others run again.
+        others run again. Returns what the run's log now holds (see :class:`Saved`).
         """
         keep_set = None if keep is None else set(keep)
         text = orjson.dumps(structure).decode()
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: sqlite3.Connection) -> Saved:
             _upsert_run(conn, record)
+            batches: dict[int, int] = {}
             if keep_set is None:
                 for table in ("structure", "batches", "results"):
                     conn.execute(f"DELETE FROM {table} WHERE run_id = ?", (record.id,))
             else:
                 conn.execute("DELETE FROM structure WHERE run_id = ? AND parent = ''", (record.id,))
-                _compact(conn, record.id, keep_set)
+                batches = _compact(conn, record.id, keep_set)
             conn.execute(
                 "INSERT INTO structure (run_id, parent, nodes) VALUES (?, '', ?)",
                 (record.id, text),
             )
+            return Saved(0, batches, replace=True)
 
         return self.submit(write)
 
@@ -314,7 +329,7 @@ class SQLiteStore:
         batch: dict[str, Any],
         structures: Sequence[tuple[str, Sequence[Any]]] = (),
         live: Iterable[str] | None = None,
-    ) -> concurrent.futures.Future[int]:
+    ) -> concurrent.futures.Future[Saved]:
         """Append changed nodes to the run's log; update the run row and sub-graphs.
 
         ``batch`` holds the changed nodes as columns (see
@@ -323,13 +338,13 @@ class SQLiteStore:
         the serializer refuses is stored as its preview only. With ``live``
         (the ids of every node of the run), rows and sub-graphs of other nodes,
         left from before a resume, are dropped. Returns how many results were
-        refused.
+        refused and the checksums of the batches written (see :class:`Saved`).
         """
         serializer = self.serializer
         run_id = record.id
         live_set = None if live is None else set(live)
 
-        def write(conn: sqlite3.Connection) -> int:
+        def write(conn: sqlite3.Connection) -> Saved:
             data, side, refused = encode(batch, serializer)
             _upsert_run(conn, record)
             for parent, structure in structures:
@@ -351,15 +366,15 @@ class SQLiteStore:
                 (run_id, last + 1, data),
             )
             if live_set is not None:
-                _compact(conn, run_id, live_set)
                 conn.execute(
                     f"DELETE FROM structure WHERE run_id = ? AND parent != '' AND parent NOT IN "
                     f"({', '.join('?' * len(structures))})",
                     (run_id, *(p for p, _ in structures)),
                 )
-            elif count + 1 > COMPACT_AFTER:
-                _compact(conn, run_id, None)
-            return refused
+                return Saved(refused, _compact(conn, run_id, live_set), replace=True)
+            if count + 1 > COMPACT_AFTER:
+                return Saved(refused, _compact(conn, run_id, None), replace=True)
+            return Saved(refused, {last + 1: zlib.crc32(data)}, replace=False)
 
         return self.submit(write)
 
@@ -442,12 +457,30 @@ class SQLiteStore:
             rows = _log(conn, run_id).rows()
         return {node_id: dict(zip(FIELDS, r, strict=True)) for node_id, r in rows.items()}
 
-    def verify(self, run_id: str) -> tuple[int, str]:
-        """Node count and checksum of what is stored for ``run_id``, read back."""
+    def verify(self, run_id: str, batches: dict[int, int], total: int) -> list[str]:
+        """Read a run back and compare it with what was written; return the differences.
+
+        ``batches`` maps each batch of the run's log to the CRC-32 of the bytes
+        written (as :meth:`save` reported them), ``total`` is the number of
+        nodes. An empty list means the stored run is exactly what was sent.
+        """
         with self._reading() as conn:
-            log = _log(conn, run_id)
-        states = log.states()
-        return len(states), checksum(states)
+            row = conn.execute("SELECT total FROM runs WHERE id = ?", (run_id,)).fetchone()
+            stored = {
+                seq: zlib.crc32(blob)
+                for seq, blob in conn.execute(
+                    "SELECT seq, nodes FROM batches WHERE run_id = ?", (run_id,)
+                )
+            }
+        problems = []
+        if row is None or row[0] != total:
+            problems.append(f"node count {None if row is None else row[0]}, expected {total}")
+        if stored != batches:
+            bad = sorted(set(stored) ^ set(batches)) + sorted(
+                s for s in set(stored) & set(batches) if stored[s] != batches[s]
+            )
+            problems.append(f"batches {bad} differ from what was written")
+        return problems
 
     def _reading(self) -> Any:
         @contextlib.contextmanager
@@ -528,8 +561,11 @@ def _log(conn: sqlite3.Connection, run_id: str) -> Log:
     )
 
 
-def _compact(conn: sqlite3.Connection, run_id: str, keep: set[str] | None) -> None:
-    """Replace a run's log by one batch of its latest rows (only ``keep``, if given)."""
+def _compact(conn: sqlite3.Connection, run_id: str, keep: set[str] | None) -> dict[int, int]:
+    """Replace a run's log by one batch of its latest rows (only ``keep``, if given).
+
+    Returns the new log's ``{seq: crc32}``.
+    """
     data = _log(conn, run_id).compact(keep)
     if keep is not None:
         stale = [
@@ -539,8 +575,10 @@ def _compact(conn: sqlite3.Connection, run_id: str, keep: set[str] | None) -> No
         ]
         conn.executemany("DELETE FROM results WHERE run_id = ? AND node_id = ?", stale)
     conn.execute("DELETE FROM batches WHERE run_id = ?", (run_id,))
-    if data is not None:
-        conn.execute("INSERT INTO batches (run_id, seq, nodes) VALUES (?, 1, ?)", (run_id, data))
+    if data is None:
+        return {}
+    conn.execute("INSERT INTO batches (run_id, seq, nodes) VALUES (?, 1, ?)", (run_id, data))
+    return {1: zlib.crc32(data)}
 
 
 def _serializer(spec: str | Serializer) -> Serializer:
