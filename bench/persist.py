@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import engine
-
 import taskbeam as tb
 
 N = 10_000
