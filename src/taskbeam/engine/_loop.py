@@ -34,7 +34,7 @@ if sys.version_info >= (3, 12):  # pragma: no cover - exercised on 3.12+
         return asyncio.Task(coro, loop=loop, eager_start=True)
 
 else:
-    from asyncio.tasks import _enter_task, _leave_task
+    from asyncio.tasks import _current_tasks, _enter_task, _leave_task  # type: ignore[attr-defined]
 
     class _EagerLoop(asyncio.SelectorEventLoop):
         _eager = False
@@ -45,7 +45,7 @@ else:
             if not self._eager:
                 return super().call_soon(callback, *args, context=context)
             self._eager = False  # only the new Task's first step; its own calls schedule
-            current = asyncio.current_task(self)
+            current = _current_tasks.get(self)
             if current is not None:
                 _leave_task(self, current)
             try:

@@ -91,23 +91,21 @@ class ErrorInfo:
 
 
 class Node:
-    """Mutable run-time record of one task. Only the run's thread touches it."""
+    """Mutable run-time record of one task. Only the run's thread touches it.
+
+    Fields every node uses are slots; the rest are class-level defaults that a
+    node overrides in its own ``__dict__``, made only when one is first set, so
+    a graph of 100,000 plain nodes carries no per-node storage for them.
+    """
 
     __slots__ = (
-        "aggregate",
+        "__dict__",
         "attempt",
-        "children",
-        "children_left",
         "dependants",
         "depth",
         "ended",
-        "error",
-        "fingerprint",
         "id",
-        "output",
-        "output_limit",
         "parent",
-        "preview",
         "result",
         "slot",
         "started",
@@ -116,6 +114,15 @@ class Node:
         "upstream",
         "waiting",
     )
+
+    children: list[Node] | None = None
+    children_left = 0
+    aggregate: Aggregator | None = None
+    preview: str | None = None
+    error: ErrorInfo | None = None
+    output: OutputBuffer | None = None  # made on the first write
+    output_limit = OUTPUT_LIMIT
+    fingerprint: str | None = None
 
     def __init__(
         self, node_id: str, task: Task, parent: Node | None, depth: int, output_limit: int
@@ -129,18 +136,12 @@ class Node:
         self.waiting = len(task.deps)
         self.dependants: list[Node] = []
         self.upstream: list[Node] = _NONE
-        self.children: list[Node] | None = None
-        self.children_left = 0
-        self.aggregate: Aggregator | None = None
         self.slot = False
         self.started: float | None = None
         self.ended: float | None = None
         self.result: Any = None
-        self.preview: str | None = None
-        self.error: ErrorInfo | None = None
-        self.output: OutputBuffer | None = None  # made on the first write
-        self.output_limit = output_limit
-        self.fingerprint: str | None = None
+        if output_limit != OUTPUT_LIMIT:
+            self.output_limit = output_limit
 
     def __repr__(self) -> str:
         return f"<Node {self.id!r} {self.status.value} attempt={self.attempt}>"
@@ -468,10 +469,26 @@ class RunState:
 
     def succeed(self, node: Node, result: Any, now: float) -> None:
         """RUNNING or AGGREGATING -> DONE with ``result``; unlock dependants."""
-        if node.slot:
-            self._release(node)
         node.result = result
-        self._move(node, DONE, now)
+        if node.status is RUNNING and not self.limits:
+            # The hot path: RUNNING -> DONE is always legal; written out like _move.
+            if node.slot:
+                node.slot = False
+                self.running -= 1
+            node.status = DONE
+            node.ended = now
+            counts = self.counts
+            counts[RUNNING] -= 1
+            counts[DONE] = counts.get(DONE, 0) + 1
+            self.open -= 1
+            self.seq += 1
+            if self.record:
+                self.events.append((self.seq, node.id, RUNNING, DONE, node.attempt, now))
+            if self.dirty is not None:
+                self.dirty.add(node)
+        else:
+            self._release(node)
+            self._move(node, DONE, now)
         fifo = self.fifo
         for dependant in node.dependants:
             waiting = dependant.waiting = dependant.waiting - 1
