@@ -10,6 +10,7 @@
 
 from taskbeam._errors import DepthError, GraphError, IllegalTransition, NodeTimeout, TaskbeamError
 from taskbeam._service import ExecutionService
+from taskbeam.broadcast import Broadcaster, BroadcastStats, Subscription
 from taskbeam.engine import (
     ErrorInfo,
     Event,
@@ -33,6 +34,8 @@ from taskbeam.store import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "BroadcastStats",
+    "Broadcaster",
     "DepthError",
     "ErrorInfo",
     "Event",
@@ -52,6 +55,7 @@ __all__ = [
     "Status",
     "StoreError",
     "StoreRecoveryWarning",
+    "Subscription",
     "Task",
     "TaskbeamError",
     "__version__",

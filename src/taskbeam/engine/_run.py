@@ -42,7 +42,7 @@ import time
 import traceback
 import weakref
 from collections import deque
-from collections.abc import Awaitable, Callable, Generator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from taskbeam._errors import DepthError, GraphError, NodeTimeout
@@ -608,12 +608,48 @@ class Run:
 
     def snapshot(self) -> dict[str, Any]:
         """JSON-ready picture of the run: ``run``, ``nodes`` by id, ``edges``."""
+        return self._call(self._snapshot)
 
-        def read() -> dict[str, Any]:
-            snap = self._state.snapshot(self.id, self._t0, self.created)
-            if self.store_error:
-                snap["run"]["error"] = self.store_error
-            return snap
+    def _snapshot(self) -> dict[str, Any]:
+        snap = self._state.snapshot(self.id, self._t0, self.created)
+        if self.store_error:
+            snap["run"]["error"] = self.store_error
+        return snap
+
+    def _run_fields(self) -> dict[str, Any]:
+        run = self._state.run_fields(self.id, self._t0, self.created)
+        if self.store_error:
+            run["error"] = self.store_error
+        return run
+
+    def watch(self, callback: Subscriber) -> tuple[dict[str, Any], Callable[[], None]]:
+        """Subscribe and take a snapshot in one step, so no change falls between them.
+
+        Returns the snapshot and the function that unsubscribes. Viewers use
+        it: the snapshot, then every event after it.
+        """
+        unsubscribe: list[Callable[[], None]] = []
+
+        def both() -> dict[str, Any]:
+            unsubscribe.append(self.subscribe(callback))
+            return self._snapshot()
+
+        snap = self._call(both)
+        return snap, unsubscribe[0]
+
+    def summaries(
+        self, node_ids: Iterable[str], edges: bool = False
+    ) -> tuple[dict[str, Any], dict[str, dict[str, Any]], list[list[str]] | None]:
+        """The run's fields and the summaries of ``node_ids`` now (and the edges, if asked).
+
+        What a viewer needs to bring its copy of the snapshot up to date
+        after those nodes changed; costs O(len(node_ids)) on the run's thread.
+        """
+
+        def read() -> tuple[dict[str, Any], dict[str, dict[str, Any]], list[list[str]] | None]:
+            st, t0 = self._state, self._t0
+            nodes = {i: st.node_summary(st.nodes[i], t0) for i in node_ids if i in st.nodes}
+            return self._run_fields(), nodes, st.edges() if edges else None
 
         return self._call(read)
 

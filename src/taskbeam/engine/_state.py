@@ -680,8 +680,8 @@ class RunState:
             out["tags"] = list(node.task.tags)
         return out
 
-    def snapshot(self, run_id: str, t0: float, created: float) -> dict[str, Any]:
-        """The one picture of the run: ``run``, ``nodes`` keyed by id, ``edges``."""
+    def run_fields(self, run_id: str, t0: float, created: float) -> dict[str, Any]:
+        """The ``run`` part of a snapshot."""
         run: dict[str, Any] = {
             "id": run_id,
             "name": self.name,
@@ -692,8 +692,12 @@ class RunState:
         }
         if self.ended is not None:
             run["ended"] = round(self.ended - t0, 3)
+        return run
+
+    def snapshot(self, run_id: str, t0: float, created: float) -> dict[str, Any]:
+        """The one picture of the run: ``run``, ``nodes`` keyed by id, ``edges``."""
         return {
-            "run": run,
+            "run": self.run_fields(run_id, t0, created),
             "nodes": {n.id: self.node_summary(n, t0) for n in self.nodes.values()},
             "edges": self.edges(),
         }

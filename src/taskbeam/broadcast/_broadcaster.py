@@ -1,0 +1,664 @@
+"""The broadcaster: rooms of subscribers fed with batched merge patches.
+
+One broadcaster per process, one thread of its own. Runs publish into it
+without blocking; transports (the Jupyter comm, Socket.IO, the in-memory one
+in :mod:`taskbeam.testing`) subscribe to rooms and get frames through a
+``send(message, buffers)`` callable that must hand the frame to its own I/O
+and return.
+
+Threading
+---------
+* A run's events arrive on the run's thread. The callback only appends
+  ``(room, key, priority)`` to the inbox and wakes the broadcaster thread
+  (once for any number of events): it never waits.
+* Everything else happens on the broadcaster thread: batching, reading the
+  changed nodes' summaries from the run (a short call on the run's thread,
+  O(changed nodes)), diffing, encoding, sending. Rooms, subscribers and
+  their queues are touched by no other thread; the public methods post
+  commands to it.
+
+Ordering and rules
+------------------
+Each room keeps its own copy of the run's snapshot and a ``seq``. A flush
+reads the summaries of the nodes that changed, builds the merge patch of
+what actually changed (an empty patch is never sent), bumps ``seq`` and
+encodes the frame once for every subscriber that can take it.
+
+A subscriber gets a snapshot first, then batches whose ``base_seq`` is the
+``seq`` of the frame before. A subscriber that cannot take a frame now (its
+transport reports it is busy, or its frame-rate cap has not let it send
+again yet) keeps one pending patch: later patches are composed into it, so
+its memory is bounded by the size of the state, not by the number of
+frames it missed; past ``max_pending_bytes`` it is dropped and the
+subscriber gets a fresh snapshot instead. Low-priority events are dropped
+first for subscribers that are behind, and counted. Critical changes (an
+error, the end of the run) are flushed at once and bypass the frame-rate cap.
+
+Comm subscribers (the Jupyter widget) also share a process-wide budget of
+frames per second: the Jupyter server drops comm messages above about 1,000
+per second averaged over 3 s.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import itertools
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from taskbeam.broadcast._batcher import RUN, Batcher, NotComposable, Priority, compose
+from taskbeam.broadcast._codec import encode
+from taskbeam.broadcast._patch import apply, diff
+from taskbeam.engine import Event, Run, Status
+
+__all__ = ["BroadcastStats", "Broadcaster", "SubscriberStats", "Subscription"]
+
+log = logging.getLogger("taskbeam.broadcast")
+
+Send = Callable[[dict[str, Any], list[bytes]], None]
+STRUCTURE = "\x00edges"  # a key meaning "nodes were added: send the edges"
+_CRITICAL_NODE = frozenset({Status.FAILED})
+_RUN_END = frozenset({"done", "failed", "cancelled"})
+
+
+class Ready(Protocol):
+    def __call__(self) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriberStats:
+    """One subscriber as the broadcaster sees it."""
+
+    id: int
+    room: str
+    kind: str
+    seq: int
+    lag: int  # frames of the room it has not been sent yet
+    pending_bytes: int  # estimated size of what waits for it
+    waiting_since: float | None  # seconds it has had something waiting
+    frames: int
+    snapshots: int
+    dropped: int
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastStats:
+    """A frozen record of what the broadcaster has done so far."""
+
+    changes_in: int
+    frames_out: int
+    batches: int
+    snapshots_out: int
+    coalesced: int
+    dropped: dict[str, int]
+    bytes_raw: int
+    bytes_sent: int
+    compression_ratio: float
+    resyncs: int
+    rooms: int
+    subscribers: tuple[SubscriberStats, ...]
+
+
+class Subscription:
+    """A subscriber's handle: close it, ask for a resync, fetch details."""
+
+    def __init__(self, broadcaster: Broadcaster, sub: _Subscriber) -> None:
+        self._b = broadcaster
+        self._sub = sub
+        self.id = sub.id
+        self.room = sub.room
+
+    def close(self) -> None:
+        """Stop receiving frames (idempotent)."""
+        self._b._post(("unsubscribe", self._sub))
+
+    def resync(self) -> None:
+        """Ask for a fresh snapshot (after a gap in ``seq``)."""
+        self._b._post(("resync", self._sub))
+
+    def request(self, message: dict[str, Any]) -> dict[str, Any]:
+        """Answer a client's request (resync, node details, a page of nodes)."""
+        return self._b.request(self.room, message, self)
+
+
+@dataclass(eq=False)
+class _Subscriber:
+    id: int
+    room: str
+    send: Send
+    ready: Ready | None
+    kind: str
+    min_gap: float
+    seq: int = -1  # seq of the last frame sent
+    next_at: float = 0.0  # earliest time the next frame may go (frame-rate cap)
+    pending: dict[str, Any] | None = None  # composed patch not sent yet
+    pending_seq: int = -1
+    pending_events: list[dict[str, Any]] = field(default_factory=list)
+    pending_bytes: int = 0
+    pending_since: float | None = None
+    critical: bool = False
+    needs_snapshot: bool = True
+    closed: bool = False
+    frames: int = 0
+    snapshots: int = 0
+    dropped: int = 0
+
+
+@dataclass(eq=False)
+class _Room:
+    name: str
+    run: Run
+    state: dict[str, Any]
+    unsubscribe: Callable[[], None]
+    batcher: Batcher
+    seq: int = 0
+    subscribers: list[_Subscriber] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Broadcaster:
+    """Turns run state changes into batched, diffed, compressed frames.
+
+    Parameters
+    ----------
+    max_delay_ms : float
+        Longest a normal change waits before its batch is sent.
+    compress_min_bytes : int
+        Frames at least this long are gzip-compressed when that saves 20 %.
+    max_fps : float
+        Frames per second per subscriber, at most (critical frames excepted).
+    max_batch : int
+        A batch is sent at once when this many nodes changed.
+    max_pending_bytes : int
+        A subscriber this far behind gets a fresh snapshot instead of patches.
+    comm_fps : float
+        Frames per second for all comm (Jupyter) subscribers together.
+    """
+
+    def __init__(
+        self,
+        max_delay_ms: float = 50,
+        compress_min_bytes: int = 1024,
+        max_fps: float = 20,
+        *,
+        max_batch: int = 10_000,
+        max_pending_bytes: int = 1 << 20,
+        comm_fps: float = 200,
+    ) -> None:
+        if max_fps <= 0 or comm_fps <= 0 or max_delay_ms < 0:
+            raise ValueError("max_fps and comm_fps must be > 0, max_delay_ms >= 0")
+        self.max_delay = max_delay_ms / 1000
+        self.compress_min_bytes = compress_min_bytes
+        self.max_fps = max_fps
+        self.max_batch = max_batch
+        self.max_pending_bytes = max_pending_bytes
+        self.comm_gap = 1 / comm_fps
+        self._rooms: dict[str, _Room] = {}
+        self._inbox: deque[Any] = deque()
+        self._awake = True
+        self._wake = threading.Condition()
+        self._ids = itertools.count(1)
+        self._closed = False
+        self._comm_next = 0.0
+        self._counters: dict[str, int] = dict.fromkeys(
+            ("changes_in", "frames_out", "batches", "snapshots_out", "coalesced", "resyncs"), 0
+        )
+        self._bytes = [0, 0]
+        self._dropped = {p.name.lower(): 0 for p in Priority}
+        self._thread = threading.Thread(target=self._main, name="taskbeam-broadcaster", daemon=True)
+        self._thread.start()
+
+    # -- public API (any thread) ---------------------------------------------
+    def attach(self, run: Run) -> str:
+        """Open the room of ``run`` (its id), on a running or finished run."""
+        self._ask("attach", run)
+        return run.id
+
+    def subscribe(
+        self,
+        room: str,
+        send: Send,
+        *,
+        ready: Ready | None = None,
+        kind: str = "other",
+        max_fps: float | None = None,
+    ) -> Subscription:
+        """Send ``room``'s frames to ``send`` (a snapshot first).
+
+        ``ready()``, if given, says whether the transport can take a frame now;
+        while it cannot, frames are composed into one pending patch. ``kind``
+        ``"comm"`` puts the subscriber under the process-wide comm budget.
+        """
+        gap = 1 / (max_fps or self.max_fps)
+        sub = _Subscriber(next(self._ids), room, send, ready, kind, gap)
+        self._ask("subscribe", sub)
+        if sub.closed:
+            raise KeyError(f"no room {room!r}: attach its run first")
+        return Subscription(self, sub)
+
+    def request(
+        self, room: str, message: dict[str, Any], sub: Subscription | None = None
+    ) -> dict[str, Any]:
+        """Answer ``{"type": "resync" | "node_details" | "nodes", ...}`` for ``room``."""
+        kind = message.get("type") if isinstance(message, dict) else None
+        target = self._rooms.get(room)
+        if target is None:
+            return {"type": "error", "error": f"no room {room!r}"}
+        if kind == "resync":
+            if sub is None:
+                return {"type": "error", "error": "resync needs a subscription"}
+            sub.resync()
+            return {"type": "ok"}
+        if kind == "node_details":
+            node = message.get("node_id")
+            if not isinstance(node, str):
+                return {"type": "error", "error": "node_details needs a string node_id"}
+            try:
+                return {
+                    "type": "node_details",
+                    "node_id": node,
+                    "details": target.run.details(node),
+                }
+            except KeyError:
+                return {"type": "error", "error": f"no node {node!r} in run {room}"}
+        if kind == "nodes":
+            return _page(target, message)
+        return {"type": "error", "error": f"unknown request {kind!r}"}
+
+    def flush_all(self, timeout: float | None = 10) -> None:
+        """Send everything waiting in every room now; return when it is sent."""
+        self._ask("flush", timeout=timeout)
+
+    def stats(self) -> BroadcastStats:
+        """A snapshot of the counters (see :class:`BroadcastStats`)."""
+        stats: BroadcastStats = self._ask("stats")
+        return stats
+
+    def close(self) -> None:
+        """Flush, then stop the thread and leave every run (idempotent)."""
+        if self._closed:
+            return
+        self._post(("close",))
+        self._thread.join()
+
+    def __enter__(self) -> Broadcaster:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the inbox -----------------------------------------------------------
+    def _ask(self, kind: str, arg: Any = None, timeout: float | None = 30) -> Any:
+        """Have the broadcaster thread do ``kind`` and return its answer (or raise its error)."""
+        if threading.current_thread() is self._thread:
+            raise RuntimeError("the broadcaster cannot wait for itself")
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self._post(("ask", kind, arg, future))
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            raise TimeoutError(f"the broadcaster did not answer {kind!r} in {timeout} s") from None
+
+    def _post(self, item: Any) -> None:
+        with self._wake:
+            if self._closed and item[0] != "close":
+                if item[0] == "ask":  # never leave a caller waiting on a stopped thread
+                    item[3].set_exception(RuntimeError("the broadcaster is closed"))
+                return
+            self._inbox.append(item)
+            self._wake.notify()
+
+    def _on_event(self, room: str, event: Event) -> None:
+        # On the run's thread: append and wake, nothing else.
+        if event.node_id is None:
+            key, priority = RUN, Priority.CRITICAL if event.new in _RUN_END else Priority.NORMAL
+        else:
+            key = event.node_id
+            priority = Priority.CRITICAL if event.new in _CRITICAL_NODE else Priority.NORMAL
+        self._inbox.append(
+            ("change", room, key, priority, event.old is None and event.node_id is not None)
+        )
+        if not self._awake:  # see _main: the thread clears the flag before it looks
+            with self._wake:
+                self._wake.notify()
+
+    # -- the broadcaster thread ----------------------------------------------
+    def _main(self) -> None:
+        # Wake-ups: a publisher appends to the inbox (a deque: appends are
+        # atomic) and notifies only when ``_awake`` is false. The thread clears
+        # ``_awake`` under the lock *before* it checks the inbox, so an item
+        # appended after that check always finds the flag clear and notifies.
+        while True:
+            with self._wake:
+                self._awake = False
+                if not self._inbox:
+                    self._wake.wait(self._timeout())
+                self._awake = True
+            items = []
+            while self._inbox:
+                items.append(self._inbox.popleft())
+            try:
+                if self._handle(items):
+                    return
+                self._tick(time.monotonic())
+            except Exception:  # a bug must not silence every room
+                log.exception("broadcaster step failed")
+
+    def _timeout(self) -> float | None:
+        now = time.monotonic()
+        deadlines = [r.batcher.deadline() for r in self._rooms.values()]
+        deadlines += [s.next_at for r in self._rooms.values() for s in r.subscribers if _waiting(s)]
+        due = [d for d in deadlines if d is not None]
+        return max(0.0, min(due) - now) if due else None
+
+    def _handle(self, items: list[Any]) -> bool:
+        now = time.monotonic()
+        touched: set[str] = set()
+        rooms = self._rooms
+        for item in items:
+            kind = item[0]
+            if kind == "change":
+                _, name, key, priority, created = item
+                room = rooms.get(name)
+                if room is None:
+                    continue
+                self._counters["changes_in"] += 1
+                batcher = room.batcher
+                waiting = batcher.waiting
+                if priority is Priority.NORMAL and key in waiting:
+                    continue  # the common case: already waiting, nothing to add
+                batcher.add(key, priority, now)
+                if created:
+                    batcher.add(STRUCTURE, priority, now)
+                if name not in touched:
+                    touched.add(name)
+                    batcher.add(RUN, Priority.NORMAL, now)  # counts change with every event
+            elif kind == "ask":
+                _, what, arg, future = item
+                try:
+                    future.set_result(self._answer(what, arg, now))
+                except Exception as exc:  # the caller gets the error, the thread goes on
+                    future.set_exception(exc)
+            elif kind == "unsubscribe":
+                sub = item[1]
+                sub.closed = True
+                room = self._rooms.get(sub.room)
+                if room is not None and sub in room.subscribers:
+                    room.subscribers.remove(sub)
+            elif kind == "resync":
+                sub = item[1]
+                room = self._rooms.get(sub.room)
+                if room is not None and not sub.closed:
+                    self._counters["resyncs"] += 1
+                    self._send_snapshot(room, sub, now)
+            elif kind == "close":
+                for room in self._rooms.values():
+                    self._flush(room, now, force=True)
+                    room.unsubscribe()
+                self._closed = True
+                return True
+        return False
+
+    def _answer(self, what: str, arg: Any, now: float) -> Any:
+        if what == "attach":
+            self._attach(arg)
+        elif what == "subscribe":
+            room = self._rooms.get(arg.room)
+            if room is None:
+                arg.closed = True
+            else:
+                room.subscribers.append(arg)
+                self._send_snapshot(room, arg, now)
+        elif what == "flush":
+            for room in self._rooms.values():
+                self._flush(room, now, force=True)
+        elif what == "stats":
+            return self._stats(now)
+        return None
+
+    def _attach(self, run: Run) -> None:
+        if run.id in self._rooms:
+            return
+        name = run.id
+        snap, unsubscribe = run.watch(lambda event: self._on_event(name, event))
+        self._rooms[name] = _Room(
+            name, run, snap, unsubscribe, Batcher(self.max_delay, self.max_batch)
+        )
+
+    def _tick(self, now: float) -> None:
+        for room in self._rooms.values():
+            if room.batcher.due(now):
+                self._flush(room, now)
+            for sub in room.subscribers:
+                if _waiting(sub) and self._may_send(sub, now, sub.critical):
+                    self._deliver_pending(room, sub, now)
+
+    # -- frames --------------------------------------------------------------
+    def _flush(self, room: _Room, now: float, force: bool = False) -> None:
+        keys, critical = room.batcher.take()
+        if keys:
+            patch, events = self._changes(room, keys)
+            if patch or events:
+                room.state = apply(room.state, patch)
+                room.seq += 1
+                self._counters["batches"] += 1
+                frame = {
+                    "type": "batch",
+                    "room": room.name,
+                    "seq": room.seq,
+                    "base_seq": room.seq - 1,
+                    "patch": patch,
+                    "events": events,
+                }
+                self._fan_out(room, frame, patch, events, critical or force, now)
+        if force:
+            for sub in room.subscribers:
+                if _waiting(sub):
+                    self._deliver_pending(room, sub, now)
+
+    def _changes(
+        self, room: _Room, keys: dict[str, Priority]
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        ids = [k for k in keys if k != RUN and k != STRUCTURE]
+        run_fields, summaries, edges = room.run.summaries(ids, edges=STRUCTURE in keys)
+        old_nodes = room.state["nodes"]
+        nodes_patch = {}
+        events: list[dict[str, Any]] = []
+        for node_id, summary in summaries.items():
+            old = old_nodes.get(node_id)
+            change = summary if old is None else diff(old, summary)
+            if change:
+                nodes_patch[node_id] = change
+                if summary["status"] == "failed" and (old or {}).get("status") != "failed":
+                    error = summary.get("error", {})
+                    events.append({"kind": "error", "node_id": node_id, **error})
+        patch: dict[str, Any] = {}
+        run_patch = diff(room.state["run"], run_fields)
+        if run_patch:
+            patch["run"] = run_patch
+            if (
+                run_fields["status"] in _RUN_END
+                and room.state["run"]["status"] != run_fields["status"]
+            ):
+                events.append({"kind": "run", "status": run_fields["status"]})
+        if nodes_patch:
+            patch["nodes"] = nodes_patch
+        if edges is not None and edges != room.state["edges"]:
+            patch["edges"] = edges
+        return patch, events
+
+    def _fan_out(
+        self,
+        room: _Room,
+        frame: dict[str, Any],
+        patch: dict[str, Any],
+        events: list[dict[str, Any]],
+        critical: bool,
+        now: float,
+    ) -> None:
+        encoded: tuple[dict[str, Any], list[bytes], int, int] | None = None
+        for sub in room.subscribers:
+            if sub.needs_snapshot:
+                continue  # it will get the state itself
+            if not _waiting(sub) and self._may_send(sub, now, critical):
+                if encoded is None:  # encode once for every subscriber that keeps up
+                    encoded = encode(frame, compress_min_bytes=self.compress_min_bytes)
+                self._send(sub, encoded, now)
+                sub.seq = room.seq
+            else:
+                self._coalesce(room, sub, patch, events, critical, encoded, now)
+
+    def _coalesce(
+        self,
+        room: _Room,
+        sub: _Subscriber,
+        patch: dict[str, Any],
+        events: list[dict[str, Any]],
+        critical: bool,
+        encoded: tuple[dict[str, Any], list[bytes], int, int] | None,
+        now: float,
+    ) -> None:
+        self._counters["coalesced"] += 1
+        try:
+            sub.pending = patch if sub.pending is None else compose(sub.pending, patch)
+        except NotComposable:
+            sub.pending, sub.pending_events, sub.pending_bytes = None, [], 0
+            sub.needs_snapshot = True
+            return
+        sub.pending_seq = room.seq
+        sub.pending_since = sub.pending_since or now
+        sub.critical = sub.critical or critical
+        sub.pending_events.extend(events)
+        if len(sub.pending_events) > 100:  # keep the newest; count the rest as dropped
+            extra = len(sub.pending_events) - 100
+            del sub.pending_events[:extra]
+            sub.dropped += extra
+            self._dropped["critical"] += extra
+        sub.pending_bytes += encoded[2] if encoded is not None else _size(patch)
+        if sub.pending_bytes > self.max_pending_bytes:
+            sub.pending, sub.pending_events, sub.pending_bytes = None, [], 0
+            sub.needs_snapshot = True
+
+    def _deliver_pending(self, room: _Room, sub: _Subscriber, now: float) -> None:
+        if sub.needs_snapshot:
+            self._send_snapshot(room, sub, now)
+            return
+        if sub.pending is None:
+            return
+        frame = {
+            "type": "batch",
+            "room": room.name,
+            "seq": sub.pending_seq,
+            "base_seq": sub.seq,
+            "patch": sub.pending,
+            "events": sub.pending_events,
+        }
+        self._send(sub, encode(frame, compress_min_bytes=self.compress_min_bytes), now)
+        sub.seq = sub.pending_seq
+        sub.pending, sub.pending_events, sub.pending_bytes = None, [], 0
+        sub.pending_since, sub.critical = None, False
+
+    def _send_snapshot(self, room: _Room, sub: _Subscriber, now: float) -> None:
+        message = {"type": "snapshot", "room": room.name, "seq": room.seq, "state": room.state}
+        sub.needs_snapshot = False
+        sub.pending, sub.pending_events, sub.pending_bytes = None, [], 0
+        sub.pending_since, sub.critical = None, False
+        sub.snapshots += 1
+        self._counters["snapshots_out"] += 1
+        self._send(sub, encode(message, compress_min_bytes=self.compress_min_bytes), now)
+        sub.seq = room.seq
+
+    def _may_send(self, sub: _Subscriber, now: float, critical: bool) -> bool:
+        if sub.ready is not None:
+            try:
+                if not sub.ready():
+                    return False
+            except Exception:
+                log.exception("ready() of subscriber %s raised", sub.id)
+                return False
+        if critical:
+            return True
+        if now < sub.next_at:
+            return False
+        return not (sub.kind == "comm" and now < self._comm_next)
+
+    def _send(
+        self, sub: _Subscriber, encoded: tuple[dict[str, Any], list[bytes], int, int], now: float
+    ) -> None:
+        message, buffers, raw, sent = encoded
+        try:
+            sub.send(message, buffers)
+        except Exception:
+            log.exception("send() of subscriber %s raised; it gets a snapshot next", sub.id)
+            sub.needs_snapshot = True
+            return
+        sub.frames += 1
+        sub.next_at = now + sub.min_gap
+        if sub.kind == "comm":
+            self._comm_next = max(self._comm_next, now) + self.comm_gap
+        self._counters["frames_out"] += 1
+        self._bytes[0] += raw
+        self._bytes[1] += sent
+
+    def _stats(self, now: float) -> BroadcastStats:
+        raw, sent = self._bytes
+        subs = tuple(
+            SubscriberStats(
+                id=s.id,
+                room=r.name,
+                kind=s.kind,
+                seq=s.seq,
+                lag=r.seq - s.seq,
+                pending_bytes=s.pending_bytes,
+                waiting_since=None if s.pending_since is None else now - s.pending_since,
+                frames=s.frames,
+                snapshots=s.snapshots,
+                dropped=s.dropped,
+            )
+            for r in self._rooms.values()
+            for s in r.subscribers
+        )
+        return BroadcastStats(
+            dropped=dict(self._dropped),
+            bytes_raw=raw,
+            bytes_sent=sent,
+            compression_ratio=sent / raw if raw else 1.0,
+            rooms=len(self._rooms),
+            subscribers=subs,
+            **self._counters,
+        )
+
+
+def _waiting(sub: _Subscriber) -> bool:
+    return sub.pending is not None or sub.needs_snapshot
+
+
+def _size(patch: dict[str, Any]) -> int:
+    from taskbeam.broadcast._codec import dumps
+
+    return len(dumps(patch))
+
+
+def _page(room: _Room, message: dict[str, Any]) -> dict[str, Any]:
+    """A page of node summaries from the room's copy of the state."""
+    cursor = message.get("cursor") or ""
+    limit = message.get("limit", 500)
+    if not isinstance(cursor, str) or not isinstance(limit, int) or not 1 <= limit <= 5000:
+        return {"type": "error", "error": "nodes takes a string cursor and 1 <= limit <= 5000"}
+    nodes = room.state["nodes"]
+    ids = sorted(nodes)
+    start = 0
+    if cursor:
+        import bisect
+
+        start = bisect.bisect_right(ids, cursor)
+    chosen = ids[start : start + limit]
+    out: dict[str, Any] = {"type": "nodes", "nodes": {i: nodes[i] for i in chosen}}
+    if start + limit < len(ids):
+        out["cursor"] = chosen[-1]
+    return out
