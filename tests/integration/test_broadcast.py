@@ -213,3 +213,11 @@ def test_a_raising_send_does_not_stop_the_others() -> None:
         run.wait(10)
         settle(b, good)
         assert good.state == run.snapshot()
+
+
+def test_attaching_a_run_that_has_already_ended() -> None:
+    run = tb.start(wide_graph(3)).wait(10)
+    with tb.Broadcaster() as b:
+        client = MemorySubscriber().join(b, b.attach(run))
+        client.receive()
+        assert client.state == run.snapshot()

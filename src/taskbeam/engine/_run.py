@@ -522,11 +522,12 @@ class Run:
                 future.set_exception(exc)
 
         with self._lock:
-            if self._accepting:
+            queued = self._accepting
+            if queued:
                 assert self._loop is not None
                 self._loop.call_soon_threadsafe(call)
-            else:
-                call()
+        if not queued:  # outside the lock: fn may cross threads again (watch subscribes)
+            call()
         return future.result()
 
     def _command(self, fn: Callable[[float], None]) -> None:

@@ -255,10 +255,11 @@ class RunState:
             self.structures.append((parent.id, structure(added)))
         self.counts[PENDING] += len(added)
         self.open += len(added)
-        if self.record and now is not None:
+        if now is not None:  # children of an expansion: each appears as an event
             for node in added:
                 self.seq += 1
-                self.events.append((self.seq, node.id, None, PENDING, 0, now))
+                if self.record:
+                    self.events.append((self.seq, node.id, None, PENDING, 0, now))
         if self.restore:
             self._restore(added, now)
         return added
@@ -321,9 +322,10 @@ class RunState:
         self.counts[DONE] = self.counts.get(DONE, 0) + len(children)
         self.restored.extend(children.values())
         for child in children.values():
-            if self.record and now is not None:
+            if now is not None:
                 self.seq += 1
-                self.events.append((self.seq, child.id, None, DONE, 0, now))
+                if self.record:
+                    self.events.append((self.seq, child.id, None, DONE, 0, now))
             self._graft(child, now)
 
     def edges(self) -> list[list[str]]:
@@ -350,6 +352,8 @@ class RunState:
             self.dirty.add(node)
 
     def _run_event(self, old: RunStatus, now: float) -> None:
+        if self.started is None:
+            return  # before start() the run has no status yet; start() reports it
         new = self.status
         if new is not old:
             self.seq += 1
@@ -378,13 +382,14 @@ class RunState:
     def start(self, now: float) -> None:
         """Make every node without dependencies READY."""
         self.started = now
+        initial = RunStatus.PAUSED if self.paused else RunStatus.RUNNING
         self.seq += 1
         if self.record:
-            self.events.append((self.seq, None, None, self.status, 0, now))
+            self.events.append((self.seq, None, None, initial, 0, now))
         for node in list(self.nodes.values()):
             if node.waiting == 0 and node.status is PENDING:
                 self._make_ready(node, now)
-        self._check_finished(RunStatus.RUNNING, now)
+        self._check_finished(initial, now)
 
     def schedule(self, now: float) -> list[Node]:
         """Move ready nodes to RUNNING while slots allow; return them to launch."""
@@ -395,15 +400,30 @@ class RunState:
         out: list[Node] = []
         ready = self.ready
         limits = self.limits
-        while ready and self.running < self.max_concurrency:
-            entry = heapq.heappop(ready)
+        blocked = self.blocked
+        # A greedy pass in (priority, readiness) order over every READY node that
+        # could start: the head of the ready heap, and the head of the waiting
+        # queue of each tag that has a free slot. Nodes waiting for a full tag
+        # are skipped without being looked at, so a long queue of tagged nodes
+        # costs nothing while its tag is busy.
+        while self.running < self.max_concurrency:
+            source = ready if ready else None
+            best = ready[0] if ready else None
+            if limits:
+                for tag, waiting in blocked.items():
+                    free = waiting and self.tag_running[tag] < limits[tag]
+                    if free and (best is None or waiting[0] < best):
+                        best, source = waiting[0], waiting
+            if source is None:
+                break
+            entry = heapq.heappop(source)
             node = entry[2]
             if node.status is not READY:
-                continue
+                continue  # cancelled while it waited
             if limits:
                 full = next((t for t in node.task.tags if self._tag_full(t)), None)
                 if full is not None:
-                    heapq.heappush(self.blocked[full], entry)
+                    heapq.heappush(blocked[full], entry)
                     continue
                 for t in node.task.tags:
                     if t in limits:
@@ -459,13 +479,7 @@ class RunState:
         if limits:
             for t in node.task.tags:
                 if t in limits:
-                    self.tag_running[t] -= 1
-                    waiting = self.blocked[t]
-                    while waiting:  # hand the freed slot to the first live waiter
-                        entry = heapq.heappop(waiting)
-                        if entry[2].status is READY:
-                            heapq.heappush(self.ready, entry)
-                            break
+                    self.tag_running[t] -= 1  # its waiters are woken by schedule()
 
     def succeed(self, node: Node, result: Any, now: float) -> None:
         """RUNNING or AGGREGATING -> DONE with ``result``; unlock dependants."""
@@ -618,7 +632,9 @@ class RunState:
         self._check_finished(before, now)
 
     def cancel(self, now: float) -> None:
-        """End every open node CANCELLED; the run ends ``cancelled``."""
+        """End every open node CANCELLED; the run ends ``cancelled`` (no-op once ended)."""
+        if self.open == 0:
+            return
         before = self.status
         self.cancelled = True
         self._cancel_open(now)

@@ -175,7 +175,7 @@ class Graph:
             backoff=float(backoff),
             timeout=None if timeout is None else float(timeout),
             priority=priority,
-            tags=tuple(tags),
+            tags=tuple(dict.fromkeys(tags)),  # a tag listed twice still takes one slot
             is_async=_is_async(fn),
         )
         if task.kwargs:
