@@ -72,7 +72,11 @@ class MemorySubscriber:
 
     # client side (the test's thread)
     def receive(self, limit: int | None = None, drop: int = 0) -> int:
-        """Apply up to ``limit`` queued frames (dropping the first ``drop``); return how many."""
+        """Apply up to ``limit`` queued frames (dropping the first ``drop``); return how many.
+
+        Heartbeats count only when they revealed a lost frame (and so asked
+        for a resync): zero means this subscriber is in step with its room.
+        """
         applied = 0
         while limit is None or applied < limit:
             with self._lock:
@@ -82,13 +86,12 @@ class MemorySubscriber:
             if drop:
                 drop -= 1
                 continue
-            self._apply(message, buffers)
-            applied += 1
+            applied += self._apply(message, buffers)
         if self.state is None and not self.queue and self.subscription is not None:
             self.subscription.resync()  # the first snapshot was lost: ask again, as views do
         return applied
 
-    def _apply(self, message: dict[str, Any], buffers: list[bytes]) -> None:
+    def _apply(self, message: dict[str, Any], buffers: list[bytes]) -> int:
         if message.get("encoding"):
             self.compressed += 1
         frame = decode(message, buffers)
@@ -96,12 +99,20 @@ class MemorySubscriber:
         if frame["type"] == "snapshot":
             self.state, self.seq = frame["state"], frame["seq"]
             self.snapshots += 1
+        elif frame["type"] == "heartbeat":
+            self.received -= 1
+            if frame["seq"] == self.seq:
+                return 0
+            self.gaps += 1  # the last frame was lost
+            if self.subscription is not None:
+                self.subscription.resync()
         elif frame["type"] == "batch":
             if self.state is None or frame["base_seq"] != self.seq:
                 self.gaps += 1  # a frame was lost: ask for the whole state again
                 if self.subscription is not None:
                     self.subscription.resync()
-                return
+                return 1
             self.state = apply(self.state, frame["patch"])
             self.seq = frame["seq"]
             self.events.extend(frame["events"])
+        return 1

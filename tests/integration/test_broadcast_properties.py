@@ -86,7 +86,7 @@ step = st.one_of(
 )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     steps=st.lists(step, max_size=60),
     capacities=st.tuples(*[st.sampled_from([None, 1, 2, 5])] * 3),

@@ -64,6 +64,9 @@ Send = Callable[[dict[str, Any], list[bytes]], None]
 STRUCTURE = "\x00edges"  # a key meaning "nodes were added: send the edges"
 _CRITICAL_NODE = frozenset({Status.FAILED})
 _RUN_END = frozenset({"done", "failed", "cancelled"})
+# After a burst of frames, a room sends its seq this many seconds later, twice,
+# so a client whose last frame was lost finds out and resyncs.
+HEARTBEATS = (1.0, 10.0)
 
 
 class Ready(Protocol):
@@ -159,6 +162,7 @@ class _Room:
     seq: int = 0
     subscribers: list[_Subscriber] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    heartbeats: list[float] = field(default_factory=list)  # when to send the next ones
 
 
 class Broadcaster:
@@ -352,6 +356,7 @@ class Broadcaster:
     def _timeout(self) -> float | None:
         now = time.monotonic()
         deadlines = [r.batcher.deadline() for r in self._rooms.values()]
+        deadlines += [r.heartbeats[0] for r in self._rooms.values() if r.heartbeats]
         deadlines += [s.next_at for r in self._rooms.values() for s in r.subscribers if _waiting(s)]
         due = [d for d in deadlines if d is not None]
         return max(0.0, min(due) - now) if due else None
@@ -417,6 +422,7 @@ class Broadcaster:
         elif what == "flush":
             for room in self._rooms.values():
                 self._flush(room, now, force=True)
+                self._heartbeat(room, now)
         elif what == "stats":
             return self._stats(now)
         return None
@@ -434,6 +440,9 @@ class Broadcaster:
         for room in self._rooms.values():
             if room.batcher.due(now):
                 self._flush(room, now)
+            if room.heartbeats and now >= room.heartbeats[0]:
+                room.heartbeats.pop(0)
+                self._heartbeat(room, now)
             for sub in room.subscribers:
                 if _waiting(sub) and self._may_send(sub, now, sub.critical):
                     self._deliver_pending(room, sub, now)
@@ -456,6 +465,7 @@ class Broadcaster:
                     "events": events,
                 }
                 self._fan_out(room, frame, patch, events, critical or force, now)
+                room.heartbeats = [now + delay for delay in HEARTBEATS]
         if force:
             for sub in room.subscribers:
                 if _waiting(sub):
@@ -563,6 +573,15 @@ class Broadcaster:
         sub.pending, sub.pending_events, sub.pending_bytes = None, [], 0
         sub.pending_since, sub.critical = None, False
 
+    def _heartbeat(self, room: _Room, now: float) -> None:
+        """Tell subscribers that keep up the room's ``seq``: one that lost the last
+        frame sees it is behind and asks for a resync."""
+        message = {"type": "heartbeat", "room": room.name, "seq": room.seq}
+        encoded: tuple[dict[str, Any], list[bytes], int, int] = (message, [], 0, 0)
+        for sub in room.subscribers:
+            if not _waiting(sub) and self._may_send(sub, now, critical=True):
+                self._send(sub, encoded, now, count=False)
+
     def _send_snapshot(self, room: _Room, sub: _Subscriber, now: float) -> None:
         message = {"type": "snapshot", "room": room.name, "seq": room.seq, "state": room.state}
         sub.needs_snapshot = False
@@ -588,7 +607,11 @@ class Broadcaster:
         return not (sub.kind == "comm" and now < self._comm_next)
 
     def _send(
-        self, sub: _Subscriber, encoded: tuple[dict[str, Any], list[bytes], int, int], now: float
+        self,
+        sub: _Subscriber,
+        encoded: tuple[dict[str, Any], list[bytes], int, int],
+        now: float,
+        count: bool = True,
     ) -> None:
         message, buffers, raw, sent = encoded
         try:
@@ -596,6 +619,8 @@ class Broadcaster:
         except Exception:
             log.exception("send() of subscriber %s raised; it gets a snapshot next", sub.id)
             sub.needs_snapshot = True
+            return
+        if not count:  # heartbeats: tiny, and not frames of state
             return
         sub.frames += 1
         sub.next_at = now + sub.min_gap
