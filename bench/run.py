@@ -13,6 +13,7 @@ import json
 import sys
 from pathlib import Path
 
+import broadcast
 import engine
 import persist
 
@@ -31,11 +32,18 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     results = engine.main(["--quick"] if args.quick else [])
     stored = persist.run_benchmark(quick=args.quick)
-    report = engine.render(results) + "\n" + persist.render(stored)
+    bursts = broadcast.run_benchmark(quick=args.quick)
+    report = (
+        engine.render(results) + "\n" + persist.render(stored) + "\n" + broadcast.render(bursts)
+    )
     args.output.write_text(report, encoding="utf-8")
     raw = HERE / "_out" / "results.json"
     raw.parent.mkdir(exist_ok=True)
-    data = {"engine": engine.to_json(results), "persist": persist.to_json(stored)}
+    data = {
+        "engine": engine.to_json(results),
+        "persist": persist.to_json(stored),
+        "broadcast": [vars(b) for b in bursts],
+    }
     raw.write_text(json.dumps(data, indent=1), encoding="utf-8")
     print(report)
     print(f"wrote {args.output} and {raw}", file=sys.stderr)
