@@ -221,3 +221,13 @@ def test_attaching_a_run_that_has_already_ended() -> None:
         client = MemorySubscriber().join(b, b.attach(run))
         client.receive()
         assert client.state == run.snapshot()
+
+
+def test_one_shared_broadcaster_per_process() -> None:
+    shared = tb.Broadcaster.shared()
+    assert tb.Broadcaster.shared() is shared
+    run = tb.start(wide_graph(2)).wait(10)
+    client = MemorySubscriber().join(shared, shared.attach(run))
+    client.receive()
+    assert client.state == run.snapshot()
+    client.subscription.close()  # type: ignore[union-attr]

@@ -41,6 +41,7 @@ per second averaged over 3 s.
 
 from __future__ import annotations
 
+import atexit
 import concurrent.futures
 import itertools
 import logging
@@ -218,6 +219,19 @@ class Broadcaster:
         self._thread.start()
 
     # -- public API (any thread) ---------------------------------------------
+    @classmethod
+    def shared(cls) -> Broadcaster:
+        """The process-wide broadcaster that views use unless given another one.
+
+        Made on first use with the default settings; closed at interpreter exit.
+        """
+        with _SHARED_LOCK:
+            global _SHARED
+            if _SHARED is None or _SHARED._closed:
+                _SHARED = cls()
+                atexit.register(_SHARED.close)
+            return _SHARED
+
     def attach(self, run: Run) -> str:
         """Open the room of ``run`` (its id), on a running or finished run."""
         self._ask("attach", run)
@@ -657,6 +671,10 @@ class Broadcaster:
             subscribers=subs,
             **self._counters,
         )
+
+
+_SHARED: Broadcaster | None = None
+_SHARED_LOCK = threading.Lock()
 
 
 def _waiting(sub: _Subscriber) -> bool:
