@@ -54,7 +54,7 @@ from typing import Any, Protocol
 
 from taskbeam.broadcast._batcher import RUN, Batcher, NotComposable, Priority, compose
 from taskbeam.broadcast._codec import encode
-from taskbeam.broadcast._patch import apply, diff
+from taskbeam.broadcast._patch import diff
 from taskbeam.engine import Event, Run, Status
 
 __all__ = ["BroadcastStats", "Broadcaster", "SubscriberStats", "Subscription"]
@@ -183,6 +183,9 @@ class Broadcaster:
         A subscriber this far behind gets a fresh snapshot instead of patches.
     comm_fps : float
         Frames per second for all comm (Jupyter) subscribers together.
+    compress_level : int
+        gzip level, 1 (fastest, the default: JSON of node states still shrinks
+        several times) to 9.
     """
 
     def __init__(
@@ -194,11 +197,13 @@ class Broadcaster:
         max_batch: int = 10_000,
         max_pending_bytes: int = 1 << 20,
         comm_fps: float = 200,
+        compress_level: int = 1,
     ) -> None:
         if max_fps <= 0 or comm_fps <= 0 or max_delay_ms < 0:
             raise ValueError("max_fps and comm_fps must be > 0, max_delay_ms >= 0")
         self.max_delay = max_delay_ms / 1000
         self.compress_min_bytes = compress_min_bytes
+        self.compress_level = compress_level
         self.max_fps = max_fps
         self.max_batch = max_batch
         self.max_pending_bytes = max_pending_bytes
@@ -465,9 +470,9 @@ class Broadcaster:
     def _flush(self, room: _Room, now: float, force: bool = False) -> None:
         keys, critical = room.batcher.take()
         if keys:
-            patch, events = self._changes(room, keys)
+            patch, events, state = self._changes(room, keys)
             if patch or events:
-                room.state = apply(room.state, patch)
+                room.state = state
                 room.seq += 1
                 self._counters["batches"] += 1
                 frame = {
@@ -487,7 +492,13 @@ class Broadcaster:
 
     def _changes(
         self, room: _Room, keys: dict[str, Priority]
-    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    ) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
+        """The patch since the room's state, its events, and the new state.
+
+        The new state is built from the summaries just read (a fresh dict:
+        frames already handed to transports may still hold the old one), so
+        it needs no patch applied: the patch is only what goes on the wire.
+        """
         ids = [k for k in keys if k != RUN and k != STRUCTURE]
         run_fields, summaries, edges = room.run.summaries(ids, edges=STRUCTURE in keys)
         old_nodes = room.state["nodes"]
@@ -510,11 +521,16 @@ class Broadcaster:
                 and room.state["run"]["status"] != run_fields["status"]
             ):
                 events.append({"kind": "run", "status": run_fields["status"]})
+        state = dict(room.state, run=run_fields)
         if nodes_patch:
             patch["nodes"] = nodes_patch
+            nodes = dict(old_nodes)
+            nodes.update(summaries)
+            state["nodes"] = nodes
         if edges is not None and edges != room.state["edges"]:
             patch["edges"] = edges
-        return patch, events
+            state["edges"] = edges
+        return patch, events, state
 
     def _fan_out(
         self,
@@ -531,7 +547,7 @@ class Broadcaster:
                 continue  # it will get the state itself
             if not _waiting(sub) and self._may_send(sub, now, critical):
                 if encoded is None:  # encode once for every subscriber that keeps up
-                    encoded = encode(frame, compress_min_bytes=self.compress_min_bytes)
+                    encoded = self._encode(frame)
                 self._send(sub, encoded, now)
                 sub.seq = room.seq
             else:
@@ -582,7 +598,7 @@ class Broadcaster:
             "patch": sub.pending,
             "events": sub.pending_events,
         }
-        self._send(sub, encode(frame, compress_min_bytes=self.compress_min_bytes), now)
+        self._send(sub, self._encode(frame), now)
         sub.seq = sub.pending_seq
         sub.pending, sub.pending_events, sub.pending_bytes = None, [], 0
         sub.pending_since, sub.critical = None, False
@@ -596,6 +612,11 @@ class Broadcaster:
             if not _waiting(sub) and self._may_send(sub, now, critical=True):
                 self._send(sub, encoded, now, count=False)
 
+    def _encode(self, message: dict[str, Any]) -> tuple[dict[str, Any], list[bytes], int, int]:
+        return encode(
+            message, compress_min_bytes=self.compress_min_bytes, level=self.compress_level
+        )
+
     def _send_snapshot(self, room: _Room, sub: _Subscriber, now: float) -> None:
         message = {"type": "snapshot", "room": room.name, "seq": room.seq, "state": room.state}
         sub.needs_snapshot = False
@@ -603,7 +624,7 @@ class Broadcaster:
         sub.pending_since, sub.critical = None, False
         sub.snapshots += 1
         self._counters["snapshots_out"] += 1
-        self._send(sub, encode(message, compress_min_bytes=self.compress_min_bytes), now)
+        self._send(sub, self._encode(message), now)
         sub.seq = room.seq
 
     def _may_send(self, sub: _Subscriber, now: float, critical: bool) -> bool:
