@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import concurrent.futures.thread  # its exit hook must be registered before ours (see end)
+import contextlib
 import functools
 import inspect
 import logging
@@ -373,11 +374,10 @@ class Run:
         if not self._wake_pending:
             self._wake_pending = True
             loop = self._loop
-            try:
-                assert loop is not None
+            assert loop is not None
+            # RuntimeError: the run has ended (a timed-out thread came back late).
+            with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(self._drain)
-            except RuntimeError:  # the run ended (a timed-out thread came back late)
-                pass
 
     def _drain(self) -> None:
         self._wake_pending = False

@@ -18,6 +18,7 @@ thousands of nodes is a handful of list comprehensions and one orjson call::
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Sequence
 from itertools import repeat
 from typing import TYPE_CHECKING, Any
@@ -110,10 +111,8 @@ def encode(batch: dict[str, Any], serializer: Serializer) -> tuple[bytes, list[A
                     fmt[i] = "preview"
                     refused += 1
                 result[i] = None
-    try:
+    with contextlib.suppress(TypeError, orjson.JSONEncodeError):
         return orjson.dumps(batch, option=_JSON), side, refused
-    except (TypeError, orjson.JSONEncodeError):
-        pass
     for i, f in enumerate(fmt):  # some embedded result is not JSON: keep its preview only
         if f == "json":
             try:
