@@ -162,7 +162,6 @@ class _Room:
     batcher: Batcher
     seq: int = 0
     subscribers: list[_Subscriber] = field(default_factory=list)
-    events: list[dict[str, Any]] = field(default_factory=list)
     heartbeats: list[float] = field(default_factory=list)  # when to send the next ones
 
 

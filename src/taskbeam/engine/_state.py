@@ -722,11 +722,6 @@ class RunState:
         """The top-level graph as ``[(node_id, [dependency ids], (tags)), ...]``."""
         return structure(n for n in self.nodes.values() if n.parent is None)
 
-    def iter_nodes(self, ids: Iterable[str] | None = None) -> Iterable[Node]:
-        if ids is None:
-            return self.nodes.values()
-        return (self.nodes[i] for i in ids)
-
 
 def structure(nodes: Iterable[Node]) -> list[tuple[str, Any, tuple[str, ...]]]:
     """``[(node_id, [dependency ids], (tags)), ...]``: a graph as plain data."""
