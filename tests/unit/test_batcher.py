@@ -75,3 +75,21 @@ def test_compose_equals_applying_one_patch_then_the_other(
 def test_a_removed_object_set_again_is_not_composable() -> None:
     with pytest.raises(NotComposable):
         compose({"c": None}, {"c": {}})
+
+
+def test_the_node_summary_diff_matches_the_general_diff() -> None:
+    from taskbeam.broadcast._broadcaster import _node_diff
+
+    cases = [
+        ({"status": "running", "attempt": 1}, {"status": "done", "attempt": 1, "preview": "1"}),
+        ({"status": "failed", "error": {"type": "A", "message": "x"}}, {"status": "running"}),
+        (
+            {"status": "retrying", "error": {"type": "A", "message": "x"}},
+            {"status": "retrying", "error": {"type": "A", "message": "y"}},
+        ),
+        ({"status": "done", "tags": ["a"]}, {"status": "done", "tags": ["a", "b"]}),
+        ({"status": "done"}, {"status": "done"}),
+    ]
+    for old, new in cases:
+        assert _node_diff(old, new) == diff(old, new)
+        assert apply(old, _node_diff(old, new)) == new

@@ -383,6 +383,7 @@ class Broadcaster:
         now = time.monotonic()
         touched: set[str] = set()
         rooms = self._rooms
+        changes = 0
         for item in items:
             kind = item[0]
             if kind == "change":
@@ -390,7 +391,7 @@ class Broadcaster:
                 room = rooms.get(name)
                 if room is None:
                     continue
-                self._counters["changes_in"] += 1
+                changes += 1
                 batcher = room.batcher
                 waiting = batcher.waiting
                 if priority is Priority.NORMAL and key in waiting:
@@ -420,11 +421,13 @@ class Broadcaster:
                     self._counters["resyncs"] += 1
                     self._send_snapshot(room, sub, now)
             elif kind == "close":
+                self._counters["changes_in"] += changes
                 for room in self._rooms.values():
                     self._flush(room, now, force=True)
                     room.unsubscribe()
                 self._closed = True
                 return True
+        self._counters["changes_in"] += changes
         return False
 
     def _answer(self, what: str, arg: Any, now: float) -> Any:
@@ -505,7 +508,7 @@ class Broadcaster:
         events: list[dict[str, Any]] = []
         for node_id, summary in summaries.items():
             old = old_nodes.get(node_id)
-            change = summary if old is None else diff(old, summary)
+            change = summary if old is None else _node_diff(old, summary)
             if change:
                 nodes_patch[node_id] = change
                 if summary["status"] == "failed" and (old or {}).get("status") != "failed":
@@ -695,6 +698,23 @@ class Broadcaster:
 
 _SHARED: Broadcaster | None = None
 _SHARED_LOCK = threading.Lock()
+
+
+def _node_diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """The merge patch between two node summaries.
+
+    Summaries are flat but for the ``error`` object, so this is a dict
+    comprehension for the common case and the general :func:`diff` otherwise.
+    """
+    if old == new:
+        return {}
+    patch = {k: v for k, v in new.items() if old.get(k) != v}
+    if any(isinstance(value, dict) for value in patch.values()):
+        nested: dict[str, Any] = diff(old, new)  # a nested object changed: diff it properly
+        return nested
+    for key in old.keys() - new.keys():
+        patch[key] = None
+    return patch
 
 
 def _waiting(sub: _Subscriber) -> bool:
