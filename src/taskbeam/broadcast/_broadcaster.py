@@ -42,6 +42,7 @@ per second averaged over 3 s.
 from __future__ import annotations
 
 import atexit
+import bisect
 import concurrent.futures
 import itertools
 import logging
@@ -53,7 +54,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from taskbeam.broadcast._batcher import RUN, Batcher, NotComposable, Priority, compose
-from taskbeam.broadcast._codec import encode
+from taskbeam.broadcast._codec import dumps, encode
 from taskbeam.broadcast._patch import diff
 from taskbeam.engine import Event, Run, Status
 
@@ -151,6 +152,15 @@ class _Subscriber:
     frames: int = 0
     snapshots: int = 0
     dropped: int = 0
+
+    def drop_pending(self) -> None:
+        """Forget the composed patch (a snapshot will replace it)."""
+        self.pending, self.pending_events, self.pending_bytes = None, [], 0
+
+    def settle(self) -> None:
+        """Nothing waits for this subscriber any more."""
+        self.drop_pending()
+        self.pending_since, self.critical = None, False
 
 
 @dataclass(eq=False)
@@ -569,7 +579,7 @@ class Broadcaster:
         try:
             sub.pending = patch if sub.pending is None else compose(sub.pending, patch)
         except NotComposable:
-            sub.pending, sub.pending_events, sub.pending_bytes = None, [], 0
+            sub.drop_pending()
             sub.needs_snapshot = True
             return
         sub.pending_seq = room.seq
@@ -583,7 +593,7 @@ class Broadcaster:
             self._dropped["critical"] += extra
         sub.pending_bytes += encoded[2] if encoded is not None else _size(patch)
         if sub.pending_bytes > self.max_pending_bytes:
-            sub.pending, sub.pending_events, sub.pending_bytes = None, [], 0
+            sub.drop_pending()
             sub.needs_snapshot = True
 
     def _deliver_pending(self, room: _Room, sub: _Subscriber, now: float) -> None:
@@ -602,8 +612,7 @@ class Broadcaster:
         }
         self._send(sub, self._encode(frame), now)
         sub.seq = sub.pending_seq
-        sub.pending, sub.pending_events, sub.pending_bytes = None, [], 0
-        sub.pending_since, sub.critical = None, False
+        sub.settle()
 
     def _heartbeat(self, room: _Room, now: float) -> None:
         """Tell subscribers that keep up the room's ``seq``: one that lost the last
@@ -622,8 +631,7 @@ class Broadcaster:
     def _send_snapshot(self, room: _Room, sub: _Subscriber, now: float) -> None:
         message = {"type": "snapshot", "room": room.name, "seq": room.seq, "state": room.state}
         sub.needs_snapshot = False
-        sub.pending, sub.pending_events, sub.pending_bytes = None, [], 0
-        sub.pending_since, sub.critical = None, False
+        sub.settle()
         sub.snapshots += 1
         self._counters["snapshots_out"] += 1
         self._send(sub, self._encode(message), now)
@@ -722,8 +730,6 @@ def _waiting(sub: _Subscriber) -> bool:
 
 
 def _size(patch: dict[str, Any]) -> int:
-    from taskbeam.broadcast._codec import dumps
-
     return len(dumps(patch))
 
 
@@ -737,8 +743,6 @@ def _page(room: _Room, message: dict[str, Any]) -> dict[str, Any]:
     ids = sorted(nodes)
     start = 0
     if cursor:
-        import bisect
-
         start = bisect.bisect_right(ids, cursor)
     chosen = ids[start : start + limit]
     out: dict[str, Any] = {"type": "nodes", "nodes": {i: nodes[i] for i in chosen}}

@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 
 from taskbeam._errors import TaskbeamError
+from taskbeam.store._log import Log
 
 __all__ = [
     "RunRecord",
@@ -80,14 +81,7 @@ def load_snapshot(conn: sqlite3.Connection, run_id: str) -> dict[str, Any]:
                 summary["tags"] = tags
             nodes[node_id] = summary
             edges.extend([dep, node_id] for dep in deps)
-    from taskbeam.store._log import Log
-
-    log = Log(
-        b
-        for (b,) in conn.execute(
-            "SELECT nodes FROM batches WHERE run_id = ? ORDER BY seq", (run_id,)
-        )
-    )
+    log = Log.read(conn, run_id)
     for node_id in log.latest:
         row = log.row(node_id)
         status, attempt, started, ended_at, preview, error_type, error_message = row[1:8]

@@ -19,6 +19,7 @@ thousands of nodes is a handful of list comprehensions and one orjson call::
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from collections.abc import Iterable, Sequence
 from itertools import repeat
 from typing import TYPE_CHECKING, Any
@@ -125,6 +126,12 @@ def encode(batch: dict[str, Any], serializer: Serializer) -> tuple[bytes, list[A
 
 class Log:
     """The batches of one run, oldest first, and the latest row of each node."""
+
+    @classmethod
+    def read(cls, conn: sqlite3.Connection, run_id: str) -> Log:
+        """The log of ``run_id`` as stored, batches oldest first."""
+        rows = conn.execute("SELECT nodes FROM batches WHERE run_id = ? ORDER BY seq", (run_id,))
+        return cls(blob for (blob,) in rows)
 
     def __init__(self, blobs: Iterable[bytes]) -> None:
         self.batches = [orjson.loads(b) for b in blobs]

@@ -423,7 +423,7 @@ class SQLiteStore:
             row = conn.execute("SELECT options FROM runs WHERE id = ?", (run_id,)).fetchone()
             if row is None:
                 raise KeyError(f"no run {run_id!r} in {self.path}")
-            log = _log(conn, run_id)
+            log = Log.read(conn, run_id)
             side = {
                 node_id: (fmt, data)
                 for node_id, fmt, data in conn.execute(
@@ -454,7 +454,7 @@ class SQLiteStore:
     def node_rows(self, run_id: str) -> dict[str, dict[str, Any]]:
         """The stored row of every node of a run, by node id (results as stored)."""
         with self._reading() as conn:
-            rows = _log(conn, run_id).rows()
+            rows = Log.read(conn, run_id).rows()
         return {node_id: dict(zip(FIELDS, r, strict=True)) for node_id, r in rows.items()}
 
     def verify(self, run_id: str, batches: dict[int, int], total: int) -> list[str]:
@@ -552,21 +552,12 @@ def _upsert_run(conn: sqlite3.Connection, r: RunRecord) -> None:
     )
 
 
-def _log(conn: sqlite3.Connection, run_id: str) -> Log:
-    return Log(
-        b
-        for (b,) in conn.execute(
-            "SELECT nodes FROM batches WHERE run_id = ? ORDER BY seq", (run_id,)
-        )
-    )
-
-
 def _compact(conn: sqlite3.Connection, run_id: str, keep: set[str] | None) -> dict[int, int]:
     """Replace a run's log by one batch of its latest rows (only ``keep``, if given).
 
     Returns the new log's ``{seq: crc32}``.
     """
-    data = _log(conn, run_id).compact(keep)
+    data = Log.read(conn, run_id).compact(keep)
     if keep is not None:
         stale = [
             (run_id, n)
