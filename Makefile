@@ -1,10 +1,15 @@
-# One command per job; each works on a fresh machine (it builds .venv first).
+# One command per job; each works on a fresh machine (it builds what it needs first).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+NPM_STAMP := js/node_modules/.installed-stamp
+BUNDLE := src/taskbeam/widget/static/widget.js
+JS_SRC := $(wildcard js/src/*.js js/src/*.css) js/package.json js/package-lock.json
+# The browser for the end-to-end tests: Debian's Chromium (driven by playwright).
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo test lint format bench clean js js-check browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,23 +17,42 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+$(NPM_STAMP): js/package.json js/package-lock.json
+	cd js && npm ci --no-audit --no-fund --loglevel=error
+	touch $(NPM_STAMP)
+
+$(BUNDLE): $(NPM_STAMP) $(JS_SRC)
+	cd js && npm run --silent build
+
+js: $(BUNDLE)
+
+$(CHROMIUM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+browser: $(CHROMIUM)
+
+demo: $(STAMP) $(BUNDLE)
 	$(VENV)/bin/taskbeam demo
+	$(VENV)/bin/taskbeam lab notebooks/01-quickstart.ipynb
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
 	$(VENV)/bin/mypy
 
+js-check: $(NPM_STAMP)
+	cd js && npm run --silent typecheck && npm test --silent
+
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix src tests bench
 	$(VENV)/bin/ruff format src tests bench
 
-test: lint
+test: lint js-check $(BUNDLE) $(CHROMIUM)
 	$(PY) -m pytest
 
-bench: $(STAMP)
+bench: $(STAMP) $(BUNDLE) $(CHROMIUM)
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache js/node_modules \
+		src/taskbeam/widget/static test-artifacts

@@ -8,6 +8,8 @@
 {'load': [1, 2, 3], 'total': 6}
 """
 
+import typing as _typing
+
 from taskbeam._errors import DepthError, GraphError, IllegalTransition, NodeTimeout, TaskbeamError
 from taskbeam._service import ExecutionService
 from taskbeam.broadcast import Broadcaster, BroadcastStats, Subscription
@@ -31,6 +33,9 @@ from taskbeam.store import (
     StoreRecoveryWarning,
 )
 
+if _typing.TYPE_CHECKING:
+    from taskbeam.widget import GraphView
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -43,6 +48,7 @@ __all__ = [
     "Expansion",
     "Graph",
     "GraphError",
+    "GraphView",
     "IllegalTransition",
     "JSONSerializer",
     "NodeTimeout",
@@ -63,3 +69,13 @@ __all__ = [
     "resume",
     "start",
 ]
+
+
+def __getattr__(name: str) -> _typing.Any:
+    # The widget pulls in ipywidgets (~0.2 s): import it on first use only,
+    # so scripts and the command line that never show a view don't pay.
+    if name == "GraphView":
+        from taskbeam.widget import GraphView
+
+        return GraphView
+    raise AttributeError(f"module 'taskbeam' has no attribute {name!r}")

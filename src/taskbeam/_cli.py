@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
+import os
+import pathlib
+import secrets
+import socket
+import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
@@ -183,6 +190,53 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port free on ``host`` right now."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _lab(args: argparse.Namespace) -> int:
+    if importlib.util.find_spec("jupyterlab") is None:
+        raise SystemExit("taskbeam: JupyterLab is not installed: pip install 'taskbeam[lab]'")
+    notebook = pathlib.Path(args.notebook).resolve() if args.notebook else None
+    if notebook is not None and not notebook.is_file():
+        raise SystemExit(f"taskbeam: no notebook {args.notebook!r}")
+    root = notebook.parent if notebook is not None else pathlib.Path.cwd()
+    port = args.port or free_port(args.ip)
+    token = secrets.token_hex(24)
+    cmd = [
+        sys.executable, "-m", "jupyterlab", "--no-browser", f"--ip={args.ip}",
+        f"--port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+    ]  # fmt: skip
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")
+    proc = subprocess.Popen(cmd)
+    base = f"http://{args.ip}:{port}"
+    deadline = time.monotonic() + 60
+    while proc.poll() is None:
+        try:
+            with urllib.request.urlopen(f"{base}/api?token={token}", timeout=1):
+                break
+        except OSError:
+            if time.monotonic() > deadline:
+                proc.terminate()
+                raise SystemExit("taskbeam: JupyterLab did not start within 60 s") from None
+            time.sleep(0.2)
+    page = f"/lab/tree/{notebook.name}" if notebook is not None else "/lab"
+    # A plain print: the URL must stay on one line to be copied or clicked.
+    print(f"JupyterLab is running; open\n\n    {base}{page}?token={token}\n", flush=True)
+    print("Press Ctrl-C to stop it.", flush=True)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        proc.wait(10)
+        return 0
+
+
 def _parse_limit(text: str) -> tuple[str, int]:
     tag, sep, n = text.partition("=")
     if not sep or not n.isdigit() or int(n) < 1:
@@ -202,6 +256,10 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--all", action="store_true", help="list every node")
     imp = sub.add_parser("import", help="load an emergency backup file into a store")
     imp.add_argument("file")
+    lab = sub.add_parser("lab", help="open a notebook in JupyterLab and print its URL")
+    lab.add_argument("notebook", nargs="?", help="a notebook to open (default: the file browser)")
+    lab.add_argument("--ip", default="127.0.0.1", help="address to listen on")
+    lab.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     for p in (runs, show, imp):
         p.add_argument("--store", default=None, help="database file (default .taskbeam/runs.db)")
     for p in (run, demo):
@@ -217,8 +275,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command in ("runs", "show", "import"):
-        return {"runs": _runs, "show": _show, "import": _import}[args.command](args)
+    if args.command in ("runs", "show", "import", "lab"):
+        return {"runs": _runs, "show": _show, "import": _import, "lab": _lab}[args.command](args)
     if args.command == "demo":
         from taskbeam.examples import FakeLLM, research_graph
 

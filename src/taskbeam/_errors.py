@@ -31,3 +31,9 @@ class NodeTimeout(TaskbeamError, TimeoutError):
 
 class DepthError(TaskbeamError, RecursionError):
     """A task returned ``expand(...)`` deeper than the run's ``max_depth``."""
+
+
+# Users meet these as ``taskbeam.NodeTimeout`` etc.: name them so in tracebacks
+# and in the error types that runs record.
+for _cls in (TaskbeamError, GraphError, IllegalTransition, NodeTimeout, DepthError):
+    _cls.__module__ = "taskbeam"

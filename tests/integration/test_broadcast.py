@@ -188,6 +188,47 @@ def test_resync_details_and_pages() -> None:
             b.subscribe("nope", lambda m, bufs: None)
 
 
+def test_control_requests_reach_the_run_and_answers_carry_the_request_id() -> None:
+    gate = threading.Event()
+
+    async def wait_gate() -> None:
+        await asyncio.to_thread(gate.wait, 10)
+
+    g = tb.Graph("controlled")
+    for i in range(4):
+        g.add(f"n{i}", wait_gate)
+    run = tb.start(g, max_concurrency=1)
+    with tb.Broadcaster() as b:
+        room = b.attach(run)
+        assert b.request(room, {"type": "pause", "id": 3}) == {"type": "ok", "id": 3}
+        wait_until(lambda: run.status is tb.RunStatus.PAUSED)
+        assert b.request(room, {"type": "cancel_node", "node_id": "n3", "id": "x"}) == {
+            "type": "ok",
+            "id": "x",
+        }
+        assert b.request(room, {"type": "cancel_node", "node_id": "zz"})["type"] == "error"
+        assert b.request(room, {"type": "cancel_node"})["type"] == "error"
+        assert b.request(room, {"type": "resume"}) == {"type": "ok"}
+        gate.set()
+        run.wait(10)
+        assert run.snapshot()["nodes"]["n3"]["status"] == "cancelled"
+        # Ids that are not small integers or short strings are not echoed.
+        for rid in (True, "x" * 65, [1], 1.5):
+            assert "id" not in b.request(room, {"type": "explode", "id": rid})
+        assert b.request(room, {"type": "cancel"}) == {"type": "ok"}  # after the end: no-op
+
+
+def test_submitted_calls_run_on_the_broadcaster_thread_in_order() -> None:
+    seen: list[tuple[int, str]] = []
+    with tb.Broadcaster() as b:
+        for i in range(5):
+            b.submit(lambda i=i: seen.append((i, threading.current_thread().name)))
+        b.submit(lambda: 1 / 0)  # logged; the thread goes on
+        b.submit(lambda: seen.append((5, threading.current_thread().name)))
+        b.flush_all()
+    assert seen == [(i, "taskbeam-broadcaster") for i in range(6)]
+
+
 def test_big_frames_are_compressed_and_stats_add_up() -> None:
     run = tb.start(wide_graph(500)).wait(10)
     with tb.Broadcaster(compress_min_bytes=1024) as b:

@@ -80,3 +80,58 @@ def test_demo_runs_the_recursive_example(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "run done" in proc.stdout
     assert "root/q1/q1/q1" in proc.stdout or "more nodes" in proc.stdout
+
+
+def test_lab_refuses_a_missing_notebook(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "taskbeam._cli", "lab", str(tmp_path / "nope.ipynb")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1
+    assert "no notebook" in proc.stderr
+
+
+@pytest.mark.timeout(120)
+def test_lab_serves_the_notebook_on_loopback_with_a_token(tmp_path: Path) -> None:
+    import json
+    import signal
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    nb = tmp_path / "hello.ipynb"
+    nb.write_text(json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "taskbeam._cli", "lab", str(nb)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = ""
+        for line in proc.stdout:  # bounded: the command gives up after 60 s
+            if "/lab/tree/hello.ipynb?token=" in line:
+                url = line.strip()
+                break
+        parts = urllib.parse.urlsplit(url)
+        assert parts.hostname == "127.0.0.1"
+        token = urllib.parse.parse_qs(parts.query)["token"][0]
+        assert len(token) >= 32
+        api = f"{parts.scheme}://{parts.netloc}/api/contents/hello.ipynb"
+        with urllib.request.urlopen(f"{api}?token={token}", timeout=10) as resp:
+            assert json.load(resp)["name"] == "hello.ipynb"
+        with pytest.raises(urllib.error.HTTPError) as denied:
+            urllib.request.urlopen(api, timeout=10)
+        assert denied.value.code == 403
+        denied.value.close()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()

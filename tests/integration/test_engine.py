@@ -145,7 +145,7 @@ def test_async_timeout_fails_the_node_promptly() -> None:
     assert time.monotonic() - t0 < 2
     node = run.snapshot()["nodes"]["slow"]
     assert node["status"] == "failed"
-    assert node["error"]["type"] == "taskbeam._errors.NodeTimeout"
+    assert node["error"]["type"] == "taskbeam.NodeTimeout"
     assert "timed out after 0.1 s" in node["error"]["message"]
 
 
@@ -389,7 +389,7 @@ def test_depth_beyond_max_depth_fails_that_node() -> None:
     g.add("dig", dig)
     run = tb.start(g, max_depth=2).wait(5)
     nodes = run.snapshot()["nodes"]
-    assert nodes["dig/deeper/deeper"]["error"]["type"] == "taskbeam._errors.DepthError"
+    assert nodes["dig/deeper/deeper"]["error"]["type"] == "taskbeam.DepthError"
     assert "max_depth=2" in nodes["dig/deeper/deeper"]["error"]["message"]
     assert nodes["dig"]["status"] == "failed"
     assert nodes["dig"]["error"]["type"] == "ChildFailed"
@@ -430,7 +430,7 @@ def test_an_invalid_subgraph_fails_the_parent() -> None:
     g = tb.Graph("bad-sub")
     g.add("plan", plan)
     run = tb.start(g).wait(5)
-    assert run.details("plan")["error"]["type"] == "taskbeam._errors.GraphError"
+    assert run.details("plan")["error"]["type"] == "taskbeam.GraphError"
 
 
 def test_async_aggregate_and_empty_expansion() -> None:

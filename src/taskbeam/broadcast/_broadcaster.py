@@ -66,6 +66,7 @@ Send = Callable[[dict[str, Any], list[bytes]], None]
 STRUCTURE = "\x00edges"  # a key meaning "nodes were added: send the edges"
 _CRITICAL_NODE = frozenset({Status.FAILED})
 _RUN_END = frozenset({"done", "failed", "cancelled"})
+_CONTROLS = frozenset({"pause", "resume", "cancel"})
 # After a burst of frames, a room sends its seq this many seconds later, twice,
 # so a client whose last frame was lost finds out and resyncs.
 HEARTBEATS = (1.0, 10.0)
@@ -276,7 +277,18 @@ class Broadcaster:
     def request(
         self, room: str, message: dict[str, Any], sub: Subscription | None = None
     ) -> dict[str, Any]:
-        """Answer ``{"type": "resync" | "node_details" | "nodes", ...}`` for ``room``."""
+        """Answer a request for ``room`` (see docs/protocol.md).
+
+        ``{"type": "resync" | "node_details" | "nodes" | "pause" | "resume" |
+        "cancel" | "cancel_node", ...}``. The answer carries the request's
+        ``id`` when it had one (an integer or a short string), so a client can
+        match answers to requests over a transport without acknowledgements.
+        """
+        return with_request_id(self._request(room, message, sub), message)
+
+    def _request(
+        self, room: str, message: dict[str, Any], sub: Subscription | None
+    ) -> dict[str, Any]:
         kind = message.get("type") if isinstance(message, dict) else None
         target = self._rooms.get(room)
         if target is None:
@@ -300,7 +312,28 @@ class Broadcaster:
                 return {"type": "error", "error": f"no node {node!r} in run {room}"}
         if kind == "nodes":
             return _page(target, message)
+        if kind in _CONTROLS:
+            getattr(target.run, kind)()  # posts to the run's loop; never waits for it
+            return {"type": "ok"}
+        if kind == "cancel_node":
+            node = message.get("node_id")
+            if not isinstance(node, str):
+                return {"type": "error", "error": "cancel_node needs a string node_id"}
+            try:
+                target.run.cancel_node(node)
+            except KeyError:
+                return {"type": "error", "error": f"no node {node!r} in run {room}"}
+            return {"type": "ok"}
         return {"type": "error", "error": f"unknown request {kind!r}"}
+
+    def submit(self, fn: Callable[[], None]) -> None:
+        """Call ``fn()`` on the broadcaster thread, soon; return at once.
+
+        Transports use it to answer their clients from the one thread that
+        sends frames (a Jupyter comm's ``on_msg`` handler only enqueues). An
+        exception in ``fn`` is logged; the thread goes on.
+        """
+        self._post(("call", fn))
 
     def flush_all(self, timeout: float | None = 10) -> None:
         """Send everything waiting in every room now; return when it is sent."""
@@ -327,8 +360,8 @@ class Broadcaster:
     # -- the inbox -----------------------------------------------------------
     def _ask(self, kind: str, arg: Any = None, timeout: float | None = 30) -> Any:
         """Have the broadcaster thread do ``kind`` and return its answer (or raise its error)."""
-        if threading.current_thread() is self._thread:
-            raise RuntimeError("the broadcaster cannot wait for itself")
+        if threading.current_thread() is self._thread:  # from submit(): do it now
+            return self._answer(kind, arg, time.monotonic())
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
         self._post(("ask", kind, arg, future))
         try:
@@ -430,6 +463,11 @@ class Broadcaster:
                 if room is not None and not sub.closed:
                     self._counters["resyncs"] += 1
                     self._send_snapshot(room, sub, now)
+            elif kind == "call":
+                try:
+                    item[1]()
+                except Exception:
+                    log.exception("a call submitted to the broadcaster failed")
             elif kind == "close":
                 self._counters["changes_in"] += changes
                 for room in self._rooms.values():
@@ -723,6 +761,16 @@ def _node_diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     for key in old.keys() - new.keys():
         patch[key] = None
     return patch
+
+
+def with_request_id(answer: dict[str, Any], request: Any) -> dict[str, Any]:
+    """``answer`` with the request's ``id`` (an integer or a string of 64 or fewer chars)."""
+    rid = request.get("id") if isinstance(request, dict) else None
+    if (isinstance(rid, int) and not isinstance(rid, bool)) or (
+        isinstance(rid, str) and len(rid) <= 64
+    ):
+        answer["id"] = rid
+    return answer
 
 
 def _waiting(sub: _Subscriber) -> bool:

@@ -44,6 +44,7 @@ import traceback
 import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from taskbeam._errors import DepthError, GraphError, NodeTimeout
@@ -58,6 +59,7 @@ from taskbeam.graph import Expansion, Graph
 
 if TYPE_CHECKING:
     from taskbeam.store import SQLiteStore
+    from taskbeam.widget import GraphView
 
 __all__ = ["Run", "resume", "start"]
 
@@ -70,9 +72,29 @@ TRACEBACK_CHARS = 20_000
 _LIVE: weakref.WeakSet[Run] = weakref.WeakSet()
 
 
+_BY_ID: weakref.WeakValueDictionary[str, Run] = weakref.WeakValueDictionary()
+
+
+def live_run(run_id: str) -> Run:
+    """The run with this id, while any code in this process still holds it."""
+    run = _BY_ID.get(run_id)
+    if run is not None:
+        return run
+    raise KeyError(
+        f"no run {run_id!r} in this process; pass the Run or its ExecutionService instead"
+    )
+
+
 def _new_id(name: str) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:24] or "run"
     return f"{slug}-{secrets.token_hex(4)}"
+
+
+def _user_frames(tb: TracebackType | None) -> TracebackType | None:
+    """``tb`` without the engine's own frames at its top (where it called the task)."""
+    while tb is not None and tb.tb_next is not None and tb.tb_frame.f_globals is globals():
+        tb = tb.tb_next
+    return tb
 
 
 def error_info(exc: BaseException) -> ErrorInfo:
@@ -85,7 +107,7 @@ def error_info(exc: BaseException) -> ErrorInfo:
         message = str(exc)
     except Exception:
         message = "<str() of the exception failed>"
-    tb = "".join(traceback.format_exception(exc))
+    tb = "".join(traceback.format_exception(cls, exc, _user_frames(exc.__traceback__)))
     if len(tb) > TRACEBACK_CHARS:
         tb = "…" + tb[-TRACEBACK_CHARS:]
     return ErrorInfo(name, message[:MESSAGE_CHARS], tb)
@@ -157,6 +179,7 @@ class Run:
         if store is not None:
             self._recorder = Recorder(self, store, save_policy or SavePolicy())
         self._subscribers: tuple[Subscriber, ...] = ()
+        self._view: GraphView | None = None
         self._done: concurrent.futures.Future[Run] = concurrent.futures.Future()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -191,6 +214,7 @@ class Run:
             target=self._thread_main, args=(ready,), name=f"taskbeam-run-{self.id}", daemon=True
         )
         _LIVE.add(self)
+        _BY_ID[self.id] = self
         self._thread.start()
         ready.wait()
         return self
@@ -712,6 +736,24 @@ class Run:
             return self._state.nodes[node_id]
         except KeyError:
             raise KeyError(f"run {self.id} has no node {node_id!r}") from None
+
+    def view(self, **options: Any) -> GraphView:
+        """A new live view of this run for Jupyter (see :class:`taskbeam.GraphView`)."""
+        from taskbeam.widget import GraphView
+
+        return GraphView(self, **options)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        # A run shown in a notebook is its live view. Showing it again reuses
+        # the same widget model, so both outputs share one subscription.
+        view = self._view
+        if view is None or view.comm is None:
+            view = self._view = self.view()
+        bundle = view._repr_mimebundle_(**kwargs)
+        data = bundle[0] if isinstance(bundle, tuple) else bundle
+        if isinstance(data, dict):  # where widgets don't render: the run's own line
+            data["text/plain"] = repr(self)
+        return bundle
 
     def __repr__(self) -> str:
         c = self._state.counts

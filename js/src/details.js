@@ -1,0 +1,187 @@
+/**
+ * The details panel of the selected node.
+ *
+ * It shows what the state already knows at once (status, attempt, times,
+ * preview, error), then what a `node_details` request brings (dependencies,
+ * children, the longer result, captured output, the traceback). All text
+ * goes in through `textContent`: results and output are arbitrary strings.
+ *
+ * @module
+ */
+
+import { formatDuration } from "./format.js";
+import { FINISHED, statusClass } from "./status.js";
+
+/** @typedef {import("./reducer.js").NodeSummary} NodeSummary */
+
+/**
+ * What a `node_details` answer holds (the summary plus more).
+ *
+ * @typedef {NodeSummary & {id?: string, deps?: string[], result?: string, output?: string, children?: string[]}} Details
+ */
+
+/**
+ * @typedef {object} DetailsHandlers
+ * @property {(id: string) => void} select show another node
+ * @property {(id: string) => void} cancel cancel this node
+ * @property {() => void} close
+ */
+
+/** At most this many dependency or child links; the rest are counted. */
+const MAX_LINKS = 200;
+
+/**
+ * @template {keyof HTMLElementTagNameMap} K
+ * @param {K} tag
+ * @param {string} [className]
+ * @param {string} [text]
+ * @returns {HTMLElementTagNameMap[K]}
+ */
+export function h(tag, className, text) {
+  const el = document.createElement(tag);
+  if (className) el.className = className;
+  if (text !== undefined) el.textContent = text;
+  return el;
+}
+
+export class DetailsPanel {
+  /**
+   * @param {HTMLElement} container the panel element (hidden until a node is shown)
+   * @param {DetailsHandlers} handlers
+   */
+  constructor(container, handlers) {
+    this.el = container;
+    this.handlers = handlers;
+    /** @type {string | null} */
+    this.id = null;
+    this.el.hidden = true;
+  }
+
+  /**
+   * Show `id` with what is known now; `details` is the request's answer, if
+   * it has come, `error` the text of a failed request.
+   *
+   * @param {string} id
+   * @param {NodeSummary | undefined} summary from the state
+   * @param {Details | null} details
+   * @param {{runEnded: boolean, error?: string, statusOf: (id: string) => string | undefined}} context
+   */
+  show(id, summary, details, context) {
+    const scroll = this.id === id ? this.el.scrollTop : 0;
+    this.id = id;
+    const node = { ...(details ?? {}), ...(summary ?? {}) };
+    // The state is fresher for the summary fields; details adds the rest.
+    if (details?.error && summary?.error) node.error = { ...details.error, ...summary.error };
+    const el = this.el;
+    el.replaceChildren();
+    el.hidden = false;
+
+    const head = h("div", "tb-details-head");
+    const title = h("div", "tb-details-title");
+    title.append(h("div", "tb-details-id", id));
+    const sub = h("div", "tb-details-sub");
+    const status = node.status ?? (summary ? "pending" : "unknown");
+    sub.append(h("span", `tb-pill ${statusClass(status)}`, status));
+    if (node.tags?.length) sub.append(h("span", "tb-muted", node.tags.join(", ")));
+    title.append(sub);
+    const close = h("button", "tb-button tb-icon-only", "✕");
+    close.title = "Close";
+    close.setAttribute("aria-label", "Close details");
+    close.addEventListener("click", () => this.handlers.close());
+    head.append(title, close);
+
+    const body = h("div", "tb-details-body");
+    if (!summary && !details) body.append(h("div", "tb-muted", "This node is not in the run."));
+
+    const facts = h("dl", "tb-facts");
+    /** @param {string} k @param {string} v */
+    const fact = (k, v) => facts.append(h("dt", "", k), h("dd", "", v));
+    if (node.attempt !== undefined) fact("Attempt", String(node.attempt));
+    if (node.started !== undefined) fact("Started", `${formatDuration(node.started)} after start`);
+    if (node.ended !== undefined) fact("Ended", `${formatDuration(node.ended)} after start`);
+    if (node.started !== undefined && node.ended !== undefined) fact("Took", formatDuration(node.ended - node.started));
+    if (facts.childElementCount) body.append(section("Timing", facts));
+
+    if (node.error) {
+      const text = `${node.error.type}: ${node.error.message}`;
+      const box = h("div");
+      box.append(pre(text, true));
+      if (node.error.traceback) {
+        const tb = pre(node.error.traceback, true);
+        tb.style.marginTop = "4px";
+        box.append(tb);
+      }
+      body.append(section(status === "retrying" ? "Last error" : "Error", box));
+    }
+
+    const result = details?.result ?? node.preview;
+    if (result !== undefined) body.append(section("Result", pre(result)));
+    if (details?.output) body.append(section("Output", pre(details.output)));
+
+    if (node.parent) body.append(section("Inside", this.links([node.parent], context.statusOf)));
+    if (details?.deps) {
+      body.append(
+        section(`Depends on (${details.deps.length})`, details.deps.length ? this.links(details.deps, context.statusOf) : h("span", "tb-muted", "nothing")),
+      );
+    }
+    if (details?.children?.length) {
+      body.append(section(`Children (${details.children.length})`, this.links(details.children, context.statusOf)));
+    }
+    if (!details && !context.error && summary) body.append(h("div", "tb-section tb-muted", "Loading details…"));
+    if (context.error) body.append(h("div", "tb-section tb-muted", `Details unavailable: ${context.error}`));
+
+    const actions = h("div", "tb-details-actions");
+    const cancel = h("button", "tb-button tb-danger tb-cancel-node", "Cancel node");
+    cancel.disabled = !summary || FINISHED.has(status) || context.runEnded;
+    cancel.title = cancel.disabled ? "This node has finished" : "Stops this node (and its children); what depends on it is skipped";
+    cancel.addEventListener("click", () => {
+      cancel.disabled = true;
+      this.handlers.cancel(id);
+    });
+    actions.append(cancel);
+    body.append(actions);
+
+    el.append(head, body);
+    el.scrollTop = scroll;
+  }
+
+  hide() {
+    this.id = null;
+    this.el.hidden = true;
+    this.el.replaceChildren();
+  }
+
+  /**
+   * @param {string[]} ids
+   * @param {(id: string) => string | undefined} statusOf
+   */
+  links(ids, statusOf) {
+    const box = h("div", "tb-links");
+    for (const id of ids.slice(0, MAX_LINKS)) {
+      const link = h("button", `tb-link ${statusClass(statusOf(id))}`, id);
+      link.title = `${id} (${statusOf(id) ?? "unknown"})`;
+      link.addEventListener("click", () => this.handlers.select(id));
+      box.append(link);
+    }
+    if (ids.length > MAX_LINKS) box.append(h("span", "tb-muted", `… and ${ids.length - MAX_LINKS} more`));
+    return box;
+  }
+}
+
+/**
+ * @param {string} title
+ * @param {HTMLElement} content
+ */
+function section(title, content) {
+  const el = h("div", "tb-section");
+  el.append(h("div", "tb-section-title", title), content);
+  return el;
+}
+
+/**
+ * @param {string} text
+ * @param {boolean} [error]
+ */
+function pre(text, error = false) {
+  return h("pre", error ? "tb-pre tb-error-text" : "tb-pre", text);
+}

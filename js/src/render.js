@@ -1,0 +1,516 @@
+/**
+ * Drawing a layout on a 2D canvas.
+ *
+ * Everything is drawn in world units under one transform (`camera`), so
+ * the cost of a frame depends on what is on screen: nodes outside the view
+ * are skipped, and the level of detail follows the zoom:
+ *
+ * - below `CARD` screen pixels of node height, a node is a rectangle of its
+ *   status colour, all rectangles of one status filled as one path;
+ * - from there on, a card: a tinted fill, a border and a bar in the status
+ *   colour, and (once the text would be legible) its name and a short note.
+ *
+ * Compound boxes and edges change only with the layout, the camera, the
+ * size or the theme, so they are drawn into a cached layer (`StaticLayer`)
+ * that a status-only frame just copies; then the nodes, the boxes' headers
+ * (their counts change) and the selection are drawn over it.
+ *
+ * The overview is drawn by `raster.js`.
+ *
+ * @module
+ */
+
+import { formatDuration, localName } from "./format.js";
+import { FINISHED_INDEX } from "./status.js";
+import { COLLAPSED, LEAF, OPEN } from "./tree.js";
+
+/** @typedef {import("./colors.js").Theme} Theme */
+/** @typedef {import("./text.js").TextFitter} TextFitter */
+/** @typedef {import("./layout.js").GraphLayout} GraphLayout */
+/** @typedef {import("./reducer.js").NodeSummary} NodeSummary */
+
+/**
+ * The view transform: screen = world × s + (tx, ty), in CSS pixels.
+ *
+ * @typedef {object} Camera
+ * @property {number} s
+ * @property {number} tx
+ * @property {number} ty
+ */
+
+/**
+ * @typedef {object} Surface
+ * @property {number} width CSS pixels
+ * @property {number} height CSS pixels
+ * @property {number} dpr device pixels per CSS pixel
+ */
+
+/** Node height on screen (px) from which nodes are drawn as cards. */
+export const CARD = 12;
+/** Smallest font size on screen (px) worth drawing; labels grow to it when zoomed out. */
+const MIN_TEXT = 8;
+/** Label font size in world units at normal zoom. */
+const FONT = 12.5;
+/** Note font size relative to the label's. */
+const META = 0.88;
+const BAR = 5;
+const RADIUS = 5;
+
+/**
+ * @param {CanvasRenderingContext2D} ctx
+ * @param {Surface} surface
+ * @param {Camera} cam
+ */
+export function worldTransform(ctx, surface, cam) {
+  const k = surface.dpr;
+  ctx.setTransform(k * cam.s, 0, 0, k * cam.s, k * cam.tx, k * cam.ty);
+}
+
+/**
+ * The visible world rectangle, a margin included.
+ *
+ * @param {Surface} surface
+ * @param {Camera} cam
+ * @param {number} margin in world units
+ */
+export function viewport(surface, cam, margin = 0) {
+  return {
+    x0: -cam.tx / cam.s - margin,
+    y0: -cam.ty / cam.s - margin,
+    x1: (surface.width - cam.tx) / cam.s + margin,
+    y1: (surface.height - cam.ty) / cam.s + margin,
+  };
+}
+
+/**
+ * Boxes and edges, drawn once per layout × camera × size × theme and then
+ * copied into each frame.
+ */
+export class StaticLayer {
+  constructor() {
+    this.canvas = document.createElement("canvas");
+    /** @type {string} */
+    this.key = "";
+  }
+
+  invalidate() {
+    this.key = "";
+  }
+
+  /**
+   * Draw the layer into `ctx` (at the device-pixel origin), redrawing it first if needed.
+   *
+   * @param {CanvasRenderingContext2D} ctx
+   * @param {GraphLayout} l
+   * @param {number} version changes whenever the layout does
+   * @param {Camera} cam
+   * @param {Theme} theme
+   * @param {Surface} surface
+   * @param {number} selected index of the selected node, or -1 (its edges stand out)
+   */
+  blit(ctx, l, version, cam, theme, surface, selected) {
+    const key = `${version}|${cam.s}|${cam.tx}|${cam.ty}|${surface.width}x${surface.height}@${surface.dpr}|${theme.bg}|${theme.edge}|${selected}`;
+    const w = Math.max(1, Math.round(surface.width * surface.dpr));
+    const h = Math.max(1, Math.round(surface.height * surface.dpr));
+    if (key !== this.key) {
+      if (this.canvas.width !== w || this.canvas.height !== h) {
+        this.canvas.width = w;
+        this.canvas.height = h;
+      }
+      const c = /** @type {CanvasRenderingContext2D} */ (this.canvas.getContext("2d"));
+      c.setTransform(1, 0, 0, 1, 0, 0);
+      c.clearRect(0, 0, w, h);
+      drawStatic(c, l, cam, theme, surface, selected);
+      this.key = key;
+    }
+    ctx.drawImage(this.canvas, 0, 0);
+  }
+}
+
+/**
+ * @param {CanvasRenderingContext2D} ctx
+ * @param {GraphLayout} l
+ * @param {Camera} cam
+ * @param {Theme} theme
+ * @param {Surface} surface
+ * @param {number} selected
+ */
+function drawStatic(ctx, l, cam, theme, surface, selected) {
+  const { x, y, w, h, kind, order, edges, edgeLevel, depth } = l;
+  const s = cam.s;
+  const v = viewport(surface, cam, 20 / s);
+  worldTransform(ctx, surface, cam);
+
+  // Level by level: the edges between the children of a box lie over that
+  // box but under its children's boxes, so an edge never runs across a box
+  // it does not belong to.
+  /** @type {number[][]} */
+  const boxes = [];
+  for (let k = 0; k < order.length; k++) {
+    const i = order[k];
+    if (kind[i] !== OPEN) continue;
+    if (x[i] > v.x1 || y[i] > v.y1 || x[i] + w[i] < v.x0 || y[i] + h[i] < v.y0) continue;
+    (boxes[depth[i]] ??= []).push(i);
+  }
+  /** @type {number[][]} */
+  const levels = [];
+  /** @type {number[]} */
+  const mine = [];
+  for (let k = 0; k < edges.length; k += 2) {
+    if (edges[k] === selected || edges[k + 1] === selected) mine.push(edges[k], edges[k + 1]);
+    else (levels[edgeLevel[k >> 1]] ??= []).push(edges[k], edges[k + 1]);
+  }
+  const thin = s < 0.25;
+  for (let d = 0; d < Math.max(levels.length, boxes.length); d++) {
+    const pairs = levels[d];
+    if (pairs) {
+      ctx.lineWidth = (thin ? 0.8 : 1.2) / s;
+      ctx.strokeStyle = theme.edge;
+      ctx.globalAlpha = thin ? 0.7 : 1;
+      ctx.beginPath();
+      for (let k = 0; k < pairs.length; k += 2) {
+        const a = pairs[k];
+        const b = pairs[k + 1];
+        edgePath(ctx, x[a] + w[a], y[a] + h[a] / 2, x[b], y[b] + h[b] / 2, v);
+      }
+      ctx.stroke();
+      ctx.globalAlpha = 1;
+      if (s >= 0.45) arrows(ctx, l, pairs, v, theme.edge);
+    }
+    for (const i of boxes[d] ?? []) {
+      ctx.beginPath();
+      ctx.roundRect(x[i], y[i], w[i], h[i], RADIUS + 2);
+      ctx.fillStyle = theme.boxBg;
+      ctx.fill();
+      ctx.lineWidth = 1 / s;
+      ctx.strokeStyle = theme.boxBorder;
+      ctx.stroke();
+      ctx.beginPath();
+      ctx.roundRect(x[i], y[i], w[i], l.header, [RADIUS + 2, RADIUS + 2, 0, 0]);
+      ctx.fillStyle = theme.boxHeader;
+      ctx.fill();
+    }
+  }
+  // The selected node's edges, over everything.
+  if (mine.length) {
+    ctx.lineWidth = 2 / s;
+    ctx.strokeStyle = theme.edgeStrong;
+    ctx.beginPath();
+    for (let k = 0; k < mine.length; k += 2) {
+      const a = mine[k];
+      const b = mine[k + 1];
+      edgePath(ctx, x[a] + w[a], y[a] + h[a] / 2, x[b], y[b] + h[b] / 2, v);
+    }
+    ctx.stroke();
+    if (s >= 0.45) arrows(ctx, l, mine, v, theme.edgeStrong);
+  }
+}
+
+/**
+ * @param {CanvasRenderingContext2D} ctx
+ * @param {number} x1
+ * @param {number} y1
+ * @param {number} x2
+ * @param {number} y2
+ * @param {{x0: number, y0: number, x1: number, y1: number}} v
+ */
+function edgePath(ctx, x1, y1, x2, y2, v) {
+  if (Math.max(x1, x2) < v.x0 || Math.min(x1, x2) > v.x1) return;
+  if (Math.max(y1, y2) < v.y0 || Math.min(y1, y2) > v.y1) return;
+  const dx = Math.max(24, Math.abs(x2 - x1) * 0.5);
+  ctx.moveTo(x1, y1);
+  ctx.bezierCurveTo(x1 + dx, y1, x2 - dx, y2, x2, y2);
+}
+
+/**
+ * @param {CanvasRenderingContext2D} ctx
+ * @param {GraphLayout} l
+ * @param {ArrayLike<number>} pairs
+ * @param {{x0: number, y0: number, x1: number, y1: number}} v
+ * @param {string} color
+ */
+function arrows(ctx, l, pairs, v, color) {
+  const { x, y, h } = l;
+  ctx.beginPath();
+  for (let k = 0; k < pairs.length; k += 2) {
+    const b = pairs[k + 1];
+    const tx = x[b];
+    const ty = y[b] + h[b] / 2;
+    if (tx < v.x0 || tx > v.x1 || ty < v.y0 || ty > v.y1) continue;
+    ctx.moveTo(tx, ty);
+    ctx.lineTo(tx - 7, ty - 4);
+    ctx.lineTo(tx - 7, ty + 4);
+    ctx.closePath();
+  }
+  ctx.fillStyle = color;
+  ctx.fill();
+}
+
+/**
+ * @typedef {object} GraphFrame
+ * @property {GraphLayout} layout
+ * @property {number} version the layout's version (for the static layer)
+ * @property {Uint8Array} status status index per node
+ * @property {Readonly<Record<string, NodeSummary>>} nodes the state's nodes (for labels)
+ * @property {Camera} camera
+ * @property {Theme} theme
+ * @property {Surface} surface
+ * @property {number} selected node index or -1
+ * @property {number} match search match index or -1
+ * @property {number} hover node index or -1
+ * @property {StaticLayer} layer
+ * @property {TextFitter} text
+ */
+
+/**
+ * Draw one frame of the graph.
+ *
+ * @param {CanvasRenderingContext2D} ctx
+ * @param {GraphFrame} f
+ */
+export function drawGraph(ctx, f) {
+  const { layout: l, status, camera: cam, theme, surface } = f;
+  const { x, y, w, h, kind, order } = l;
+  const s = cam.s;
+  ctx.setTransform(1, 0, 0, 1, 0, 0);
+  ctx.fillStyle = theme.bg;
+  ctx.fillRect(0, 0, surface.width * surface.dpr, surface.height * surface.dpr);
+  f.layer.blit(ctx, l, f.version, cam, theme, surface, f.selected);
+  worldTransform(ctx, surface, cam);
+  const v = viewport(surface, cam, 4 / s);
+
+  // Which nodes are on screen, bucketed by status.
+  const statuses = theme.status.length;
+  /** @type {number[][]} */
+  const buckets = Array.from({ length: statuses }, () => []);
+  /** @type {number[]} */
+  const boxes = [];
+  for (let k = 0; k < order.length; k++) {
+    const i = order[k];
+    if (x[i] > v.x1 || y[i] > v.y1 || x[i] + w[i] < v.x0 || y[i] + h[i] < v.y0) continue;
+    if (kind[i] === OPEN) boxes.push(i);
+    else buckets[status[i]].push(i);
+  }
+
+  const nodeHeight = leafHeight(l);
+  const cards = nodeHeight * s >= CARD;
+  // Zoomed out, labels keep a legible size on screen as long as the card can hold them.
+  const font = Math.min(Math.max(FONT, MIN_TEXT / s), nodeHeight * 0.66);
+  const text = font * s >= MIN_TEXT - 0.01;
+  const headerFont = Math.min(Math.max(FONT, MIN_TEXT / s), l.header * 0.62);
+
+  // Box headers: the parent's status as a band, the name, children done.
+  for (const i of boxes) header(ctx, f, i, headerFont * s >= MIN_TEXT - 0.01 ? headerFont : 0);
+
+  if (!cards) {
+    const minH = 1.6 / s;
+    for (let st = 0; st < statuses; st++) {
+      const list = buckets[st];
+      if (!list.length) continue;
+      ctx.beginPath();
+      for (const i of list) {
+        const hh = Math.max(h[i], minH);
+        ctx.rect(x[i], y[i] + (h[i] - hh) / 2, w[i], hh);
+      }
+      ctx.fillStyle = theme.status[st];
+      ctx.fill();
+    }
+  } else {
+    for (let st = 0; st < statuses; st++) {
+      const list = buckets[st];
+      if (!list.length) continue;
+      // Stacked look for collapsed boxes, under their card.
+      ctx.beginPath();
+      let stacked = false;
+      for (const i of list) {
+        if (kind[i] !== COLLAPSED) continue;
+        stacked = true;
+        ctx.roundRect(x[i] + 5, y[i] - 5, w[i], h[i], RADIUS);
+      }
+      if (stacked) {
+        ctx.fillStyle = theme.tint[st];
+        ctx.fill();
+        ctx.lineWidth = 1 / s;
+        ctx.strokeStyle = theme.status[st];
+        ctx.stroke();
+      }
+      ctx.beginPath();
+      for (const i of list) ctx.roundRect(x[i], y[i], w[i], h[i], RADIUS);
+      ctx.fillStyle = theme.tint[st];
+      ctx.fill();
+      ctx.lineWidth = 1.2 / s;
+      ctx.strokeStyle = theme.status[st];
+      ctx.stroke();
+      ctx.beginPath();
+      for (const i of list) ctx.roundRect(x[i], y[i], BAR, h[i], [RADIUS, 0, 0, RADIUS]);
+      ctx.fillStyle = theme.status[st];
+      ctx.fill();
+    }
+    if (text) {
+      ctx.textBaseline = "middle";
+      for (let st = 0; st < statuses; st++) {
+        for (const i of buckets[st]) label(ctx, f, i, font);
+      }
+    }
+  }
+
+  // Hover, match and selection rings; a halo when nodes are too small to see one.
+  const rings = /** @type {[number, string, number][]} */ ([
+    [f.hover, theme.muted, 1.5],
+    [f.match, theme.accent, 3],
+    [f.selected, theme.fg, 2.5],
+  ]);
+  for (const [i, color, width] of rings) {
+    if (i < 0 || kind[i] === 0) continue;
+    const pad = (width + 2) / s;
+    ctx.beginPath();
+    ctx.roundRect(x[i] - pad, y[i] - pad, w[i] + 2 * pad, h[i] + 2 * pad, RADIUS + pad);
+    ctx.lineWidth = width / s;
+    ctx.strokeStyle = color;
+    ctx.stroke();
+    if (h[i] * s < 12 && i !== f.hover) {
+      ctx.beginPath();
+      ctx.arc(x[i] + w[i] / 2, y[i] + h[i] / 2, Math.max(w[i] / 2 + 8 / s, 16 / s), 0, Math.PI * 2);
+      ctx.lineWidth = 2 / s;
+      ctx.stroke();
+    }
+  }
+}
+
+/**
+ * The height of a plain node (the most common leaf height).
+ *
+ * @param {GraphLayout} l
+ * @returns {number}
+ */
+function leafHeight(l) {
+  for (let k = 0; k < l.order.length; k++) {
+    const i = l.order[k];
+    if (l.kind[i] === LEAF || l.kind[i] === COLLAPSED) return l.h[i];
+  }
+  return 34;
+}
+
+/**
+ * @param {CanvasRenderingContext2D} ctx
+ * @param {GraphFrame} f
+ * @param {number} i
+ * @param {number} font label size in world units, 0 for no text
+ */
+function header(ctx, f, i, font) {
+  const { layout: l, status, theme } = f;
+  const { x, y, w, childStart, childList, parent, ids } = l;
+  const hh = l.header;
+  ctx.beginPath();
+  ctx.roundRect(x[i], y[i], w[i], 4, [RADIUS + 2, RADIUS + 2, 0, 0]);
+  ctx.fillStyle = theme.status[status[i]];
+  ctx.fill();
+  if (!font) return;
+  const k = font / FONT;
+  // The toggle: a down-pointing triangle.
+  const cx = x[i] + 14 * Math.min(k, 1.2);
+  const cy = y[i] + hh / 2 + 1;
+  const t = 4.5 * Math.min(k, 1.4);
+  ctx.beginPath();
+  ctx.moveTo(cx - t, cy - t * 0.55);
+  ctx.lineTo(cx + t, cy - t * 0.55);
+  ctx.lineTo(cx, cy + t * 0.65);
+  ctx.closePath();
+  ctx.fillStyle = theme.muted;
+  ctx.fill();
+  let done = 0;
+  const total = childStart[i + 1] - childStart[i];
+  for (let c = childStart[i]; c < childStart[i + 1]; c++) if (FINISHED_INDEX[status[childList[c]]]) done++;
+  const note = `${done}/${total}`;
+  const metaSize = font * META;
+  const noteWidth = f.text.width(note, metaSize, theme.font);
+  ctx.textBaseline = "middle";
+  ctx.font = `${metaSize}px ${theme.font}`;
+  ctx.fillStyle = theme.muted;
+  ctx.textAlign = "right";
+  ctx.fillText(note, x[i] + w[i] - 10, cy);
+  ctx.textAlign = "left";
+  const left = cx + t + 8;
+  ctx.font = `600 ${font}px ${theme.font}`;
+  ctx.fillStyle = theme.fg;
+  const name = localName(ids[i], parent[i] >= 0 ? ids[parent[i]] : undefined);
+  const room = x[i] + w[i] - 20 - noteWidth - left;
+  if (room > 12) ctx.fillText(f.text.fit(name, room, font, theme.font, "600"), left, cy);
+}
+
+/**
+ * A card's name and note.
+ *
+ * @param {CanvasRenderingContext2D} ctx
+ * @param {GraphFrame} f
+ * @param {number} i
+ * @param {number} font label size in world units
+ */
+function label(ctx, f, i, font) {
+  const { layout: l, theme, nodes } = f;
+  const { x, y, w, h, ids, parent, kind } = l;
+  const id = ids[i];
+  const node = nodes[id];
+  const k = font / FONT;
+  const pad = 8 * Math.min(k, 1.3);
+  const cy = y[i] + h[i] / 2 + 0.5;
+  let left = x[i] + BAR + pad;
+  if (kind[i] === COLLAPSED) {
+    // The toggle: a right-pointing triangle.
+    const t = 4.5 * Math.min(k, 1.4);
+    ctx.beginPath();
+    ctx.moveTo(left, cy - t);
+    ctx.lineTo(left + t * 1.2, cy);
+    ctx.lineTo(left, cy + t);
+    ctx.closePath();
+    ctx.fillStyle = theme.muted;
+    ctx.fill();
+    left += t * 1.2 + pad * 0.8;
+  }
+  const right = x[i] + w[i] - pad;
+  const name = localName(id, parent[i] >= 0 ? ids[parent[i]] : undefined);
+  const note = kind[i] === COLLAPSED ? `+${l.descendants[i]}` : noteFor(node);
+  let noteWidth = 0;
+  const metaSize = font * META;
+  if (note) {
+    const width = f.text.width(note, metaSize, theme.font);
+    // The name comes first: the note only if both fit whole.
+    if (f.text.width(name, font, theme.font) + width + pad <= right - left) {
+      noteWidth = width + pad;
+      ctx.font = `${metaSize}px ${theme.font}`;
+      ctx.fillStyle = theme.muted;
+      ctx.textAlign = "right";
+      ctx.fillText(note, right, cy);
+      ctx.textAlign = "left";
+    }
+  }
+  ctx.font = `${font}px ${theme.font}`;
+  ctx.fillStyle = theme.fg;
+  ctx.fillText(f.text.fit(name, right - noteWidth - left, font, theme.font), left, cy);
+}
+
+/**
+ * The short note on a card's right: a duration, an attempt, an error type.
+ *
+ * @param {NodeSummary | undefined} node
+ * @returns {string}
+ */
+export function noteFor(node) {
+  if (!node) return "";
+  switch (node.status) {
+    case "done":
+      return node.started !== undefined && node.ended !== undefined ? formatDuration(node.ended - node.started) : "";
+    case "running":
+      return node.attempt && node.attempt > 1 ? `try ${node.attempt}` : "running";
+    case "retrying":
+      return `retry ${node.attempt ?? ""}`.trim();
+    case "failed":
+      return node.error?.type ?? "failed";
+    case "cancelled":
+    case "skipped":
+    case "aggregating":
+      return node.status;
+    default:
+      return "";
+  }
+}

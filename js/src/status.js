@@ -1,0 +1,61 @@
+/**
+ * Node and run statuses as the wire carries them.
+ *
+ * The order of `STATUSES` is a node's life from left to right; the legend,
+ * the progress bar and the canvas's colour table all follow it. Colours are
+ * not defined here: each status has a CSS class `tb-status-<status>` that
+ * sets the custom property `--tb-color` (see `style.css`), and the canvas
+ * reads those values back, so a theme changes them in one place.
+ *
+ * @module
+ */
+
+export const STATUSES = /** @type {const} */ ([
+  "pending",
+  "ready",
+  "running",
+  "retrying",
+  "expanded",
+  "aggregating",
+  "done",
+  "failed",
+  "cancelled",
+  "skipped",
+]);
+
+/** @typedef {typeof STATUSES[number]} Status */
+
+/** Statuses a node never leaves; they count as progress. */
+export const FINISHED = /** @type {ReadonlySet<string>} */ (
+  new Set(["done", "failed", "cancelled", "skipped"])
+);
+
+/** Run statuses after which nothing changes (pause, resume and cancel are off). */
+export const RUN_ENDED = /** @type {ReadonlySet<string>} */ (new Set(["done", "failed", "cancelled"]));
+
+/** @type {ReadonlyMap<string, number>} */
+const INDEX = new Map(STATUSES.map((s, i) => [s, i]));
+
+/**
+ * The position of `status` in {@link STATUSES}; an unknown status counts as
+ * `pending` (index 0), so a newer server never breaks an older view.
+ *
+ * @param {string | undefined} status
+ * @returns {number}
+ */
+export function statusIndex(status) {
+  return (status !== undefined && INDEX.get(status)) || 0;
+}
+
+/**
+ * The CSS class that colours `status`: `tb-status-<status>`.
+ *
+ * @param {string | undefined} status
+ * @returns {string}
+ */
+export function statusClass(status) {
+  return "tb-status-" + STATUSES[statusIndex(status)];
+}
+
+/** The index of every finished status, as a lookup table by status index. */
+export const FINISHED_INDEX = /** @type {readonly boolean[]} */ (STATUSES.map((s) => FINISHED.has(s)));

@@ -1,0 +1,295 @@
+/**
+ * The toolbar (run selector, run controls, search, fit) and the summary row
+ * (legend with counts, progress bar, elapsed time, throughput).
+ *
+ * Plain DOM, updated in place: a frame changes a few text nodes and
+ * attributes, never rebuilds the bar.
+ *
+ * @module
+ */
+
+import { h } from "./details.js";
+import { formatCount } from "./format.js";
+import { icon } from "./icons.js";
+import { RUN_ENDED, STATUSES, statusClass } from "./status.js";
+
+/** @typedef {import("./reducer.js").State} State */
+/** @typedef {{id: string, name?: string, status?: string, project?: string}} RunEntry */
+
+/**
+ * @typedef {object} ToolbarHandlers
+ * @property {(kind: "pause" | "resume" | "cancel") => void} control
+ * @property {(query: string, step: boolean) => void} search `step`: Enter was pressed (go to the next match)
+ * @property {() => void} fit
+ * @property {(collapse: boolean) => void} groups collapse or expand every box
+ * @property {(status: string) => void} legend a legend item was clicked
+ * @property {(runId: string) => void} run another run was chosen
+ */
+
+const FINISHED_ORDER = ["done", "failed", "cancelled", "skipped"];
+
+export class Toolbar {
+  /**
+   * @param {ToolbarHandlers} handlers
+   * @param {{service: boolean}} options
+   */
+  constructor(handlers, options) {
+    this.handlers = handlers;
+    this.bar = h("div", "tb-toolbar");
+    this.summary = h("div", "tb-summary");
+
+    this.runs = h("select", "tb-runs");
+    this.runs.title = "Run";
+    this.runs.setAttribute("aria-label", "Run");
+    this.runs.hidden = !options.service;
+    this.runs.addEventListener("change", () => handlers.run(this.runs.value));
+
+    this.title = h("div", "tb-title");
+    this.name = h("span", "tb-title-name", "");
+    this.runStatus = h("span", "tb-pill", "…");
+    this.title.append(this.name, this.runStatus);
+
+    this.pause = button("pause", "Pause", "Pause the run: running nodes finish, no new ones start");
+    this.resume = button("play", "Resume", "Resume the run");
+    this.cancel = button("stop", "Cancel", "Cancel the run");
+    this.cancel.classList.add("tb-danger");
+    this.pause.addEventListener("click", () => handlers.control("pause"));
+    this.resume.addEventListener("click", () => handlers.control("resume"));
+    this.cancel.addEventListener("click", () => handlers.control("cancel"));
+    const controls = h("div", "tb-group");
+    controls.append(this.pause, this.resume, this.cancel);
+
+    const searchWrap = h("div", "tb-search-wrap");
+    this.search = h("input", "tb-search");
+    this.search.type = "search";
+    this.search.placeholder = "Find node by id";
+    this.search.setAttribute("aria-label", "Find node by id");
+    this.search.spellcheck = false;
+    this.searchCount = h("span", "tb-search-count", "");
+    searchWrap.append(icon("search", "tb-search-icon"), this.search);
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    let typing;
+    this.search.addEventListener("input", () => {
+      clearTimeout(typing);
+      typing = setTimeout(() => handlers.search(this.search.value, false), 200);
+    });
+    this.search.addEventListener("keydown", (e) => {
+      if (e.key === "Enter") {
+        clearTimeout(typing);
+        handlers.search(this.search.value, true);
+      } else if (e.key === "Escape") {
+        this.search.value = "";
+        handlers.search("", false);
+      }
+    });
+
+    this.fit = button("fit", "", "Fit the whole graph in view (F)", "Fit");
+    this.fit.addEventListener("click", () => handlers.fit());
+    this.groups = button("collapse", "", "Collapse every sub-graph into its node", "Collapse all");
+    this.groups.hidden = true;
+    this.collapsedAll = false;
+    this.groups.addEventListener("click", () => handlers.groups(!this.collapsedAll));
+    this.mode = h("span", "tb-mode", "");
+    this.mode.dataset.mode = "graph";
+
+    this.elapsed = h("span", "tb-stat tb-elapsed", "");
+    this.elapsed.title = "Time since the run started";
+    this.rate = h("span", "tb-stat tb-rate", "");
+    this.rate.title = "Nodes finished per second (over the last 10 s while the run goes on)";
+    const stats = h("div", "tb-group tb-stats");
+    stats.append(this.elapsed, this.rate);
+    this.stats = stats;
+
+    const view = h("div", "tb-group");
+    view.append(searchWrap, this.searchCount, this.fit, this.groups);
+    this.bar.append(this.runs, this.title, controls, stats, h("div", "tb-spacer"), view);
+
+    // Summary row.
+    this.legend = h("div", "tb-legend");
+    /** @type {HTMLButtonElement[]} one per status, in STATUSES order */
+    this.items = STATUSES.map((status) => {
+      const item = h("button", `tb-legend-item ${statusClass(status)}`);
+      item.dataset.status = status;
+      item.dataset.count = "0";
+      item.title = `${status}: click to go to the next ${status} node`;
+      item.hidden = true;
+      const count = h("span", "tb-legend-count", "0");
+      item.append(h("span", "tb-swatch"), h("span", "tb-legend-label", status), count);
+      item.addEventListener("click", () => handlers.legend(status));
+      this.legend.append(item);
+      return item;
+    });
+    const progress = h("div", "tb-progress");
+    this.progressBar = h("div", "tb-progress-bar");
+    this.progressBar.setAttribute("role", "progressbar");
+    this.progressBar.setAttribute("aria-label", "Finished nodes");
+    /** @type {Record<string, HTMLElement>} */
+    this.segments = {};
+    for (const status of FINISHED_ORDER) {
+      const seg = h("div", `tb-progress-seg ${statusClass(status)}`);
+      seg.style.width = "0%";
+      this.segments[status] = seg;
+      this.progressBar.append(seg);
+    }
+    this.progressText = h("span", "tb-progress-text", "");
+    progress.append(this.progressBar, this.progressText);
+    progress.append(this.mode);
+    this.summary.append(this.legend, progress);
+    /** @type {Record<string, number>} */
+    this.shown = {};
+  }
+
+  /**
+   * Show the run's state.
+   *
+   * @param {State | null} state
+   * @param {Record<string, number>} counts per status, as the legend shows them
+   */
+  update(state, counts) {
+    const run = state?.run;
+    // Before the first snapshot there is nothing to count or time.
+    this.summary.hidden = !state;
+    this.stats.hidden = !state;
+    setText(this.name, run ? run.name || run.id : "");
+    this.name.title = run ? `${run.name} (${run.id})` : "";
+    const status = run?.status ?? "waiting";
+    setText(this.runStatus, status);
+    const cls = `tb-pill ${status === "running" ? statusClass("running") : statusClass(status)}`;
+    if (this.runStatus.className !== cls) this.runStatus.className = cls;
+    const ended = !run || RUN_ENDED.has(status);
+    this.pause.disabled = ended || status === "paused";
+    this.resume.disabled = ended || status !== "paused";
+    this.cancel.disabled = ended;
+
+    this.shown = counts;
+    let total = 0;
+    for (const s in counts) total += counts[s];
+    total = Math.max(total, run?.total ?? 0);
+    for (let k = 0; k < STATUSES.length; k++) {
+      const item = this.items[k];
+      const n = counts[STATUSES[k]];
+      const present = n !== undefined;
+      if (item.hidden === present) item.hidden = !present;
+      const text = String(n ?? 0);
+      if (item.dataset.count !== text) {
+        item.dataset.count = text;
+        setText(/** @type {HTMLElement} */ (item.lastChild), formatCount(n ?? 0));
+      }
+    }
+    let finished = 0;
+    for (const s of FINISHED_ORDER) {
+      const n = counts[s] ?? 0;
+      finished += n;
+      const width = total > 0 ? `${((100 * n) / total).toFixed(2)}%` : "0%";
+      if (this.segments[s].style.width !== width) this.segments[s].style.width = width;
+    }
+    const pct = total > 0 ? Math.floor((100 * finished) / total) : 0;
+    setText(this.progressText, total > 0 ? `${formatCount(finished)} / ${formatCount(total)} · ${pct}%` : "");
+    this.progressBar.setAttribute("aria-valuenow", String(pct));
+    this.progressBar.title = FINISHED_ORDER.filter((s) => counts[s]).map((s) => `${s} ${counts[s]}`).join(", ");
+  }
+
+  /**
+   * @param {string} elapsed
+   * @param {string} rate
+   */
+  setTimes(elapsed, rate) {
+    setBold(this.elapsed, "", elapsed, " elapsed");
+    setBold(this.rate, "", rate, " nodes/s");
+  }
+
+  /**
+   * @param {"graph" | "overview"} mode
+   * @param {number} nodes
+   * @param {boolean} groups whether there are sub-graphs to collapse
+   * @param {boolean} collapsedAll
+   */
+  setMode(mode, nodes, groups, collapsedAll) {
+    this.mode.dataset.mode = mode;
+    setText(
+      this.mode,
+      mode === "overview" ? `Overview · ${formatCount(nodes)} nodes` : `${formatCount(nodes)} node${nodes === 1 ? "" : "s"}`,
+    );
+    this.mode.title =
+      mode === "overview"
+        ? "Too many nodes to draw one by one: each cell is a node, each block a layer. Collapse sub-graphs to see the graph."
+        : "";
+    this.groups.hidden = !groups;
+    if (this.collapsedAll !== collapsedAll || !this.groups.dataset.ready) {
+      this.collapsedAll = collapsedAll;
+      this.groups.dataset.ready = "1";
+      this.groups.replaceChildren(icon(collapsedAll ? "expand" : "collapse"));
+      this.groups.setAttribute("aria-label", collapsedAll ? "Expand all" : "Collapse all");
+      this.groups.title = collapsedAll ? "Show every sub-graph" : "Collapse every sub-graph into its node";
+    }
+  }
+
+  /**
+   * @param {RunEntry[]} runs
+   * @param {string} current
+   */
+  setRuns(runs, current) {
+    const list = runs.some((r) => r.id === current) || !current ? runs : [{ id: current }, ...runs];
+    const key = JSON.stringify(list.map((r) => [r.id, r.name, r.status])) + current;
+    if (this.runs.dataset.key === key) return;
+    this.runs.dataset.key = key;
+    if (!current) {
+      const none = h("option", "", "Choose a run…");
+      none.value = "";
+      this.runs.replaceChildren(none);
+    } else {
+      this.runs.replaceChildren();
+    }
+    for (const r of list) {
+      const option = h("option", "", `${r.name || r.id}${r.status ? ` · ${r.status}` : ""}`);
+      option.value = r.id;
+      option.title = r.project ? `${r.project}: ${r.id}` : r.id;
+      this.runs.append(option);
+    }
+    this.runs.value = current;
+  }
+
+  /** @param {string} text */
+  setSearchCount(text) {
+    setText(this.searchCount, text);
+  }
+}
+
+/**
+ * @param {import("./icons.js").IconName} name
+ * @param {string} label shown text; empty for an icon-only button
+ * @param {string} title
+ * @param {string} [aria] the accessible name of an icon-only button
+ */
+function button(name, label, title, aria) {
+  const b = h("button", label ? "tb-button" : "tb-button tb-icon-only");
+  b.type = "button";
+  b.title = title;
+  if (aria) b.setAttribute("aria-label", aria);
+  b.append(icon(name));
+  if (label) b.append(label);
+  return b;
+}
+
+/**
+ * @param {HTMLElement} el
+ * @param {string} text
+ */
+function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text;
+}
+
+/**
+ * `before` <b>value</b> `after`, rebuilt only when it changes.
+ *
+ * @param {HTMLElement} el
+ * @param {string} before
+ * @param {string} value
+ * @param {string} after
+ */
+function setBold(el, before, value, after) {
+  const key = before + value + after;
+  if (el.dataset.key === key) return;
+  el.dataset.key = key;
+  el.replaceChildren(before, h("b", "", value), after);
+}

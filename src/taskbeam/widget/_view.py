@@ -1,0 +1,208 @@
+"""GraphView: a run, live, in a Jupyter notebook.
+
+The view is a subscriber of the broadcaster whose transport is the widget's
+comm: frames go as custom messages, a compressed frame's gzip as a binary
+buffer. Threading follows two rules (see docs/widget.md):
+
+* Only the broadcaster thread sends. Comm handlers (``on_msg``, trait
+  observers) run on whichever thread the kernel uses for comm messages; they
+  check the message's shape and hand the work to the broadcaster with
+  ``submit``, nothing else. So a busy cell, a busy run or a slow browser
+  never make two threads write to one comm.
+* Nothing depends on messages sent before the view is displayed: the front
+  end asks for a snapshot (``resync``) when it renders, and the view only
+  subscribes to its run's room then.
+"""
+
+from __future__ import annotations
+
+import functools
+import pathlib
+import threading
+from typing import Any
+
+import anywidget
+import traitlets
+
+from taskbeam._service import ExecutionService
+from taskbeam.broadcast import Broadcaster, Subscription
+from taskbeam.broadcast._broadcaster import with_request_id
+from taskbeam.engine import Run
+from taskbeam.engine._run import live_run
+
+__all__ = ["GraphView"]
+
+STATIC = pathlib.Path(__file__).parent / "static"
+# Requests answered by the broadcaster for the room of the current run.
+_ROOM_REQUESTS = frozenset({"node_details", "nodes", "pause", "resume", "cancel", "cancel_node"})
+MAX_ID_CHARS = 1000
+
+
+@functools.cache
+def _assets() -> tuple[str, str]:
+    """The bundled front end (JS, CSS), read once per process."""
+    out = []
+    for name in ("widget.js", "widget.css"):
+        path = STATIC / name
+        if not path.is_file():
+            raise RuntimeError(
+                f"the widget's front end is not built ({path} is missing): "
+                "run `make js` (or `npm ci && npm run build` in js/) in the source tree"
+            )
+        out.append(path.read_text(encoding="utf-8"))
+    return out[0], out[1]
+
+
+class GraphView(anywidget.AnyWidget):
+    """A live view of a run (or of the runs of an ExecutionService).
+
+    Parameters
+    ----------
+    source : Run, ExecutionService or str
+        A run; a service (the view lists its runs and switches between them);
+        or the id of a run alive in this process.
+    broadcaster : Broadcaster, optional
+        Defaults to :meth:`Broadcaster.shared`.
+    height : int
+        Height of the view in pixels.
+
+    Examples
+    --------
+    In a notebook, a run shows itself: ``run = tb.start(g); run``. Or
+    ``view = tb.GraphView(run)`` / ``run.view()``; ``tb.GraphView(service)``
+    shows the service's runs with a selector.
+    """
+
+    run_id = traitlets.Unicode("").tag(sync=True)
+    mode = traitlets.Unicode("run").tag(sync=True)
+    height = traitlets.Int(420).tag(sync=True)
+
+    def __init__(
+        self,
+        source: Run | ExecutionService | str,
+        *,
+        broadcaster: Broadcaster | None = None,
+        height: int = 420,
+    ) -> None:
+        # Read here, not at import, so a missing build is a clear error rather
+        # than a blank output in the browser.
+        GraphView._esm, GraphView._css = _assets()
+        self._service: ExecutionService | None = None
+        self._run: Run | None = None
+        if isinstance(source, ExecutionService):
+            self._service, mode, run_id = source, "service", ""
+            latest = list(source.list().values())
+            if latest:
+                run_id = latest[-1].id
+        elif isinstance(source, Run):
+            self._run, mode, run_id = source, "run", source.id
+        elif isinstance(source, str):
+            self._run, mode, run_id = live_run(source), "run", source
+        else:
+            raise TypeError(
+                f"GraphView takes a Run, an ExecutionService or a run id, "
+                f"not {type(source).__name__}"
+            )
+        if not isinstance(height, int) or not 100 <= height <= 10_000:
+            raise ValueError(f"height must be an int of 100 to 10000 pixels, not {height!r}")
+        self._broadcaster = broadcaster or Broadcaster.shared()
+        # Touched only on the broadcaster thread (see the module docstring).
+        self._sub: Subscription | None = None
+        self._closed = threading.Event()  # last: close() from __del__ needs the rest
+        super().__init__(run_id=run_id, mode=mode, height=height)
+        self.on_msg(self._on_msg)
+        self.observe(self._on_run_id, names="run_id")
+
+    # -- any thread: check and enqueue ---------------------------------------
+    def _on_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        if not isinstance(content, dict) or not isinstance(content.get("type"), str):
+            kind = type(content).__name__
+            message = f"a request is an object with a string 'type', not {kind}"
+            self._submit(lambda: self._reply({"type": "error", "error": message}))
+            return
+        request = dict(content)
+        self._submit(lambda: self._answer(request))
+
+    def _on_run_id(self, change: dict[str, Any]) -> None:
+        self._submit(self._switch)
+
+    def _submit(self, fn: Any) -> None:
+        if not self._closed.is_set():
+            self._broadcaster.submit(fn)
+
+    def close(self) -> None:
+        """Close the view: leave the run's room and close the widget's comm."""
+        closed = getattr(self, "_closed", None)  # None: __init__ failed early
+        if closed is not None and not closed.is_set():
+            self._broadcaster.submit(self._unsubscribe)
+            self._closed.set()
+        super().close()
+
+    # -- the broadcaster thread ----------------------------------------------
+    def _answer(self, request: dict[str, Any]) -> None:
+        kind = request["type"]
+        if kind == "resync":
+            self._reply({"type": "ok"}, request)
+            if self._sub is None or self._sub.room != self.run_id:
+                self._switch()
+            else:
+                self._sub.resync()
+        elif kind == "runs":
+            self._reply({"type": "runs", "runs": self._runs()}, request)
+        elif kind in _ROOM_REQUESTS:
+            run = self._current()
+            if run is None:
+                self._reply({"type": "error", "error": "no run to ask"}, request)
+                return
+            self._broadcaster.attach(run)
+            self._reply(self._broadcaster.request(run.id, request, self._sub))
+        else:
+            error = f"unknown request {kind[:100]!r}"
+            self._reply({"type": "error", "error": error}, request)
+
+    def _switch(self) -> None:
+        """Follow ``run_id``: leave the old room, join the new one (a snapshot follows)."""
+        self._unsubscribe()
+        if self._closed.is_set():
+            return
+        run = self._current()
+        if run is None:
+            return
+        self._broadcaster.attach(run)
+        self._sub = self._broadcaster.subscribe(run.id, self._send_frame, kind="comm")
+
+    def _unsubscribe(self) -> None:
+        if self._sub is not None:
+            self._sub.close()
+            self._sub = None
+
+    def _current(self) -> Run | None:
+        run_id = self.run_id
+        if self._service is None:
+            return self._run if self._run is not None and self._run.id == run_id else None
+        for run in self._service.list().values():
+            if run.id == run_id:
+                return run
+        return None
+
+    def _runs(self) -> list[dict[str, str]]:
+        if self._service is None:
+            runs = [self._run] if self._run is not None else []
+        else:
+            runs = list(self._service.list().values())
+        listed = [
+            {"id": r.id, "name": r.name, "status": r.status.value, "project": r.project or ""}
+            for r in runs
+        ]
+        if self._service is not None and not self.run_id and runs:
+            self.run_id = runs[-1].id  # the observer switches to it
+        return listed
+
+    def _send_frame(self, message: dict[str, Any], buffers: list[bytes]) -> None:
+        self.send(message, buffers or None)
+
+    def _reply(self, answer: dict[str, Any], request: dict[str, Any] | None = None) -> None:
+        self.send(with_request_id(answer, request) if request is not None else answer)
+
+    def __repr__(self) -> str:
+        return f"<GraphView of {self.mode} {self.run_id or '(none yet)'}>"

@@ -1,0 +1,318 @@
+"""GraphView, the Jupyter widget, driven as its front end drives it.
+
+The front end here is :class:`FrontEnd`: it takes what the view sends over
+the comm (recorded instead of going to a kernel's IOPub) and sends custom
+messages back the way js/src/widget.js does. The browser itself is covered
+by tests/e2e.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import threading
+import time
+from typing import Any
+
+import pytest
+from tests.conftest import wait_until
+
+import taskbeam as tb
+from taskbeam.testing import MemorySubscriber
+
+
+class FrontEnd:
+    """One widget model's front end: applies frames, asks for resyncs, sends requests."""
+
+    def __init__(self, view: tb.GraphView) -> None:
+        self.view = view
+        self.client = MemorySubscriber()
+        self.client.subscription = self  # type: ignore[assignment]  # gaps -> resync()
+        self.answers: list[dict[str, Any]] = []
+        self.threads: set[str] = set()
+        self.sent = 0
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        view.send = self._on_send  # what would go to the browser
+
+    def _on_send(self, content: dict[str, Any], buffers: list[bytes] | None = None) -> None:
+        with self._lock:
+            self.threads.add(threading.current_thread().name)
+            self.sent += 1
+            if content.get("type") in ("snapshot", "batch", "heartbeat"):
+                self.client.send(content, list(buffers or []))
+            else:
+                self.answers.append(content)
+
+    def ask(self, message: dict[str, Any]) -> int:
+        rid = next(self._ids)
+        self.view._handle_custom_msg({**message, "id": rid}, [])
+        return rid
+
+    def resync(self) -> None:
+        self.ask({"type": "resync"})
+
+    def answer(self, rid: int, timeout: float = 10) -> dict[str, Any]:
+        found: list[dict[str, Any]] = []
+
+        def got() -> bool:
+            with self._lock:
+                found[:] = [a for a in self.answers if a.get("id") == rid]
+            return bool(found)
+
+        wait_until(got, timeout)
+        return found[0]
+
+    def settle(self) -> dict[str, Any]:
+        b = self.view._broadcaster
+        for _ in range(10):
+            b.flush_all()
+            time.sleep(0.01)  # answers are sent from the broadcaster thread
+            if not self.client.receive():
+                assert self.client.state is not None
+                return self.client.state
+        raise AssertionError("the front end did not settle")
+
+
+def wide_graph(n: int, delay: float = 0.0, name: str = "wide") -> tb.Graph:
+    async def work(i: int) -> int:
+        if delay:
+            await asyncio.sleep(delay)
+        return i
+
+    g = tb.Graph(name)
+    for i in range(n):
+        g.add(f"n{i}", work, kwargs={"i": i})
+    return g
+
+
+@pytest.fixture
+def broadcaster() -> Any:
+    with tb.Broadcaster(max_delay_ms=10) as b:
+        yield b
+
+
+def test_the_view_sends_nothing_until_its_front_end_asks(broadcaster: tb.Broadcaster) -> None:
+    run = tb.start(wide_graph(20))
+    view = tb.GraphView(run, broadcaster=broadcaster)
+    front = FrontEnd(view)
+    run.wait()
+    broadcaster.flush_all()
+    assert front.sent == 0  # nothing sent before display could be lost
+    front.resync()  # what the front end does when it renders
+    assert front.answer(1) == {"type": "ok", "id": 1}
+    assert front.settle() == run.snapshot()
+    assert front.threads == {"taskbeam-broadcaster"}  # only the broadcaster sends
+    view.close()
+
+
+def test_a_live_run_converges_and_two_views_of_it_agree(broadcaster: tb.Broadcaster) -> None:
+    gate = threading.Event()
+
+    async def slow(i: int) -> int:
+        await asyncio.to_thread(gate.wait, 10)
+        return i
+
+    g = tb.Graph("live")
+    for i in range(50):
+        g.add(f"n{i}", slow, kwargs={"i": i})
+    run = tb.start(g, max_concurrency=4)
+    fronts = [FrontEnd(tb.GraphView(run, broadcaster=broadcaster)) for _ in range(2)]
+    for front in fronts:
+        front.resync()
+    wait_until(lambda: all(f.client.queue for f in fronts))
+    gate.set()
+    run.wait()
+    for front in fronts:
+        assert front.settle() == run.snapshot()
+        assert front.client.snapshots >= 1
+        front.view.close()
+
+
+def test_a_lost_frame_is_healed_by_a_resync(broadcaster: tb.Broadcaster) -> None:
+    gate = threading.Event()
+
+    async def slow() -> None:
+        await asyncio.to_thread(gate.wait, 10)
+
+    g = tb.Graph("lossy")
+    for i in range(30):
+        g.add(f"n{i}", slow)
+    run = tb.start(g, max_concurrency=2)
+    front = FrontEnd(tb.GraphView(run, broadcaster=broadcaster))
+    front.resync()
+    wait_until(lambda: front.client.queue)
+    front.client.receive()
+    gate.set()
+    run.wait()
+    broadcaster.flush_all()
+    front.client.receive(drop=1)  # the comm lost a frame
+    assert front.settle() == run.snapshot()
+    assert front.client.gaps >= 1
+
+
+def test_requests_get_answers_with_their_id(broadcaster: tb.Broadcaster) -> None:
+    g = tb.Graph("ask")
+
+    def boom() -> None:
+        print("about to fail")
+        raise ValueError("no luck")
+
+    g.add("ok", lambda: 41)
+    g.add("boom", boom)
+    run = tb.start(g)
+    run.wait()
+    front = FrontEnd(tb.GraphView(run, broadcaster=broadcaster))
+    details = front.answer(front.ask({"type": "node_details", "node_id": "boom"}))
+    assert details["type"] == "node_details"
+    assert details["details"]["error"]["type"] == "ValueError"
+    assert "no luck" in details["details"]["error"]["traceback"]
+    assert details["details"]["output"] == "about to fail\n"
+    missing = front.answer(front.ask({"type": "node_details", "node_id": "nope"}))
+    assert missing["type"] == "error" and "nope" in missing["error"]
+    wrong = front.answer(front.ask({"type": "node_details", "node_id": 7}))
+    assert wrong["type"] == "error"
+    unknown = front.answer(front.ask({"type": "explode"}))
+    assert unknown == {"type": "error", "error": "unknown request 'explode'", "id": unknown["id"]}
+    runs = front.answer(front.ask({"type": "runs"}))
+    assert runs["runs"] == [{"id": run.id, "name": "ask", "status": "failed", "project": ""}]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [[1, 2], "resync", None, {"no": "type"}, {"type": 5}, {"type": "x" * 100_000}],
+)
+def test_malformed_messages_get_an_error_and_break_nothing(
+    broadcaster: tb.Broadcaster, content: Any
+) -> None:
+    run = tb.start(wide_graph(3))
+    run.wait()
+    front = FrontEnd(tb.GraphView(run, broadcaster=broadcaster))
+    front.view._handle_custom_msg(content, [])
+    wait_until(lambda: front.answers)
+    assert front.answers[0]["type"] == "error"
+    assert len(front.answers[0]["error"]) < 200
+    front.resync()  # the view still works
+    assert front.settle() == run.snapshot()
+
+
+def test_a_huge_or_odd_request_id_is_not_echoed(broadcaster: tb.Broadcaster) -> None:
+    run = tb.start(wide_graph(1))
+    run.wait()
+    front = FrontEnd(tb.GraphView(run, broadcaster=broadcaster))
+    for rid in ("x" * 65, [1], True):
+        front.view._handle_custom_msg({"type": "runs", "id": rid}, [])
+    wait_until(lambda: len(front.answers) == 3)
+    assert all("id" not in a for a in front.answers)
+
+
+def test_controls_pause_resume_cancel_node_and_cancel(broadcaster: tb.Broadcaster) -> None:
+    gate = threading.Event()
+    started: list[str] = []
+
+    async def step(name: str, **_upstream: Any) -> str:
+        started.append(name)
+        await asyncio.to_thread(gate.wait, 10)
+        return name
+
+    g = tb.Graph("controls")
+    for i in range(6):
+        g.add(f"s{i}", step, kwargs={"name": f"s{i}"})
+    g.add("last", step, kwargs={"name": "last"}, deps=["s5"])
+    run = tb.start(g, max_concurrency=1)
+    front = FrontEnd(tb.GraphView(run, broadcaster=broadcaster))
+    wait_until(lambda: started == ["s0"])
+    assert front.answer(front.ask({"type": "pause"}))["type"] == "ok"
+    wait_until(lambda: run.status is tb.RunStatus.PAUSED)
+    gate.set()
+    time.sleep(0.2)
+    assert started == ["s0"]  # paused: nothing new starts
+    assert front.answer(front.ask({"type": "cancel_node", "node_id": "s5"}))["type"] == "ok"
+    assert front.answer(front.ask({"type": "resume"}))["type"] == "ok"
+    run.wait(10)
+    assert run.snapshot()["nodes"]["s5"]["status"] == "cancelled"
+    assert run.snapshot()["nodes"]["last"]["status"] == "skipped"
+    assert "s5" not in started and "s4" in started
+    bad = front.answer(front.ask({"type": "cancel_node", "node_id": "zzz"}))
+    assert bad["type"] == "error"
+
+    gate.clear()
+    run2 = tb.start(wide_graph(10, delay=30), max_concurrency=2)
+    front2 = FrontEnd(tb.GraphView(run2, broadcaster=broadcaster))
+    assert front2.answer(front2.ask({"type": "cancel"}))["type"] == "ok"
+    assert run2.wait(10).status is tb.RunStatus.CANCELLED
+
+
+def test_a_service_view_lists_runs_and_switches_between_them(
+    broadcaster: tb.Broadcaster,
+) -> None:
+    with tb.ExecutionService() as svc:
+        view = tb.GraphView(svc, broadcaster=broadcaster)
+        assert view.mode == "service" and view.run_id == ""
+        front = FrontEnd(view)
+        a = svc.start("a", wide_graph(5, name="alpha"))
+        b = svc.start("b", wide_graph(7, name="beta"))
+        a.wait()
+        b.wait()
+        runs = front.answer(front.ask({"type": "runs"}))["runs"]
+        assert [(r["id"], r["project"]) for r in runs] == [(a.id, "a"), (b.id, "b")]
+        wait_until(lambda: view.run_id == b.id)  # none chosen yet: the latest
+        front.resync()
+        assert front.settle() == b.snapshot()
+        view.run_id = a.id  # as the selector in the front end does
+
+        def shows_a() -> bool:
+            front.client.receive()
+            return front.client.state is not None and front.client.state["run"]["id"] == a.id
+
+        wait_until(shows_a)
+        assert front.settle() == a.snapshot()
+        count = front.client.received
+        # A node of the old run changing no longer reaches this view.
+        b2 = svc.start("b", wide_graph(3, name="beta"))
+        b2.wait()
+        front.settle()
+        assert front.client.received == count
+        view.close()
+
+
+def test_a_run_shows_itself_as_its_view() -> None:
+    run = tb.start(wide_graph(2))
+    run.wait()
+    bundle = run._repr_mimebundle_()
+    data = bundle[0] if isinstance(bundle, tuple) else bundle
+    model = data["application/vnd.jupyter.widget-view+json"]["model_id"]
+    again = run._repr_mimebundle_()
+    again_data = again[0] if isinstance(again, tuple) else again
+    assert again_data["application/vnd.jupyter.widget-view+json"]["model_id"] == model
+    assert run.view().model_id != model  # view() makes a new one
+    assert tb.GraphView(run.id).run_id == run.id
+
+
+def test_bad_sources_are_clear_errors() -> None:
+    with pytest.raises(KeyError, match="no run 'nope-00000000' in this process"):
+        tb.GraphView("nope-00000000")
+    with pytest.raises(TypeError, match="GraphView takes a Run"):
+        tb.GraphView(42)  # type: ignore[arg-type]
+    run = tb.start(wide_graph(1))
+    with pytest.raises(ValueError, match="height"):
+        tb.GraphView(run, height=5)
+    run.wait()
+
+
+def test_many_views_of_a_fast_run_stay_under_the_comm_budget() -> None:
+    # The Jupyter server drops comm messages above ~1,000/s over 3 s; the
+    # views of one process share a budget of 200 frames a second.
+    with tb.Broadcaster(max_delay_ms=1, max_fps=1000, comm_fps=200) as b:
+        g = wide_graph(3000, delay=0.0005)
+        run = tb.start(g, max_concurrency=50)
+        fronts = [FrontEnd(tb.GraphView(run, broadcaster=b)) for _ in range(10)]
+        t0 = time.monotonic()
+        for front in fronts:
+            front.resync()
+        run.wait()
+        elapsed = time.monotonic() - t0
+        frames = sum(f.client.queue.__len__() for f in fronts)
+        assert frames <= 200 * elapsed + 2 * len(fronts) + 10
+        for front in fronts:
+            assert front.settle() == run.snapshot()
