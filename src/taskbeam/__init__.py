@@ -34,6 +34,7 @@ from taskbeam.store import (
 )
 
 if _typing.TYPE_CHECKING:
+    from taskbeam.server import Registry, serve
     from taskbeam.widget import GraphView
 
 __version__ = "0.1.0"
@@ -53,6 +54,7 @@ __all__ = [
     "JSONSerializer",
     "NodeTimeout",
     "PickleSerializer",
+    "Registry",
     "Run",
     "RunState",
     "RunStatus",
@@ -67,15 +69,21 @@ __all__ = [
     "__version__",
     "expand",
     "resume",
+    "serve",
     "start",
 ]
 
 
 def __getattr__(name: str) -> _typing.Any:
-    # The widget pulls in ipywidgets (~0.2 s): import it on first use only,
-    # so scripts and the command line that never show a view don't pay.
+    # The widget pulls in ipywidgets (~0.2 s) and the server starlette and
+    # socketio: import them on first use only, so scripts and the command
+    # line that never show a view or serve don't pay.
     if name == "GraphView":
         from taskbeam.widget import GraphView
 
         return GraphView
+    if name in ("Registry", "serve"):  # the server's libraries are an optional extra
+        from taskbeam import server
+
+        return getattr(server, name)
     raise AttributeError(f"module 'taskbeam' has no attribute {name!r}")

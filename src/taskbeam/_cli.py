@@ -23,6 +23,8 @@ from rich.table import Table
 from taskbeam.engine import Run, RunStatus, resume, start
 from taskbeam.engine._status import TERMINAL
 from taskbeam.graph import Graph
+from taskbeam.server._command import add_arguments as _serve_arguments
+from taskbeam.server._command import run as _serve
 from taskbeam.store import SQLiteStore, StoreError
 from taskbeam.store._backup import import_backup
 
@@ -260,6 +262,8 @@ def _parser() -> argparse.ArgumentParser:
     lab.add_argument("notebook", nargs="?", help="a notebook to open (default: the file browser)")
     lab.add_argument("--ip", default="127.0.0.1", help="address to listen on")
     lab.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    serve = sub.add_parser("serve", help="serve a REST API and live Socket.IO updates of runs")
+    _serve_arguments(serve)
     for p in (runs, show, imp):
         p.add_argument("--store", default=None, help="database file (default .taskbeam/runs.db)")
     for p in (run, demo):
@@ -275,6 +279,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "serve":
+        return _serve(args)
     if args.command in ("runs", "show", "import", "lab"):
         return {"runs": _runs, "show": _show, "import": _import, "lab": _lab}[args.command](args)
     if args.command == "demo":

@@ -70,6 +70,7 @@ _CONTROLS = frozenset({"pause", "resume", "cancel"})
 # After a burst of frames, a room sends its seq this many seconds later, twice,
 # so a client whose last frame was lost finds out and resyncs.
 HEARTBEATS = (1.0, 10.0)
+BUSY_RETRY = 0.02  # seconds before asking a busy transport again
 
 
 class Ready(Protocol):
@@ -679,9 +680,14 @@ class Broadcaster:
         if sub.ready is not None:
             try:
                 if not sub.ready():
+                    # Look again a little later, not at once: a busy transport
+                    # must not make this thread spin (it may also wake us up
+                    # sooner with submit() when it has room).
+                    sub.next_at = max(sub.next_at, now + BUSY_RETRY)
                     return False
             except Exception:
                 log.exception("ready() of subscriber %s raised", sub.id)
+                sub.next_at = max(sub.next_at, now + BUSY_RETRY)
                 return False
         if critical:
             return True

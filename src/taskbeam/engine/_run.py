@@ -241,6 +241,9 @@ class Run:
             loop.run_until_complete(loop.shutdown_default_executor())
             loop.close()
             asyncio.set_event_loop(None)
+            # Thread ids are reused once a thread ends: a later thread with
+            # this id must not be taken for the run's own (see _on_loop).
+            self._ident = None
             if self._pool is not None:
                 self._pool.shutdown(wait=False, cancel_futures=True)
             _LIVE.discard(self)

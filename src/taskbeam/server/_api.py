@@ -1,0 +1,162 @@
+"""The REST API: projects of registered graphs, their runs, their nodes.
+
+Handlers check every input themselves and raise; the exception handlers
+of :func:`taskbeam.server._app.create_app` turn each error into its status
+(400 bad JSON or id, 404 unknown, 409 conflict, 422 wrong types or params).
+Calls that may block (starting a run, reading a run) go to a worker thread.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+import taskbeam
+from taskbeam.server._hub import Hub
+from taskbeam.server._openapi import OPENAPI
+from taskbeam.server._projects import Projects
+from taskbeam.server._sio import MAX_ID_CHARS, check_id
+
+__all__ = ["Api", "json_response"]
+
+_CREATE_FIELDS = frozenset({"graph", "params", "start"})
+_FLAGS = {"": False, "0": False, "false": False, "1": True, "true": True}
+
+
+def json_response(data: Any, status: int = 200) -> Response:
+    """``data`` as JSON, never cached (it is live state)."""
+    return Response(
+        orjson.dumps(data),
+        status,
+        media_type="application/json",
+        headers={"cache-control": "no-store"},
+    )
+
+
+class Api:
+    """The REST endpoints over ``projects``; ``hub`` moves subscribers to new runs."""
+
+    def __init__(self, projects: Projects, hub: Hub) -> None:
+        self.projects = projects
+        self.hub = hub
+
+    def routes(self) -> list[Route]:
+        project = "/api/projects/{project_id}"
+        return [
+            Route("/api/health", self.health, methods=["GET"]),
+            Route("/api/openapi.json", self.openapi, methods=["GET"]),
+            Route("/api/graphs", self.graphs, methods=["GET"]),
+            Route("/api/projects", self.projects_route, methods=["GET", "POST"]),
+            Route(project, self.project, methods=["GET"]),
+            Route(f"{project}/execute", self.execute, methods=["POST"]),
+            Route(f"{project}/pause", self.control, methods=["POST"], name="pause"),
+            Route(f"{project}/resume", self.control, methods=["POST"], name="resume"),
+            Route(f"{project}/stop", self.control, methods=["POST"], name="stop"),
+            Route(f"{project}/nodes", self.nodes, methods=["GET"]),
+            Route(f"{project}/nodes/{{node_id:path}}", self.node, methods=["GET"]),
+        ]
+
+    async def health(self, request: Request) -> Response:
+        return json_response({"status": "ok", "version": taskbeam.__version__})
+
+    async def openapi(self, request: Request) -> Response:
+        return json_response(OPENAPI)
+
+    async def graphs(self, request: Request) -> Response:
+        return json_response({"graphs": self.projects.registry.describe()})
+
+    async def projects_route(self, request: Request) -> Response:
+        # One route for both methods, so a 405 lists both in ``Allow``.
+        if request.method == "POST":
+            return await self.create(request)
+        return await self.list_projects(request)
+
+    async def list_projects(self, request: Request) -> Response:
+        def describe_all() -> list[dict[str, Any]]:
+            return [self.projects.describe(p) for p in self.projects.ids()]
+
+        return json_response({"projects": await run_in_threadpool(describe_all)})
+
+    async def create(self, request: Request) -> Response:
+        data = await _json_object(request)
+        unknown = sorted(set(data) - _CREATE_FIELDS)
+        if unknown:
+            raise HTTPException(422, f"unknown fields {unknown[:10]}; fields: graph, params, start")
+        graph, params, start = data.get("graph"), data.get("params", {}), data.get("start", True)
+        if not isinstance(graph, str):
+            raise HTTPException(422, "'graph' must be the name of a registered graph (a string)")
+        if not isinstance(params, dict):
+            raise HTTPException(422, "'params' must be an object")
+        if not isinstance(start, bool):
+            raise HTTPException(422, "'start' must be true or false")
+        created = await run_in_threadpool(self.projects.create, graph, params, start)
+        described = await run_in_threadpool(self.projects.describe, created.id)
+        return json_response(described, 201)
+
+    async def project(self, request: Request) -> Response:
+        project_id = _project_id(request)
+        flag = request.query_params.get("full", "").lower()
+        if flag not in _FLAGS:
+            raise HTTPException(422, "'full' is 1, true, 0 or false")
+        described = await run_in_threadpool(self.projects.describe, project_id, _FLAGS[flag])
+        return json_response(described)
+
+    async def execute(self, request: Request) -> Response:
+        project_id = _project_id(request)
+        run = await run_in_threadpool(self.projects.execute, project_id)
+        await self.hub.follow(project_id, run)
+        return json_response(await run_in_threadpool(self.projects.describe, project_id), 202)
+
+    async def control(self, request: Request) -> Response:
+        project_id = _project_id(request)
+        command = request.url.path.rsplit("/", 1)[1]
+        await run_in_threadpool(self.projects.control, project_id, command)
+        return json_response(await run_in_threadpool(self.projects.describe, project_id), 202)
+
+    async def nodes(self, request: Request) -> Response:
+        project_id = _project_id(request)
+        cursor = request.query_params.get("cursor", "")
+        limit_text = request.query_params.get("limit", "500")
+        if len(cursor) > MAX_ID_CHARS:
+            raise HTTPException(422, f"'cursor' is a node id of at most {MAX_ID_CHARS} characters")
+        if not limit_text.isdigit() or not 1 <= int(limit_text) <= 5000:
+            raise HTTPException(422, "'limit' is an integer from 1 to 5000")
+        run = await run_in_threadpool(self.projects.started, project_id)
+        message = {"type": "nodes", "cursor": cursor, "limit": int(limit_text)}
+        answer = await self.hub.request(run, message)
+        if answer.get("type") != "nodes":
+            raise HTTPException(422, str(answer.get("error", "bad request")))
+        return json_response({k: v for k, v in answer.items() if k != "type"})
+
+    async def node(self, request: Request) -> Response:
+        project_id = _project_id(request)
+        node_id = check_id(request.path_params["node_id"], "node id")
+        run = await run_in_threadpool(self.projects.started, project_id)
+        try:
+            details = await run_in_threadpool(run.details, node_id)
+        except KeyError:
+            raise HTTPException(
+                404, f"no node {node_id[:200]!r} in project {project_id!r}"
+            ) from None
+        return json_response(details)
+
+
+def _project_id(request: Request) -> str:
+    return check_id(request.path_params["project_id"], "project id", 200)
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    body = await request.body()  # BodyLimit stops it at the limit while it is read
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise HTTPException(400, f"the body is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise HTTPException(422, "the body must be a JSON object")
+    return data

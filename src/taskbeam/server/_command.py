@@ -1,0 +1,136 @@
+"""``taskbeam serve``: the server in the foreground, until Ctrl-C.
+
+Without ``--app`` it serves a registry of the bundled example graphs, so a
+first ``taskbeam serve`` has something to start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import signal
+import sys
+from typing import Any
+
+from taskbeam._service import ExecutionService
+from taskbeam.broadcast import Broadcaster
+from taskbeam.graph import Graph
+from taskbeam.server._listen import base_url, bind, check_auth, require, uvicorn_server
+from taskbeam.server._registry import Registry
+from taskbeam.store import SQLiteStore, StoreError
+
+__all__ = ["add_arguments", "demo_registry", "load_registry", "run"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``taskbeam serve``."""
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=8765, help="port (0: a free one)")
+    parser.add_argument("--app", metavar="MODULE:REGISTRY", help="the graphs clients may start")
+    parser.add_argument("--store", default=None, help="database file (default .taskbeam/runs.db)")
+    parser.add_argument("--token", help="the token clients give (default: $TASKBEAM_TOKEN or new)")
+    parser.add_argument("--no-auth", action="store_true", help="no token (loopback hosts only)")
+    parser.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="a web origin (https://host:port) allowed to call the server; repeatable",
+    )
+
+
+def research(
+    topic: str = "why is the sky blue", depth: int = 2, breadth: int = 3, delay: float = 0.05
+) -> Graph:
+    """A recursive research agent over a fake, offline language model."""
+    from taskbeam.examples import FakeLLM, research_graph
+
+    for name, value, low, high in (("depth", depth, 1, 5), ("breadth", breadth, 1, 6)):
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ValueError(f"{name} must be an integer from {low} to {high}")
+    if isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay <= 2:
+        raise ValueError("delay must be a number of seconds from 0 to 2")
+    if not isinstance(topic, str) or not 0 < len(topic) <= 200:
+        raise ValueError("topic must be a string of 1 to 200 characters")
+    return research_graph(topic, depth=depth, breadth=breadth, llm=FakeLLM(delay))
+
+
+def demo_registry() -> Registry:
+    """The example graphs: ``research``."""
+    registry = Registry()
+    registry.register("research", research)
+    return registry
+
+
+def load_registry(spec: str) -> Registry:
+    """Resolve ``module:attribute`` to a Registry (or a zero-argument function returning one)."""
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise SystemExit(f"taskbeam: --app takes MODULE:REGISTRY, got {spec!r}")
+    if "" not in sys.path:
+        sys.path.insert(0, "")
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise SystemExit(f"taskbeam: cannot import {module_name!r}: {exc}") from None
+    for part in attr.split("."):
+        obj = getattr(obj, part, None)
+    if callable(obj) and not isinstance(obj, Registry):
+        obj = obj()
+    if not isinstance(obj, Registry):
+        raise SystemExit(f"taskbeam: {spec} is a {type(obj).__name__}, not a taskbeam.Registry")
+    return obj
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until interrupted; return the exit code."""
+    try:
+        require()
+        token = check_auth(
+            args.host, args.token or os.environ.get("TASKBEAM_TOKEN"), not args.no_auth
+        )
+    except (ImportError, ValueError) as exc:
+        raise SystemExit(f"taskbeam: {exc}") from None
+    registry = load_registry(args.app) if args.app else demo_registry()
+    try:
+        store = SQLiteStore(args.store)
+    except StoreError as exc:
+        raise SystemExit(f"taskbeam: {exc}") from None
+    try:
+        sock = bind(args.host, args.port)
+    except OSError as exc:
+        store.close()
+        raise SystemExit(f"taskbeam: cannot listen on {args.host}:{args.port}: {exc}") from None
+    from taskbeam.server._app import create_app
+
+    service = ExecutionService(store=store)
+    max_message_bytes = 1 << 20
+    with sock, Broadcaster() as broadcaster:
+        app = create_app(
+            service, registry, token=token, broadcaster=broadcaster,
+            allow_origins=args.allow_origin, max_message_bytes=max_message_bytes,
+        )  # fmt: skip
+        url = base_url(sock)
+        link = f"{url}/?token={token}" if token else f"{url}/"
+        # Plain prints: the URL must stay on one line to be copied or clicked.
+        print(f"taskbeam server is running; open\n\n    {link}\n", flush=True)
+        print(f"API: {url}/api/openapi.json · graphs: {', '.join(registry) or 'none'}", flush=True)
+        print(f"Runs are stored in {store.path}. Press Ctrl-C to stop.", flush=True)
+        # uvicorn shuts down gracefully on SIGINT or SIGTERM, then raises the signal
+        # again: make SIGTERM an interrupt too, so that the runs are cancelled and
+        # the store closed here rather than the process killed.
+        previous = signal.signal(signal.SIGTERM, _interrupt)
+        try:
+            uvicorn_server(app, max_message_bytes).run(sockets=[sock])
+        except KeyboardInterrupt:
+            pass
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            service.shutdown(timeout=10)
+            store.close()
+    return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt

@@ -1,0 +1,84 @@
+"""Listening: the socket, the uvicorn server on it, and the checks made before either.
+
+The socket is bound by the caller before uvicorn starts, so a port of 0 is
+read back at once and an address in use fails in the caller's thread with
+the OS's message. uvicorn is imported here only, when a server is made:
+the ``server`` extra is optional.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import ipaddress
+import secrets
+import socket
+from typing import Any
+
+__all__ = ["base_url", "bind", "check_auth", "is_loopback", "require", "uvicorn_server"]
+
+
+def require() -> None:
+    """Fail with the command that installs the server's dependencies, if one is missing."""
+    missing = [m for m in ("starlette", "uvicorn", "socketio", "wsproto") if not _found(m)]
+    if missing:
+        raise ImportError(
+            f"the taskbeam server needs {', '.join(missing)}: pip install 'taskbeam[server]'"
+        )
+
+
+def _found(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or an address, maybe ``[v6]``) names this machine only."""
+    host = host.strip("[]")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host``:``port`` (0: a free port)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host.strip("[]"), port), family=family, backlog=128)
+
+
+def base_url(sock: socket.socket) -> str:
+    """``http://host:port`` of a bound socket (IPv6 hosts in brackets)."""
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def check_auth(host: str, token: str | None, auth: bool) -> str | None:
+    """The token to require (made up when not given), or None when ``auth`` is off."""
+    if auth:
+        return token or secrets.token_urlsafe(32)
+    if token:
+        raise ValueError("a token was given with authentication turned off")
+    if not is_loopback(host):
+        raise ValueError(
+            f"authentication can be turned off only on a loopback host "
+            f"(127.0.0.1, ::1, localhost), not {host!r}: anyone who reaches it could run graphs"
+        )
+    return None
+
+
+def uvicorn_server(app: Any, max_message_bytes: int, log_level: str = "warning") -> Any:
+    """A ``uvicorn.Server`` for ``app``: h11, wsproto, the message limit, a 3 s shutdown."""
+    import uvicorn
+
+    config = uvicorn.Config(
+        app,
+        http="h11",
+        ws="wsproto",
+        ws_max_size=max_message_bytes,
+        lifespan="on",
+        log_level=log_level,
+        access_log=False,
+        timeout_graceful_shutdown=3,
+    )
+    return uvicorn.Server(config)

@@ -1,0 +1,321 @@
+"""The OpenAPI 3.1 document of the REST API, served at ``/api/openapi.json``.
+
+Written by hand as data, next to nothing else, so that it can be read as the
+API's reference and checked against the server (the tests fuzz the server
+from it and fail on any answer it does not describe).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["OPENAPI"]
+
+_STATUSES = ["created", "running", "paused", "done", "failed", "cancelled"]
+_NODE_STATUSES = [
+    "pending", "ready", "running", "retrying", "expanded",
+    "aggregating", "done", "failed", "cancelled", "skipped",
+]  # fmt: skip
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    text = {
+        400: "A malformed request: bad JSON, or an id that is too long or has control characters",
+        401: "No token, or a wrong one",
+        404: "No such project, graph or node",
+        409: "The project's state does not allow it (not started yet, or still running)",
+        413: "The request body is larger than the limit (1 MiB by default)",
+        422: "Well-formed but wrong: wrong types, unknown fields, params the graph refused",
+        503: "The store or the broadcaster could not answer in time",
+    }
+    return {str(c): _json(_ref("Error"), text[c]) for c in codes}
+
+
+def _operation(
+    summary: str, ok: str, schema: str, status: int = 200, errors: tuple[int, ...] = ()
+) -> dict[str, Any]:
+    return {
+        "summary": summary,
+        "responses": {str(status): _json(_ref(schema), ok), **_errors(401, *errors)},
+    }
+
+
+_PRINTABLE = "^[^\\u0000-\\u001f\\u007f-\\u009f]+$"
+_NO_SLASH = "^[^/\\u0000-\\u001f\\u007f-\\u009f]+$"
+_PROJECT_ID = {
+    "name": "project_id",
+    "in": "path",
+    "required": True,
+    "description": "no `/`, no control characters",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": _NO_SLASH},
+}
+_NODE_ID = {
+    "name": "node_id",
+    "in": "path",
+    "required": True,
+    "description": "children of an expanded node are `parent/child`; no control characters",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 1000, "pattern": _PRINTABLE},
+}
+_NUMBER = {"type": "number"}
+_SUMMARY = {
+    "type": "object",
+    "required": ["status"],
+    "properties": {
+        "status": {"enum": _NODE_STATUSES},
+        "attempt": {"type": "integer"},
+        "started": _NUMBER,
+        "ended": _NUMBER,
+        "preview": {"type": "string"},
+        "error": {
+            "type": "object",
+            "required": ["type", "message"],
+            "properties": {
+                "type": {"type": "string"},
+                "message": {"type": "string"},
+                "traceback": {"type": "string"},
+            },
+        },
+        "parent": {"type": "string"},
+        "tags": {"type": "array", "items": {"type": "string"}},
+    },
+}
+_SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {"error": {"type": "string"}},
+    },
+    "Health": {
+        "type": "object",
+        "required": ["status", "version"],
+        "properties": {"status": {"const": "ok"}, "version": {"type": "string"}},
+    },
+    "GraphList": {
+        "type": "object",
+        "required": ["graphs"],
+        "properties": {
+            "graphs": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["name", "description", "params"],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "description": {"type": "string"},
+                        "params": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["name", "required"],
+                                "properties": {
+                                    "name": {"type": "string"},
+                                    "required": {"type": "boolean"},
+                                    "default": {},
+                                },
+                            },
+                        },
+                    },
+                },
+            }
+        },
+    },
+    "NewProject": {
+        "type": "object",
+        "required": ["graph"],
+        "additionalProperties": False,
+        "properties": {
+            "graph": {"type": "string", "description": "a name from GET /api/graphs"},
+            "params": {"type": "object", "description": "keyword arguments of the graph's factory"},
+            "start": {"type": "boolean", "default": True},
+        },
+    },
+    "RunFields": {
+        "type": "object",
+        "required": ["id", "name", "status", "counts", "total", "created"],
+        "properties": {
+            "id": {"type": "string"},
+            "name": {"type": "string"},
+            "status": {"enum": _STATUSES[1:]},
+            "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "total": {"type": "integer"},
+            "created": _NUMBER,
+            "ended": _NUMBER,
+            "error": {"type": "string"},
+        },
+    },
+    "Project": {
+        "type": "object",
+        "required": ["id", "graph", "params", "status", "created"],
+        "properties": {
+            "id": {"type": "string"},
+            "graph": {"type": "string"},
+            "params": {"type": "object"},
+            "status": {"enum": _STATUSES},
+            "created": _NUMBER,
+            "run": _ref("RunFields"),
+            "snapshot": {
+                "type": "object",
+                "description": "the run's whole state (with ?full=1), as in docs/protocol.md",
+                "required": ["run", "nodes", "edges"],
+                "properties": {
+                    "run": _ref("RunFields"),
+                    "nodes": {"type": "object", "additionalProperties": _ref("NodeSummary")},
+                    "edges": {
+                        "type": "array",
+                        "items": {"type": "array", "items": {"type": "string"}},
+                    },
+                },
+            },
+        },
+    },
+    "ProjectList": {
+        "type": "object",
+        "required": ["projects"],
+        "properties": {"projects": {"type": "array", "items": _ref("Project")}},
+    },
+    "NodeSummary": _SUMMARY,
+    "NodePage": {
+        "type": "object",
+        "required": ["nodes"],
+        "properties": {
+            "nodes": {"type": "object", "additionalProperties": _ref("NodeSummary")},
+            "cursor": {"type": "string", "description": "pass it back for the next page"},
+        },
+    },
+    "NodeDetails": {
+        "allOf": [_SUMMARY],
+        "type": "object",
+        "required": ["id", "deps"],
+        "properties": {
+            "id": {"type": "string"},
+            "deps": {"type": "array", "items": {"type": "string"}},
+            "result": {"type": "string", "description": "a longer preview of the result"},
+            "output": {"type": "string", "description": "what the task printed"},
+            "children": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+}
+
+
+def _control(summary: str, *errors: int) -> dict[str, Any]:
+    codes = (400, 404, 409, 413, 503, *errors)
+    return _operation(summary, "Accepted: the project now", "Project", 202, codes)
+
+
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "taskbeam server",
+        "version": "1",
+        "description": "Start registered task graphs by name and follow their runs. "
+        "Live state is on Socket.IO; see docs/server.md.",
+    },
+    "security": [{"bearer": []}],
+    "paths": {
+        "/api/health": {
+            "get": {
+                "summary": "Whether the server is up (no token needed)",
+                "security": [],
+                "responses": {"200": _json(_ref("Health"), "Up")},
+            }
+        },
+        "/api/openapi.json": {
+            "get": {
+                "summary": "This document (no token needed)",
+                "security": [],
+                "responses": {"200": _json({"type": "object"}, "The OpenAPI document")},
+            }
+        },
+        "/api/graphs": {"get": _operation("The graphs that can be started", "Graphs", "GraphList")},
+        "/api/projects": {
+            "get": _operation("Every project", "Projects", "ProjectList", errors=(503,)),
+            "post": {
+                **_operation(
+                    "Create a project from a registered graph (and start it unless start is false)",
+                    "Created",
+                    "Project",
+                    201,
+                    (400, 404, 409, 413, 422, 503),
+                ),
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("NewProject")}},
+                },
+            },
+        },
+        "/api/projects/{project_id}": {
+            "parameters": [_PROJECT_ID],
+            "get": {
+                **_operation(
+                    "A project: status, counts", "The project", "Project", 200, (400, 404, 422, 503)
+                ),
+                "parameters": [
+                    {
+                        "name": "full",
+                        "in": "query",
+                        "description": "1 or true: include the run's whole state as `snapshot`",
+                        "schema": {"enum": ["", "0", "1", "false", "true"]},
+                    }
+                ],
+            },
+        },
+        "/api/projects/{project_id}/execute": {
+            "parameters": [_PROJECT_ID],
+            "post": _control("Start the project's graph, or again once it has ended", 422),
+        },
+        "/api/projects/{project_id}/pause": {
+            "parameters": [_PROJECT_ID],
+            "post": _control("Start no new node until resumed"),
+        },
+        "/api/projects/{project_id}/resume": {
+            "parameters": [_PROJECT_ID],
+            "post": _control("Resume a paused run"),
+        },
+        "/api/projects/{project_id}/stop": {
+            "parameters": [_PROJECT_ID],
+            "post": _control("Cancel the run: open nodes end cancelled"),
+        },
+        "/api/projects/{project_id}/nodes": {
+            "parameters": [_PROJECT_ID],
+            "get": {
+                **_operation(
+                    "Node summaries in id order, a page at a time",
+                    "A page",
+                    "NodePage",
+                    200,
+                    (400, 404, 409, 422, 503),
+                ),
+                "parameters": [
+                    {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 5000},
+                    },
+                ],
+            },
+        },
+        "/api/projects/{project_id}/nodes/{node_id}": {
+            "parameters": [_PROJECT_ID, _NODE_ID],
+            "get": _operation(
+                "One node: summary, deps, result preview, traceback, output, children",
+                "The node",
+                "NodeDetails",
+                200,
+                (400, 404, 409, 503),
+            ),
+        },
+    },
+    "components": {
+        "schemas": _SCHEMAS,
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+    },
+}
