@@ -30,6 +30,9 @@ export const FINISHED = /** @type {ReadonlySet<string>} */ (
   new Set(["done", "failed", "cancelled", "skipped"])
 );
 
+/** Statuses of nodes whose work ran to an end: what throughput counts (not cancelled or skipped ones). */
+export const WORKED = /** @type {ReadonlySet<string>} */ (new Set(["done", "failed"]));
+
 /** Run statuses after which nothing changes (pause, resume and cancel are off). */
 export const RUN_ENDED = /** @type {ReadonlySet<string>} */ (new Set(["done", "failed", "cancelled"]));
 

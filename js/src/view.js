@@ -27,7 +27,7 @@ import { bindCanvas } from "./interaction.js";
 import { countStatuses } from "./reducer.js";
 import { noteFor } from "./render.js";
 import { Stage } from "./stage.js";
-import { FINISHED, RUN_ENDED, STATUSES, statusClass } from "./status.js";
+import { RUN_ENDED, STATUSES, WORKED, statusClass } from "./status.js";
 import { createStore, errorText } from "./store.js";
 import { Toolbar } from "./toolbar.js";
 
@@ -281,7 +281,7 @@ export function createView(el, channel, options = {}) {
     else if (!state) empty.textContent = store.runId() || !service ? "Waiting for the run…" : "Choose a run";
     if (state) {
       let finished = 0;
-      for (const s of FINISHED) finished += counts[s] ?? 0;
+      for (const s of WORKED) finished += counts[s] ?? 0;
       meter.add(performance.now() / 1000, finished);
     }
     tick();
@@ -301,7 +301,7 @@ export function createView(el, channel, options = {}) {
     if (ended && run.ended) {
       let finished = 0;
       const counts = displayedCounts(state);
-      for (const s of FINISHED) finished += counts[s] ?? 0;
+      for (const s of WORKED) finished += counts[s] ?? 0;
       rate = finished / run.ended;
     }
     toolbar.setTimes(formatDuration(elapsed), formatRate(rate));
