@@ -521,3 +521,56 @@ def test_a_fast_run_stays_under_the_rate_limit_and_a_slow_one_is_cancelled_from_
     assert slow["run"]["status"] == "cancelled", f"the kernel's run is {slow['run']['status']}"
     assert set(nonzero(slow["run"]["counts"])) == {"cancelled"}, slow["run"]["counts"]
     screenshots(nb, index, artifacts, "cancelled")
+
+
+# --- a busy kernel ------------------------------------------------------------------------------
+
+# The cell after the view keeps the kernel busy for seconds. Some ipykernel
+# versions hold the browser's messages (the view's own resync) until a busy
+# cell ends, so the view must show the run going without them.
+BUSY = [
+    """\
+import asyncio
+import time
+import taskbeam as tb
+
+steady = tb.Graph("steady")
+for i in range(40):
+    steady.add(f"s{i:02d}", asyncio.sleep, kwargs={"delay": 0.15})
+run = tb.start(steady, max_concurrency=1)
+run""",
+    "time.sleep(4)  # busy: no message from the browser is handled now\nrun.status",
+    "await run\nrun.status",
+]
+
+
+@pytest.mark.timeout(120)
+def test_the_view_moves_while_a_cell_keeps_the_kernel_busy(
+    lab: Any, open_notebook: Any, artifacts: Path
+) -> None:
+    write_notebook(lab.root, "busy", BUSY)
+    nb = open_notebook("busy")
+    nb.run("notebook:run-all-cells")
+    seen: list[tuple[str | None, int]] = []
+
+    def sample() -> bool:
+        status = nb.kernel_status()
+        seq = nb.page.evaluate(
+            "() => { const r = document.querySelector('.taskbeam-view');"
+            " return r && r.dataset.seq ? Number(r.dataset.seq) : -1; }"
+        )
+        seen.append((status, seq))
+        busy = [s for st, s in seen if st == "busy" and s >= 0]
+        return len(set(busy)) >= 3
+
+    nb.poll(
+        sample,
+        30,
+        "the view shows at least three different states while the kernel is busy",
+        lambda: f"(kernel status, view seq) samples: {seen[-40:]}",
+        interval=0.1,
+    )
+    nb.wait_cells_done(None, 60)
+    index = nb.view_index(wait_run_ended(nb)["run"]["id"])
+    assert_view_matches_kernel(nb, index)
+    assert nb.errors() == [], f"the busy notebook shows errors: {nb.errors()}"

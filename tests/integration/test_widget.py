@@ -316,3 +316,29 @@ def test_many_views_of_a_fast_run_stay_under_the_comm_budget() -> None:
         assert frames <= 200 * elapsed + 2 * len(fronts) + 10
         for front in fronts:
             assert front.settle() == run.snapshot()
+
+
+def test_a_displayed_view_sends_snapshots_until_its_front_end_speaks(
+    broadcaster: tb.Broadcaster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # While a cell keeps the kernel busy, the front end's resync may wait
+    # until the cell ends: the view does not wait for it to show the run.
+    from taskbeam.widget import _view
+
+    monkeypatch.setattr(_view, "NUDGES", (0.05, 0.1, 0.2))
+    run = tb.start(wide_graph(5))
+    run.wait()
+    front = FrontEnd(tb.GraphView(run, broadcaster=broadcaster))
+    front.view._repr_mimebundle_()  # what displaying it does
+    # (Only look at the queue: receive() with no state would ask, as a front end does.)
+    wait_until(lambda: len(front.client.queue) == 4)
+    time.sleep(0.3)
+    assert len(front.client.queue) == 4  # one at display, three nudges, then no more
+    front.client.receive()
+    assert front.client.snapshots == 4 and front.client.state == run.snapshot()
+
+    quiet = FrontEnd(tb.GraphView(run, broadcaster=broadcaster))
+    quiet.view._repr_mimebundle_()
+    quiet.ask({"type": "runs"})  # the front end spoke: no nudges
+    time.sleep(0.3)
+    assert len(quiet.client.queue) == 1

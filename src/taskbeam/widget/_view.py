@@ -10,8 +10,12 @@ buffer. Threading follows two rules (see docs/widget.md):
   ``submit``, nothing else. So a busy cell, a busy run or a slow browser
   never make two threads write to one comm.
 * Nothing depends on messages sent before the view is displayed: the front
-  end asks for a snapshot (``resync``) when it renders, and the view only
-  subscribes to its run's room then.
+  end asks for a snapshot (``resync``) when it renders. The view also
+  subscribes when it is displayed, and sends a fresh snapshot a few times
+  until its front end first speaks: while a cell keeps the kernel busy
+  (``await run`` in the next cell), some ipykernel versions hold messages
+  from the browser until the cell ends, so the front end's own request
+  may not arrive in time to show the run going.
 """
 
 from __future__ import annotations
@@ -35,7 +39,10 @@ __all__ = ["GraphView"]
 STATIC = pathlib.Path(__file__).parent / "static"
 # Requests answered by the broadcaster for the room of the current run.
 _ROOM_REQUESTS = frozenset({"node_details", "nodes", "pause", "resume", "cancel", "cancel_node"})
-MAX_ID_CHARS = 1000
+# Seconds after display at which a view that has not heard from its front
+# end yet sends it a fresh snapshot (its first one may have arrived before
+# the front end's code had loaded).
+NUDGES = (0.5, 1.5, 4.0)
 
 
 @functools.cache
@@ -108,13 +115,20 @@ class GraphView(anywidget.AnyWidget):
         self._broadcaster = broadcaster or Broadcaster.shared()
         # Touched only on the broadcaster thread (see the module docstring).
         self._sub: Subscription | None = None
+        self._heard = False  # the front end has sent something
         self._closed = threading.Event()  # last: close() from __del__ needs the rest
         super().__init__(run_id=run_id, mode=mode, height=height)
         self.on_msg(self._on_msg)
         self.observe(self._on_run_id, names="run_id")
 
     # -- any thread: check and enqueue ---------------------------------------
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        bundle = super()._repr_mimebundle_(**kwargs)
+        self._submit(self._on_display)
+        return bundle
+
     def _on_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        self._heard = True
         if not isinstance(content, dict) or not isinstance(content.get("type"), str):
             kind = type(content).__name__
             message = f"a request is an object with a string 'type', not {kind}"
@@ -159,6 +173,19 @@ class GraphView(anywidget.AnyWidget):
         else:
             error = f"unknown request {kind[:100]!r}"
             self._reply({"type": "error", "error": error}, request)
+
+    def _on_display(self) -> None:
+        if self._sub is None or self._sub.room != self.run_id:
+            self._switch()  # sends a snapshot now
+        if not self._heard:
+            for delay in NUDGES:
+                timer = threading.Timer(delay, self._submit, args=(self._nudge,))
+                timer.daemon = True
+                timer.start()
+
+    def _nudge(self) -> None:
+        if not self._heard and self._sub is not None:
+            self._sub.resync()
 
     def _switch(self) -> None:
         """Follow ``run_id``: leave the old room, join the new one (a snapshot follows)."""
