@@ -291,8 +291,9 @@ class Run:
         task = node.task
         kwargs = dict(task.kwargs) if task.kwargs else {}
         if task.deps:
-            for arg, dep in zip(task.args, node.upstream):  # noqa: B905 - equal by construction
-                kwargs[arg] = dep.result
+            group = node.group
+            for arg, i in zip(task.args, node.up):  # noqa: B905 - equal by construction
+                kwargs[arg] = group[i].result
         loop = self._loop
         assert loop is not None
         attempt = node.attempt
