@@ -149,7 +149,8 @@ class Run:
         if nested_loops:
             import_nest_asyncio2()  # fail here, in the caller's thread, if it is missing
         self._sync_workers = sync_workers or min(max_concurrency, 32)
-        self._rng = random.Random(seed)
+        self._seed = seed
+        self._rng: random.Random | None = None  # made at the first retry: seeding costs
         self.project = project
         if project is not None:
             self.options["project"] = project
@@ -186,35 +187,36 @@ class Run:
                 keep = [n.id for n in self._state.restored]
                 keep += [i for i in self._state.restore if "/" in i]
             self._recorder.create(keep)
-        ready = threading.Event()
+        # The loop is made here and only run by the run's thread, so calls
+        # from this thread may queue on it as soon as this returns, without
+        # waiting for the new thread to get going.
+        loop = self._loop = new_loop(self._nested)
         self._thread = threading.Thread(
-            target=self._thread_main, args=(ready,), name=f"taskbeam-run-{self.id}", daemon=True
+            target=self._thread_main, args=(loop,), name=f"taskbeam-run-{self.id}", daemon=True
         )
+        self._accepting = True
         _LIVE.add(self)
-        self._thread.start()
-        ready.wait()
+        try:
+            self._thread.start()
+        except BaseException:
+            self._accepting = False
+            _LIVE.discard(self)
+            loop.close()
+            raise
         return self
 
-    def _thread_main(self, ready: threading.Event) -> None:
-        loop = new_loop(self._nested)
+    def _thread_main(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._ident = threading.get_ident()
         try:
             asyncio.set_event_loop(loop)
-            self._loop = loop
-            self._ident = threading.get_ident()
-            self._accepting = True
-            ready.set()
             loop.run_until_complete(self._main())
         except BaseException as exc:  # a bug in the engine: record it, never hang waiters
             log.exception("run %s crashed", self.id)
             self._done.set_exception(exc)
         finally:
-            ready.set()
             with self._lock:
                 self._accepting = False
-            # Run the handles queued before the door closed (see _call).
-            loop.run_until_complete(asyncio.sleep(0))
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.run_until_complete(loop.shutdown_default_executor())
+            loop.run_until_complete(_close(loop))
             loop.close()
             asyncio.set_event_loop(None)
             if self._pool is not None:
@@ -416,6 +418,8 @@ class Run:
             self._fail(node, error if isinstance(error, ErrorInfo) else error_info(error))
 
     def _fail(self, node: Node, info: ErrorInfo) -> None:
+        if self._rng is None:
+            self._rng = random.Random(self._seed)
         delay = self._state.fail(node, info, time.monotonic(), self._rng.random())
         if delay is not None:
             assert self._loop is not None
@@ -719,6 +723,12 @@ class Run:
         finished = sum(c.get(s, 0) for s in TERMINAL)
         total = len(self._state.nodes)
         return f"<Run {self.id} {self.name!r} {self.status.value}: {finished}/{total} finished>"
+
+
+async def _close(loop: asyncio.AbstractEventLoop) -> None:
+    await asyncio.sleep(0)  # run the handles queued before the door closed (see Run._call)
+    await loop.shutdown_asyncgens()
+    await loop.shutdown_default_executor()
 
 
 def start(
