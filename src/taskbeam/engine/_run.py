@@ -68,6 +68,7 @@ Subscriber = Callable[[Event], None]
 MESSAGE_CHARS = 2000
 TRACEBACK_CHARS = 20_000
 _LIVE: weakref.WeakSet[Run] = weakref.WeakSet()
+RUNNING = Status.RUNNING  # a module constant: looking a member up on its enum class is slow
 
 
 def _new_id(name: str) -> str:
@@ -229,7 +230,9 @@ class Run:
         self._finished = asyncio.Event()
         self._t0 = now = time.monotonic()
         self._state.start(now)
-        self._pump()
+        # Pumped from a plain callback rather than from this Task, so each
+        # task started eagerly need not step out of this one and back.
+        asyncio.get_running_loop().call_soon(self._pump)
         await self._finished.wait()
         if self._recorder is not None:
             await self._recorder.final()
@@ -329,14 +332,14 @@ class Run:
         try:
             result = await coro
         except asyncio.CancelledError as exc:
-            if node.status is Status.RUNNING and node.attempt == attempt:
+            if node.status is RUNNING and node.attempt == attempt:
                 self._failed(node, attempt, exc)  # cancelled by someone other than the run
                 self._pump()
             return
         except BaseException as exc:
             self._failed(node, attempt, exc)
         else:
-            if node.status is Status.RUNNING and node.attempt == attempt:  # _current, inlined
+            if node.status is RUNNING and node.attempt == attempt:  # _current, inlined
                 if self._timers:
                     timer = self._timers.pop(node, None)
                     if timer is not None:
@@ -396,7 +399,7 @@ class Run:
         self._pump()
 
     def _current(self, node: Node, attempt: int) -> bool:
-        if node.status is not Status.RUNNING or node.attempt != attempt:
+        if node.status is not RUNNING or node.attempt != attempt:
             return False  # a late outcome of a timed-out or cancelled attempt
         if self._tasks:
             self._tasks.pop(node, None)
@@ -431,7 +434,7 @@ class Run:
 
     def _on_timeout(self, node: Node, attempt: int) -> None:
         self._timers.pop(node, None)
-        if node.status is not Status.RUNNING or node.attempt != attempt:
+        if node.status is not RUNNING or node.attempt != attempt:
             return
         task = self._tasks.pop(node, None)
         if task is not None:

@@ -476,6 +476,7 @@ class RunState:
         room = self.max_concurrency - self.running
         counts = self.counts
         record, dirty = self.record, self.dirty
+        seq = self.seq
         while queue and len(out) < room:
             node = queue.popleft()
             if node.status is not READY:
@@ -484,12 +485,13 @@ class RunState:
             node.attempt += 1
             node.started = now
             node.status = RUNNING
-            self.seq += 1
+            seq += 1
             if record:
-                self.events.append((self.seq, node.id, READY, RUNNING, node.attempt, now))
+                self.events.append((seq, node.id, READY, RUNNING, node.attempt, now))
             if dirty is not None:
                 dirty.add(node)
             out.append(node)
+        self.seq = seq
         if out:
             n = len(out)
             self.running += n
@@ -515,6 +517,7 @@ class RunState:
     def succeed(self, node: Node, result: Any, now: float) -> None:
         """RUNNING or AGGREGATING -> DONE with ``result``; unlock dependants."""
         node.result = result
+        counts, record, dirty = self.counts, self.record, self.dirty
         if node.status is RUNNING and not self.limits:
             # The hot path: RUNNING -> DONE is always legal; written out like _move.
             if node.slot:
@@ -522,37 +525,44 @@ class RunState:
                 self.running -= 1
             node.status = DONE
             node.ended = now
-            counts = self.counts
             counts[RUNNING] -= 1
             counts[DONE] = counts.get(DONE, 0) + 1
             self.open -= 1
             self.seq += 1
-            if self.record:
+            if record:
                 self.events.append((self.seq, node.id, RUNNING, DONE, node.attempt, now))
-            if self.dirty is not None:
-                self.dirty.add(node)
+            if dirty is not None:
+                dirty.add(node)
         else:
             self._release(node)
             self._move(node, DONE, now)
-        fifo = self.fifo
-        group = node.group
-        for i in node.down:
-            dependant = group[i]
-            waiting = dependant.waiting = dependant.waiting - 1
-            if waiting == 0 and dependant.status is PENDING:
-                if fifo is None:
-                    self._make_ready(dependant, now)
-                    continue
-                # PENDING -> READY, always legal here: written out like _move.
-                dependant.status = READY
-                self.counts[PENDING] -= 1
-                self.counts[READY] = self.counts.get(READY, 0) + 1
-                self.seq += 1
-                if self.record:
-                    self.events.append((self.seq, dependant.id, PENDING, READY, 0, now))
-                if self.dirty is not None:
-                    self.dirty.add(dependant)
-                fifo.append(dependant)
+        if node.down:
+            fifo = self.fifo
+            group = node.group
+            seq = self.seq
+            made = 0  # PENDING -> READY transitions written out below, counted once
+            for i in node.down:
+                dependant = group[i]
+                waiting = dependant.waiting = dependant.waiting - 1
+                if waiting == 0 and dependant.status is PENDING:
+                    if fifo is None:
+                        self.seq = seq
+                        self._make_ready(dependant, now)
+                        seq = self.seq
+                        continue
+                    # PENDING -> READY, always legal here: written out like _move.
+                    dependant.status = READY
+                    made += 1
+                    seq += 1
+                    if record:
+                        self.events.append((seq, dependant.id, PENDING, READY, 0, now))
+                    if dirty is not None:
+                        dirty.add(dependant)
+                    fifo.append(dependant)
+            self.seq = seq
+            if made:
+                counts[PENDING] -= made
+                counts[READY] = counts.get(READY, 0) + made
         if node.parent is not None:
             self._child_ended(node.parent, now)
         if self.open == 0:
