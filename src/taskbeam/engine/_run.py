@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from taskbeam._errors import DepthError, GraphError, NodeTimeout
 from taskbeam.engine._capture import OUTPUT_LIMIT, current_output, install
-from taskbeam.engine._fingerprint import fingerprint
+from taskbeam.engine._fingerprint import fingerprints
 from taskbeam.engine._loop import eager_task, import_nest_asyncio2, new_loop
 from taskbeam.engine._persist import Recorder, SavePolicy
 from taskbeam.engine._preview import preview
@@ -132,7 +132,7 @@ class Run:
             on_error=on_error,
             max_depth=max_depth,
             output_limit=output_limit,
-            fingerprint=fingerprint if store is not None else None,
+            fingerprint=fingerprints if store is not None else None,
             restore=restore,
             restore_tree=restore_tree,
         )

@@ -61,7 +61,7 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import repeat
 from typing import Any
@@ -111,6 +111,7 @@ class Node:
         "depth",
         "down",
         "ended",
+        "fingerprint",
         "group",
         "id",
         "parent",
@@ -130,7 +131,6 @@ class Node:
     error: ErrorInfo | None = None
     output: OutputBuffer | None = None  # made on the first write
     output_limit = OUTPUT_LIMIT
-    fingerprint: str | None = None
 
     def __init__(
         self,
@@ -154,6 +154,7 @@ class Node:
         self.started: float | None = None
         self.ended: float | None = None
         self.result: Any = None
+        self.fingerprint: str | None = None
 
     @property
     def upstream(self) -> list[Node]:
@@ -186,6 +187,9 @@ class RunState:
     max_depth : int
         Most levels of nested ``expand``; the shell enforces it with
         :meth:`can_expand`.
+    fingerprint : callable, optional
+        ``fingerprint(graph)``: the fingerprints of the graph's tasks, in task
+        order (given when a store is attached).
     """
 
     def __init__(
@@ -197,7 +201,7 @@ class RunState:
         on_error: str = "continue",
         max_depth: int = 8,
         output_limit: int = OUTPUT_LIMIT,
-        fingerprint: Callable[[Task], str] | None = None,
+        fingerprint: Callable[[Graph], Sequence[str]] | None = None,
         restore: Mapping[str, tuple[str | None, Any]] | None = None,
         restore_tree: Mapping[str, list[list[Any]]] | None = None,
     ) -> None:
@@ -274,8 +278,8 @@ class RunState:
             self._use_heap()
         self.nodes.update(zip(ids, added, strict=True))
         if self.fingerprint is not None:
-            for node in added:
-                node.fingerprint = self.fingerprint(node.task)
+            for node, fp in zip(added, self.fingerprint(graph), strict=True):
+                node.fingerprint = fp
         if parent is not None and self.dirty is not None:
             self.structures.append((parent.id, structure(added)))
         self.counts[PENDING] += len(added)

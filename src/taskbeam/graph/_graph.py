@@ -56,14 +56,16 @@ class Task:
     is_async: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, weakref_slot=True)
 class Links:
     """A graph's dependencies as positions in task order, shared by all its runs.
 
     ``upstream[i]`` holds the positions of task ``i``'s dependencies (in the
     order of its ``deps``), ``dependants[i]`` those of the tasks that depend
     on it (in task order). ``prioritized`` says whether any task has a
-    priority.
+    priority. A new graph version (after :meth:`Graph.add`) gets new links, so
+    what is derived from a graph can be kept per ``Links`` object (compared by
+    identity, weakly referable).
     """
 
     upstream: list[tuple[int, ...]]
