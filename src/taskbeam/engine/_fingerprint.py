@@ -13,8 +13,8 @@ import functools
 import hashlib
 import inspect
 import weakref
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 import orjson
 
@@ -37,7 +37,7 @@ def fingerprint(task: Task) -> str:
     return _digest(task)
 
 
-def fingerprints(graph: Graph) -> list[str]:
+def fingerprints(graph: Graph) -> Sequence[str]:
     """The fingerprint of every task of ``graph`` (validated), in task order.
 
     Those of tasks without kwargs are kept for as long as the graph is
@@ -50,6 +50,8 @@ def fingerprints(graph: Graph) -> list[str]:
     if plain is None:
         plain = [None if t.kwargs else fingerprint(t) for t in tasks]
         _PLAIN[links] = plain
+    if None not in plain:  # no task has kwargs: all kept (the caller only reads the list)
+        return cast("list[str]", plain)
     return [fp if fp is not None else _digest(t) for fp, t in zip(plain, tasks, strict=True)]
 
 
