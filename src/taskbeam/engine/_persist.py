@@ -195,7 +195,8 @@ class Recorder:
         last: Exception | None = None
         for attempt in range(self.policy.attempts):
             full = self.lost or attempt > 0
-            batch = columns(nodes if full else list(dirty), self.run._t0, self._errors())
+            every = full or len(dirty) == len(nodes)  # then in the run's order
+            batch = columns(nodes if every else list(dirty), self.run._t0, self._errors())
             structures = (
                 [(n.id, structure(n.children)) for n in nodes if n.children]
                 if full or live is not None
