@@ -61,7 +61,7 @@ class Batcher:
             self.waiting[key] = priority
         if self.since is None:
             self.since = now
-        if priority is Priority.CRITICAL:
+        if priority is _CRITICAL:
             self.critical = True
 
     def due(self, now: float) -> bool:
@@ -85,6 +85,9 @@ class Batcher:
         taken, critical = self.waiting, self.critical
         self.waiting, self.since, self.critical = {}, None, False
         return taken, critical
+
+
+_CRITICAL = Priority.CRITICAL
 
 
 class NotComposable(ValueError):

@@ -44,6 +44,7 @@ from __future__ import annotations
 import atexit
 import bisect
 import concurrent.futures
+import functools
 import itertools
 import logging
 import threading
@@ -65,6 +66,8 @@ log = logging.getLogger("taskbeam.broadcast")
 Send = Callable[[dict[str, Any], list[bytes]], None]
 STRUCTURE = "\x00edges"  # a key meaning "nodes were added: send the edges"
 _CRITICAL_NODE = frozenset({Status.FAILED})
+# Module constants: looking a member up on its enum class costs more than the rest of a change.
+NORMAL, CRITICAL = Priority.NORMAL, Priority.CRITICAL
 _RUN_END = frozenset({"done", "failed", "cancelled"})
 _CONTROLS = frozenset({"pause", "resume", "cancel"})
 # After a burst of frames, a room sends its seq this many seconds later, twice,
@@ -381,14 +384,13 @@ class Broadcaster:
 
     def _on_event(self, room: str, event: Event) -> None:
         # On the run's thread: append and wake, nothing else.
-        if event.node_id is None:
-            key, priority = RUN, Priority.CRITICAL if event.new in _RUN_END else Priority.NORMAL
+        key = event.node_id
+        if key is None:
+            key, priority = RUN, CRITICAL if event.new in _RUN_END else NORMAL
+            self._inbox.append(("change", room, key, priority, False))
         else:
-            key = event.node_id
-            priority = Priority.CRITICAL if event.new in _CRITICAL_NODE else Priority.NORMAL
-        self._inbox.append(
-            ("change", room, key, priority, event.old is None and event.node_id is not None)
-        )
+            priority = CRITICAL if event.new in _CRITICAL_NODE else NORMAL
+            self._inbox.append(("change", room, key, priority, event.old is None))
         if not self._awake:  # see _main: the thread clears the flag before it looks
             with self._wake:
                 self._wake.notify()
@@ -405,9 +407,9 @@ class Broadcaster:
                 if not self._inbox:
                     self._wake.wait(self._timeout())
                 self._awake = True
-            items = []
-            while self._inbox:
-                items.append(self._inbox.popleft())
+            # Take what is there now, in one C-level pass (appends may go on meanwhile).
+            inbox = self._inbox
+            items = list(itertools.starmap(inbox.popleft, itertools.repeat((), len(inbox))))
             try:
                 if self._handle(items):
                     return
@@ -438,7 +440,7 @@ class Broadcaster:
                 changes += 1
                 batcher = room.batcher
                 waiting = batcher.waiting
-                if priority is Priority.NORMAL and key in waiting:
+                if priority is NORMAL and key in waiting:
                     continue  # the common case: already waiting, nothing to add
                 batcher.add(key, priority, now)
                 if created:
@@ -501,7 +503,7 @@ class Broadcaster:
         if run.id in self._rooms:
             return
         name = run.id
-        snap, unsubscribe = run.watch(lambda event: self._on_event(name, event))
+        snap, unsubscribe = run.watch(functools.partial(self._on_event, name))
         self._rooms[name] = _Room(
             name, run, snap, unsubscribe, Batcher(self.max_delay, self.max_batch)
         )
@@ -550,7 +552,10 @@ class Broadcaster:
         frames already handed to transports may still hold the old one), so
         it needs no patch applied: the patch is only what goes on the wire.
         """
-        ids = [k for k in keys if k != RUN and k != STRUCTURE]
+        ids = list(keys)
+        for special in (RUN, STRUCTURE):
+            if special in keys:
+                ids.remove(special)
         run_fields, summaries, edges = room.run.summaries(ids, edges=STRUCTURE in keys)
         old_nodes = room.state["nodes"]
         nodes_patch = {}
@@ -755,17 +760,20 @@ _SHARED_LOCK = threading.Lock()
 def _node_diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     """The merge patch between two node summaries.
 
-    Summaries are flat but for the ``error`` object, so this is a dict
-    comprehension for the common case and the general :func:`diff` otherwise.
+    Summaries are flat but for the ``error`` object, so this compares fields
+    one by one in the common case and calls the general :func:`diff` otherwise.
     """
-    if old == new:
-        return {}
-    patch = {k: v for k, v in new.items() if old.get(k) != v}
-    if any(isinstance(value, dict) for value in patch.values()):
-        nested: dict[str, Any] = diff(old, new)  # a nested object changed: diff it properly
-        return nested
-    for key in old.keys() - new.keys():
-        patch[key] = None
+    get = old.get
+    patch: dict[str, Any] = {}
+    for key, value in new.items():  # a plain loop: no comprehension frame per node
+        if get(key) != value:
+            if isinstance(value, dict):
+                nested: dict[str, Any] = diff(old, new)  # a nested object changed: diff it
+                return nested
+            patch[key] = value
+    if not old.keys() <= new.keys():
+        for key in old.keys() - new.keys():
+            patch[key] = None
     return patch
 
 

@@ -9,26 +9,50 @@ part of it: pass inputs that should invalidate stored results as ``kwargs``.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import inspect
-from collections.abc import Callable
-from typing import Any
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 import orjson
 
-from taskbeam.graph import Task
+from taskbeam.graph import Graph, Task
+from taskbeam.graph._graph import Links
 
-__all__ = ["fingerprint"]
+__all__ = ["fingerprint", "fingerprints"]
+
+# Fingerprints of the tasks without kwargs (None for the others), per version of a graph.
+_PLAIN: weakref.WeakKeyDictionary[Links, list[str | None]] = weakref.WeakKeyDictionary()
 
 
 def fingerprint(task: Task) -> str:
     """A 16-hex-digit digest of the task's function, kwargs and dependencies."""
     if not task.kwargs:  # the common case in big graphs: one function, many nodes
-        with contextlib.suppress(TypeError):  # an unhashable callable: no cache
+        try:
             return _plain(task.fn, task.args, task.deps)
+        except TypeError:  # an unhashable callable: no cache
+            pass
     return _digest(task)
+
+
+def fingerprints(graph: Graph) -> Sequence[str]:
+    """The fingerprint of every task of ``graph`` (validated), in task order.
+
+    Those of tasks without kwargs are kept for as long as the graph is
+    unchanged, so running a graph again does not hash its tasks again; a
+    task's kwargs may hold values changed in place, so those are hashed anew.
+    """
+    links = graph.links()
+    tasks = graph.tasks.values()
+    plain = _PLAIN.get(links)
+    if plain is None:
+        plain = [None if t.kwargs else fingerprint(t) for t in tasks]
+        _PLAIN[links] = plain
+    if None not in plain:  # no task has kwargs: all kept (the caller only reads the list)
+        return cast("list[str]", plain)
+    return [fp if fp is not None else _digest(t) for fp, t in zip(plain, tasks, strict=True)]
 
 
 @functools.lru_cache(maxsize=65536)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import weakref
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ import orjson
 
 from taskbeam.engine._state import structure
 from taskbeam.engine._status import Status
+from taskbeam.graph._graph import Links
 from taskbeam.store._backup import write_backup
 from taskbeam.store._base import RunRecord, StoreError
 from taskbeam.store._log import columns
@@ -46,6 +48,8 @@ log = logging.getLogger("taskbeam.store")
 T = TypeVar("T")
 STREAM_GAP = 0.05
 DONE, FAILED, RETRYING = Status.DONE, Status.FAILED, Status.RETRYING
+# The stored structure (JSON) of a graph's top level, per version of the graph.
+_STRUCTURE: weakref.WeakKeyDictionary[Links, str] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +115,11 @@ class Recorder:
     def create(self, keep: list[str] | None) -> None:
         """Store the run and its graph; blocks the caller. Raises StoreError."""
         st = self.run._state
-        self._apply(self.store.create_run(self.record(), st.structure(), keep).result())
+        links = self.run.graph.links()
+        text = _STRUCTURE.get(links)
+        if text is None:  # the top level is the graph itself: encoded once per graph version
+            text = _STRUCTURE[links] = orjson.dumps(st.structure()).decode()
+        self._apply(self.store.create_run(self.record(), text, keep).result())
         st.dirty = set()
 
     def _apply(self, saved: Saved) -> None:
@@ -187,7 +195,8 @@ class Recorder:
         last: Exception | None = None
         for attempt in range(self.policy.attempts):
             full = self.lost or attempt > 0
-            batch = columns(nodes if full else list(dirty), self.run._t0, self._errors())
+            every = full or len(dirty) == len(nodes)  # then in the run's order
+            batch = columns(nodes if every else list(dirty), self.run._t0, self._errors())
             structures = (
                 [(n.id, structure(n.children)) for n in nodes if n.children]
                 if full or live is not None

@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from taskbeam._errors import DepthError, GraphError, NodeTimeout
 from taskbeam.engine._capture import OUTPUT_LIMIT, current_output, install
-from taskbeam.engine._fingerprint import fingerprint
+from taskbeam.engine._fingerprint import fingerprints
 from taskbeam.engine._loop import eager_task, import_nest_asyncio2, new_loop
 from taskbeam.engine._persist import Recorder, SavePolicy
 from taskbeam.engine._preview import preview
@@ -70,6 +70,7 @@ Subscriber = Callable[[Event], None]
 MESSAGE_CHARS = 2000
 TRACEBACK_CHARS = 20_000
 _LIVE: weakref.WeakSet[Run] = weakref.WeakSet()
+RUNNING = Status.RUNNING  # a module constant: looking a member up on its enum class is slow
 
 
 _BY_ID: weakref.WeakValueDictionary[str, Run] = weakref.WeakValueDictionary()
@@ -153,7 +154,7 @@ class Run:
             on_error=on_error,
             max_depth=max_depth,
             output_limit=output_limit,
-            fingerprint=fingerprint if store is not None else None,
+            fingerprint=fingerprints if store is not None else None,
             restore=restore,
             restore_tree=restore_tree,
         )
@@ -171,7 +172,8 @@ class Run:
         if nested_loops:
             import_nest_asyncio2()  # fail here, in the caller's thread, if it is missing
         self._sync_workers = sync_workers or min(max_concurrency, 32)
-        self._rng = random.Random(seed)
+        self._seed = seed
+        self._rng: random.Random | None = None  # made at the first retry: seeding costs
         self.project = project
         if project is not None:
             self.options["project"] = project
@@ -209,36 +211,37 @@ class Run:
                 keep = [n.id for n in self._state.restored]
                 keep += [i for i in self._state.restore if "/" in i]
             self._recorder.create(keep)
-        ready = threading.Event()
+        # The loop is made here and only run by the run's thread, so calls
+        # from this thread may queue on it as soon as this returns, without
+        # waiting for the new thread to get going.
+        loop = self._loop = new_loop(self._nested)
         self._thread = threading.Thread(
-            target=self._thread_main, args=(ready,), name=f"taskbeam-run-{self.id}", daemon=True
+            target=self._thread_main, args=(loop,), name=f"taskbeam-run-{self.id}", daemon=True
         )
+        self._accepting = True
         _LIVE.add(self)
         _BY_ID[self.id] = self
-        self._thread.start()
-        ready.wait()
+        try:
+            self._thread.start()
+        except BaseException:
+            self._accepting = False
+            _LIVE.discard(self)
+            loop.close()
+            raise
         return self
 
-    def _thread_main(self, ready: threading.Event) -> None:
-        loop = new_loop(self._nested)
+    def _thread_main(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._ident = threading.get_ident()
         try:
             asyncio.set_event_loop(loop)
-            self._loop = loop
-            self._ident = threading.get_ident()
-            self._accepting = True
-            ready.set()
             loop.run_until_complete(self._main())
         except BaseException as exc:  # a bug in the engine: record it, never hang waiters
             log.exception("run %s crashed", self.id)
             self._done.set_exception(exc)
         finally:
-            ready.set()
             with self._lock:
                 self._accepting = False
-            # Run the handles queued before the door closed (see _call).
-            loop.run_until_complete(asyncio.sleep(0))
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.run_until_complete(loop.shutdown_default_executor())
+            loop.run_until_complete(_close(loop))
             loop.close()
             asyncio.set_event_loop(None)
             # Thread ids are reused once a thread ends: a later thread with
@@ -254,7 +257,9 @@ class Run:
         self._finished = asyncio.Event()
         self._t0 = now = time.monotonic()
         self._state.start(now)
-        self._pump()
+        # Pumped from a plain callback rather than from this Task, so each
+        # task started eagerly need not step out of this one and back.
+        asyncio.get_running_loop().call_soon(self._pump)
         await self._finished.wait()
         if self._recorder is not None:
             await self._recorder.final()
@@ -306,7 +311,8 @@ class Run:
         if not subscribers:
             return
         rid = self.id
-        made = [Event(rid, *e) for e in events]
+        new = tuple.__new__  # Event's own __new__ is a Python function: skip it
+        made = [new(Event, (rid, *e)) for e in events]
         for sub in subscribers:
             for event in made:
                 try:
@@ -318,8 +324,9 @@ class Run:
         task = node.task
         kwargs = dict(task.kwargs) if task.kwargs else {}
         if task.deps:
-            for arg, dep in zip(task.args, node.upstream):  # noqa: B905 - equal by construction
-                kwargs[arg] = dep.result
+            group = node.group
+            for arg, i in zip(task.args, node.up):  # noqa: B905 - equal by construction
+                kwargs[arg] = group[i].result
         loop = self._loop
         assert loop is not None
         attempt = node.attempt
@@ -353,14 +360,14 @@ class Run:
         try:
             result = await coro
         except asyncio.CancelledError as exc:
-            if node.status is Status.RUNNING and node.attempt == attempt:
+            if node.status is RUNNING and node.attempt == attempt:
                 self._failed(node, attempt, exc)  # cancelled by someone other than the run
                 self._pump()
             return
         except BaseException as exc:
             self._failed(node, attempt, exc)
         else:
-            if node.status is Status.RUNNING and node.attempt == attempt:  # _current, inlined
+            if node.status is RUNNING and node.attempt == attempt:  # _current, inlined
                 if self._timers:
                     timer = self._timers.pop(node, None)
                     if timer is not None:
@@ -420,7 +427,7 @@ class Run:
         self._pump()
 
     def _current(self, node: Node, attempt: int) -> bool:
-        if node.status is not Status.RUNNING or node.attempt != attempt:
+        if node.status is not RUNNING or node.attempt != attempt:
             return False  # a late outcome of a timed-out or cancelled attempt
         if self._tasks:
             self._tasks.pop(node, None)
@@ -442,6 +449,8 @@ class Run:
             self._fail(node, error if isinstance(error, ErrorInfo) else error_info(error))
 
     def _fail(self, node: Node, info: ErrorInfo) -> None:
+        if self._rng is None:
+            self._rng = random.Random(self._seed)
         delay = self._state.fail(node, info, time.monotonic(), self._rng.random())
         if delay is not None:
             assert self._loop is not None
@@ -453,7 +462,7 @@ class Run:
 
     def _on_timeout(self, node: Node, attempt: int) -> None:
         self._timers.pop(node, None)
-        if node.status is not Status.RUNNING or node.attempt != attempt:
+        if node.status is not RUNNING or node.attempt != attempt:
             return
         task = self._tasks.pop(node, None)
         if task is not None:
@@ -763,6 +772,12 @@ class Run:
         finished = sum(c.get(s, 0) for s in TERMINAL)
         total = len(self._state.nodes)
         return f"<Run {self.id} {self.name!r} {self.status.value}: {finished}/{total} finished>"
+
+
+async def _close(loop: asyncio.AbstractEventLoop) -> None:
+    await asyncio.sleep(0)  # run the handles queued before the door closed (see Run._call)
+    await loop.shutdown_asyncgens()
+    await loop.shutdown_default_executor()
 
 
 def start(

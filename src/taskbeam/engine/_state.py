@@ -61,8 +61,9 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 from taskbeam._errors import IllegalTransition
@@ -71,6 +72,7 @@ from taskbeam.engine._preview import preview
 from taskbeam.engine._status import LEGAL, TERMINAL, RunStatus, Status
 from taskbeam.graph import Graph, Task
 from taskbeam.graph._expand import Aggregator
+from taskbeam.graph._graph import links_of
 
 __all__ = ["ErrorInfo", "Node", "RunState"]
 
@@ -78,7 +80,6 @@ PENDING, READY, RUNNING = Status.PENDING, Status.READY, Status.RUNNING
 RETRYING, EXPANDED, AGGREGATING = Status.RETRYING, Status.EXPANDED, Status.AGGREGATING
 DONE, FAILED, CANCELLED, SKIPPED = Status.DONE, Status.FAILED, Status.CANCELLED, Status.SKIPPED
 ON_ERROR = ("continue", "fail_fast")
-_NONE: list[Node] = []  # shared, never appended to: upstream of nodes without dependencies
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,14 +97,22 @@ class Node:
     Fields every node uses are slots; the rest are class-level defaults that a
     node overrides in its own ``__dict__``, made only when one is first set, so
     a graph of 100,000 plain nodes carries no per-node storage for them.
+
+    A node finds its neighbours by position: ``group`` is the list of the
+    nodes made from the same graph (the run's top level, or the children of
+    one expansion), ``up`` and ``down`` the positions in it of the nodes it
+    depends on and of those that depend on it, shared with every other run
+    of that graph (see :meth:`Graph.links`).
     """
 
     __slots__ = (
         "__dict__",
         "attempt",
-        "dependants",
         "depth",
+        "down",
         "ended",
+        "fingerprint",
+        "group",
         "id",
         "parent",
         "result",
@@ -111,7 +120,7 @@ class Node:
         "started",
         "status",
         "task",
-        "upstream",
+        "up",
         "waiting",
     )
 
@@ -122,26 +131,42 @@ class Node:
     error: ErrorInfo | None = None
     output: OutputBuffer | None = None  # made on the first write
     output_limit = OUTPUT_LIMIT
-    fingerprint: str | None = None
 
     def __init__(
-        self, node_id: str, task: Task, parent: Node | None, depth: int, output_limit: int
+        self,
+        node_id: str,
+        task: Task,
+        group: list[Node],
+        up: tuple[int, ...],
+        down: tuple[int, ...],
     ) -> None:
         self.id = node_id
         self.task = task
-        self.parent = parent
-        self.depth = depth
+        self.group = group
+        self.up = up
+        self.down = down
+        self.waiting = len(up)
+        self.parent: Node | None = None
+        self.depth = 0
         self.status = PENDING
         self.attempt = 0
-        self.waiting = len(task.deps)
-        self.dependants: list[Node] = []
-        self.upstream: list[Node] = _NONE
         self.slot = False
         self.started: float | None = None
         self.ended: float | None = None
         self.result: Any = None
-        if output_limit != OUTPUT_LIMIT:
-            self.output_limit = output_limit
+        self.fingerprint: str | None = None
+
+    @property
+    def upstream(self) -> list[Node]:
+        """The nodes this one depends on, in the order of its task's ``deps``."""
+        group = self.group
+        return [group[i] for i in self.up]
+
+    @property
+    def dependants(self) -> list[Node]:
+        """The nodes that depend on this one."""
+        group = self.group
+        return [group[i] for i in self.down]
 
     def __repr__(self) -> str:
         return f"<Node {self.id!r} {self.status.value} attempt={self.attempt}>"
@@ -162,6 +187,9 @@ class RunState:
     max_depth : int
         Most levels of nested ``expand``; the shell enforces it with
         :meth:`can_expand`.
+    fingerprint : callable, optional
+        ``fingerprint(graph)``: the fingerprints of the graph's tasks, in task
+        order (given when a store is attached).
     """
 
     def __init__(
@@ -173,7 +201,7 @@ class RunState:
         on_error: str = "continue",
         max_depth: int = 8,
         output_limit: int = OUTPUT_LIMIT,
-        fingerprint: Callable[[Task], str] | None = None,
+        fingerprint: Callable[[Graph], Sequence[str]] | None = None,
         restore: Mapping[str, tuple[str | None, Any]] | None = None,
         restore_tree: Mapping[str, list[list[Any]]] | None = None,
     ) -> None:
@@ -230,27 +258,28 @@ class RunState:
     def _add_nodes(
         self, graph: Graph, parent: Node | None, depth: int, now: float | None
     ) -> list[Node]:
-        prefix = "" if parent is None else parent.id + "/"
-        nodes = self.nodes
-        limit = self.output_limit
-        added = [Node(prefix + task.id, task, parent, depth, limit) for task in graph]
-        if self.fifo is not None and any(n.task.priority for n in added):
-            self._use_heap()
-        if parent is None:
-            local = nodes
-            nodes.update(zip(graph.tasks, added, strict=True))
-        else:
-            local = dict(zip(graph.tasks, added, strict=True))
-            nodes.update((n.id, n) for n in added)
-        for node in added:  # second pass: a dependency may come later in the graph
-            deps = node.task.deps
-            if deps:
-                upstream = node.upstream = [local[dep] for dep in deps]
-                for up in upstream:
-                    up.dependants.append(node)
-        if self.fingerprint is not None:
+        links = graph.links()
+        added: list[Node] = []
+        ids: Iterable[str] = graph.tasks
+        if parent is not None:
+            prefix = parent.id + "/"
+            ids = [prefix + i for i in ids]
+        added.extend(
+            map(Node, ids, graph.tasks.values(), repeat(added), links.upstream, links.dependants)
+        )
+        if parent is not None:
             for node in added:
-                node.fingerprint = self.fingerprint(node.task)
+                node.parent = parent
+                node.depth = depth
+        if self.output_limit != OUTPUT_LIMIT:
+            for node in added:
+                node.output_limit = self.output_limit
+        if self.fifo is not None and links.prioritized:
+            self._use_heap()
+        self.nodes.update(zip(ids, added, strict=True))
+        if self.fingerprint is not None:
+            for node, fp in zip(added, self.fingerprint(graph), strict=True):
+                node.fingerprint = fp
         if parent is not None and self.dirty is not None:
             self.structures.append((parent.id, structure(added)))
         self.counts[PENDING] += len(added)
@@ -303,25 +332,31 @@ class RunState:
         if not spec:
             return
         cut = len(parent.id) + 1
-        children: dict[str, Node] = {}
+        tasks = []
         for child_id, deps, tags in spec:
             local = tuple(d[cut:] for d in deps)
-            task = Task(id=child_id[cut:], fn=_restored, deps=local, args=local, tags=tuple(tags))
-            child = Node(child_id, task, parent, parent.depth + 1, self.output_limit)
+            tasks.append(
+                Task(id=child_id[cut:], fn=_restored, deps=local, args=local, tags=tuple(tags))
+            )
+        links = links_of(tasks)
+        children: list[Node] = []
+        for (child_id, _, _), task, up, down in zip(
+            spec, tasks, links.upstream, links.dependants, strict=True
+        ):
+            child = Node(child_id, task, children, up, down)
+            child.parent = parent
+            child.depth = parent.depth + 1
+            if self.output_limit != OUTPUT_LIMIT:
+                child.output_limit = self.output_limit
             child.status = DONE
             child.fingerprint, child.result = self.restore[child_id]
             child.waiting = 0
-            children[child_id] = child
-        for child in children.values():
-            if child.task.deps:
-                child.upstream = [children[parent.id + "/" + d] for d in child.task.deps]
-                for up in child.upstream:
-                    up.dependants.append(child)
-        parent.children = list(children.values())
-        self.nodes.update(children)
+            children.append(child)
+        parent.children = children
+        self.nodes.update((c.id, c) for c in children)
         self.counts[DONE] = self.counts.get(DONE, 0) + len(children)
-        self.restored.extend(children.values())
-        for child in children.values():
+        self.restored.extend(children)
+        for child in children:
             if now is not None:
                 self.seq += 1
                 if self.record:
@@ -330,7 +365,7 @@ class RunState:
 
     def edges(self) -> list[list[str]]:
         """``[dependency, dependant]`` pairs over all nodes, children included."""
-        return [[n.id, d.id] for n in self.nodes.values() for d in n.dependants]
+        return [[n.id, n.group[i].id] for n in self.nodes.values() for i in n.down]
 
     # -- transitions ---------------------------------------------------------
     def _move(self, node: Node, new: Status, now: float, restored: bool = False) -> None:
@@ -445,6 +480,7 @@ class RunState:
         room = self.max_concurrency - self.running
         counts = self.counts
         record, dirty = self.record, self.dirty
+        seq = self.seq
         while queue and len(out) < room:
             node = queue.popleft()
             if node.status is not READY:
@@ -453,12 +489,13 @@ class RunState:
             node.attempt += 1
             node.started = now
             node.status = RUNNING
-            self.seq += 1
+            seq += 1
             if record:
-                self.events.append((self.seq, node.id, READY, RUNNING, node.attempt, now))
+                self.events.append((seq, node.id, READY, RUNNING, node.attempt, now))
             if dirty is not None:
                 dirty.add(node)
             out.append(node)
+        self.seq = seq
         if out:
             n = len(out)
             self.running += n
@@ -484,6 +521,7 @@ class RunState:
     def succeed(self, node: Node, result: Any, now: float) -> None:
         """RUNNING or AGGREGATING -> DONE with ``result``; unlock dependants."""
         node.result = result
+        counts, record, dirty = self.counts, self.record, self.dirty
         if node.status is RUNNING and not self.limits:
             # The hot path: RUNNING -> DONE is always legal; written out like _move.
             if node.slot:
@@ -491,35 +529,44 @@ class RunState:
                 self.running -= 1
             node.status = DONE
             node.ended = now
-            counts = self.counts
             counts[RUNNING] -= 1
             counts[DONE] = counts.get(DONE, 0) + 1
             self.open -= 1
             self.seq += 1
-            if self.record:
+            if record:
                 self.events.append((self.seq, node.id, RUNNING, DONE, node.attempt, now))
-            if self.dirty is not None:
-                self.dirty.add(node)
+            if dirty is not None:
+                dirty.add(node)
         else:
             self._release(node)
             self._move(node, DONE, now)
-        fifo = self.fifo
-        for dependant in node.dependants:
-            waiting = dependant.waiting = dependant.waiting - 1
-            if waiting == 0 and dependant.status is PENDING:
-                if fifo is None:
-                    self._make_ready(dependant, now)
-                    continue
-                # PENDING -> READY, always legal here: written out like _move.
-                dependant.status = READY
-                self.counts[PENDING] -= 1
-                self.counts[READY] = self.counts.get(READY, 0) + 1
-                self.seq += 1
-                if self.record:
-                    self.events.append((self.seq, dependant.id, PENDING, READY, 0, now))
-                if self.dirty is not None:
-                    self.dirty.add(dependant)
-                fifo.append(dependant)
+        if node.down:
+            fifo = self.fifo
+            group = node.group
+            seq = self.seq
+            made = 0  # PENDING -> READY transitions written out below, counted once
+            for i in node.down:
+                dependant = group[i]
+                waiting = dependant.waiting = dependant.waiting - 1
+                if waiting == 0 and dependant.status is PENDING:
+                    if fifo is None:
+                        self.seq = seq
+                        self._make_ready(dependant, now)
+                        seq = self.seq
+                        continue
+                    # PENDING -> READY, always legal here: written out like _move.
+                    dependant.status = READY
+                    made += 1
+                    seq += 1
+                    if record:
+                        self.events.append((seq, dependant.id, PENDING, READY, 0, now))
+                    if dirty is not None:
+                        dirty.add(dependant)
+                    fifo.append(dependant)
+            self.seq = seq
+            if made:
+                counts[PENDING] -= made
+                counts[READY] = counts.get(READY, 0) + made
         if node.parent is not None:
             self._child_ended(node.parent, now)
         if self.open == 0:

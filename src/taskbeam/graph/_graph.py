@@ -28,7 +28,7 @@ from taskbeam.graph._validate import check_task, find_cycle
 if TYPE_CHECKING:
     import networkx as nx
 
-__all__ = ["Deps", "Graph", "Task"]
+__all__ = ["Deps", "Graph", "Links", "Task"]
 
 Deps = Iterable[str] | Mapping[str, str]
 _NO_KWARGS: Mapping[str, Any] = MappingProxyType({})
@@ -54,6 +54,45 @@ class Task:
     priority: int = 0
     tags: tuple[str, ...] = ()
     is_async: bool = False
+
+
+@dataclass(frozen=True, slots=True, eq=False, weakref_slot=True)
+class Links:
+    """A graph's dependencies as positions in task order, shared by all its runs.
+
+    ``upstream[i]`` holds the positions of task ``i``'s dependencies (in the
+    order of its ``deps``), ``dependants[i]`` those of the tasks that depend
+    on it (in task order). ``prioritized`` says whether any task has a
+    priority. A new graph version (after :meth:`Graph.add`) gets new links, so
+    what is derived from a graph can be kept per ``Links`` object (compared by
+    identity, weakly referable).
+    """
+
+    upstream: list[tuple[int, ...]]
+    dependants: list[tuple[int, ...]]
+    prioritized: bool
+
+
+def links_of(tasks: Iterable[Task]) -> Links:
+    """The :class:`Links` of ``tasks``, a closed set: every dependency is among them."""
+    tasks = list(tasks)
+    position = {t.id: i for i, t in enumerate(tasks)}
+    upstream: list[tuple[int, ...]] = []
+    down: list[list[int]] = [[] for _ in tasks]
+    prioritized = False
+    no_deps: tuple[int, ...] = ()
+    for i, t in enumerate(tasks):
+        if t.priority:
+            prioritized = True
+        if not t.deps:
+            upstream.append(no_deps)
+            continue
+        up = tuple([position[d] for d in t.deps])
+        upstream.append(up)
+        for j in up:
+            down[j].append(i)
+    dependants = [tuple(d) if d else no_deps for d in down]
+    return Links(upstream, dependants, prioritized)
 
 
 def _check_id(task_id: object) -> str:
@@ -136,6 +175,7 @@ class Graph:
         self._tasks: dict[str, Task] = {}
         self._missing: dict[str, str] = {}  # referenced id -> first task referencing it
         self._cycle_possible = False
+        self._links: Links | None = None
 
     # -- building ---------------------------------------------------------
     def add(
@@ -192,6 +232,7 @@ class Graph:
         if self._missing.pop(task_id, None) is not None:
             self._cycle_possible = True  # a forward reference closed: a cycle may exist
         tasks[task_id] = task
+        self._links = None
         return task
 
     @overload
@@ -272,6 +313,17 @@ class Graph:
                 raise GraphError(f"cycle in graph {self.name!r}: {' -> '.join(cycle)}")
             self._cycle_possible = False
         return self
+
+    def links(self) -> Links:
+        """The dependencies as positions (see :class:`Links`), for a validated graph.
+
+        Computed on first use and kept until the next :meth:`add`, so every
+        run of an unchanged graph shares one copy.
+        """
+        links = self._links
+        if links is None:
+            links = self._links = links_of(self._tasks.values())
+        return links
 
     # -- networkx interop -------------------------------------------------
     def to_networkx(self) -> nx.DiGraph[str]:

@@ -52,29 +52,43 @@ _JSON = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
 
 def columns(nodes: Sequence[Node], t0: float, errors: bool = True) -> dict[str, Any]:
-    """A batch (as columns) of ``nodes``; previews of done nodes are made here.
+    """A batch (as columns) of ``nodes``; previews of done nodes are made here if
+    the nodes have none yet (they are not kept on the nodes: a snapshot makes its own).
 
     ``errors=False`` promises that no node is failed or retrying (the run's
     counts tell), which skips a pass over the nodes.
     """
     from taskbeam.engine._capture import OutputBuffer
-    from taskbeam.engine._preview import preview
+    from taskbeam.engine._preview import previews
     from taskbeam.engine._status import Status
 
     done, failed, retrying = Status.DONE, Status.FAILED, Status.RETRYING
-    for n in nodes:
-        if n.status is done and n.preview is None:
-            n.preview = preview(n.result)
+    count = len(nodes)
+    status = [n.status for n in nodes]
+    result = [n.result for n in nodes]
+    preview: list[str | None] = [n.preview for n in nodes]
+    if status.count(done) == count:  # the common case: every node is done
+        fmt: list[str | None] = ["json"] * count
+        if preview.count(None) == count:  # and none has its preview yet
+            preview[:] = previews(result)
+    else:
+        fmt = ["json" if s is done else None for s in status]
+        result = [r if s is done else None for s, r in zip(status, result, strict=True)]
+        preview = [p if s is done else None for s, p in zip(status, preview, strict=True)]
+    if None in preview:
+        missing = [i for i, p in enumerate(preview) if p is None and status[i] is done]
+        for i, text in zip(missing, previews([result[i] for i in missing]), strict=True):
+            preview[i] = text
     return {
         "t0": t0,
         "id": [n.id for n in nodes],
-        "status": [n.status for n in nodes],
+        "status": status,
         "attempt": [n.attempt for n in nodes],
         "started": [n.started for n in nodes],
         "ended": [n.ended for n in nodes],
-        "preview": [n.preview if n.status is done else None for n in nodes],
-        "format": ["json" if n.status is done else None for n in nodes],
-        "result": [n.result if n.status is done else None for n in nodes],
+        "preview": preview,
+        "format": fmt,
+        "result": result,
         "fingerprint": [n.fingerprint for n in nodes],
         "error": {
             n.id: [n.error.type, n.error.message, n.error.traceback]

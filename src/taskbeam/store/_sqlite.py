@@ -294,17 +294,20 @@ class SQLiteStore:
     def create_run(
         self,
         record: RunRecord,
-        structure: Sequence[Any],
+        structure: Sequence[Any] | str,
         keep: Iterable[str] | None = None,
     ) -> concurrent.futures.Future[Saved]:
         """Record a new or resumed run and its graph, before any node starts.
+
+        ``structure`` is the graph as ``[(node_id, [dependency ids], [tags]), ...]``,
+        or that list already encoded as JSON text.
 
         A new run starts with an empty log. For a resumed run (``keep`` given)
         the log is compacted to the rows of the nodes named in ``keep``: the
         others run again. Returns what the run's log now holds (see :class:`Saved`).
         """
         keep_set = None if keep is None else set(keep)
-        text = orjson.dumps(structure).decode()
+        text = structure if isinstance(structure, str) else orjson.dumps(structure).decode()
 
         def write(conn: sqlite3.Connection) -> Saved:
             _upsert_run(conn, record)
