@@ -4,10 +4,12 @@ Every event is answered by its acknowledgement: the broadcaster's answer
 (``{"type": "ok"}``, ``{"type": "nodes", ...}``, ...) or
 ``{"type": "error", "error": "..."}``. A handler never raises: whatever a
 client sends, it gets an error answer and the server goes on. A client
-with ``max_backlog`` packets unread and requests unanswered is disconnected, so
+with ``max_backlog`` packets unread is disconnected, and one with
+``max_backlog`` requests being answered gets an error for the next, so
 one that sends requests and never reads the answers cannot grow memory:
-what it can cost is bounded by ``max_backlog`` answers (requests being
-answered count too, so a burst of requests cannot get round it).
+what it can cost is bounded by ``max_backlog`` requests in flight and as
+many unread packets. (A flood of requests is refused, not a reason to
+hang up: on a busy machine a well-behaved client may have many in flight.)
 """
 
 from __future__ import annotations
@@ -81,9 +83,11 @@ def attach_handlers(
                 # An event named "*" comes here as (sid, *args), not (event, sid, *args).
                 return {"type": "error", "error": "unknown event '*'"}
             return {"type": "error", "error": "not connected"}
-        if client.inflight + client.backlog() >= max_backlog:  # it does not read its answers
+        if client.backlog() >= max_backlog:  # it does not read what it is sent
             await sio.disconnect(sid)
             return {"type": "error", "error": "too many unread answers"}
+        if client.inflight >= max_backlog:  # many requests at once: refuse, stay connected
+            return {"type": "error", "error": "too many requests at once; wait for answers"}
         client.inflight += 1
         try:
             return await _event(client, event, args)
