@@ -3,6 +3,9 @@
     python bench/run.py            # full run: N = 1,000 / 10,000 / 100,000
     python bench/run.py --quick    # smoke test: N = 1,000 / 10,000, fewer repeats
 
+The live view's benchmark (``widget.py``) needs the built front end and
+``/usr/bin/chromium`` (``make bench`` provides both).
+
 Raw samples go to ``bench/_out/results.json`` (not committed).
 """
 
@@ -16,6 +19,8 @@ from pathlib import Path
 import broadcast
 import engine
 import persist
+import server
+import widget
 
 HERE = Path(__file__).resolve().parent
 
@@ -33,8 +38,16 @@ def main(argv: list[str] | None = None) -> int:
     results = engine.main(["--quick"] if args.quick else [])
     stored = persist.run_benchmark(quick=args.quick)
     bursts = broadcast.run_benchmark(quick=args.quick)
-    report = (
-        engine.render(results) + "\n" + persist.render(stored) + "\n" + broadcast.render(bursts)
+    views = widget.run_benchmark(quick=args.quick)
+    served = server.run_benchmark(quick=args.quick)
+    report = "\n".join(
+        [
+            engine.render(results),
+            persist.render(stored),
+            broadcast.render(bursts),
+            widget.render(views),
+            server.render(served),
+        ]
     )
     args.output.write_text(report, encoding="utf-8")
     raw = HERE / "_out" / "results.json"
@@ -43,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         "engine": engine.to_json(results),
         "persist": persist.to_json(stored),
         "broadcast": [vars(b) for b in bursts],
+        "widget": widget.to_json(views),
+        "server": server.to_json(served),
     }
     raw.write_text(json.dumps(data, indent=1), encoding="utf-8")
     print(report)

@@ -7,12 +7,16 @@ From the outside in::
                           anything else → Starlette: CORS → BearerAuth → routes
 
 ``/`` serves ``index.html`` from the static folder and ``/static/`` the rest
-of it; the API lives under ``/api/``.
+of it (the web page, ``page.js`` and ``page.css``, built from js/ by
+``npm run build``); the API lives under ``/api/``. Static files are sent
+with ``cache-control: no-cache``, so a browser revalidates them (a 304 when
+unchanged) and never runs the page of an older install.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import pathlib
 from collections.abc import Collection
 from typing import Any
@@ -23,7 +27,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
@@ -121,9 +125,11 @@ def create_app(
 
     async def index(request: Request) -> Response:
         page = static_dir / "index.html"
-        if page.is_file():
-            return FileResponse(page, headers={"cache-control": "no-cache"})
-        raise HTTPException(404, "no page: the static folder has no index.html")
+        if not page.is_file():
+            raise HTTPException(404, "no page: the static folder has no index.html")
+        if not (static_dir / "page.js").is_file():  # a source checkout, not built yet
+            return HTMLResponse(_UNBUILT, headers={"cache-control": "no-cache"})
+        return FileResponse(page, headers={"cache-control": "no-cache"})
 
     middleware = [
         Middleware(
@@ -138,7 +144,7 @@ def create_app(
     routes = [
         Route("/", index, methods=["GET"]),
         *api.routes(),
-        Mount("/static", StaticFiles(directory=static_dir), name="static"),
+        Mount("/static", _Static(directory=static_dir), name="static"),
     ]
     handlers: dict[Any, Any] = {HTTPException: _http_error, Exception: _server_error}
     handlers.update(dict.fromkeys(_STATUS, _known_error))
@@ -151,6 +157,33 @@ def create_app(
     if token is None:
         asgi = LoopbackHosts(asgi)
     return App(asgi, projects, hub, sio)
+
+
+class _Static(StaticFiles):
+    """Static files that browsers revalidate before use (``cache-control: no-cache``)."""
+
+    def file_response(
+        self,
+        full_path: str | os.PathLike[str],
+        stat_result: os.stat_result,
+        scope: Scope,
+        status_code: int = 200,
+    ) -> Response:
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        response.headers.setdefault("cache-control", "no-cache")
+        return response
+
+
+_UNBUILT = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>taskbeam</title>'
+    '</head><body style="font: 15px/1.5 system-ui, sans-serif; max-width: 42rem; '
+    'margin: 3rem auto; padding: 0 1rem">'
+    "<h1>taskbeam server</h1><p>The server is running, but its web page is not built (the "
+    "package's <code>server/static</code> folder has no <code>page.js</code>). From a source "
+    "checkout, run <code>cd js &amp;&amp; npm ci &amp;&amp; npm run build</code>, then "
+    'reload.</p><p>The REST API is described at <a href="api/openapi.json">'
+    "api/openapi.json</a>.</p></body></html>"
+)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
