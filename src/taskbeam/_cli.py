@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from taskbeam._spec import load_object
 from taskbeam.engine import Run, RunStatus, resume, start
 from taskbeam.engine._status import TERMINAL
 from taskbeam.graph import Graph
@@ -43,25 +44,7 @@ EXIT = {RunStatus.DONE: 0, RunStatus.FAILED: 1, RunStatus.CANCELLED: 2}
 
 def load_graph(spec: str) -> Graph:
     """Resolve ``module:attribute`` to a Graph (or a zero-argument factory of one)."""
-    module_name, sep, attr = spec.partition(":")
-    if not sep or not module_name or not attr:
-        raise SystemExit(f"taskbeam: expected MODULE:GRAPH, got {spec!r}")
-    if "" not in sys.path:
-        sys.path.insert(0, "")
-    try:
-        obj: Any = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise SystemExit(f"taskbeam: cannot import {module_name!r}: {exc}") from None
-    for part in attr.split("."):
-        try:
-            obj = getattr(obj, part)
-        except AttributeError:
-            raise SystemExit(f"taskbeam: {module_name!r} has no attribute {attr!r}") from None
-    if callable(obj) and not isinstance(obj, Graph):
-        obj = obj()
-    if not isinstance(obj, Graph):
-        raise SystemExit(f"taskbeam: {spec} is a {type(obj).__name__}, not a taskbeam.Graph")
-    return obj
+    return load_object(spec, Graph, "MODULE:GRAPH")
 
 
 def watch(run: Run, console: Console) -> None:

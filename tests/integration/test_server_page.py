@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.e2e._lab import CHROMIUM, CHROMIUM_ARGS
 from tests.integration.test_server_support import http, registry, running, wait_status
 
 import taskbeam as tb
@@ -31,17 +32,6 @@ playwright = pytest.importorskip("playwright.sync_api")
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-]
 VIEWPORT = {"width": 1360, "height": 820}
 ENDED = {"done", "failed", "cancelled"}
 VIEW = ".tbp-view .taskbeam-view"

@@ -7,13 +7,11 @@ first ``taskbeam serve`` has something to start.
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import signal
-import sys
-from typing import Any
 
 from taskbeam._service import ExecutionService
+from taskbeam._spec import load_object
 from taskbeam.broadcast import Broadcaster
 from taskbeam.graph import Graph
 from taskbeam.server._listen import base_url, bind, check_auth, require, uvicorn_server
@@ -65,22 +63,7 @@ def demo_registry() -> Registry:
 
 def load_registry(spec: str) -> Registry:
     """Resolve ``module:attribute`` to a Registry (or a zero-argument function returning one)."""
-    module_name, sep, attr = spec.partition(":")
-    if not sep or not module_name or not attr:
-        raise SystemExit(f"taskbeam: --app takes MODULE:REGISTRY, got {spec!r}")
-    if "" not in sys.path:
-        sys.path.insert(0, "")
-    try:
-        obj: Any = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise SystemExit(f"taskbeam: cannot import {module_name!r}: {exc}") from None
-    for part in attr.split("."):
-        obj = getattr(obj, part, None)
-    if callable(obj) and not isinstance(obj, Registry):
-        obj = obj()
-    if not isinstance(obj, Registry):
-        raise SystemExit(f"taskbeam: {spec} is a {type(obj).__name__}, not a taskbeam.Registry")
-    return obj
+    return load_object(spec, Registry, "MODULE:REGISTRY for --app")
 
 
 def run(args: argparse.Namespace) -> int:
