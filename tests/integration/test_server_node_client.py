@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.integration.test_server_support import http, running, wait_status
+from tests.integration.test_server_support import http, running, start, wait_status
 
 from taskbeam.server import Server
 
@@ -40,13 +40,6 @@ def server() -> Iterator[Server]:
 def api(server: Server) -> Iterator[httpx.Client]:
     with http(server) as client:
         yield client
-
-
-def start(api: httpx.Client, graph: str, **params: Any) -> str:
-    response = api.post("/api/projects", json={"graph": graph, "params": params})
-    assert response.status_code == 201, response.text
-    project_id: str = response.json()["id"]
-    return project_id
 
 
 def options(

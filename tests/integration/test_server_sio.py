@@ -15,7 +15,14 @@ import httpx
 import psutil
 import pytest
 import socketio
-from tests.integration.test_server_support import Client, RawClient, http, running, wait_status
+from tests.integration.test_server_support import (
+    Client,
+    RawClient,
+    http,
+    running,
+    start,
+    wait_status,
+)
 
 import taskbeam as tb
 from taskbeam.server import Server
@@ -31,13 +38,6 @@ def server() -> Iterator[Server]:
 def api(server: Server) -> Iterator[httpx.Client]:
     with http(server) as client:
         yield client
-
-
-def start(api: httpx.Client, graph: str, **params: Any) -> str:
-    response = api.post("/api/projects", json={"graph": graph, "params": params})
-    assert response.status_code == 201, response.text
-    project_id: str = response.json()["id"]
-    return project_id
 
 
 def rest_state(api: httpx.Client, project_id: str) -> dict[str, Any]:

@@ -122,6 +122,14 @@ def http(server: Server, token: str | None = "") -> httpx.Client:
     return httpx.Client(base_url=server.url, headers=headers, timeout=10)
 
 
+def start(api: httpx.Client, graph: str, **params: Any) -> str:
+    """Create and start a project of ``graph``; its id."""
+    response = api.post("/api/projects", json={"graph": graph, "params": params})
+    assert response.status_code == 201, response.text
+    project_id: str = response.json()["id"]
+    return project_id
+
+
 def wait_status(
     api: httpx.Client, project_id: str, statuses: set[str], timeout: float = 30
 ) -> dict[str, Any]:

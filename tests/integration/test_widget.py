@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from tests.conftest import wait_until
+from tests.integration.test_broadcast import wide_graph
 
 import taskbeam as tb
 from taskbeam.testing import MemorySubscriber
@@ -72,18 +73,6 @@ class FrontEnd:
                 assert self.client.state is not None
                 return self.client.state
         raise AssertionError("the front end did not settle")
-
-
-def wide_graph(n: int, delay: float = 0.0, name: str = "wide") -> tb.Graph:
-    async def work(i: int) -> int:
-        if delay:
-            await asyncio.sleep(delay)
-        return i
-
-    g = tb.Graph(name)
-    for i in range(n):
-        g.add(f"n{i}", work, kwargs={"i": i})
-    return g
 
 
 @pytest.fixture
