@@ -128,23 +128,21 @@ export function bindCanvas(stage, handlers) {
     e.preventDefault();
   };
 
-  canvas.addEventListener("wheel", wheel, { passive: false });
-  canvas.addEventListener("pointerdown", down);
-  canvas.addEventListener("pointermove", move);
-  canvas.addEventListener("pointerup", up);
-  canvas.addEventListener("pointercancel", cancel);
-  canvas.addEventListener("pointerleave", leave);
-  canvas.addEventListener("dblclick", dblclick);
-  canvas.addEventListener("keydown", key);
+  /** @type {[string, (e: any) => void][]} */
+  const listeners = [
+    ["wheel", wheel],
+    ["pointerdown", down],
+    ["pointermove", move],
+    ["pointerup", up],
+    ["pointercancel", cancel],
+    ["pointerleave", leave],
+    ["dblclick", dblclick],
+    ["keydown", key],
+  ];
+  // Not passive: the wheel zooms the canvas instead of scrolling the page.
+  for (const [type, fn] of listeners) canvas.addEventListener(type, fn, { passive: false });
   return () => {
     closed = true;
-    canvas.removeEventListener("wheel", wheel);
-    canvas.removeEventListener("pointerdown", down);
-    canvas.removeEventListener("pointermove", move);
-    canvas.removeEventListener("pointerup", up);
-    canvas.removeEventListener("pointercancel", cancel);
-    canvas.removeEventListener("pointerleave", leave);
-    canvas.removeEventListener("dblclick", dblclick);
-    canvas.removeEventListener("keydown", key);
+    for (const [type, fn] of listeners) canvas.removeEventListener(type, fn);
   };
 }

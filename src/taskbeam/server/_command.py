@@ -7,6 +7,7 @@ first ``taskbeam serve`` has something to start.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 
@@ -105,9 +106,8 @@ def run(args: argparse.Namespace) -> int:
         # the store closed here rather than the process killed.
         previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
-            uvicorn_server(app, max_message_bytes).run(sockets=[sock])
-        except KeyboardInterrupt:
-            pass
+            with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C (or SIGTERM) is how it stops
+                uvicorn_server(app, max_message_bytes).run(sockets=[sock])
         finally:
             signal.signal(signal.SIGTERM, previous)
             service.shutdown(timeout=10)
