@@ -10,12 +10,23 @@
 
 import typing as _typing
 
-from taskbeam._errors import DepthError, GraphError, IllegalTransition, NodeTimeout, TaskbeamError
+from taskbeam._errors import (
+    DepthError,
+    GraphError,
+    IllegalTransition,
+    NodeTimeout,
+    TaskbeamError,
+    WorkerLost,
+)
 from taskbeam._service import ExecutionService
 from taskbeam.broadcast import Broadcaster, BroadcastStats, Subscription
 from taskbeam.engine import (
     ErrorInfo,
     Event,
+    Executor,
+    LocalExecutor,
+    ProcessExecutor,
+    RemoteResult,
     Run,
     RunState,
     RunStatus,
@@ -34,6 +45,7 @@ from taskbeam.store import (
 )
 
 if _typing.TYPE_CHECKING:
+    from taskbeam.engine._dask import DaskExecutor
     from taskbeam.server import Registry, serve
     from taskbeam.widget import GraphView
 
@@ -42,19 +54,24 @@ __version__ = "0.1.0"
 __all__ = [
     "BroadcastStats",
     "Broadcaster",
+    "DaskExecutor",
     "DepthError",
     "ErrorInfo",
     "Event",
     "ExecutionService",
+    "Executor",
     "Expansion",
     "Graph",
     "GraphError",
     "GraphView",
     "IllegalTransition",
     "JSONSerializer",
+    "LocalExecutor",
     "NodeTimeout",
     "PickleSerializer",
+    "ProcessExecutor",
     "Registry",
+    "RemoteResult",
     "Run",
     "RunState",
     "RunStatus",
@@ -66,6 +83,7 @@ __all__ = [
     "Subscription",
     "Task",
     "TaskbeamError",
+    "WorkerLost",
     "__version__",
     "expand",
     "resume",
@@ -82,6 +100,10 @@ def __getattr__(name: str) -> _typing.Any:
         from taskbeam.widget import GraphView
 
         return GraphView
+    if name == "DaskExecutor":  # distributed is an optional extra, and slow to import
+        from taskbeam.engine._dask import DaskExecutor
+
+        return DaskExecutor
     if name in ("Registry", "serve"):  # the server's libraries are an optional extra
         from taskbeam import server
 

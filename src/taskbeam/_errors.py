@@ -6,7 +6,14 @@ person reading it in a notebook knows what to change without a debugger.
 
 from __future__ import annotations
 
-__all__ = ["DepthError", "GraphError", "IllegalTransition", "NodeTimeout", "TaskbeamError"]
+__all__ = [
+    "DepthError",
+    "GraphError",
+    "IllegalTransition",
+    "NodeTimeout",
+    "TaskbeamError",
+    "WorkerLost",
+]
 
 
 class TaskbeamError(Exception):
@@ -33,7 +40,11 @@ class DepthError(TaskbeamError, RecursionError):
     """A task returned ``expand(...)`` deeper than the run's ``max_depth``."""
 
 
+class WorkerLost(TaskbeamError, RuntimeError):
+    """The worker process (or cluster worker) running a task died; the attempt failed."""
+
+
 # Users meet these as ``taskbeam.NodeTimeout`` etc.: name them so in tracebacks
 # and in the error types that runs record.
-for _cls in (TaskbeamError, GraphError, IllegalTransition, NodeTimeout, DepthError):
+for _cls in (TaskbeamError, GraphError, IllegalTransition, NodeTimeout, DepthError, WorkerLost):
     _cls.__module__ = "taskbeam"

@@ -1,5 +1,6 @@
 """The execution engine: the pure state machine and the run that drives it."""
 
+from taskbeam.engine._executor import Executor, LocalExecutor, ProcessExecutor, RemoteResult
 from taskbeam.engine._persist import SavePolicy
 from taskbeam.engine._run import Run, resume, start
 from taskbeam.engine._state import ErrorInfo, RunState
@@ -8,6 +9,10 @@ from taskbeam.engine._status import Event, RunStatus, Status
 __all__ = [
     "ErrorInfo",
     "Event",
+    "Executor",
+    "LocalExecutor",
+    "ProcessExecutor",
+    "RemoteResult",
     "Run",
     "RunState",
     "RunStatus",

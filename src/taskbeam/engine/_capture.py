@@ -19,7 +19,15 @@ from collections import deque
 from contextvars import ContextVar
 from typing import IO, Any, Protocol
 
-__all__ = ["OUTPUT_LIMIT", "OutputBuffer", "Sink", "current_output", "install"]
+__all__ = [
+    "OUTPUT_LIMIT",
+    "OutputBuffer",
+    "Sink",
+    "TextSink",
+    "current_output",
+    "install",
+    "write_output",
+]
 
 OUTPUT_LIMIT = 64 * 1024
 
@@ -79,6 +87,30 @@ class OutputBuffer:
             return "".join(self._chunks or ())
 
 
+def write_output(sink: Sink, text: str) -> None:
+    """Append ``text`` to ``sink``'s buffer, making the buffer on the first write (any thread)."""
+    buffer = sink.output
+    if buffer is None:
+        with OutputBuffer._lock:
+            buffer = sink.output
+            if buffer is None:
+                buffer = sink.output = OutputBuffer(sink.output_limit)
+    buffer.write(text)
+
+
+class TextSink:
+    """A sink of its own, for a task that runs away from its node (another process)."""
+
+    __slots__ = ("output", "output_limit")
+
+    def __init__(self, limit: int = OUTPUT_LIMIT) -> None:
+        self.output: OutputBuffer | None = None
+        self.output_limit = limit
+
+    def text(self) -> str:
+        return "" if self.output is None else self.output.getvalue()
+
+
 class _Router:
     """A stand-in for ``sys.stdout``/``sys.stderr`` that routes by context."""
 
@@ -89,13 +121,7 @@ class _Router:
         sink = current_output.get()
         if sink is None:
             return self._taskbeam_original.write(text)
-        buffer = sink.output
-        if buffer is None:
-            with OutputBuffer._lock:
-                buffer = sink.output
-                if buffer is None:
-                    buffer = sink.output = OutputBuffer(sink.output_limit)
-        buffer.write(text)
+        write_output(sink, text)
         return len(text)
 
     def writelines(self, lines: Any) -> None:

@@ -6,8 +6,9 @@ Threading rules
   else mutates that state: other threads reach it through
   ``loop.call_soon_threadsafe`` (see :meth:`Run._call`), and worker threads
   of sync tasks report results through an inbox (see :meth:`Run._post`).
-* Async tasks run as asyncio Tasks on the run's loop; sync tasks run in a
-  bounded thread pool private to the run.
+* Async tasks run as asyncio Tasks on the run's loop; sync tasks run on the
+  run's executor: by default a bounded thread pool private to the run (see
+  :mod:`taskbeam.engine._executor` for processes and Dask).
 * Subscribers are called on the run's thread, after a state change is
   complete, in event order. One that raises is logged and skipped.
 * Commands (pause, cancel, ...) called from another thread wait until the
@@ -40,15 +41,15 @@ import re
 import secrets
 import threading
 import time
-import traceback
 import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from taskbeam._errors import DepthError, GraphError, NodeTimeout
 from taskbeam.engine._capture import OUTPUT_LIMIT, current_output, install
+from taskbeam.engine._executor import Executor, LocalExecutor, RemoteResult, Session, fetch_all
+from taskbeam.engine._failure import error_info
 from taskbeam.engine._fingerprint import fingerprints
 from taskbeam.engine._loop import eager_task, import_nest_asyncio2, new_loop
 from taskbeam.engine._persist import Recorder, SavePolicy
@@ -67,8 +68,6 @@ log = logging.getLogger("taskbeam")
 
 T = TypeVar("T")
 Subscriber = Callable[[Event], None]
-MESSAGE_CHARS = 2000
-TRACEBACK_CHARS = 20_000
 _LIVE: weakref.WeakSet[Run] = weakref.WeakSet()
 RUNNING = Status.RUNNING  # a module constant: looking a member up on its enum class is slow
 
@@ -91,29 +90,6 @@ def _new_id(name: str) -> str:
     return f"{slug}-{secrets.token_hex(4)}"
 
 
-def _user_frames(tb: TracebackType | None) -> TracebackType | None:
-    """``tb`` without the engine's own frames at its top (where it called the task)."""
-    while tb is not None and tb.tb_next is not None and tb.tb_frame.f_globals is globals():
-        tb = tb.tb_next
-    return tb
-
-
-def error_info(exc: BaseException) -> ErrorInfo:
-    """An exception as :class:`ErrorInfo`, with bounded message and traceback."""
-    cls = type(exc)
-    name = (
-        cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
-    )
-    try:
-        message = str(exc)
-    except Exception:
-        message = "<str() of the exception failed>"
-    tb = "".join(traceback.format_exception(cls, exc, _user_frames(exc.__traceback__)))
-    if len(tb) > TRACEBACK_CHARS:
-        tb = "…" + tb[-TRACEBACK_CHARS:]
-    return ErrorInfo(name, message[:MESSAGE_CHARS], tb)
-
-
 class Run:
     """One execution of a graph. Create it with :func:`start`.
 
@@ -129,7 +105,7 @@ class Run:
         self,
         graph: Graph,
         *,
-        max_concurrency: int = 8,
+        max_concurrency: int | None = None,
         limits: Mapping[str, int] | None = None,
         on_error: str = "continue",
         max_depth: int = 8,
@@ -141,12 +117,24 @@ class Run:
         store: SQLiteStore | None = None,
         save_policy: SavePolicy | None = None,
         project: str | None = None,
+        executor: Executor | None = None,
         restore: Mapping[str, tuple[str | None, Any]] | None = None,
         restore_tree: Mapping[str, list[list[Any]]] | None = None,
     ) -> None:
         if not isinstance(graph, Graph):
             raise TypeError(f"start() takes a taskbeam.Graph, not {type(graph).__name__}")
         graph.validate()
+        if executor is None:
+            executor = LocalExecutor(sync_workers)
+        elif sync_workers is not None:
+            raise ValueError("pass sync_workers or executor, not both")
+        elif not isinstance(executor, Executor):
+            raise TypeError(
+                "executor must be a taskbeam executor (LocalExecutor, ProcessExecutor, "
+                f"DaskExecutor), not {type(executor).__name__}"
+            )
+        if max_concurrency is None:
+            max_concurrency = executor.default_concurrency()
         self._state = RunState(
             graph,
             max_concurrency=max_concurrency,
@@ -171,7 +159,11 @@ class Run:
         self._nested = nested_loops
         if nested_loops:
             import_nest_asyncio2()  # fail here, in the caller's thread, if it is missing
-        self._sync_workers = sync_workers or min(max_concurrency, 32)
+        self.executor = executor
+        self._remote = executor.remote
+        self._session: Session | None = None
+        if not isinstance(executor, LocalExecutor):
+            self.options["executor"] = repr(executor)
         self._seed = seed
         self._rng: random.Random | None = None  # made at the first retry: seeding costs
         self.project = project
@@ -188,7 +180,6 @@ class Run:
         self._ident: int | None = None
         self._lock = threading.Lock()
         self._accepting = False
-        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._inbox: deque[tuple[Node, int, Any, BaseException | ErrorInfo | None, bool]]
         self._inbox = deque()
         self._wake_pending = False
@@ -215,6 +206,7 @@ class Run:
         # from this thread may queue on it as soon as this returns, without
         # waiting for the new thread to get going.
         loop = self._loop = new_loop(self._nested)
+        self._session = self.executor.open(self.id, self._post, self._state.max_concurrency)
         self._thread = threading.Thread(
             target=self._thread_main, args=(loop,), name=f"taskbeam-run-{self.id}", daemon=True
         )
@@ -247,8 +239,8 @@ class Run:
             # Thread ids are reused once a thread ends: a later thread with
             # this id must not be taken for the run's own (see _on_loop).
             self._ident = None
-            if self._pool is not None:
-                self._pool.shutdown(wait=False, cancel_futures=True)
+            if self._session is not None:
+                self._session.close()
             _LIVE.discard(self)
             if not self._done.done():
                 self._done.set_result(self)
@@ -332,7 +324,10 @@ class Run:
         attempt = node.attempt
         if task.is_async:
             try:
-                coro = task.fn(**kwargs)
+                if self._remote and RemoteResult in map(type, kwargs.values()):
+                    coro = _localized(task.fn, (), kwargs)
+                else:
+                    coro = task.fn(**kwargs)
             except BaseException as exc:  # e.g. an async __call__ that raises at once
                 self._failed(node, attempt, exc)
                 return
@@ -341,19 +336,26 @@ class Run:
                 return
             self._tasks[node] = running
         else:
-            self._submit_sync(node, attempt, task.fn, kwargs, False)
+            try:
+                self._submit(node, attempt, task.fn, (), kwargs, False)
+            except Exception as exc:  # e.g. arguments that cannot be sent to a worker
+                self._failed(node, attempt, exc)
+                return
         if task.timeout is not None:
             self._timers[node] = loop.call_later(task.timeout, self._on_timeout, node, attempt)
 
-    def _submit_sync(
-        self, node: Node, attempt: int, fn: Callable[..., Any], kwargs: dict[str, Any], agg: bool
+    def _submit(
+        self,
+        node: Node,
+        attempt: int,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        agg: bool,
     ) -> None:
-        pool = self._pool
-        if pool is None:
-            pool = self._pool = concurrent.futures.ThreadPoolExecutor(
-                self._sync_workers, thread_name_prefix=f"taskbeam-{self.id}-sync"
-            )
-        pool.submit(self._run_sync, node, attempt, fn, kwargs, agg)
+        session = self._session
+        assert session is not None
+        session.submit(node, attempt, fn, args, kwargs, agg)
 
     async def _run_async(self, node: Node, attempt: int, coro: Awaitable[Any]) -> None:
         current_output.set(node)  # this Task's own context: nothing leaks
@@ -381,27 +383,8 @@ class Run:
         if not self._pumping:
             self._pump()
 
-    def _run_sync(
-        self,
-        node: Node,
-        attempt: int,
-        fn: Callable[..., Any],
-        kwargs: dict[str, Any],
-        agg: bool,
-    ) -> None:
-        """Body of a worker thread: call ``fn`` and post the outcome to the loop."""
-        token = current_output.set(node)
-        try:
-            result = fn(**kwargs)
-        except BaseException as exc:
-            self._post((node, attempt, None, error_info(exc), agg))
-        else:
-            self._post((node, attempt, result, None, agg))
-        finally:
-            current_output.reset(token)
-
     def _post(self, item: tuple[Node, int, Any, BaseException | ErrorInfo | None, bool]) -> None:
-        # Any thread. Wakes the loop once for any number of queued outcomes:
+        # Any thread (the executor's). Wakes the loop once for any number of queued outcomes:
         # _drain clears the flag before it reads the inbox, so an item appended
         # after its last read always sees the flag clear and wakes it again.
         self._inbox.append(item)
@@ -469,6 +452,8 @@ class Run:
             task.cancel()
             self._aborted.add(task)
             task.add_done_callback(self._aborted.discard)
+        elif self._session is not None:
+            self._session.cancel(node)
         exc = NodeTimeout(f"task {node.id!r} timed out after {node.task.timeout:g} s")
         self._fail(node, error_info(exc))
         self._pump()
@@ -479,6 +464,8 @@ class Run:
             task.cancel()
             self._aborted.add(task)
             task.add_done_callback(self._aborted.discard)
+        elif self._session is not None:
+            self._session.cancel(node)
         timer = self._timers.pop(node, None)
         if timer is not None:
             timer.cancel()
@@ -503,9 +490,14 @@ class Run:
         results = self._state.child_results(node)
         if inspect.iscoroutinefunction(fn):
             assert self._loop is not None
+            if self._remote and RemoteResult in map(type, results.values()):
+                fn = functools.partial(_localized_results, fn)  # fetched first
             self._tasks[node] = self._loop.create_task(self._run_aggregate(node, fn, results))
         else:
-            self._submit_sync(node, node.attempt, functools.partial(fn, results), {}, True)
+            try:
+                self._submit(node, node.attempt, fn, (results,), {}, True)
+            except Exception as exc:
+                self._aggregated(node, None, exc)
 
     async def _run_aggregate(
         self, node: Node, fn: Callable[..., Any], results: dict[str, Any]
@@ -629,10 +621,17 @@ class Run:
 
     @property
     def results(self) -> dict[str, Any]:
-        """Results of the nodes that are done, by node id."""
-        return self._call(
+        """Results of the nodes that are done, by node id.
+
+        With a :class:`~taskbeam.DaskExecutor` the values are fetched from
+        the cluster (one gather), which may take a while for large data.
+        """
+        done = self._call(
             lambda: {n.id: n.result for n in self._state.nodes.values() if n.status is Status.DONE}
         )
+        if self._remote:
+            done = dict(zip(done, fetch_all(done.values()), strict=True))
+        return done
 
     def result(self, node_id: str) -> Any:
         """The result of one done node; ``KeyError`` if unknown, ``LookupError`` if not done."""
@@ -641,7 +640,10 @@ class Run:
         if status is not Status.DONE:
             detail = f": {node.error.type}: {node.error.message}" if node.error else ""
             raise LookupError(f"node {node_id!r} has no result, it is {status.value}{detail}")
-        return node.result
+        result = node.result
+        if type(result) is RemoteResult:
+            return result.fetch()
+        return result
 
     def snapshot(self) -> dict[str, Any]:
         """JSON-ready picture of the run: ``run``, ``nodes`` by id, ``edges``."""
@@ -774,6 +776,28 @@ class Run:
         return f"<Run {self.id} {self.name!r} {self.status.value}: {finished}/{total} finished>"
 
 
+async def _localized(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Await ``fn(*args, **kwargs)`` once the remote results among them are fetched.
+
+    An async task runs in the kernel: a result kept on a cluster must come
+    here first. The fetch runs in a thread, so the loop goes on meanwhile.
+    """
+
+    def fetch() -> tuple[tuple[Any, ...], dict[str, Any]]:
+        local = tuple(
+            dict(zip(a, fetch_all(a.values()), strict=True)) if type(a) is dict else a
+            for a in fetch_all(args)
+        )
+        return local, dict(zip(kwargs, fetch_all(kwargs.values()), strict=True))
+
+    args, kwargs = await asyncio.to_thread(fetch)
+    return await fn(*args, **kwargs)
+
+
+async def _localized_results(fn: Callable[..., Any], results: dict[str, Any]) -> Any:
+    return await _localized(fn, (results,), {})
+
+
 async def _close(loop: asyncio.AbstractEventLoop) -> None:
     await asyncio.sleep(0)  # run the handles queued before the door closed (see Run._call)
     await loop.shutdown_asyncgens()
@@ -783,7 +807,7 @@ async def _close(loop: asyncio.AbstractEventLoop) -> None:
 def start(
     graph: Graph,
     *,
-    max_concurrency: int = 8,
+    max_concurrency: int | None = None,
     limits: Mapping[str, int] | None = None,
     on_error: str = "continue",
     max_depth: int = 8,
@@ -795,14 +819,17 @@ def start(
     store: SQLiteStore | None = None,
     save_policy: SavePolicy | None = None,
     project: str | None = None,
+    executor: Executor | None = None,
 ) -> Run:
     """Validate ``graph`` and start running it in a background thread; return at once.
 
     Parameters
     ----------
     graph : Graph
-    max_concurrency : int
-        Most nodes running at once (expanded parents do not count).
+    max_concurrency : int, optional
+        Most nodes running at once (expanded parents do not count). Default
+        8, or what the executor suggests (``ProcessExecutor``: twice its
+        workers; ``DaskExecutor``: twice the cluster's threads).
     limits : mapping of tag to int
         Most running nodes with that tag at once, e.g. ``{"llm": 2}``.
     on_error : {"continue", "fail_fast"}
@@ -815,7 +842,8 @@ def start(
         may call a library that runs ``asyncio.run()`` itself.
     run_id : str, optional
     sync_workers : int, optional
-        Threads for sync tasks; default ``min(max_concurrency, 32)``.
+        Threads for sync tasks; default ``min(max_concurrency, 32)``. Same as
+        ``executor=LocalExecutor(sync_workers)``.
     output_limit : int
         Characters of printed output kept per node (the last ones).
     seed : int, optional
@@ -827,6 +855,10 @@ def start(
         How often changes are saved; default 0.5 s watched, 5 s unwatched.
     project : str, optional
         A name to find the run's latest run by (``ExecutionService.resume``).
+    executor : Executor, optional
+        Where sync tasks run: ``LocalExecutor()`` (default: threads of the
+        run's own), ``ProcessExecutor(n)`` or ``DaskExecutor(client)`` (see
+        ``docs/scale.md``). Async tasks always run on the run's loop.
 
     Returns
     -------
@@ -846,6 +878,7 @@ def start(
         store=store,
         save_policy=save_policy,
         project=project,
+        executor=executor,
     )._begin()
 
 

@@ -1,0 +1,408 @@
+"""Executors: where a run's sync tasks run.
+
+A run's loop always runs its async tasks and makes every decision (what is
+ready, what failed, what retries). An executor only runs the sync functions
+it is handed (sync tasks and sync aggregators) and reports each outcome back
+through the run's inbox, as ``(node, attempt, result, error, aggregate)``.
+
+* :class:`LocalExecutor` (the default): a thread pool private to each run.
+* :class:`ProcessExecutor`: a pool of worker processes shared by the runs
+  given it, for CPU-bound Python code that holds the GIL.
+* ``DaskExecutor`` (in :mod:`taskbeam.engine._dask`): a ``dask.distributed``
+  cluster; results stay on the cluster (:class:`RemoteResult`).
+
+Each run opens a :class:`Session` on its executor when it starts and closes
+it when it ends; the session is called from the run's thread only, and
+posts outcomes from whatever thread it learns them on.
+"""
+
+from __future__ import annotations
+
+import abc
+import concurrent.futures
+import functools
+import logging
+import multiprocessing
+import os
+import pickle
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeAlias
+
+from taskbeam._errors import WorkerLost
+from taskbeam.engine._capture import TextSink, current_output, install, write_output
+from taskbeam.engine._failure import error_info
+from taskbeam.engine._state import ErrorInfo, Node
+
+__all__ = [
+    "Executor",
+    "LocalExecutor",
+    "Outcome",
+    "ProcessExecutor",
+    "RemoteResult",
+    "Session",
+    "fetch_all",
+]
+
+log = logging.getLogger("taskbeam")
+
+Outcome: TypeAlias = "tuple[Node, int, Any, BaseException | ErrorInfo | None, bool]"
+Post: TypeAlias = "Callable[[Outcome], None]"
+
+
+class Session(abc.ABC):
+    """One run's use of an executor. Called from the run's thread only."""
+
+    @abc.abstractmethod
+    def submit(
+        self,
+        node: Node,
+        attempt: int,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        aggregate: bool,
+    ) -> None:
+        """Start ``fn(*args, **kwargs)`` for this attempt of ``node``.
+
+        Raising fails the attempt with that error (e.g. arguments that cannot
+        be sent to a worker).
+        """
+
+    def cancel(self, node: Node) -> None:  # noqa: B027 - threads cannot be stopped
+        """Give up the node's current attempt (timed out or cancelled): stop it if possible."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """The run has ended: cancel whatever is still queued or running."""
+
+
+class Executor(abc.ABC):
+    """Where sync tasks run. Pass one to :func:`taskbeam.start` as ``executor=``."""
+
+    #: Results stay where they were computed (the run holds :class:`RemoteResult`).
+    remote = False
+
+    def default_concurrency(self) -> int:
+        """``max_concurrency`` of a run that sets none."""
+        return 8
+
+    @abc.abstractmethod
+    def open(self, run_id: str, post: Post, max_concurrency: int) -> Session:
+        """A session for one run; ``post`` takes each outcome, from any thread."""
+
+
+# -- threads -----------------------------------------------------------------
+
+
+class LocalExecutor(Executor):
+    """Sync tasks in a thread pool private to each run (the default).
+
+    Parameters
+    ----------
+    max_workers : int, optional
+        Threads per run; default ``min(max_concurrency, 32)``.
+    """
+
+    def __init__(self, max_workers: int | None = None) -> None:
+        if max_workers is not None and (not isinstance(max_workers, int) or max_workers < 1):
+            raise ValueError(f"max_workers must be an int >= 1, not {max_workers!r}")
+        self.max_workers = max_workers
+
+    def open(self, run_id: str, post: Post, max_concurrency: int) -> Session:
+        return _ThreadSession(run_id, post, self.max_workers or min(max_concurrency, 32))
+
+    def __repr__(self) -> str:
+        return f"LocalExecutor(max_workers={self.max_workers})"
+
+
+class _ThreadSession(Session):
+    def __init__(self, run_id: str, post: Post, workers: int) -> None:
+        self._run_id = run_id
+        self._post = post
+        self._workers = workers
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+
+    def submit(
+        self,
+        node: Node,
+        attempt: int,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        aggregate: bool,
+    ) -> None:
+        pool = self._pool
+        if pool is None:  # made at the first sync task: most async graphs never need it
+            pool = self._pool = concurrent.futures.ThreadPoolExecutor(
+                self._workers, thread_name_prefix=f"taskbeam-{self._run_id}-sync"
+            )
+        pool.submit(self._call, node, attempt, fn, args, kwargs, aggregate)
+
+    def _call(
+        self,
+        node: Node,
+        attempt: int,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        aggregate: bool,
+    ) -> None:
+        """Body of a worker thread: call ``fn`` and post the outcome to the loop."""
+        token = current_output.set(node)
+        try:
+            result = fn(*args, **kwargs)
+        except BaseException as exc:
+            self._post((node, attempt, None, error_info(exc), aggregate))
+        else:
+            self._post((node, attempt, result, None, aggregate))
+        finally:
+            current_output.reset(token)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+# -- processes ---------------------------------------------------------------
+
+
+def _cloudpickle() -> Any:
+    try:
+        import cloudpickle
+    except ImportError:  # pragma: no cover - a dependency of taskbeam
+        raise ImportError("ProcessExecutor needs cloudpickle: pip install cloudpickle") from None
+    return cloudpickle
+
+
+def _dump_result(value: Any) -> bytes:
+    """Pickle a result to send back; functions made in the task (an ``expand``) need cloudpickle."""
+    try:
+        return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:
+        return bytes(_cloudpickle().dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _in_process(payload: bytes, limit: int) -> tuple[str, Any, str]:
+    """Body of a worker process: ``("ok", pickled result, output)`` or ``("error", info, output)``.
+
+    The exception never crosses back as an object: its type name, message
+    and traceback travel as text, so one that cannot be pickled (or whose
+    class the parent cannot import) still fails the node clearly.
+    """
+    install()
+    sink = TextSink(limit)
+    token = current_output.set(sink)
+    try:
+        fn, args, kwargs = pickle.loads(payload)
+        result = fn(*args, **kwargs)
+        try:
+            body = _dump_result(result)
+        except Exception as exc:
+            raise TypeError(
+                f"the result ({type(result).__qualname__}) cannot be sent back "
+                f"from the worker process: {exc}"
+            ) from exc
+    except BaseException as exc:
+        info = error_info(exc)
+        return "error", (info.type, info.message, info.traceback), sink.text()
+    finally:
+        current_output.reset(token)
+    return "ok", body, sink.text()
+
+
+class ProcessExecutor(Executor):
+    """Sync tasks in a pool of worker processes, for CPU-bound Python code.
+
+    Functions and arguments go to the workers with cloudpickle, so functions
+    defined in a notebook work; results come back pickled. Workers start
+    with ``forkserver`` (never ``fork``: the kernel has threads). The pool is
+    shared by every run given this executor and made at first use; close it
+    with :meth:`shutdown` or a ``with`` block (it is also closed at exit).
+
+    A worker process that dies fails the attempts it was running with
+    :class:`~taskbeam.WorkerLost` (retried by the node's retry policy), and
+    a new pool replaces the broken one. A task that times out is failed at
+    once; a queued one is cancelled, a running one finishes in its worker
+    and its result is dropped.
+
+    Parameters
+    ----------
+    max_workers : int, optional
+        Worker processes; default the number of usable cores.
+    start_method : str
+        ``"forkserver"`` (default) or ``"spawn"``.
+    """
+
+    def __init__(self, max_workers: int | None = None, *, start_method: str = "forkserver") -> None:
+        if max_workers is not None and (not isinstance(max_workers, int) or max_workers < 1):
+            raise ValueError(f"max_workers must be an int >= 1, not {max_workers!r}")
+        if start_method not in ("forkserver", "spawn"):
+            raise ValueError(f"start_method must be 'forkserver' or 'spawn', not {start_method!r}")
+        self.max_workers = max_workers or len(os.sched_getaffinity(0)) or 1
+        self.start_method = start_method
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+        _cloudpickle()  # fail here, not at the first task
+
+    def default_concurrency(self) -> int:
+        # One queued task per worker keeps each busy while an outcome travels back.
+        return 2 * self.max_workers
+
+    def open(self, run_id: str, post: Post, max_concurrency: int) -> Session:
+        return _ProcessSession(self, post)
+
+    def pool(self) -> concurrent.futures.ProcessPoolExecutor:
+        """The live pool (made now if there is none, or the last one broke)."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("this ProcessExecutor has been shut down")
+            if self._pool is None:
+                context = multiprocessing.get_context(self.start_method)
+                self._pool = concurrent.futures.ProcessPoolExecutor(
+                    self.max_workers, mp_context=context
+                )
+            return self._pool
+
+    def _broken(self, pool: concurrent.futures.ProcessPoolExecutor) -> None:
+        with self._lock:
+            if self._pool is pool:
+                self._pool = None
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop the worker processes; queued tasks are cancelled."""
+        with self._lock:
+            self._closed = True
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=wait, cancel_futures=True)
+
+    def __enter__(self) -> ProcessExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+    def __repr__(self) -> str:
+        return f"ProcessExecutor(max_workers={self.max_workers})"
+
+
+class _ProcessSession(Session):
+    def __init__(self, executor: ProcessExecutor, post: Post) -> None:
+        self._executor = executor
+        self._post = post
+        self._futures: dict[Node, concurrent.futures.Future[Any]] = {}
+        self._dumps = _cloudpickle().dumps
+
+    def submit(
+        self,
+        node: Node,
+        attempt: int,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        aggregate: bool,
+    ) -> None:
+        try:
+            payload = self._dumps((fn, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:
+            raise TypeError(
+                f"task {node.id!r} cannot be sent to a worker process "
+                f"(its function or arguments do not pickle): {exc}"
+            ) from exc
+        pool = self._executor.pool()
+        future = pool.submit(_in_process, payload, node.output_limit)
+        self._futures[node] = future
+        future.add_done_callback(functools.partial(self._done, node, attempt, aggregate, pool))
+
+    def _done(
+        self,
+        node: Node,
+        attempt: int,
+        aggregate: bool,
+        pool: concurrent.futures.ProcessPoolExecutor,
+        future: concurrent.futures.Future[Any],
+    ) -> None:
+        # The pool's own thread: unpickling happens here, not on the run's loop.
+        if self._futures.get(node) is future:  # before posting: a retry submits anew
+            self._futures.pop(node, None)
+        if future.cancelled():
+            return
+        exc = future.exception()
+        if exc is not None:
+            if isinstance(exc, BrokenProcessPool):
+                self._executor._broken(pool)
+                exc = WorkerLost(f"the worker process running task {node.id!r} died: {exc}")
+            self._post((node, attempt, None, error_info(exc), aggregate))
+            return
+        status, body, output = future.result()
+        if output:
+            write_output(node, output)
+        if status == "ok":
+            try:
+                result = pickle.loads(body)
+            except Exception as err:
+                self._post((node, attempt, None, error_info(err), aggregate))
+                return
+            self._post((node, attempt, result, None, aggregate))
+        else:
+            self._post((node, attempt, None, ErrorInfo(*body), aggregate))
+
+    def cancel(self, node: Node) -> None:
+        future = self._futures.pop(node, None)
+        if future is not None:
+            future.cancel()  # only a queued task stops; a running one finishes unseen
+
+    def close(self) -> None:
+        futures, self._futures = self._futures, {}
+        for future in futures.values():
+            future.cancel()
+
+
+# -- results kept elsewhere --------------------------------------------------
+
+
+class RemoteResult:
+    """A result kept where it was computed (a Dask cluster), with its preview.
+
+    Dependants that run there receive the value without it passing through
+    the kernel. :meth:`fetch` (or ``run.result(node_id)``) brings it here.
+    """
+
+    __slots__ = ("future", "preview", "type")
+
+    def __init__(self, future: Any, preview: str, type_name: str) -> None:
+        self.future = future
+        self.preview = preview
+        self.type = type_name
+
+    def fetch(self, timeout: float | None = None) -> Any:
+        """The value (copied from the cluster)."""
+        return self.future.result(timeout=timeout)
+
+    def __repr__(self) -> str:
+        return self.preview
+
+    def __reduce__(self) -> Any:
+        raise TypeError(
+            "a result kept on a Dask cluster is not pickled with the run; "
+            "fetch it with run.result(node_id)"
+        )
+
+
+def fetch_all(values: Iterable[Any]) -> list[Any]:
+    """``values`` with every :class:`RemoteResult` replaced by its value, one gather per client."""
+    out = list(values)
+    by_client: dict[int, tuple[Any, list[int]]] = {}
+    for i, value in enumerate(out):
+        if type(value) is RemoteResult:
+            client = value.future.client
+            by_client.setdefault(id(client), (client, []))[1].append(i)
+    for client, indices in by_client.values():
+        got = client.gather([out[i].future for i in indices])
+        for i, value in zip(indices, got, strict=True):
+            out[i] = value
+    return out
