@@ -19,6 +19,7 @@ from pathlib import Path
 import broadcast
 import engine
 import persist
+import scale
 import server
 import widget
 
@@ -40,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     bursts = broadcast.run_benchmark(quick=args.quick)
     views = widget.run_benchmark(quick=args.quick)
     served = server.run_benchmark(quick=args.quick)
+    scaled = scale.run_benchmark(quick=args.quick)
     report = "\n".join(
         [
             engine.render(results),
@@ -47,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
             broadcast.render(bursts),
             widget.render(views),
             server.render(served),
+            scale.render(scaled),
         ]
     )
     args.output.write_text(report, encoding="utf-8")
@@ -58,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         "broadcast": [vars(b) for b in bursts],
         "widget": widget.to_json(views),
         "server": server.to_json(served),
+        "scale": scale.to_json(scaled),
     }
     raw.write_text(json.dumps(data, indent=1), encoding="utf-8")
     print(report)

@@ -391,3 +391,18 @@ def test_dask_timeout_cancels_the_future(dask_ex: Any, client: Client) -> None:
     assert time.monotonic() - started < 4
     assert run.snapshot()["nodes"]["slow"]["error"]["type"] == "taskbeam.NodeTimeout"
     wait_until(lambda: not scheduler_tasks(client), timeout=10)
+
+
+def test_dask_run_with_a_store_keeps_previews(dask_ex: Any, tmp_path: Path) -> None:
+    store = tb.SQLiteStore(tmp_path / "runs.db")
+    g = tb.Graph("stored")
+    g.add("a", square, kwargs={"x": 6})
+    g.add("b", lambda a: a + 1, deps=["a"])
+    run = tb.start(g, executor=dask_ex, store=store).wait(timeout=60)
+    assert run.status is tb.RunStatus.DONE and run.store_error is None
+    saved = store.load(run.id)
+    assert saved["nodes"]["a"]["preview"] == "36"
+    assert next(r for r in store.runs() if r["id"] == run.id)["status"] == "done"
+    again = tb.resume(run.id, g, store=store, executor=dask_ex).wait(timeout=60)
+    assert again.result("b") == 37  # kept on the cluster, not in the store: ran again
+    store.close()
