@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import importlib.util
 import os
@@ -21,7 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from taskbeam._spec import load_object
-from taskbeam.engine import Run, RunStatus, resume, start
+from taskbeam.engine import Executor, ProcessExecutor, Run, RunStatus, resume, start
 from taskbeam.engine._status import TERMINAL
 from taskbeam.graph import Graph
 from taskbeam.server._command import add_arguments as _serve_arguments
@@ -120,15 +121,41 @@ def _run(graph: Graph, args: argparse.Namespace) -> int:
         "max_depth": args.max_depth,
     }
     store = _store(args.store) if args.store else None
-    if args.resume:
-        run = resume(args.resume, graph, store=store or _store(None), **options)
-    else:
-        run = start(graph, store=store, **options)
-    watch(run, console)
-    report(run.snapshot(), console, show_all=args.all)
+    with contextlib.ExitStack() as stack:
+        options["executor"] = _executor(args, stack)
+        if args.resume:
+            run = resume(args.resume, graph, store=store or _store(None), **options)
+        else:
+            run = start(graph, store=store, **options)
+        watch(run, console)
+        report(run.snapshot(), console, show_all=args.all)
     if run.store is not None:
         console.print(f"stored in {run.store.path} as {run.id}")
     return EXIT.get(run.status, 1)
+
+
+def _executor(args: argparse.Namespace, stack: contextlib.ExitStack) -> Executor | None:
+    """The executor ``--processes`` or ``--dask`` ask for (closed when ``stack`` closes)."""
+    if args.processes is not None:
+        if args.processes < 1:
+            raise SystemExit(f"taskbeam: --processes takes N >= 1, got {args.processes}")
+        return stack.enter_context(ProcessExecutor(args.processes))
+    if args.dask is not None:
+        try:
+            from distributed import Client
+
+            from taskbeam.engine._dask import DaskExecutor
+        except ImportError:
+            raise SystemExit("taskbeam: --dask needs pip install 'taskbeam[dask]'") from None
+        try:
+            client = stack.enter_context(Client(args.dask, timeout=5))  # type: ignore[no-untyped-call]
+        except (OSError, TimeoutError) as exc:
+            msg = f"taskbeam: cannot reach the Dask scheduler {args.dask} within 5 s: {exc}"
+            raise SystemExit(msg) from None
+        executor = DaskExecutor(client)
+        stack.callback(executor.close)
+        return executor
+    return None
 
 
 def _store(path: str | None) -> SQLiteStore:
@@ -252,7 +279,21 @@ def _parser() -> argparse.ArgumentParser:
     for p in (run, demo):
         p.add_argument("--store", default=None, help="persist the run in this database file")
         p.add_argument("--resume", metavar="RUN_ID", help="continue a stored run")
-        p.add_argument("--max-concurrency", type=int, default=8)
+        p.add_argument(
+            "--max-concurrency",
+            type=int,
+            default=None,
+            help="most nodes running at once (default 8, or twice the workers)",
+        )
+        where = p.add_mutually_exclusive_group()
+        where.add_argument(
+            "--processes", type=int, metavar="N", help="run sync tasks in N worker processes"
+        )
+        where.add_argument(
+            "--dask",
+            metavar="ADDRESS",
+            help="run sync tasks on the Dask cluster whose scheduler is at ADDRESS",
+        )
         p.add_argument("--limit", action="append", metavar="TAG=N", help="per-tag limit")
         p.add_argument("--on-error", choices=("continue", "fail_fast"), default="continue")
         p.add_argument("--max-depth", type=int, default=8)

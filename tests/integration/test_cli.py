@@ -60,6 +60,37 @@ def test_run_failure_exits_non_zero_and_shows_the_error(project: Path) -> None:
     assert "run failed" in proc.stdout
 
 
+def test_run_on_worker_processes(project: Path) -> None:
+    proc = taskbeam("run", "graphs:good", "--processes", "2", cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    assert "run done" in proc.stdout
+
+
+def test_run_on_a_dask_cluster(project: Path) -> None:
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        proc = taskbeam("run", "graphs:good", "--dask", cluster.scheduler_address, cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    assert "run done" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--dask", "tcp://127.0.0.1:9"], "cannot reach the Dask scheduler tcp://127.0.0.1:9"),
+        (["--processes", "0"], "--processes takes N >= 1"),
+        (["--processes", "2", "--dask", "x"], "not allowed with argument"),
+    ],
+)
+def test_run_executor_flags_are_checked(project: Path, flags: list[str], message: str) -> None:
+    proc = taskbeam("run", "graphs:good", *flags, cwd=project)
+    assert proc.returncode != 0
+    assert message in proc.stderr
+
+
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
