@@ -10,6 +10,7 @@ import sys
 import tempfile
 import textwrap
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -340,6 +341,122 @@ def test_two_processes_share_one_database(tmp_path: Path) -> None:
         runs = s.runs()
         assert sorted(r["name"] for r in runs) == ["left", "right"]
         assert all(r["counts"]["done"] == 150 for r in runs)
+
+
+def runs_in_main_file(db: Path, tmp_path: Path) -> int:
+    """Runs in the database file alone, as if its WAL were lost: what checkpoints copied."""
+    copy = tmp_path / "main-only.db"
+    copy.write_bytes(db.read_bytes())
+    with contextlib.closing(sqlite3.connect(copy)) as conn:
+        return int(conn.execute("SELECT count(*) FROM runs").fetchone()[0])
+
+
+def test_the_writer_checkpoints_when_idle_and_on_request_not_in_commits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from taskbeam.store import _sqlite
+
+    monkeypatch.setattr(_sqlite, "CHECKPOINT_IDLE", 60.0)
+    with tb.SQLiteStore(tmp_path / "runs.db") as s:
+        s.checkpoint(5)  # the schema, into the database file
+        first = tb.start(counted_graph(Counter()), store=s).wait(5)
+        assert first.store_error is None
+        assert runs_in_main_file(s.path, tmp_path) == 0  # committed to the WAL only
+        s.checkpoint(5)
+        assert runs_in_main_file(s.path, tmp_path) == 1
+        monkeypatch.setattr(_sqlite, "CHECKPOINT_IDLE", 0.05)
+        tb.start(counted_graph(Counter()), store=s).wait(5)
+        wait_until(lambda: runs_in_main_file(s.path, tmp_path) == 2, 5)
+
+
+def test_the_wal_stays_bounded_without_idle_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from taskbeam.store import _sqlite
+
+    monkeypatch.setattr(_sqlite, "CHECKPOINT_IDLE", 60.0)
+    monkeypatch.setattr(_sqlite, "WAL_LIMIT", 256 * 1024)
+    g = tb.Graph("wide")
+    for i in range(100):
+        g.add(f"n{i}", lambda i=i: f"{i}" * 2000)
+    with tb.SQLiteStore(tmp_path / "runs.db") as s:
+        for _ in range(12):  # about 300 KB each
+            assert tb.start(g, store=s).wait(5).store_error is None
+        wal = Path(str(s.path) + "-wal").stat().st_size
+        assert wal < 1024 * 1024, wal
+        assert runs_in_main_file(s.path, tmp_path) >= 10
+
+
+def test_new_work_is_never_hurt_by_interrupting_a_checkpoint(store: Any) -> None:
+    # submit() interrupts the writer's connection while an idle checkpoint runs;
+    # an interrupt that arrives just after the checkpoint ended must not touch
+    # the next transaction.
+    with store._lock:
+        store._checkpointing = True
+    try:
+        assert (
+            store.submit(lambda conn: conn.execute("SELECT 41 + 1").fetchone()[0]).result(5) == 42
+        )
+    finally:
+        with store._lock:
+            store._checkpointing = False
+    run = tb.start(counted_graph(Counter()), store=store).wait(5)
+    assert run.store_error is None and store.load(run.id)["run"]["status"] == "done"
+
+
+def test_new_databases_get_large_pages_old_ones_keep_theirs(tmp_path: Path) -> None:
+    from taskbeam.store import _sqlite
+
+    old = tmp_path / "old.db"
+    with contextlib.closing(sqlite3.connect(old)) as conn:
+        conn.execute("PRAGMA page_size = 4096")
+        conn.execute("CREATE TABLE unrelated (x)")
+        conn.commit()
+    for path, size in ((tmp_path / "new.db", _sqlite.PAGE_SIZE), (old, 4096)):
+        with tb.SQLiteStore(path) as s:
+            assert tb.start(counted_graph(Counter()), store=s).wait(5).store_error is None
+        with contextlib.closing(sqlite3.connect(path)) as conn:
+            assert conn.execute("PRAGMA page_size").fetchone()[0] == size
+            assert conn.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
+
+
+def test_the_run_row_checksum_covers_the_whole_log(store: Any) -> None:
+    import zlib
+
+    from taskbeam.store._base import log_digest
+
+    g = tb.Graph("streamed")
+    previous = None
+    for i in range(6):
+        g.add(f"s{i}", lambda **_: time.sleep(0.03), deps=[previous] if previous else [])
+        previous = f"s{i}"
+    run = tb.start(g, store=store, save_policy=FAST)
+    run.subscribe(lambda e: None)
+    assert run.wait(5).store_error is None
+    with contextlib.closing(sqlite3.connect(store.path)) as conn:
+        log = {
+            seq: zlib.crc32(blob)
+            for seq, blob in conn.execute(
+                "SELECT seq, nodes FROM batches WHERE run_id = ?", (run.id,)
+            )
+        }
+        (checksum,) = conn.execute("SELECT checksum FROM runs WHERE id = ?", (run.id,)).fetchone()
+    assert len(log) > 2  # streamed: several saves
+    assert checksum == log_digest(log)
+
+
+def test_a_save_without_changed_nodes_adds_no_batch(store: Any) -> None:
+    from taskbeam.store._base import RunRecord
+    from taskbeam.store._log import columns
+
+    record = RunRecord(id="r", name="n", status="running", options={}, created=0.0, total=0)
+    store.create_run(record, []).result(5)
+    record.status = "done"
+    saved = store.save(record, columns([], 0.0)).result(5)
+    assert saved.batches == {} and not saved.replace
+    assert store.load("r")["run"]["status"] == "done"
+    with contextlib.closing(sqlite3.connect(store.path)) as conn:
+        assert conn.execute("SELECT count(*) FROM batches").fetchone()[0] == 0
 
 
 def test_service_resumes_a_project_from_its_store(store: Any) -> None:

@@ -12,10 +12,11 @@ Save policy: a run someone watches (it has subscribers) saves within
 ``unwatched`` seconds; a change of the run's own status (pause, resume, the
 end) is saved at once.
 
-Final save: every node, then read back and compared (node count and a
-checksum of ids, statuses and attempts), up to ``attempts`` times with
-backoff. If the database still refuses, the run is written to an emergency
-JSON backup, and the failure becomes the run's ``store_error``.
+Final save: once the save still with the writer (if any) has landed, what
+changed since (every node, if a save failed), then read back and compared
+(node count and the CRC-32 of every batch of the log), up to ``attempts``
+times with backoff. If the database still refuses, the run is written to an
+emergency JSON backup, and the failure becomes the run's ``store_error``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import asyncio
 import concurrent.futures
 import logging
 import weakref
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -35,7 +35,7 @@ from taskbeam.engine._state import structure
 from taskbeam.engine._status import Status
 from taskbeam.graph._graph import Links
 from taskbeam.store._backup import write_backup
-from taskbeam.store._base import RunRecord, StoreError
+from taskbeam.store._base import RunRecord, StoreError, log_digest
 from taskbeam.store._log import columns
 
 if TYPE_CHECKING:
@@ -92,7 +92,8 @@ class Recorder:
         self.error: str | None = None
         self.refused = 0
         self.backup: str | None = None
-        self.in_flight = False  # a save is with the writer
+        # The latest save handed to the writer; done once its result was applied.
+        self.in_flight: concurrent.futures.Future[None] | None = None
         self.lost = False  # a save failed: its changes must be sent again
         self.last = 0.0  # loop time of the last save
         self.batches: dict[int, int] = {}  # the run's log as written: {seq: crc32}
@@ -108,7 +109,7 @@ class Recorder:
             ended=None if st.ended is None else round(st.ended - self.run._t0, 3),
             counts={s.value: n for s, n in st.counts.items()},
             total=len(st.nodes),
-            checksum=_digest(self.batches),
+            checksum=log_digest(self.batches),
             error=self.error,
         )
 
@@ -138,10 +139,12 @@ class Recorder:
         free again (at most every ``STREAM_GAP`` seconds), so the writer works
         beside the run instead of after it.
         """
+        if self.run._state.open == 0:
+            return  # the run has ended: its final save follows at once
         now = loop.time()
         if self.run._subscribers:
             delay = self.policy.watched
-            if not self.in_flight:
+            if self.in_flight is None or self.in_flight.done():
                 delay = min(delay, max(0.0, self.last + STREAM_GAP - now))
         else:
             delay = self.policy.unwatched
@@ -158,30 +161,37 @@ class Recorder:
             self.timer.cancel()
             self.timer = None
         st = self.run._state
-        if not st.dirty:
-            return
+        if not st.dirty or st.open == 0:
+            return  # nothing to save, or the run has ended and its final save follows
         batch = columns(list(st.dirty), self.run._t0, self._errors())
         st.dirty.clear()
         structures, st.structures = st.structures, []
-        self.in_flight = True
         loop = self.run._loop
         self.last = loop.time() if loop is not None else 0.0
-        self.store.save(self.record(), batch, structures).add_done_callback(self._saved)
+        applied = self.in_flight = concurrent.futures.Future()
+        self.store.save(self.record(), batch, structures, log=self.batches).add_done_callback(
+            lambda future: self._saved(future, applied)
+        )
 
     def _errors(self) -> bool:
         counts = self.run._state.counts
         return bool(counts.get(FAILED) or counts.get(RETRYING))
 
-    def _saved(self, future: concurrent.futures.Future[Saved]) -> None:
-        # On the writer thread, which runs saves one by one in order: the final
-        # save's result always arrives after every earlier one was applied.
-        self.in_flight = False
-        exc = future.exception()
-        if exc is not None:
-            self.lost = True  # the final save sends every node, not only the last changes
-            log.warning("saving run %s failed (the final save will retry): %s", self.run.id, exc)
-        else:
-            self._apply(future.result())
+    def _saved(
+        self, future: concurrent.futures.Future[Saved], applied: concurrent.futures.Future[None]
+    ) -> None:
+        # On the writer thread, which runs saves one by one in order.
+        try:
+            exc = future.exception()
+            if exc is not None:
+                self.lost = True  # the final save sends every node, not only the last changes
+                log.warning(
+                    "saving run %s failed (the final save will retry): %s", self.run.id, exc
+                )
+            else:
+                self._apply(future.result())
+        finally:
+            applied.set_result(None)  # the final save waits for this
 
     async def final(self) -> None:
         """Save what is left, verify it, retry, and fall back to an emergency backup."""
@@ -192,6 +202,9 @@ class Recorder:
         nodes = list(st.nodes.values())
         dirty, st.dirty = st.dirty or set(), None
         live = [n.id for n in nodes] if self.run._resumed else None
+        if self.in_flight is not None:  # whether it landed decides what is sent now
+            await asyncio.wrap_future(self.in_flight)
+            self.in_flight = None
         last: Exception | None = None
         for attempt in range(self.policy.attempts):
             full = self.lost or attempt > 0
@@ -204,7 +217,7 @@ class Recorder:
             )
             try:
                 saved = await asyncio.wrap_future(
-                    self.store.save(self.record(), batch, structures, live=live)
+                    self.store.save(self.record(), batch, structures, live=live, log=self.batches)
                 )
                 self._apply(saved)
                 # Read back on this thread: the run has ended, nothing waits on its loop.
@@ -241,10 +254,3 @@ async def _off_loop(fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.to_thread(fn, *args)
     except RuntimeError:
         return fn(*args)
-
-
-def _digest(batches: dict[int, int]) -> str | None:
-    """One checksum for the whole log, kept in the run row."""
-    if not batches:
-        return None
-    return f"{len(batches):x}-{zlib.crc32(orjson.dumps(sorted(batches.items()))):08x}"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +18,7 @@ __all__ = [
     "StoreError",
     "StoreRecoveryWarning",
     "load_snapshot",
+    "log_digest",
 ]
 
 
@@ -41,6 +44,13 @@ class RunRecord:
     total: int = 0
     checksum: str | None = None
     error: str | None = None
+
+
+def log_digest(batches: Mapping[int, int]) -> str | None:
+    """One checksum for a run's whole log (``{seq: crc32}``), kept in the run row."""
+    if not batches:
+        return None
+    return f"{len(batches):x}-{zlib.crc32(orjson.dumps(sorted(batches.items()))):08x}"
 
 
 def load_snapshot(conn: sqlite3.Connection, run_id: str) -> dict[str, Any]:

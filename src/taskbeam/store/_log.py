@@ -70,7 +70,8 @@ def columns(nodes: Sequence[Node], t0: float, errors: bool = True) -> dict[str, 
     if status.count(done) == count:  # the common case: every node is done
         fmt: list[str | None] = ["json"] * count
         if preview.count(None) == count:  # and none has its preview yet
-            preview[:] = previews(result)
+            # Tasks run for their effects return None: no per-result pass then.
+            preview[:] = ["None"] * count if result.count(None) == count else previews(result)
     else:
         fmt = ["json" if s is done else None for s in status]
         result = [r if s is done else None for s, r in zip(status, result, strict=True)]

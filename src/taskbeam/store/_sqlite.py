@@ -8,7 +8,19 @@ to (the run's creation and final save). The writer takes everything queued
 and runs it in one transaction, so a burst of saves costs one commit; if
 that transaction fails, each piece is retried alone so one bad piece cannot
 sink the others. Reads open their own short-lived connection: WAL lets them
-run beside the writer, from any thread or process.
+run beside the writer, from any thread or process; the read-back of final
+saves keeps one open.
+
+Checkpoints
+-----------
+SQLite's automatic checkpoint is off on the writer's connection: it would
+copy the WAL into the database (and fsync both) inside whichever commit
+crossed its threshold, often a run's final save. The writer checkpoints
+instead (PASSIVE: it never waits for readers) when it has had nothing to do
+for ``CHECKPOINT_IDLE`` seconds (new work interrupts that checkpoint), and
+at once, after acknowledging the commit, when what it wrote since the last
+complete checkpoint passes ``WAL_LIMIT`` bytes, which keeps the WAL bounded
+under constant load. :meth:`SQLiteStore.checkpoint` runs one and waits.
 
 Files
 -----
@@ -30,13 +42,19 @@ import threading
 import time
 import warnings
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
 import orjson
 
-from taskbeam.store._base import RunRecord, StoreError, StoreRecoveryWarning, load_snapshot
+from taskbeam.store._base import (
+    RunRecord,
+    StoreError,
+    StoreRecoveryWarning,
+    load_snapshot,
+    log_digest,
+)
 from taskbeam.store._log import FIELDS, Log, encode
 from taskbeam.store._serialize import JSONSerializer, PickleSerializer, Serializer
 
@@ -46,6 +64,16 @@ log = logging.getLogger("taskbeam.store")
 T = TypeVar("T")
 DEFAULT_PATH = Path(".taskbeam") / "runs.db"
 SCHEMA_VERSION = 1
+# Page size of new databases. Batches are large blobs: bigger pages mean fewer
+# overflow pages (and WAL frames) to write and read back per save.
+PAGE_SIZE = 16384
+# Page cache of the writer's connection, KiB (SQLite's default: 2,000).
+CACHE_KIB = 16384
+# Seconds without work after which the writer checkpoints the WAL.
+CHECKPOINT_IDLE = 0.25
+# Bytes written since the last complete checkpoint that make the writer
+# checkpoint right after the commit, busy or not.
+WAL_LIMIT = 16 * 1024 * 1024
 
 # Each entry upgrades the schema by one version; entry i takes version i to i+1.
 MIGRATIONS: list[str] = [
@@ -89,6 +117,7 @@ MIGRATIONS: list[str] = [
 COMPACT_AFTER = 64
 
 _STOP = object()
+_CHECKPOINT = object()
 
 
 class Saved(NamedTuple):
@@ -144,6 +173,11 @@ class SQLiteStore:
         self._closed = False
         self._lock = threading.Lock()
         self._writes = 0
+        self._wal = 0  # bytes written (estimated) since the last complete checkpoint
+        self._idle_checkpoint = False  # written since the writer last checkpointed
+        self._checkpointing = False  # an idle checkpoint runs (new work interrupts it)
+        self._reader: sqlite3.Connection | None = None  # reads back final saves
+        self._reader_lock = threading.Lock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = self._open()
@@ -152,6 +186,7 @@ class SQLiteStore:
                 f"cannot open the run store at {self.path}: {exc}. "
                 "Choose a writable location with tb.SQLiteStore(path)."
             ) from exc
+        self._conn = conn
         self._thread = threading.Thread(
             target=self._writer, args=(conn,), name=f"taskbeam-store-{self.path.name}", daemon=True
         )
@@ -171,10 +206,15 @@ class SQLiteStore:
     def _open_checked(self) -> sqlite3.Connection:
         conn = _connect(self.path, self.busy_timeout)
         try:
+            conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # only a new file takes it
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if mode != "wal":
                 raise sqlite3.OperationalError(f"cannot switch to WAL (journal mode {mode})")
             conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA wal_autocheckpoint = 0")  # the writer checkpoints (see above)
+            # A save of thousands of nodes is a blob of a megabyte or more: with
+            # SQLite's default cache (2 MiB) writing one recycles most of it.
+            conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
             check = conn.execute("PRAGMA quick_check").fetchone()[0]
             if check != "ok":
                 raise sqlite3.DatabaseError(f"integrity check failed: {check}")
@@ -224,29 +264,85 @@ class SQLiteStore:
 
     # -- the writer thread ---------------------------------------------------
     def _writer(self, conn: sqlite3.Connection) -> None:
-        """Run queued work in one transaction per batch, in order."""
+        """Run queued work in one transaction per batch, in order; checkpoint when idle."""
         try:
             while True:
-                item = self._queue.get()
+                idle = CHECKPOINT_IDLE if self._idle_checkpoint else None
+                try:
+                    item = self._queue.get(timeout=idle)
+                except queue.Empty:
+                    self._checkpoint(conn, idle=True)
+                    continue
                 batch = [item]
                 while len(batch) < 1000:
                     try:
                         batch.append(self._queue.get_nowait())
                     except queue.Empty:
                         break
-                stop = any(i is _STOP for i in batch)
-                work = [i for i in batch if i is not _STOP]
-                if work:
-                    try:
-                        self._run_batch(conn, work)
-                    except BaseException as exc:  # never leave a caller waiting forever
-                        for _, future in work:
-                            if not future.done():
-                                future.set_exception(_store_error(self.path, exc))
-                if stop:
-                    return
+                work: list[Any] = []
+                for i in batch:
+                    if i is _STOP or i[0] is _CHECKPOINT:
+                        self._run_work(conn, work)
+                        work = []
+                        if i is _STOP:
+                            return
+                        self._checkpoint(conn, done=i[1])
+                    else:
+                        work.append(i)
+                self._run_work(conn, work)
+                if self._wal > WAL_LIMIT:  # after the commit was acknowledged
+                    self._checkpoint(conn)
         finally:
+            self._close_reader()
             conn.close()
+
+    def _run_work(
+        self,
+        conn: sqlite3.Connection,
+        work: list[tuple[Callable[[sqlite3.Connection], Any], concurrent.futures.Future[Any]]],
+    ) -> None:
+        if not work:
+            return
+        self._idle_checkpoint = True
+        try:
+            self._run_batch(conn, work)
+        except BaseException as exc:  # never leave a caller waiting forever
+            for _, future in work:
+                if not future.done():
+                    future.set_exception(_store_error(self.path, exc))
+
+    def _checkpoint(
+        self,
+        conn: sqlite3.Connection,
+        idle: bool = False,
+        done: concurrent.futures.Future[None] | None = None,
+    ) -> None:
+        """Copy the WAL into the database (PASSIVE), on the writer thread.
+
+        An idle checkpoint gives way to new work: :meth:`submit` interrupts it.
+        """
+        self._idle_checkpoint = False
+        if idle:
+            with self._lock:
+                if not self._queue.empty():
+                    return
+                self._checkpointing = True
+        try:
+            busy, logged, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()[0]
+        except sqlite3.Error as exc:  # interrupted, or the disk refused: the WAL keeps it all
+            if done is not None:
+                done.set_exception(_store_error(self.path, exc))
+            elif not idle:
+                log.warning("checkpoint of %s failed: %s", self.path, exc)
+            return
+        finally:
+            if idle:
+                with self._lock:
+                    self._checkpointing = False
+        if not busy and logged == copied:  # the next write starts the WAL afresh
+            self._wal = 0
+        if done is not None:
+            done.set_result(None)
 
     def _run_batch(
         self,
@@ -288,6 +384,8 @@ class SQLiteStore:
                 future.set_exception(StoreError(f"the store at {self.path} is closed"))
             else:
                 self._queue.put((fn, future))
+                if self._checkpointing:  # work first: the writer checkpoints when idle again
+                    self._conn.interrupt()
         return future
 
     # -- writing (called by runs) -------------------------------------------
@@ -322,6 +420,7 @@ class SQLiteStore:
                 "INSERT INTO structure (run_id, parent, nodes) VALUES (?, '', ?)",
                 (record.id, text),
             )
+            self._wrote(len(text))
             return Saved(0, batches, replace=True)
 
         return self.submit(write)
@@ -332,6 +431,7 @@ class SQLiteStore:
         batch: dict[str, Any],
         structures: Sequence[tuple[str, Sequence[Any]]] = (),
         live: Iterable[str] | None = None,
+        log: Mapping[int, int] | None = None,
     ) -> concurrent.futures.Future[Saved]:
         """Append changed nodes to the run's log; update the run row and sub-graphs.
 
@@ -340,34 +440,58 @@ class SQLiteStore:
         the writer thread. A result
         the serializer refuses is stored as its preview only. With ``live``
         (the ids of every node of the run), rows and sub-graphs of other nodes,
-        left from before a resume, are dropped. Returns how many results were
-        refused and the checksums of the batches written (see :class:`Saved`).
+        left from before a resume, are dropped. With ``log`` (the run's log as
+        written so far, ``{seq: crc32}``), the run row's checksum is that of the
+        log with this save in it. Returns how many results were refused and the
+        checksums of the batches written (see :class:`Saved`).
         """
         serializer = self.serializer
         run_id = record.id
         live_set = None if live is None else set(live)
+        before = None if log is None else dict(log)
 
         def write(conn: sqlite3.Connection) -> Saved:
-            data, side, refused = encode(batch, serializer)
             _upsert_run(conn, record)
-            for parent, structure in structures:
+            saved = append(conn)
+            if before is not None:
+                after = saved.batches if saved.replace else {**before, **saved.batches}
                 conn.execute(
-                    "INSERT OR REPLACE INTO structure (run_id, parent, nodes) VALUES (?, ?, ?)",
-                    (run_id, parent, orjson.dumps(structure).decode()),
+                    "UPDATE runs SET checksum = ? WHERE id = ?", (log_digest(after), run_id)
                 )
-            if side:
+            return saved
+
+        def append(conn: sqlite3.Connection) -> Saved:
+            if structures:
+                texts = [(run_id, p, orjson.dumps(nodes).decode()) for p, nodes in structures]
                 conn.executemany(
-                    "INSERT OR REPLACE INTO results (run_id, node_id, data, format) "
-                    "VALUES (?, ?, ?, ?)",
-                    [(run_id, *item) for item in side],
+                    "INSERT OR REPLACE INTO structure (run_id, parent, nodes) VALUES (?, ?, ?)",
+                    texts,
                 )
-            count, last = conn.execute(
-                "SELECT count(*), coalesce(max(seq), 0) FROM batches WHERE run_id = ?", (run_id,)
-            ).fetchone()
-            conn.execute(
-                "INSERT INTO batches (run_id, seq, nodes) VALUES (?, ?, ?)",
-                (run_id, last + 1, data),
-            )
+                self._wrote(sum(len(t[2]) for t in texts))
+            written: dict[int, int] = {}
+            count = 0
+            if batch["id"]:  # a save with no changed node only updates the run row
+                data, side, refused = encode(batch, serializer)
+                if side:
+                    conn.executemany(
+                        "INSERT OR REPLACE INTO results (run_id, node_id, data, format) "
+                        "VALUES (?, ?, ?, ?)",
+                        [(run_id, *item) for item in side],
+                    )
+                    self._wrote(sum(len(item[1]) for item in side))
+                count, last = conn.execute(
+                    "SELECT count(*), coalesce(max(seq), 0) FROM batches WHERE run_id = ?",
+                    (run_id,),
+                ).fetchone()
+                conn.execute(
+                    "INSERT INTO batches (run_id, seq, nodes) VALUES (?, ?, ?)",
+                    (run_id, last + 1, data),
+                )
+                self._wrote(len(data))
+                written[last + 1] = zlib.crc32(data)
+                count += 1
+            else:
+                refused = 0
             if live_set is not None:
                 conn.execute(
                     f"DELETE FROM structure WHERE run_id = ? AND parent != '' AND parent NOT IN "
@@ -375,9 +499,9 @@ class SQLiteStore:
                     (run_id, *(p for p, _ in structures)),
                 )
                 return Saved(refused, _compact(conn, run_id, live_set), replace=True)
-            if count + 1 > COMPACT_AFTER:
+            if count > COMPACT_AFTER:
                 return Saved(refused, _compact(conn, run_id, None), replace=True)
-            return Saved(refused, {last + 1: zlib.crc32(data)}, replace=False)
+            return Saved(refused, written, replace=False)
 
         return self.submit(write)
 
@@ -467,14 +591,12 @@ class SQLiteStore:
         written (as :meth:`save` reported them), ``total`` is the number of
         nodes. An empty list means the stored run is exactly what was sent.
         """
-        with self._reading() as conn:
-            row = conn.execute("SELECT total FROM runs WHERE id = ?", (run_id,)).fetchone()
-            stored = {
-                seq: zlib.crc32(blob)
-                for seq, blob in conn.execute(
-                    "SELECT seq, nodes FROM batches WHERE run_id = ?", (run_id,)
-                )
-            }
+        with self._reader_lock:
+            try:
+                row, stored = self._read_back(run_id)
+            except sqlite3.Error as exc:
+                self._drop_reader()  # the next read-back opens a new one
+                raise _store_error(self.path, exc) from exc
         problems = []
         if row is None or row[0] != total:
             problems.append(f"node count {None if row is None else row[0]}, expected {total}")
@@ -484,6 +606,45 @@ class SQLiteStore:
             )
             problems.append(f"batches {bad} differ from what was written")
         return problems
+
+    def _read_back(self, run_id: str) -> tuple[Any, dict[int, int]]:
+        """The run's node count and ``{seq: crc32}`` of its log, in one read transaction.
+
+        On a connection of its own, kept open while the store is (a new one
+        would start with an empty page cache); the caller holds ``_reader_lock``.
+        """
+        conn = self._reader
+        if conn is None:
+            conn = self._read()
+            if self._closed:  # closing now: do not keep it
+                with contextlib.closing(conn):
+                    return self._read_back_on(conn, run_id)
+            self._reader = conn
+        return self._read_back_on(conn, run_id)
+
+    @staticmethod
+    def _read_back_on(conn: sqlite3.Connection, run_id: str) -> tuple[Any, dict[int, int]]:
+        conn.execute("BEGIN")
+        try:
+            row = conn.execute("SELECT total FROM runs WHERE id = ?", (run_id,)).fetchone()
+            stored = {
+                seq: zlib.crc32(blob)
+                for seq, blob in conn.execute(
+                    "SELECT seq, nodes FROM batches WHERE run_id = ?", (run_id,)
+                )
+            }
+        finally:
+            conn.execute("COMMIT")
+        return row, stored
+
+    def _drop_reader(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+    def _close_reader(self) -> None:
+        with self._reader_lock:
+            self._drop_reader()
 
     def _reading(self) -> Any:
         @contextlib.contextmanager
@@ -510,6 +671,25 @@ class SQLiteStore:
     def flush(self, timeout: float | None = None) -> None:
         """Wait until everything submitted so far is written."""
         self.submit(lambda conn: None).result(timeout)
+
+    def checkpoint(self, timeout: float | None = None) -> None:
+        """Write everything submitted so far, then copy the WAL into the database
+        file (a PASSIVE checkpoint: readers are not waited for); wait for both.
+
+        The writer does this by itself when idle; this makes it happen now, e.g.
+        before timing something else on the same machine.
+        """
+        future: concurrent.futures.Future[None] = concurrent.futures.Future()
+        with self._lock:
+            if self._closed:
+                raise StoreError(f"the store at {self.path} is closed")
+            self._queue.put((_CHECKPOINT, future))
+        future.result(timeout)
+
+    def _wrote(self, size: int) -> None:
+        """Count bytes toward the next checkpoint (writer thread; pages of the
+        indexes and the run row are counted as one page per piece)."""
+        self._wal += size + PAGE_SIZE
 
     def close(self) -> None:
         """Write what is queued, stop the writer and close the file (idempotent)."""
