@@ -13,7 +13,8 @@ Run it through ``bench/run.py`` (``make bench``), which writes ``bench/RESULTS.m
 a cProfile of one taskbeam run, every thread it starts included.
 ``python bench/engine.py --contenders taskbeam-async,asyncio-floor [--shape S]
 [--n N] [--repeats R]`` times only those contenders, measured as in a full run,
-and prints their medians and the async ratio per cell.
+and prints their medians and the async ratio per cell. ``--cpu K`` keeps the
+process (all its threads) on CPU K.
 
 Contenders
 ----------
@@ -821,11 +822,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--shape", choices=SHAPES, help="with --profile (default fan) or --contenders")
     p.add_argument("--n", type=int, help="with --profile (default 10000) or --contenders")
     p.add_argument("--repeats", type=int, help="with --contenders (default: as a full run)")
+    p.add_argument(
+        "--cpu",
+        type=int,
+        metavar="K",
+        help="run on CPU K only (every thread of every contender): no wake-up crosses CPUs",
+    )
     return p
 
 
 if __name__ == "__main__":
     cli = _parser().parse_args()
+    if cli.cpu is not None:
+        os.sched_setaffinity(0, {cli.cpu})
     if cli.rss_child:
         print(json.dumps(rss_child(cli.rss_child, cli.n)))
     elif cli.profile:
