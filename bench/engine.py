@@ -2,14 +2,19 @@
 
 Every task does nothing, so what is timed is the cost of scheduling: building
 the run, tracking dependencies, passing results, waking the loop. Two graph
-shapes, three sizes, six contenders, all in one process and interleaved
-(A B C ... A B C ...), ``gc.collect()`` before each timed run, medians over the
-repeats. Peak memory is measured separately, one fresh subprocess per contender.
+shapes, three sizes, six contenders, all in one process and interleaved, the
+order rotated by one each repeat (A B C ... F, B C ... F A, ...), ``gc.collect()``
+before each timed run, medians over the repeats. Peak memory is measured
+separately, one fresh subprocess per contender.
 
 Run it through ``bench/run.py`` (``make bench``), which writes ``bench/RESULTS.md``.
 ``python bench/engine.py [--quick]`` prints the same report to stdout.
 ``python bench/engine.py --profile taskbeam-async --shape fan --n 10000`` prints
 a cProfile of one taskbeam run, every thread it starts included.
+``python bench/engine.py --contenders taskbeam-async,asyncio-floor [--shape S]
+[--n N] [--repeats R]`` times only those contenders, measured as in a full run,
+and prints their medians and the async ratio per cell. ``--cpu K`` keeps the
+process (all its threads) on CPU K.
 
 Contenders
 ----------
@@ -64,9 +69,13 @@ import taskbeam as tb
 SIZES = (1_000, 10_000, 100_000)
 QUICK_SIZES = (1_000, 10_000)
 SHAPES = ("fan", "layered")
-# Repeats per size. At 100,000 the three slowest contenders (about 10 s per run
-# each) stop after SLOW_REPEATS_100K, to keep `make bench` near 10 minutes on 2 cores.
-REPEATS = {1_000: 15, 10_000: 9, 100_000: 5}
+# Repeats per size. A run at 1,000 lasts a few ms, so one busy moment of a
+# neighbour on a shared machine moves it by half; many repeats keep its median
+# steady for little time (multiples of 6: each contender takes each place of the
+# rotated order equally often). At 100,000 the three slowest contenders (about
+# 10 s per run each) stop after SLOW_REPEATS_100K, to keep `make bench` near 11
+# minutes on 2 cores.
+REPEATS = {1_000: 42, 10_000: 12, 100_000: 5}
 SLOW_REPEATS_100K = 3
 SLOW = ("to_thread-floor", "dask-threaded", "dask-sync")
 QUICK_REPEATS = 3
@@ -491,6 +500,68 @@ def repeats_for(contender: str, n: int, quick: bool) -> int:
     return REPEATS[n]
 
 
+def rotated(names: tuple[str, ...], rep: int) -> tuple[str, ...]:
+    """``names`` starting at ``rep`` (mod its length): no contender always runs first,
+    or always right after the same other one."""
+    k = rep % len(names)
+    return names[k:] + names[:k]
+
+
+def time_cells(
+    contenders: tuple[str, ...],
+    shapes: tuple[str, ...],
+    sizes: tuple[int, ...],
+    repeats: Callable[[str, int], int],
+) -> dict[str, dict[int, dict[str, list[float]]]]:
+    """Timed runs: ``samples[shape][n][contender]``, seconds per run.
+
+    One untimed warm-up run of each contender first (N = 1,000); then, per size
+    and shape, the contenders interleaved in rotated order, ``repeats(contender, n)``
+    runs each.
+    """
+    warm = Case.build("layered", 1_000)  # imports, dask's pool, first-call caches
+    for name in contenders:
+        run_contender(name, warm)
+    del warm
+    out: dict[str, dict[int, dict[str, list[float]]]] = {}
+    for n in sizes:
+        most = max(repeats(c, n) for c in contenders)
+        for shape in shapes:
+            t_case = time.perf_counter()
+            case = Case.build(shape, n)
+            samples: dict[str, list[float]] = {c: [] for c in contenders}
+            for rep in range(most):
+                for name in rotated(contenders, rep):
+                    if rep < repeats(name, n):
+                        samples[name].append(timed(name, case))
+            out.setdefault(shape, {})[n] = samples
+            del case
+            line = ", ".join(
+                f"{c} {statistics.median(s) * 1e6 / n:.1f}" for c, s in samples.items()
+            )
+            log(f"{shape} N={n} x{most} ({time.perf_counter() - t_case:.0f} s): {line} µs/task")
+    return out
+
+
+def summary(samples: dict[str, dict[int, dict[str, list[float]]]]) -> str:
+    """Median (fastest–slowest) µs per task of each cell, and the async ratio if both ran."""
+    lines = []
+    for shape, by_n in samples.items():
+        for n, per in by_n.items():
+            cells = []
+            for c, xs in per.items():
+                us = [x * 1e6 / n for x in xs]
+                cells.append(f"{c} {statistics.median(us):.2f} ({min(us):.2f}–{max(us):.2f})")
+            line = f"{shape} N={n:,} x{max(len(xs) for xs in per.values())}: " + ", ".join(cells)
+            if "taskbeam-async" in per and "asyncio-floor" in per:
+                ratio = statistics.median(per["taskbeam-async"]) / statistics.median(
+                    per["asyncio-floor"]
+                )
+                line += f"; taskbeam-async / asyncio-floor {ratio:.2f}"
+            lines.append(line)
+    return "\n".join(lines)
+
+
 def run_benchmark(quick: bool = False) -> Results:
     sizes = QUICK_SIZES if quick else SIZES
     res = Results(quick=quick, sizes=sizes, machine=machine())
@@ -500,26 +571,7 @@ def run_benchmark(quick: bool = False) -> Results:
     for name in RSS_CONTENDERS:  # first, while this process is small (see measure_rss)
         res.rss[name] = measure_rss(name, res.rss_n)
         log(f"rss {name} fan N={res.rss_n}: {res.rss[name]['kib_per_node']:.2f} KiB/node")
-    warm = Case.build("layered", 1_000)  # imports, dask's pool, first-call caches
-    for name in CONTENDERS:
-        run_contender(name, warm)
-    del warm
-    for n in sizes:
-        repeats = max(repeats_for(c, n, quick) for c in CONTENDERS)
-        for shape in SHAPES:
-            t_case = time.perf_counter()
-            case = Case.build(shape, n)
-            samples: dict[str, list[float]] = {c: [] for c in CONTENDERS}
-            for rep in range(repeats):
-                for name in CONTENDERS:
-                    if rep < repeats_for(name, n, quick):
-                        samples[name].append(timed(name, case))
-            res.samples.setdefault(shape, {})[n] = samples
-            del case
-            line = ", ".join(
-                f"{c} {statistics.median(s) * 1e6 / n:.1f}" for c, s in samples.items()
-            )
-            log(f"{shape} N={n} x{repeats} ({time.perf_counter() - t_case:.0f} s): {line} µs/task")
+    res.samples = time_cells(CONTENDERS, SHAPES, sizes, lambda c, n: repeats_for(c, n, quick))
     res.seconds = time.perf_counter() - t_start
     busy1, steal1, own1 = _cpu_seconds()
     res.other_load = max(0.0, (busy1 - busy0) - (own1 - own0)) / res.seconds
@@ -725,8 +777,8 @@ def render(res: Results) -> str:
     add(
         f"No-op tasks. **fan**: root → N−2 independent nodes → sink. **layered**: layers of "
         f"width ≈√N, each node depending on {LAYER_FANIN} random nodes of the layer before "
-        f"(seed {SEED}). Contenders run interleaved in the order "
-        f"{', '.join(CONTENDERS)}, once per repeat, with `gc.collect()` before each. "
+        f"(seed {SEED}). Contenders run interleaved, once per repeat, in the order "
+        f"{', '.join(CONTENDERS)} rotated by one each repeat, with `gc.collect()` before each. "
         f"taskbeam runs with `max_concurrency={UNLIMITED:.0e}` (its sync pool then has its "
         "default 64 threads); to_thread-floor uses the loop's default executor "
         f"({min(32, (os.cpu_count() or 1) + 4)} threads here); dask-threaded its default "
@@ -762,16 +814,46 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="N = 1,000 and 10,000, fewer repeats")
     p.add_argument("--rss-child", metavar="CONTENDER", help=argparse.SUPPRESS)
     p.add_argument("--profile", metavar="CONTENDER", choices=["taskbeam-async", "taskbeam-sync"])
-    p.add_argument("--shape", choices=SHAPES, default="fan", help="with --profile")
-    p.add_argument("--n", type=int, default=10_000, help="with --profile")
+    p.add_argument(
+        "--contenders",
+        metavar="A,B,...",
+        help="time only these (comma-separated), print a summary instead of the report",
+    )
+    p.add_argument("--shape", choices=SHAPES, help="with --profile (default fan) or --contenders")
+    p.add_argument("--n", type=int, help="with --profile (default 10000) or --contenders")
+    p.add_argument("--repeats", type=int, help="with --contenders (default: as a full run)")
+    p.add_argument(
+        "--cpu",
+        type=int,
+        metavar="K",
+        help="run on CPU K only (every thread of every contender): no wake-up crosses CPUs",
+    )
     return p
 
 
 if __name__ == "__main__":
     cli = _parser().parse_args()
+    if cli.cpu is not None:
+        os.sched_setaffinity(0, {cli.cpu})
     if cli.rss_child:
         print(json.dumps(rss_child(cli.rss_child, cli.n)))
     elif cli.profile:
-        print(profile_taskbeam(cli.profile, cli.shape, cli.n))
+        print(profile_taskbeam(cli.profile, cli.shape or "fan", cli.n or 10_000))
+    elif cli.contenders:
+        chosen = tuple(cli.contenders.split(","))
+        unknown = set(chosen) - set(CONTENDERS)
+        if unknown:
+            sys.exit(f"unknown contenders: {', '.join(sorted(unknown))}")
+        fixed = cli.repeats
+        print(
+            summary(
+                time_cells(
+                    chosen,
+                    (cli.shape,) if cli.shape else SHAPES,
+                    (cli.n,) if cli.n else SIZES,
+                    lambda c, n: fixed or repeats_for(c, n, quick=False),
+                )
+            )
+        )
     else:
         print(render(run_benchmark(quick=cli.quick)))

@@ -519,6 +519,123 @@ def test_output_is_captured_per_node_and_not_printed(capsys: pytest.CaptureFixtu
     assert capsys.readouterr().out == "main thread still prints\n"
 
 
+def test_async_output_is_captured_across_steps_child_tasks_and_threads(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    gate = threading.Event()
+
+    async def talk() -> int:
+        print("first step")
+        while not gate.is_set():
+            await asyncio.sleep(0.005)
+        print("after a suspension")
+
+        async def child() -> None:
+            print("from a child task")
+
+        await asyncio.create_task(child())
+        await asyncio.to_thread(print, "from to_thread")
+        return 1
+
+    async def quick() -> int:
+        print("quick")
+        return 2
+
+    async def after(talk: int, quick: int) -> int:
+        return talk + quick
+
+    g = tb.Graph("out-async")
+    g.add("talk", talk)
+    g.add("quick", quick)
+    g.add("after", after, deps=["talk", "quick"])
+    run = tb.start(g)
+    run.subscribe(lambda e: print(f"event {e.node_id} {e.new}"))  # not a node's output
+    gate.set()
+    run.wait(5)
+    assert run.result("after") == 3
+    assert run.details("talk")["output"] == (
+        "first step\nafter a suspension\nfrom a child task\nfrom to_thread\n"
+    )
+    assert run.details("quick")["output"] == "quick\n"
+    assert "output" not in run.details("after")
+    assert "event after done" in capsys.readouterr().out
+
+
+def test_an_async_task_sees_its_own_task_in_the_first_step_and_after() -> None:
+    async def check() -> bool:
+        first = asyncio.current_task()
+        async with asyncio.timeout(1):
+            await asyncio.sleep(0)
+        return first is not None and first is asyncio.current_task()
+
+    g = tb.Graph("current")
+    g.add("c", check)
+    assert tb.start(g).wait(5).result("c") is True
+
+
+@pytest.mark.parametrize("suspend", [False, True])
+def test_an_async_task_that_raises_systemexit_or_cancels_itself_fails_alone(
+    suspend: bool,
+) -> None:
+    async def exits() -> None:
+        if suspend:
+            await asyncio.sleep(0.01)
+        raise SystemExit(3)
+
+    async def interrupted() -> None:
+        if suspend:
+            await asyncio.sleep(0.01)
+        raise KeyboardInterrupt("stop")
+
+    async def cancels_itself() -> None:
+        if suspend:
+            await asyncio.sleep(0.01)
+        raise asyncio.CancelledError("by itself")
+
+    g = tb.Graph("base-exceptions")
+    g.add("exits", exits)
+    g.add("interrupted", interrupted)
+    g.add("cancels", cancels_itself)
+    g.add("other", lambda: "fine")
+    run = tb.start(g).wait(5)
+    assert run.status == "failed"
+    assert run.result("other") == "fine"
+    errors = {i: run.details(i)["error"] for i in ("exits", "interrupted", "cancels")}
+    assert errors["exits"]["type"] == "SystemExit" and errors["exits"]["message"] == "3"
+    assert errors["interrupted"]["type"] == "KeyboardInterrupt"
+    assert errors["cancels"]["type"] == "asyncio.exceptions.CancelledError"
+    assert errors["cancels"]["message"] == "by itself"
+    assert "in cancels_itself" in run.details("cancels")["error"]["traceback"]
+
+
+def test_subscribers_never_print_into_a_nodes_output(capsys: pytest.CaptureFixture[str]) -> None:
+    gate = threading.Event()
+
+    def sync_step() -> int:
+        gate.wait(5)  # done on a worker thread, reported through the inbox
+        return 1
+
+    async def agg(results: dict[str, int]) -> int:
+        await asyncio.sleep(0.01)
+        return sum(results.values())
+
+    def plan() -> tb.Expansion:
+        sub = tb.Graph()
+        sub.add("c", lambda: 1)
+        return tb.expand(sub, aggregate=agg)
+
+    g = tb.Graph("quiet")
+    g.add("s", sync_step)
+    g.add("p", plan)
+    run = tb.start(g)
+    run.subscribe(lambda event: print(f"saw {event.node_id} {event.new}"))
+    gate.set()
+    run.wait(5)
+    assert "output" not in run.details("s")
+    assert "output" not in run.details("p")
+    assert "saw s" in capsys.readouterr().out  # printed where the subscriber runs: nowhere hidden
+
+
 def test_captured_output_keeps_only_the_tail() -> None:
     def chatty() -> None:
         for i in range(1000):

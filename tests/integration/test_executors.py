@@ -230,9 +230,12 @@ def executor(client: Client) -> Any:
 @pytest.fixture
 def dask_ex(executor: Any, client: Client) -> Any:
     """The executor, on a cluster with both workers up and no task of an earlier test left."""
-    gc.collect()  # runs of earlier tests hold their results' futures until collected
     client.wait_for_workers(2, timeout=60)
-    wait_until(lambda: not scheduler_tasks(client), timeout=30)
+    deadline = time.monotonic() + 60
+    while left := scheduler_tasks(client):
+        gc.collect()  # runs of earlier tests hold their results' futures until collected
+        assert time.monotonic() < deadline, f"tasks of earlier tests left on the cluster: {left}"
+        time.sleep(0.05)
     return executor
 
 

@@ -6,9 +6,11 @@ variable names its node; ``sys.stdout`` and ``sys.stderr`` are wrapped once
 by :class:`_Router`, which sends text written under a node to that node's
 :class:`OutputBuffer` and everything else to the original stream unchanged.
 
-Async tasks run in their own asyncio Task, whose context is a copy, so
-setting the variable there never leaks; worker threads set and reset it
-around each sync call.
+Async tasks run in their own asyncio Task, which copies the context it is
+made in: the engine sets the variable just around making it and resets it
+at once, so the Task (and whatever the task starts from it) keeps the node
+and nothing else does; worker threads set and reset it around each sync
+call.
 """
 
 from __future__ import annotations

@@ -149,16 +149,20 @@ class _ThreadSession(Session):
         kwargs: dict[str, Any],
         aggregate: bool,
     ) -> None:
-        """Body of a worker thread: call ``fn`` and post the outcome to the loop."""
+        """Body of a worker thread: call ``fn`` and post the outcome to the loop.
+
+        Posted once the node's output is unset here: the loop's wake-up call
+        copies this thread's context, and what runs in it (the pump, the
+        subscribers) must not print into the node's output.
+        """
         token = current_output.set(node)
         try:
-            result = fn(*args, **kwargs)
+            outcome: Outcome = (node, attempt, fn(*args, **kwargs), None, aggregate)
         except BaseException as exc:
-            self._post((node, attempt, None, error_info(exc), aggregate))
-        else:
-            self._post((node, attempt, result, None, aggregate))
+            outcome = (node, attempt, None, error_info(exc), aggregate)
         finally:
             current_output.reset(token)
+        self._post(outcome)
 
     def close(self) -> None:
         if self._pool is not None:

@@ -11,6 +11,11 @@ Python 3.12 has this built in (``Task(..., eager_start=True)``). On 3.11 the
 loop below runs the first ``call_soon`` that a new Task makes synchronously,
 after stepping out of the Task currently running (3.11 refuses to enter a
 Task while another is current) and stepping back in afterwards.
+
+A first step that raises ``KeyboardInterrupt`` or ``SystemExit``: asyncio
+records it on the Task and re-raises it. On 3.11 :func:`eager_task` keeps
+it there and returns the Task, done; on 3.12 it propagates from
+:func:`eager_task`. The caller handles both.
 """
 
 from __future__ import annotations
@@ -53,6 +58,10 @@ else:
                     callback(*args)
                 else:
                     context.run(callback, *args)
+            except (KeyboardInterrupt, SystemExit):
+                # The step recorded it on the Task before re-raising it; the
+                # Task's creator finds it there, done (see eager_task).
+                return None
             finally:
                 if current is not None:
                     _enter_task(self, current)

@@ -44,6 +44,7 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
+from types import CoroutineType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from taskbeam._errors import DepthError, GraphError, NodeTimeout
@@ -88,6 +89,11 @@ def live_run(run_id: str) -> Run:
 def _new_id(name: str) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:24] or "run"
     return f"{slug}-{secrets.token_hex(4)}"
+
+
+async def _coroutine(awaitable: Awaitable[T]) -> T:
+    """A coroutine awaiting ``awaitable``: an asyncio Task runs coroutines only."""
+    return await awaitable
 
 
 class Run:
@@ -226,7 +232,17 @@ class Run:
         self._ident = threading.get_ident()
         try:
             asyncio.set_event_loop(loop)
-            loop.run_until_complete(self._main())
+            main = loop.create_task(self._main())
+            while True:
+                try:
+                    loop.run_until_complete(main)
+                    break
+                except (KeyboardInterrupt, SystemExit) as exc:
+                    # asyncio records these on the Task that raised them, then
+                    # lets them out of the loop. From a node's Task they fail
+                    # the node (its done callback runs next) and the run goes on.
+                    if not self._raised_by_node(exc):
+                        raise
         except BaseException as exc:  # a bug in the engine: record it, never hang waiters
             log.exception("run %s crashed", self.id)
             self._done.set_exception(exc)
@@ -245,6 +261,12 @@ class Run:
             if not self._done.done():
                 self._done.set_result(self)
 
+    def _raised_by_node(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is the outcome of a node's Task (a suspended one, so tracked)."""
+        return any(
+            t.done() and not t.cancelled() and t.exception() is exc for t in self._tasks.values()
+        )
+
     async def _main(self) -> None:
         self._finished = asyncio.Event()
         self._t0 = now = time.monotonic()
@@ -262,10 +284,10 @@ class Run:
     def _pump(self) -> None:
         """Carry out what the state asks for, deliver events, notice the end.
 
-        Re-entrant calls return at once: a task started eagerly may finish
-        inside ``_launch`` and call back here, and the outer call's loop
-        picks up whatever that made ready, so the stack never grows with
-        the length of a chain of quick tasks.
+        A task started eagerly may finish inside ``_launch``, which settles
+        it there; what that made ready starts from this loop's next batch,
+        so the stack never grows with the length of a chain of quick tasks.
+        Re-entrant calls return at once and leave the work to the outer one.
         """
         if self._pumping:
             return
@@ -323,18 +345,41 @@ class Run:
         assert loop is not None
         attempt = node.attempt
         if task.is_async:
+            # The node's coroutine is the Task's own, with no wrapper: a Task
+            # that finishes in its first step is settled right here, one that
+            # suspends by its done callback. The Task copies the context it
+            # is made in, so the node is set there just for the Task's
+            # creation (its eager first step runs in the copy) and reset at
+            # once, before anything else runs here.
             try:
-                if self._remote and RemoteResult in map(type, kwargs.values()):
-                    coro = _localized(task.fn, (), kwargs)
-                else:
-                    coro = task.fn(**kwargs)
+                token = current_output.set(node)
+                try:
+                    if self._remote and RemoteResult in map(type, kwargs.values()):
+                        coro = _localized(task.fn, (), kwargs)
+                    else:
+                        coro = task.fn(**kwargs)
+                        if type(coro) is not CoroutineType:
+                            coro = _coroutine(coro)
+                    running = eager_task(loop, coro)
+                finally:
+                    current_output.reset(token)
             except BaseException as exc:  # e.g. an async __call__ that raises at once
                 self._failed(node, attempt, exc)
                 return
-            running = eager_task(loop, self._run_async(node, attempt, coro))
             if running.done():  # finished in its first step: nothing to track
+                try:
+                    result = running.result()
+                except BaseException as exc:  # raised, or cancelled by the task itself
+                    self._failed(node, attempt, exc)
+                    return
+                if node.status is RUNNING and node.attempt == attempt:
+                    if isinstance(result, Expansion):
+                        self._expand(node, result)
+                    else:
+                        self._state.succeed(node, result, time.monotonic())
                 return
             self._tasks[node] = running
+            running.add_done_callback(functools.partial(self._settled, node, attempt))
         else:
             try:
                 self._submit(node, attempt, task.fn, (), kwargs, False)
@@ -357,31 +402,15 @@ class Run:
         assert session is not None
         session.submit(node, attempt, fn, args, kwargs, agg)
 
-    async def _run_async(self, node: Node, attempt: int, coro: Awaitable[Any]) -> None:
-        current_output.set(node)  # this Task's own context: nothing leaks
+    def _settled(self, node: Node, attempt: int, running: asyncio.Task[Any]) -> None:
+        """Done callback of a node's Task that suspended: take its outcome, carry on."""
         try:
-            result = await coro
-        except asyncio.CancelledError as exc:
-            if node.status is RUNNING and node.attempt == attempt:
-                self._failed(node, attempt, exc)  # cancelled by someone other than the run
-                self._pump()
-            return
-        except BaseException as exc:
+            result = running.result()
+        except BaseException as exc:  # raised, or cancelled (ignored if by the run)
             self._failed(node, attempt, exc)
         else:
-            if node.status is RUNNING and node.attempt == attempt:  # _current, inlined
-                if self._timers:
-                    timer = self._timers.pop(node, None)
-                    if timer is not None:
-                        timer.cancel()
-                if self._tasks:
-                    self._tasks.pop(node, None)
-                if isinstance(result, Expansion):
-                    self._expand(node, result)
-                else:
-                    self._state.succeed(node, result, time.monotonic())
-        if not self._pumping:
-            self._pump()
+            self._succeeded(node, attempt, result)
+        self._pump()
 
     def _post(self, item: tuple[Node, int, Any, BaseException | ErrorInfo | None, bool]) -> None:
         # Any thread (the executor's). Wakes the loop once for any number of queued outcomes:
@@ -502,17 +531,19 @@ class Run:
     async def _run_aggregate(
         self, node: Node, fn: Callable[..., Any], results: dict[str, Any]
     ) -> None:
-        current_output.set(node)
+        token = current_output.set(node)
         try:
             result = await fn(results)
         except asyncio.CancelledError:
             return
         except BaseException as exc:
-            self._tasks.pop(node, None)
-            self._aggregated(node, None, exc)
+            outcome: tuple[Any, BaseException | None] = (None, exc)
         else:
-            self._tasks.pop(node, None)
-            self._aggregated(node, result, None)
+            outcome = (result, None)
+        finally:
+            current_output.reset(token)  # what the pump calls is not the aggregate's output
+        self._tasks.pop(node, None)
+        self._aggregated(node, *outcome)
         self._pump()
 
     def _aggregated(self, node: Node, result: Any, error: BaseException | ErrorInfo | None) -> None:

@@ -474,33 +474,49 @@ class RunState:
     def _schedule_fifo(self, now: float) -> list[Node]:
         # The hot path of big graphs: READY -> RUNNING is always legal here, so
         # the transition is written out instead of going through _move.
-        assert self.fifo is not None
         queue = self.fifo
-        out: list[Node] = []
+        assert queue is not None
         room = self.max_concurrency - self.running
-        counts = self.counts
-        record, dirty = self.record, self.dirty
+        if not queue or room <= 0:
+            return []
+        if len(queue) <= room:  # everything queued starts: take it in one go
+            out = [node for node in queue if node.status is READY]
+            queue.clear()
+        else:
+            out = []
+            while queue and len(out) < room:
+                node = queue.popleft()
+                if node.status is READY:
+                    out.append(node)
+        if not out:
+            return out
         seq = self.seq
-        while queue and len(out) < room:
-            node = queue.popleft()
-            if node.status is not READY:
-                continue
-            node.slot = True
-            node.attempt += 1
-            node.started = now
-            node.status = RUNNING
-            seq += 1
-            if record:
-                self.events.append((seq, node.id, READY, RUNNING, node.attempt, now))
-            if dirty is not None:
-                dirty.add(node)
-            out.append(node)
+        record, dirty = self.record, self.dirty
+        if record or dirty is not None:
+            events = self.events
+            for node in out:
+                node.slot = True
+                node.attempt += 1
+                node.started = now
+                node.status = RUNNING
+                seq += 1
+                if record:
+                    events.append((seq, node.id, READY, RUNNING, node.attempt, now))
+                if dirty is not None:
+                    dirty.add(node)
+        else:  # nobody listens and nothing is saved: no event to make
+            for node in out:
+                node.slot = True
+                node.attempt += 1
+                node.started = now
+                node.status = RUNNING
+            seq += len(out)
         self.seq = seq
-        if out:
-            n = len(out)
-            self.running += n
-            counts[READY] -= n
-            counts[RUNNING] = counts.get(RUNNING, 0) + n
+        n = len(out)
+        self.running += n
+        counts = self.counts
+        counts[READY] -= n
+        counts[RUNNING] = counts.get(RUNNING, 0) + n
         return out
 
     def _tag_full(self, tag: str) -> bool:
@@ -530,43 +546,63 @@ class RunState:
             node.status = DONE
             node.ended = now
             counts[RUNNING] -= 1
-            counts[DONE] = counts.get(DONE, 0) + 1
+            try:  # cheaper than counts.get() once the first node is done
+                counts[DONE] += 1
+            except KeyError:
+                counts[DONE] = 1
             self.open -= 1
-            self.seq += 1
+            seq = self.seq + 1
             if record:
-                self.events.append((self.seq, node.id, RUNNING, DONE, node.attempt, now))
+                self.events.append((seq, node.id, RUNNING, DONE, node.attempt, now))
             if dirty is not None:
                 dirty.add(node)
         else:
             self._release(node)
             self._move(node, DONE, now)
-        if node.down:
+            seq = self.seq
+        down = node.down
+        if down:
             fifo = self.fifo
             group = node.group
-            seq = self.seq
             made = 0  # PENDING -> READY transitions written out below, counted once
-            for i in node.down:
-                dependant = group[i]
-                waiting = dependant.waiting = dependant.waiting - 1
-                if waiting == 0 and dependant.status is PENDING:
-                    if fifo is None:
+            if fifo is None:
+                for i in down:
+                    dependant = group[i]
+                    waiting = dependant.waiting = dependant.waiting - 1
+                    if waiting == 0 and dependant.status is PENDING:
                         self.seq = seq
                         self._make_ready(dependant, now)
                         seq = self.seq
-                        continue
-                    # PENDING -> READY, always legal here: written out like _move.
-                    dependant.status = READY
-                    made += 1
-                    seq += 1
-                    if record:
-                        self.events.append((seq, dependant.id, PENDING, READY, 0, now))
-                    if dirty is not None:
-                        dirty.add(dependant)
-                    fifo.append(dependant)
-            self.seq = seq
+            elif record or dirty is not None:
+                for i in down:
+                    dependant = group[i]
+                    waiting = dependant.waiting = dependant.waiting - 1
+                    if waiting == 0 and dependant.status is PENDING:
+                        # PENDING -> READY, always legal here: written out like _move.
+                        dependant.status = READY
+                        made += 1
+                        seq += 1
+                        if record:
+                            self.events.append((seq, dependant.id, PENDING, READY, 0, now))
+                        if dirty is not None:
+                            dirty.add(dependant)
+                        fifo.append(dependant)
+            else:  # as above, with no event to make
+                for i in down:
+                    dependant = group[i]
+                    waiting = dependant.waiting = dependant.waiting - 1
+                    if waiting == 0 and dependant.status is PENDING:
+                        dependant.status = READY
+                        made += 1
+                        fifo.append(dependant)
+                seq += made
             if made:
                 counts[PENDING] -= made
-                counts[READY] = counts.get(READY, 0) + made
+                try:
+                    counts[READY] += made
+                except KeyError:
+                    counts[READY] = made
+        self.seq = seq
         if node.parent is not None:
             self._child_ended(node.parent, now)
         if self.open == 0:
