@@ -246,15 +246,15 @@ def scheduler_tasks(client: Client) -> dict[str, str]:
 
 
 def test_dask_graph_of_thousands_equals_a_local_run(dask_ex: Any, client: Client) -> None:
-    g = layered_graph(width=40, depth=50)  # 2,000 nodes
+    g = layered_graph(width=50, depth=60)  # 3,000 nodes
     local = tb.start(g).wait()
     run = tb.start(g, executor=dask_ex).wait(timeout=240)
     assert run.status is tb.RunStatus.DONE
-    assert {k: v for k, v in run.counts.items() if v} == {"done": 2000}
+    assert {k: v for k, v in run.counts.items() if v} == {"done": 3000}
     assert run.results == local.results
     assert run.details("L0_7")["output"] == "squaring 7\n"
     # the results live on the cluster until the run is dropped
-    assert len(scheduler_tasks(client)) == 2000
+    assert len(scheduler_tasks(client)) == 3000
     del run
     gc.collect()
     wait_until(lambda: not scheduler_tasks(client), timeout=30)
