@@ -167,7 +167,8 @@ class Run:
             import_nest_asyncio2()  # fail here, in the caller's thread, if it is missing
         self.executor = executor
         self._remote = executor.remote
-        self._session: Session | None = None
+        # Holds nothing until the first sync task, so opening it here is free.
+        self._session: Session = executor.open(self.id, self._post, self._state.max_concurrency)
         if not isinstance(executor, LocalExecutor):
             self.options["executor"] = repr(executor)
         self._seed = seed
@@ -212,7 +213,6 @@ class Run:
         # from this thread may queue on it as soon as this returns, without
         # waiting for the new thread to get going.
         loop = self._loop = new_loop(self._nested)
-        self._session = self.executor.open(self.id, self._post, self._state.max_concurrency)
         self._thread = threading.Thread(
             target=self._thread_main, args=(loop,), name=f"taskbeam-run-{self.id}", daemon=True
         )
@@ -255,8 +255,7 @@ class Run:
             # Thread ids are reused once a thread ends: a later thread with
             # this id must not be taken for the run's own (see _on_loop).
             self._ident = None
-            if self._session is not None:
-                self._session.close()
+            self._session.close()
             _LIVE.discard(self)
             if not self._done.done():
                 self._done.set_result(self)
@@ -382,25 +381,12 @@ class Run:
             running.add_done_callback(functools.partial(self._settled, node, attempt))
         else:
             try:
-                self._submit(node, attempt, task.fn, (), kwargs, False)
+                self._session.submit(node, attempt, task.fn, (), kwargs, False)
             except Exception as exc:  # e.g. arguments that cannot be sent to a worker
                 self._failed(node, attempt, exc)
                 return
         if task.timeout is not None:
             self._timers[node] = loop.call_later(task.timeout, self._on_timeout, node, attempt)
-
-    def _submit(
-        self,
-        node: Node,
-        attempt: int,
-        fn: Callable[..., Any],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        agg: bool,
-    ) -> None:
-        session = self._session
-        assert session is not None
-        session.submit(node, attempt, fn, args, kwargs, agg)
 
     def _settled(self, node: Node, attempt: int, running: asyncio.Task[Any]) -> None:
         """Done callback of a node's Task that suspended: take its outcome, carry on."""
@@ -481,7 +467,7 @@ class Run:
             task.cancel()
             self._aborted.add(task)
             task.add_done_callback(self._aborted.discard)
-        elif self._session is not None:
+        else:
             self._session.cancel(node)
         exc = NodeTimeout(f"task {node.id!r} timed out after {node.task.timeout:g} s")
         self._fail(node, error_info(exc))
@@ -493,7 +479,7 @@ class Run:
             task.cancel()
             self._aborted.add(task)
             task.add_done_callback(self._aborted.discard)
-        elif self._session is not None:
+        else:
             self._session.cancel(node)
         timer = self._timers.pop(node, None)
         if timer is not None:
@@ -524,7 +510,7 @@ class Run:
             self._tasks[node] = self._loop.create_task(self._run_aggregate(node, fn, results))
         else:
             try:
-                self._submit(node, node.attempt, fn, (results,), {}, True)
+                self._session.submit(node, node.attempt, fn, (results,), {}, True)
             except Exception as exc:
                 self._aggregated(node, None, exc)
 
