@@ -315,6 +315,21 @@ def test_dask_mixes_with_async_tasks_expand_and_aggregates(dask_ex: Any) -> None
     assert run.snapshot()["nodes"]["plan/c3"]["preview"] == "9"
 
 
+def test_dask_unsendable_arguments_fail_their_node_clearly(dask_ex: Any) -> None:
+    import threading
+
+    g = tb.Graph("unsendable")
+    g.add("lock_arg", lambda lock: 1, kwargs={"lock": threading.Lock()})
+    g.add("lock_result", threading.Lock)  # stays on the worker: nothing to send
+    g.add("uses_it", lambda lock_result: type(lock_result).__name__, deps=["lock_result"])
+    run = tb.start(g, executor=dask_ex).wait(timeout=60)
+    error = run.snapshot()["nodes"]["lock_arg"]["error"]
+    assert error["type"] == "TypeError"
+    assert "'lock_arg' cannot be sent to the Dask cluster" in error["message"]
+    assert "_thread.lock" in error["message"]
+    assert run.result("uses_it") == "lock"
+
+
 def test_dask_errors_keep_type_traceback_and_output(dask_ex: Any) -> None:
     def noisy_boom() -> None:
         print("about to fail")
@@ -384,6 +399,20 @@ def test_dask_cancel_leaves_no_tasks_on_the_cluster(dask_ex: Any, client: Client
     run = None  # dropping the run releases the results it kept
     gc.collect()
     wait_until(lambda: not scheduler_tasks(client), timeout=30)
+
+
+def test_dask_client_closed_mid_run_fails_the_open_nodes(dask_ex: Any, client: Client) -> None:
+    own = Client(client.scheduler.address)
+    g = tb.Graph("closing")
+    for i in range(4):
+        g.add(f"n{i}", nap, kwargs={"seconds": 1})
+    run = tb.start(g, executor=tb.DaskExecutor(own))
+    wait_until(lambda: run.counts.get("running") == 4, timeout=30)
+    own.close()
+    run.wait(timeout=30)
+    nodes = run.snapshot()["nodes"]
+    assert {n["status"] for n in nodes.values()} == {"failed"}
+    assert "its client closed" in nodes["n0"]["error"]["message"]
 
 
 def test_dask_timeout_cancels_the_future(dask_ex: Any, client: Client) -> None:

@@ -197,7 +197,10 @@ class DaskExecutor(Executor):
         elif status == "error":
             pending.post((node, attempt, None, self._error(node, future), aggregate))
         else:  # cancelled by someone else: the scheduler, a restart, a closed client
-            lost = WorkerLost(f"the Dask task of {node.id!r} was cancelled on the cluster")
+            lost = WorkerLost(
+                f"the Dask task of {node.id!r} was cancelled on the cluster "
+                "(its client closed, or the scheduler restarted or lost it)"
+            )
             pending.post((node, attempt, None, error_info(lost), aggregate))
 
     def _error(self, node: Node, future: Any) -> ErrorInfo:
@@ -254,10 +257,16 @@ class _DaskSession(Session):
                 pure=False,
                 priority=node.task.priority,
             )
-        except BaseException:
+        except BaseException as exc:
             with ex._lock:
                 ex._pending.pop(key, None)
             self._keys.pop(node, None)
+            if isinstance(exc, TypeError):  # Dask's own message names its graph, not the culprit
+                cause = exc.__cause__ or exc.__context__ or exc
+                raise TypeError(
+                    f"task {node.id!r} cannot be sent to the Dask cluster "
+                    f"(its function or arguments do not pickle): {cause}"
+                ) from exc
             raise
         pending.future = future
         future.add_done_callback(ex._done)
