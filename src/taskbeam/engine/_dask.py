@@ -26,7 +26,7 @@ from typing import Any
 
 from taskbeam._errors import WorkerLost
 from taskbeam.engine._capture import TextSink, current_output, install, write_output
-from taskbeam.engine._executor import Executor, Post, RemoteResult, Session
+from taskbeam.engine._executor import Call, Executor, Post, RemoteResult, Session
 from taskbeam.engine._failure import error_info
 from taskbeam.engine._preview import preview
 from taskbeam.engine._state import ErrorInfo, Node
@@ -101,12 +101,10 @@ def _to_futures(value: Any, depth: int = 0) -> Any:
 
 
 class _Pending:
-    __slots__ = ("aggregate", "arrived", "attempt", "future", "meta", "node", "post")
+    __slots__ = ("arrived", "call", "future", "meta", "post")
 
-    def __init__(self, node: Node, attempt: int, aggregate: bool, post: Post) -> None:
-        self.node = node
-        self.attempt = attempt
-        self.aggregate = aggregate
+    def __init__(self, call: Call, post: Post) -> None:
+        self.call = call
         self.post = post
         self.future: Any = None
         self.meta: dict[str, Any] | None = None
@@ -172,7 +170,8 @@ class DaskExecutor(Executor):
             pending = self._pending.pop(future.key, None)
         if pending is None:
             return  # cancelled by the run
-        node, attempt, aggregate = pending.node, pending.attempt, pending.aggregate
+        call, post = pending.call, pending.post
+        node = call.node
         status = future.status
         if status == "finished":
             if not pending.arrived.wait(META_WAIT):
@@ -184,24 +183,24 @@ class DaskExecutor(Executor):
                 try:
                     value = future.result()
                 except Exception as exc:
-                    pending.post((node, attempt, None, error_info(exc), aggregate))
+                    post(call.failed(error_info(exc)))
                     return
-                pending.post((node, attempt, value, None, aggregate))
+                post(call.ok(value))
                 return
             result = RemoteResult(
                 future,
                 meta.get("preview", "<result on the cluster>"),
                 meta.get("type", "object"),
             )
-            pending.post((node, attempt, result, None, aggregate))
+            post(call.ok(result))
         elif status == "error":
-            pending.post((node, attempt, None, self._error(node, future), aggregate))
+            post(call.failed(self._error(node, future)))
         else:  # cancelled by someone else: the scheduler, a restart, a closed client
             lost = WorkerLost(
                 f"the Dask task of {node.id!r} was cancelled on the cluster "
                 "(its client closed, or the scheduler restarted or lost it)"
             )
-            pending.post((node, attempt, None, error_info(lost), aggregate))
+            post(call.failed(error_info(lost)))
 
     def _error(self, node: Node, future: Any) -> ErrorInfo:
         try:
@@ -229,27 +228,20 @@ class _DaskSession(Session):
         self._post = post
         self._keys: dict[Node, str] = {}
 
-    def submit(
-        self,
-        node: Node,
-        attempt: int,
-        fn: Callable[..., Any],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        aggregate: bool,
-    ) -> None:
+    def submit(self, call: Call) -> None:
         ex = self._executor
-        key = f"{node.id}@{self._run_id}#{attempt}"
-        pending = _Pending(node, attempt, aggregate, self._post)
+        node = call.node
+        key = f"{node.id}@{self._run_id}#{call.attempt}"
+        pending = _Pending(call, self._post)
         with ex._lock:  # known before the task can report
             ex._pending[key] = pending
         self._keys[node] = key
         try:
             future = ex.client.submit(
                 _on_worker,
-                fn,
-                _to_futures(args),
-                _to_futures(kwargs),
+                call.fn,
+                _to_futures(call.args),
+                _to_futures(call.kwargs),
                 ex.topic,
                 key,
                 node.output_limit,

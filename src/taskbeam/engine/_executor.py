@@ -28,7 +28,7 @@ import pickle
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, TypeAlias
+from typing import Any, NamedTuple, TypeAlias
 
 from taskbeam._errors import WorkerLost
 from taskbeam.engine._capture import TextSink, current_output, install, write_output
@@ -36,6 +36,7 @@ from taskbeam.engine._failure import error_info
 from taskbeam.engine._state import ErrorInfo, Node
 
 __all__ = [
+    "Call",
     "Executor",
     "LocalExecutor",
     "Outcome",
@@ -51,20 +52,31 @@ Outcome: TypeAlias = "tuple[Node, int, Any, BaseException | ErrorInfo | None, bo
 Post: TypeAlias = "Callable[[Outcome], None]"
 
 
+class Call(NamedTuple):
+    """One attempt of a node: ``fn(*args, **kwargs)``; ``aggregate`` if ``fn`` is its aggregator."""
+
+    node: Node
+    attempt: int
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    aggregate: bool
+
+    def ok(self, result: Any) -> Outcome:
+        """The outcome to post when the call returned ``result``."""
+        return (self.node, self.attempt, result, None, self.aggregate)
+
+    def failed(self, error: BaseException | ErrorInfo) -> Outcome:
+        """The outcome to post when the call failed."""
+        return (self.node, self.attempt, None, error, self.aggregate)
+
+
 class Session(abc.ABC):
     """One run's use of an executor. Called from the run's thread only."""
 
     @abc.abstractmethod
-    def submit(
-        self,
-        node: Node,
-        attempt: int,
-        fn: Callable[..., Any],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        aggregate: bool,
-    ) -> None:
-        """Start ``fn(*args, **kwargs)`` for this attempt of ``node``.
+    def submit(self, call: Call) -> None:
+        """Start the call (one attempt of its node).
 
         Raising fails the attempt with that error (e.g. arguments that cannot
         be sent to a worker).
@@ -124,42 +136,26 @@ class _ThreadSession(Session):
         self._workers = workers
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
 
-    def submit(
-        self,
-        node: Node,
-        attempt: int,
-        fn: Callable[..., Any],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        aggregate: bool,
-    ) -> None:
+    def submit(self, call: Call) -> None:
         pool = self._pool
         if pool is None:  # made at the first sync task: most async graphs never need it
             pool = self._pool = concurrent.futures.ThreadPoolExecutor(
                 self._workers, thread_name_prefix=f"taskbeam-{self._run_id}-sync"
             )
-        pool.submit(self._call, node, attempt, fn, args, kwargs, aggregate)
+        pool.submit(self._call, call)
 
-    def _call(
-        self,
-        node: Node,
-        attempt: int,
-        fn: Callable[..., Any],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        aggregate: bool,
-    ) -> None:
+    def _call(self, call: Call) -> None:
         """Body of a worker thread: call ``fn`` and post the outcome to the loop.
 
         Posted once the node's output is unset here: the loop's wake-up call
         copies this thread's context, and what runs in it (the pump, the
         subscribers) must not print into the node's output.
         """
-        token = current_output.set(node)
+        token = current_output.set(call.node)
         try:
-            outcome: Outcome = (node, attempt, fn(*args, **kwargs), None, aggregate)
+            outcome = call.ok(call.fn(*call.args, **call.kwargs))
         except BaseException as exc:
-            outcome = (node, attempt, None, error_info(exc), aggregate)
+            outcome = call.failed(error_info(exc))
         finally:
             current_output.reset(token)
         self._post(outcome)
@@ -301,17 +297,10 @@ class _ProcessSession(Session):
         self._futures: dict[Node, concurrent.futures.Future[Any]] = {}
         self._dumps = _cloudpickle().dumps
 
-    def submit(
-        self,
-        node: Node,
-        attempt: int,
-        fn: Callable[..., Any],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        aggregate: bool,
-    ) -> None:
+    def submit(self, call: Call) -> None:
+        node = call.node
         try:
-            payload = self._dumps((fn, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
+            payload = self._dumps(call[2:5], protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc:
             raise TypeError(
                 f"task {node.id!r} cannot be sent to a worker process "
@@ -320,17 +309,16 @@ class _ProcessSession(Session):
         pool = self._executor.pool()
         future = pool.submit(_in_process, payload, node.output_limit)
         self._futures[node] = future
-        future.add_done_callback(functools.partial(self._done, node, attempt, aggregate, pool))
+        future.add_done_callback(functools.partial(self._done, call, pool))
 
     def _done(
         self,
-        node: Node,
-        attempt: int,
-        aggregate: bool,
+        call: Call,
         pool: concurrent.futures.ProcessPoolExecutor,
         future: concurrent.futures.Future[Any],
     ) -> None:
         # The pool's own thread: unpickling happens here, not on the run's loop.
+        node = call.node
         if self._futures.get(node) is future:  # before posting: a retry submits anew
             self._futures.pop(node, None)
         if future.cancelled():
@@ -340,7 +328,7 @@ class _ProcessSession(Session):
             if isinstance(exc, BrokenProcessPool):
                 self._executor._broken(pool)
                 exc = WorkerLost(f"the worker process running task {node.id!r} died: {exc}")
-            self._post((node, attempt, None, error_info(exc), aggregate))
+            self._post(call.failed(error_info(exc)))
             return
         status, body, output = future.result()
         if output:
@@ -349,11 +337,11 @@ class _ProcessSession(Session):
             try:
                 result = pickle.loads(body)
             except Exception as err:
-                self._post((node, attempt, None, error_info(err), aggregate))
+                self._post(call.failed(error_info(err)))
                 return
-            self._post((node, attempt, result, None, aggregate))
+            self._post(call.ok(result))
         else:
-            self._post((node, attempt, None, ErrorInfo(*body), aggregate))
+            self._post(call.failed(ErrorInfo(*body)))
 
     def cancel(self, node: Node) -> None:
         future = self._futures.pop(node, None)

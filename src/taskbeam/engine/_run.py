@@ -49,7 +49,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from taskbeam._errors import DepthError, GraphError, NodeTimeout
 from taskbeam.engine._capture import OUTPUT_LIMIT, current_output, install
-from taskbeam.engine._executor import Executor, LocalExecutor, RemoteResult, Session, fetch_all
+from taskbeam.engine._executor import (
+    Call,
+    Executor,
+    LocalExecutor,
+    RemoteResult,
+    Session,
+    fetch_all,
+)
 from taskbeam.engine._failure import error_info
 from taskbeam.engine._fingerprint import fingerprints
 from taskbeam.engine._loop import eager_task, import_nest_asyncio2, new_loop
@@ -381,7 +388,7 @@ class Run:
             running.add_done_callback(functools.partial(self._settled, node, attempt))
         else:
             try:
-                self._session.submit(node, attempt, task.fn, (), kwargs, False)
+                self._session.submit(Call(node, attempt, task.fn, (), kwargs, False))
             except Exception as exc:  # e.g. arguments that cannot be sent to a worker
                 self._failed(node, attempt, exc)
                 return
@@ -510,7 +517,7 @@ class Run:
             self._tasks[node] = self._loop.create_task(self._run_aggregate(node, fn, results))
         else:
             try:
-                self._session.submit(node, node.attempt, fn, (results,), {}, True)
+                self._session.submit(Call(node, node.attempt, fn, (results,), {}, True))
             except Exception as exc:
                 self._aggregated(node, None, exc)
 
