@@ -16,7 +16,7 @@ Two parts, each a ratio measured in this script:
    that cluster as the yardstick for the DaskExecutor. Speed-up = serial
    time / contender time; per core = speed-up / usable cores.
 
-    python bench/scale.py            # full: about 5 minutes on 2 cores
+    python bench/scale.py            # full: about 6 minutes on 2 cores
     python bench/scale.py --quick    # N = 200, 1 repeat of the CPU part (under a minute)
 """
 
