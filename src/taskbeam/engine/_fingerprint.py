@@ -9,6 +9,7 @@ part of it: pass inputs that should invalidate stored results as ``kwargs``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import inspect
@@ -30,10 +31,8 @@ _PLAIN: weakref.WeakKeyDictionary[Links, list[str | None]] = weakref.WeakKeyDict
 def fingerprint(task: Task) -> str:
     """A 16-hex-digit digest of the task's function, kwargs and dependencies."""
     if not task.kwargs:  # the common case in big graphs: one function, many nodes
-        try:
+        with contextlib.suppress(TypeError):  # an unhashable callable: no cache
             return _plain(task.fn, task.args, task.deps)
-        except TypeError:  # an unhashable callable: no cache
-            pass
     return _digest(task)
 
 
