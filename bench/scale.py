@@ -113,12 +113,13 @@ def _settle(client: Client) -> None:
         gc.collect()
 
 
-def _taskbeam_on_dask(graph: tb.Graph, ex: Any, n: int) -> float:
+def _timed_run(graph: tb.Graph, executor: tb.Executor | None) -> float:
+    """Wall time of one taskbeam run of ``graph`` on ``executor``, which must end with all done."""
     t0 = time.perf_counter()
-    run = tb.start(graph, executor=ex, max_concurrency=engine.UNLIMITED).wait()
+    run = tb.start(graph, executor=executor, max_concurrency=engine.UNLIMITED).wait()
     elapsed = time.perf_counter() - t0
-    if run.counts.get("done") != n:
-        raise RuntimeError(f"taskbeam on Dask ended {run.status} {run.counts}")
+    if run.counts.get("done") != len(graph.tasks):
+        raise RuntimeError(f"run of {graph.name!r} ended {run.status} {run.counts}")
     return elapsed
 
 
@@ -130,15 +131,6 @@ def _compute(client: Client, dsk: dict[str, Any], leaves: list[str]) -> float:
     if len(out) != len(leaves):
         raise RuntimeError("client.compute returned the wrong number of results")
     del futures
-    return elapsed
-
-
-def _cpu_run(graph: tb.Graph, executor: tb.Executor | None, tasks: int) -> float:
-    t0 = time.perf_counter()
-    run = tb.start(graph, executor=executor, max_concurrency=engine.UNLIMITED).wait()
-    elapsed = time.perf_counter() - t0
-    if run.counts.get("done") != tasks + 1:
-        raise RuntimeError(f"CPU run ended {run.status} {run.counts}")
     return elapsed
 
 
@@ -189,13 +181,13 @@ def run_benchmark(quick: bool = False) -> ScaleResults:
             deps = engine.build_deps(shape, res.n)
             graph = engine.taskbeam_graph(deps, engine.sync_noop)
             dsk, leaves = engine.dask_graph(deps)
-            _taskbeam_on_dask(graph, ex, res.n)  # warm both paths once, untimed
+            _timed_run(graph, ex)  # warm both paths once, untimed
             _settle(client)
             _compute(client, dsk, leaves)
             res.taskbeam[shape], res.compute[shape] = [], []
             for _ in range(res.repeats):
                 _settle(client)
-                res.taskbeam[shape].append(_taskbeam_on_dask(graph, ex, res.n))
+                res.taskbeam[shape].append(_timed_run(graph, ex))
                 _settle(client)
                 res.compute[shape].append(_compute(client, dsk, leaves))
             engine.log(f"scale {shape}: done")
@@ -210,7 +202,7 @@ def run_benchmark(quick: bool = False) -> ScaleResults:
         }
         warm = cpu_graph(WORKERS * 2, loops)
         for name in ("ProcessExecutor", "DaskExecutor"):  # start the worker processes
-            _cpu_run(warm, contenders[name], WORKERS * 2)
+            _timed_run(warm, contenders[name])
         res.cpu = {name: [] for name in contenders}
         for _ in range(res.cpu_repeats):
             for name, executor in contenders.items():
@@ -220,7 +212,7 @@ def run_benchmark(quick: bool = False) -> ScaleResults:
                 elif executor is client:
                     res.cpu[name].append(_dask_compute_cpu(client, res.cpu_tasks, loops))
                 else:
-                    res.cpu[name].append(_cpu_run(graph, executor, res.cpu_tasks))
+                    res.cpu[name].append(_timed_run(graph, executor))
             engine.log("scale cpu: one round done")
         ex.close()
     return res

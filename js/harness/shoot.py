@@ -31,16 +31,10 @@ JS = Path(__file__).resolve().parents[1]
 ROOT = JS.parent
 BUNDLE = ROOT / "src" / "taskbeam" / "widget" / "static"
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-]
+
+sys.path.insert(0, str(ROOT))  # the browser settings are the end-to-end tests'
+from tests.e2e._lab import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+
 VIEWPORT = {"width": 1240, "height": 720}
 
 

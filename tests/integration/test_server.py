@@ -31,18 +31,6 @@ ROUTES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[Server]:
-    with running() as (srv, _):
-        yield srv
-
-
-@pytest.fixture
-def api(server: Server) -> Iterator[httpx.Client]:
-    with http(server) as client:
-        yield client
-
-
 def create(api: httpx.Client, graph: str, **body: Any) -> dict[str, Any]:
     response = api.post("/api/projects", json={"graph": graph, **body})
     assert response.status_code == 201, response.text

@@ -19,19 +19,13 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.integration.test_server_support import Client, RawClient, http, running, wait_status
+from tests.integration.test_server_support import Client, RawClient, http, wait_status
 
 from taskbeam.server import Server
 from taskbeam.server._openapi import OPENAPI
 from taskbeam.server._sio import EVENTS
 
 schema = schemathesis.openapi.from_dict(copy.deepcopy(OPENAPI))
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[Server]:
-    with running() as (srv, _):
-        yield srv
 
 
 @pytest.fixture(scope="module")

@@ -11,13 +11,12 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from tests.integration.test_server_support import http, running, start, wait_status
+from tests.integration.test_server_support import start, wait_status
 
 from taskbeam.server import Server
 
@@ -28,18 +27,12 @@ ENDED = {"done", "failed", "cancelled"}
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[Server]:
+def server(server: Server) -> Server:
+    """The shared server, once node and the npm client are known to be there."""
     node = shutil.which("node")
     assert node is not None, "these tests need node (20 or newer) on PATH"
     assert (JS / "node_modules" / "socket.io-client").is_dir(), "run `cd js && npm ci` first"
-    with running() as (srv, _):
-        yield srv
-
-
-@pytest.fixture
-def api(server: Server) -> Iterator[httpx.Client]:
-    with http(server) as client:
-        yield client
+    return server
 
 
 def options(

@@ -20,8 +20,8 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.e2e._lab import CHROMIUM, CHROMIUM_ARGS
-from tests.integration.test_server_support import http, registry, running, wait_status
+from tests.e2e._lab import CHROMIUM, CHROMIUM_ARGS, poll
+from tests.integration.test_server_support import registry, running, wait_status
 
 import taskbeam as tb
 from taskbeam.server import Server
@@ -63,12 +63,6 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
-@pytest.fixture
-def api(server: Server) -> Iterator[httpx.Client]:
-    with http(server) as client:
-        yield client
-
-
 class Page:
     """A browser page on the server, with what the tests ask of it."""
 
@@ -85,14 +79,7 @@ class Page:
         self.context.close()
 
     def wait(self, predicate: Callable[[], Any], what: str, timeout: float = 30) -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise AssertionError(f"not within {timeout:g} s: {what}; page errors {self.errors}")
-            time.sleep(0.1)
+        return poll(predicate, timeout, what, detail=lambda: f"page errors {self.errors}")
 
     def seen(self) -> dict[str, Any] | None:
         result: dict[str, Any] | None = self.page.evaluate(SEEN)

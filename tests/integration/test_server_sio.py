@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -26,18 +25,6 @@ from tests.integration.test_server_support import (
 
 import taskbeam as tb
 from taskbeam.server import Server
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[Server]:
-    with running() as (srv, _):
-        yield srv
-
-
-@pytest.fixture
-def api(server: Server) -> Iterator[httpx.Client]:
-    with http(server) as client:
-        yield client
 
 
 def rest_state(api: httpx.Client, project_id: str) -> dict[str, Any]:
