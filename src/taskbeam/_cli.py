@@ -158,16 +158,17 @@ def _executor(args: argparse.Namespace, stack: contextlib.ExitStack) -> Executor
     return None
 
 
-def _store(path: str | None) -> SQLiteStore:
+def _store(path: str | None, readonly: bool = False) -> SQLiteStore:
+    """The store at ``path``; ``readonly`` (the commands that only read) creates nothing."""
     try:
-        return SQLiteStore(path)
+        return SQLiteStore(path, readonly=readonly)
     except StoreError as exc:
         raise SystemExit(f"taskbeam: {exc}") from None
 
 
 def _runs(args: argparse.Namespace) -> int:
     console = Console()
-    store = _store(args.store)
+    store = _store(args.store, readonly=True)
     table = Table(title=f"runs in {store.path}")
     for col in ("id", "name", "status", "counts", "started", "seconds"):
         table.add_column(col, overflow="fold")
@@ -182,11 +183,13 @@ def _runs(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    store = _store(args.store)
+    store = _store(args.store, readonly=True)
     try:
         snap = store.load(args.run_id)
     except KeyError:
         raise SystemExit(f"taskbeam: no run {args.run_id!r} in {store.path}") from None
+    except StoreError as exc:
+        raise SystemExit(f"taskbeam: {exc}") from None
     report(snap, Console(), show_all=args.all)
     return 0
 

@@ -17,9 +17,16 @@ __all__ = [
     "RunRecord",
     "StoreError",
     "StoreRecoveryWarning",
+    "damaged",
     "load_snapshot",
     "log_digest",
+    "read_log",
 ]
+
+# What decoding a damaged row raises (JSONDecodeError is a ValueError).
+DECODE_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError)
+# The columns every batch holds, one entry per node.
+_COLUMNS = ("id", "status", "attempt", "started", "ended", "preview", "format", "result")
 
 
 class StoreError(TaskbeamError, OSError):
@@ -27,7 +34,9 @@ class StoreError(TaskbeamError, OSError):
 
 
 class StoreRecoveryWarning(UserWarning):
-    """The store found a damaged file at open, kept it aside and started afresh."""
+    """The store recovered from something it could not use: a damaged file at
+    open (kept aside, a new one started), or a stored result that no longer
+    loads (its node runs again)."""
 
 
 @dataclass(slots=True)
@@ -53,58 +62,128 @@ def log_digest(batches: Mapping[int, int]) -> str | None:
     return f"{len(batches):x}-{zlib.crc32(orjson.dumps(sorted(batches.items()))):08x}"
 
 
-def load_snapshot(conn: sqlite3.Connection, run_id: str) -> dict[str, Any]:
-    """Rebuild ``run.snapshot()`` from the rows of one run."""
+def damaged(path: object, run_id: str, what: str, exc: BaseException | None = None) -> StoreError:
+    """The error for a run whose rows cannot be used as stored."""
+    cause = f" ({type(exc).__name__}: {exc})" if exc is not None else ""
+    error = StoreError(f"run {run_id!r} in {path}: {what}{cause}")
+    error.__cause__ = exc
+    return error
+
+
+def read_log(conn: sqlite3.Connection, path: object, run_id: str, checksum: str | None) -> Log:
+    """The run's log, checked against the run row's ``checksum`` and decoded.
+
+    Raises
+    ------
+    StoreError
+        The batches disagree with the checksum (changed outside taskbeam, or
+        damaged), or one cannot be decoded; the message names the rows.
+    """
+    rows = conn.execute(
+        "SELECT seq, nodes FROM batches WHERE run_id = ? ORDER BY seq", (run_id,)
+    ).fetchall()
+    try:
+        digest = log_digest({seq: zlib.crc32(blob) for seq, blob in rows})
+    except TypeError as exc:  # a blob replaced by another type
+        raise damaged(path, run_id, "a row of its log (table batches) is not a blob", exc) from exc
+    if digest != checksum:
+        seqs = ", ".join(str(seq) for seq, _ in rows) or "none"
+        raise damaged(
+            path,
+            run_id,
+            f"its log (table batches, seq {seqs}) does not match the checksum in its row of "
+            f"table runs (stored {checksum!r}, the log gives {digest!r}): the database was "
+            "changed outside taskbeam, or is damaged. Nothing of this run is used; "
+            "store.accept(run_id) accepts the log as it is now",
+        )
+    batches = []
+    for seq, blob in rows:
+        try:
+            batch = orjson.loads(blob)
+            count = len(batch["id"])
+            if not all(len(batch[name]) == count for name in _COLUMNS):
+                raise ValueError("its columns have different lengths")
+            if not isinstance(batch["error"], dict) or not isinstance(batch["output"], dict):
+                raise TypeError("its error or output column is not an object")
+            float(batch["t0"])
+        except DECODE_ERRORS as exc:
+            raise damaged(path, run_id, f"batch {seq} of its log is damaged", exc) from exc
+        batches.append(batch)
+    return Log.decoded(batches)
+
+
+def load_snapshot(conn: sqlite3.Connection, run_id: str, path: object = "") -> dict[str, Any]:
+    """Rebuild ``run.snapshot()`` from the rows of one run (its log checked first).
+
+    Raises
+    ------
+    KeyError
+        No such run.
+    StoreError
+        The run's rows are damaged or disagree with its checksum.
+    """
     row = conn.execute(
-        "SELECT name, status, counts, total, created, ended, error FROM runs WHERE id = ?",
+        "SELECT name, status, counts, total, created, ended, error, checksum "
+        "FROM runs WHERE id = ?",
         (run_id,),
     ).fetchone()
     if row is None:
         raise KeyError(f"no run {run_id!r} in the store")
-    name, status, counts, total, created, ended, error = row
-    run: dict[str, Any] = {
-        "id": run_id,
-        "name": name,
-        "status": status,
-        "counts": orjson.loads(counts),
-        "total": total,
-        "created": created,
-    }
-    if ended is not None:
-        run["ended"] = ended
-    if error:
-        run["error"] = error
+    name, status, counts, total, created, ended, error, checksum = row
+    log = read_log(conn, path, run_id, checksum)
+    try:
+        run: dict[str, Any] = {
+            "id": run_id,
+            "name": str(name),
+            "status": str(status),
+            "counts": dict(orjson.loads(counts)),
+            "total": int(total),
+            "created": float(created),
+        }
+        if ended is not None:
+            run["ended"] = float(ended)
+        if error:
+            run["error"] = str(error)
+    except DECODE_ERRORS as exc:
+        raise damaged(path, run_id, "its row of table runs is damaged", exc) from exc
     nodes: dict[str, dict[str, Any]] = {}
     edges: list[list[str]] = []
-    parents: dict[str, str] = {}
     structures = conn.execute(
         "SELECT parent, nodes FROM structure WHERE run_id = ? ORDER BY rowid", (run_id,)
     ).fetchall()
-    structures.sort(key=lambda s: (s[0].count("/"), s[0] != ""))  # parents before children
+    try:
+        structures.sort(key=lambda s: (s[0].count("/"), s[0] != ""))  # parents before children
+    except DECODE_ERRORS as exc:
+        raise damaged(path, run_id, "a row of table structure is damaged", exc) from exc
     for parent, text in structures:
-        for node_id, deps, tags in orjson.loads(text):
-            summary: dict[str, Any] = {"status": "pending"}
-            if parent:
-                summary["parent"] = parent
-                parents[node_id] = parent
-            if tags:
-                summary["tags"] = tags
-            nodes[node_id] = summary
-            edges.extend([dep, node_id] for dep in deps)
-    log = Log.read(conn, run_id)
-    for node_id in log.latest:
-        row = log.row(node_id)
-        status, attempt, started, ended_at, preview, error_type, error_message = row[1:8]
-        summary = nodes.setdefault(node_id, {})
-        summary["status"] = status
-        for key, value in (
-            ("attempt", attempt or None),
-            ("started", started),
-            ("ended", ended_at),
-            ("preview", preview),
-        ):
-            if value is not None:
-                summary[key] = value
-        if error_type is not None:
-            summary["error"] = {"type": error_type, "message": error_message or ""}
+        try:
+            for node_id, deps, tags in orjson.loads(text):
+                summary: dict[str, Any] = {"status": "pending"}
+                if parent:
+                    summary["parent"] = parent
+                if tags:
+                    summary["tags"] = tags
+                nodes[node_id] = summary
+                edges.extend([dep, node_id] for dep in deps)
+        except DECODE_ERRORS as exc:
+            what = f"its graph structure (table structure, parent {parent!r}) is damaged"
+            raise damaged(path, run_id, what, exc) from exc
+    try:
+        for node_id in log.latest:
+            row = log.row(node_id)
+            status, attempt, started, ended_at, preview, error_type, error_message = row[1:8]
+            summary = nodes.setdefault(node_id, {})
+            summary["status"] = status
+            for key, value in (
+                ("attempt", attempt or None),
+                ("started", started),
+                ("ended", ended_at),
+                ("preview", preview),
+            ):
+                if value is not None:
+                    summary[key] = value
+            if error_type is not None:
+                summary["error"] = {"type": error_type, "message": error_message or ""}
+    except DECODE_ERRORS as exc:
+        raise damaged(path, run_id, "a node row of its log is damaged", exc) from exc
     return {"run": run, "nodes": nodes, "edges": edges}

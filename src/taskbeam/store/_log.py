@@ -13,13 +13,18 @@ thousands of nodes is a handful of list comprehensions and one orjson call::
      "result": [[1, 2], null],        #   serializer: bytes in the results table;
      "fingerprint": ["…", "…"],       #   "preview": only the preview was kept
      "error": {"b": ["ValueError", "bad", "Traceback…"]},   # sparse
-     "output": {"a": "printed text"}}                        # sparse
+     "output": {"a": "printed text"},                        # sparse
+     "refused": {"c": "NaN does not survive JSON"},          # sparse: why only the
+     "crc": {"d": 2309737967}}                               #   preview was kept; CRC-32
+                                                             #   of a side result
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import sqlite3
+import zlib
 from collections.abc import Iterable, Sequence
 from itertools import repeat
 from typing import TYPE_CHECKING, Any
@@ -47,6 +52,7 @@ FIELDS = (
     "result",
     "fingerprint",
     "output",
+    "refused",
 )
 _JSON = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
@@ -110,33 +116,85 @@ def encode(batch: dict[str, Any], serializer: Serializer) -> tuple[bytes, list[A
     """The batch as bytes (changed in place as needed).
 
     Results are embedded for JSON. For another serializer they move to the
-    returned ``(node_id, bytes, format)`` list; a result the serializer
-    refuses keeps only its preview. Returns the bytes, those side results,
-    and how many results were refused.
+    returned ``(node_id, bytes, format)`` list (their CRC-32 goes in the
+    batch's ``crc``); a result the serializer refuses, or that JSON would
+    change (NaN, infinities), keeps only its preview, and the reason goes in
+    the batch's ``refused``. Returns the bytes, those side results, and how
+    many results were refused.
     """
     fmt, result, ids = batch["format"], batch["result"], batch["id"]
     side: list[tuple[str, bytes, str]] = []
-    refused = 0
+    reasons: dict[str, str] = batch.setdefault("refused", {})
     if not isinstance(serializer, JSONSerializer):
+        crcs: dict[str, int] = batch.setdefault("crc", {})
         for i, f in enumerate(fmt):
             if f == "json":
                 try:
-                    side.append((ids[i], serializer.dumps(result[i]), serializer.name))
+                    data = serializer.dumps(result[i])
+                    side.append((ids[i], data, serializer.name))
+                    crcs[ids[i]] = zlib.crc32(data)
                     fmt[i] = serializer.name
-                except Exception:
+                except Exception as exc:
                     fmt[i] = "preview"
-                    refused += 1
+                    reasons[ids[i]] = f"{serializer.name} cannot store it: {exc}"
                 result[i] = None
+    else:
+        for i, value in enumerate(result):
+            if value is not None and type(value) not in _PLAIN and fmt[i] == "json":
+                why = lossy(value)
+                if why is not None:
+                    fmt[i], result[i] = "preview", None
+                    reasons[ids[i]] = why
     with contextlib.suppress(TypeError, orjson.JSONEncodeError):
-        return orjson.dumps(batch, option=_JSON), side, refused
+        return orjson.dumps(batch, option=_JSON), side, len(reasons)
     for i, f in enumerate(fmt):  # some embedded result is not JSON: keep its preview only
         if f == "json":
             try:
                 orjson.dumps(result[i], option=_JSON)
-            except (TypeError, orjson.JSONEncodeError):
+            except (TypeError, orjson.JSONEncodeError) as exc:
+                reasons[ids[i]] = f"JSON cannot store it: {type(result[i]).__qualname__}: {exc}"
                 fmt[i], result[i] = "preview", None
-                refused += 1
-    return orjson.dumps(batch, option=_JSON), side, refused
+    return orjson.dumps(batch, option=_JSON), side, len(reasons)
+
+
+_PLAIN = frozenset({int, str, bool, bytes, type(None)})
+
+
+def lossy(value: Any, depth: int = 0) -> str | None:
+    """Why JSON would store ``value`` as something else (NaN and infinities
+    become ``null``), or None when it comes back equal (up to the documented
+    type changes: tuples become lists, and so on)."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return None
+    if isinstance(value, float):
+        return (
+            None if math.isfinite(value) else f"{value!r} does not survive JSON (it becomes null)"
+        )
+    if depth > 200:
+        return None  # orjson refuses deeper nesting itself
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            if type(item) not in _PLAIN and (why := lossy(item, depth + 1)) is not None:
+                return why
+        return None
+    if isinstance(value, dict):
+        for item in value.values():
+            if type(item) not in _PLAIN and (why := lossy(item, depth + 1)) is not None:
+                return why
+        return None
+    dtype = getattr(value, "dtype", None)
+    if dtype is not None and getattr(dtype, "kind", "") in ("f", "c") and hasattr(value, "tolist"):
+        if lossy(value.tolist(), depth + 1) is not None:  # numpy arrays and scalars
+            return "an array with NaN or infinities does not survive JSON (they become null)"
+        return None
+    fields = getattr(value, "__dataclass_fields__", None)
+    if isinstance(fields, dict):
+        for name in fields:
+            why = lossy(getattr(value, name, None), depth + 1)
+            if why is not None:
+                return why
+    return None
 
 
 class Log:
@@ -149,8 +207,15 @@ class Log:
         return cls(blob for (blob,) in rows)
 
     def __init__(self, blobs: Iterable[bytes]) -> None:
-        self.batches = [orjson.loads(b) for b in blobs]
+        self.batches: list[dict[str, Any]] = [orjson.loads(b) for b in blobs]
         self._latest: dict[str, tuple[int, int]] | None = None
+
+    @classmethod
+    def decoded(cls, batches: list[dict[str, Any]]) -> Log:
+        """The log of batches already decoded (and checked) by the caller."""
+        log = cls(())
+        log.batches = batches
+        return log
 
     @property
     def latest(self) -> dict[str, tuple[int, int]]:
@@ -170,6 +235,8 @@ class Log:
         t0 = batch["t0"]
         started, ended = batch["started"][i], batch["ended"][i]
         error = batch["error"].get(node_id) or (None, None, None)
+        if len(error) != 3:
+            raise ValueError(f"the error of node {node_id!r} has {len(error)} fields, not 3")
         return [
             node_id,
             batch["status"][i],
@@ -182,6 +249,7 @@ class Log:
             batch["result"][i],
             batch["fingerprint"][i],
             batch["output"].get(node_id),
+            batch.get("refused", {}).get(node_id),
         ]
 
     def rows(self) -> dict[str, list[Any]]:
@@ -192,7 +260,7 @@ class Log:
         ids = [n for n in self.latest if keep is None or n in keep]
         if not ids:
             return None
-        out: dict[str, Any] = {"t0": 0.0, "error": {}, "output": {}}
+        out: dict[str, Any] = {"t0": 0.0, "error": {}, "output": {}, "refused": {}, "crc": {}}
         for name in ("id", "status", "attempt", "started", "ended", "preview", "format"):
             out[name] = []
         for name in ("result", "fingerprint"):
@@ -207,8 +275,8 @@ class Log:
             for name in ("started", "ended"):  # rebased on t0 = 0
                 value = batch[name][i]
                 out[name].append(None if value is None else value - t0)
-            if node_id in batch["error"]:
-                out["error"][node_id] = batch["error"][node_id]
-            if node_id in batch["output"]:
-                out["output"][node_id] = batch["output"][node_id]
+            for name in ("error", "output", "refused", "crc"):
+                sparse = batch.get(name)
+                if sparse and node_id in sparse:
+                    out[name][node_id] = sparse[node_id]
         return orjson.dumps(out, option=_JSON)

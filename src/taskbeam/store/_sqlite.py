@@ -24,10 +24,20 @@ under constant load. :meth:`SQLiteStore.checkpoint` runs one and waits.
 
 Files
 -----
-``runs.db`` (plus ``-wal``/``-shm`` while open). A file that is not a
-database, or fails ``PRAGMA quick_check`` at open, is renamed
-``runs.db.corrupt-<time>`` and a new one is created; emergency backups sit
-next to it as ``runs.db.backup-<run id>-<time>.json``.
+``runs.db`` (plus ``-wal``/``-shm`` while open). Its folder must exist
+(only the default ``.taskbeam`` folder is made). A file that is not an SQLite
+database is refused untouched; an SQLite database that fails ``PRAGMA
+quick_check`` at open is renamed ``runs.db.corrupt-<time>[-n]`` (never over
+an earlier one) and a new one is created; emergency backups sit next to it as
+``runs.db.backup-<run id>-<time>.json``.
+
+Trust
+-----
+A store decodes results only with its own serializer: rows in another
+format are refused. The log of a run is checked against the checksum in its
+run row whenever the run is loaded or resumed. With ``readonly=True`` the
+store opens the file through a ``mode=ro`` URI, has no writer thread and
+creates nothing.
 """
 
 from __future__ import annotations
@@ -42,18 +52,21 @@ import threading
 import time
 import warnings
 import zlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
 import orjson
 
 from taskbeam.store._base import (
+    DECODE_ERRORS,
     RunRecord,
     StoreError,
     StoreRecoveryWarning,
+    damaged,
     load_snapshot,
     log_digest,
+    read_log,
 )
 from taskbeam.store._log import FIELDS, Log, encode
 from taskbeam.store._serialize import JSONSerializer, PickleSerializer, Serializer
@@ -61,6 +74,7 @@ from taskbeam.store._serialize import JSONSerializer, PickleSerializer, Serializ
 __all__ = ["DEFAULT_PATH", "SQLiteStore"]
 
 log = logging.getLogger("taskbeam.store")
+_logger = log  # for methods with a parameter named log
 T = TypeVar("T")
 DEFAULT_PATH = Path(".taskbeam") / "runs.db"
 SCHEMA_VERSION = 1
@@ -132,11 +146,53 @@ class Saved(NamedTuple):
     replace: bool
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
 def _connect(path: Path, timeout: float) -> sqlite3.Connection:
     conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
     conn.execute("PRAGMA foreign_keys = ON")
     return conn
+
+
+def _connect_readonly(path: Path, timeout: float) -> sqlite3.Connection:
+    """A connection that cannot write or create anything (``mode=ro`` URI).
+
+    A WAL database on read-only media, whose ``-shm`` cannot be made, is
+    opened ``immutable`` instead (nothing can change it there).
+    """
+    uri = path.absolute().as_uri()
+    for query in ("?mode=ro", "?mode=ro&immutable=1"):
+        conn = sqlite3.connect(
+            uri + query, uri=True, timeout=timeout, isolation_level=None, check_same_thread=False
+        )
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError as exc:
+            conn.close()
+            if "unable to open" in str(exc).lower() and query == "?mode=ro":
+                continue
+            raise
+        return conn
+    raise sqlite3.OperationalError(f"unable to open {path} read-only")
+
+
+def _header_problem(path: Path) -> str | None:
+    """Why ``path`` is not a file SQLite could use as a store, or None (absent, empty or SQLite)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(SQLITE_HEADER))
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:
+        return "it is a folder"
+    except OSError as exc:
+        return f"it cannot be read ({exc})"
+    if head and head != SQLITE_HEADER:
+        return "it is not an SQLite database"
+    return None
 
 
 class SQLiteStore:
@@ -145,17 +201,26 @@ class SQLiteStore:
     Parameters
     ----------
     path : str or Path, optional
-        Database file; default ``./.taskbeam/runs.db``. Its folder is created.
+        Database file; default ``./.taskbeam/runs.db`` (whose ``.taskbeam``
+        folder is made if needed). Any other folder must exist already.
     serializer : "json", "pickle" or a Serializer
-        How results are stored. ``"pickle"`` keeps exact types but loading it
-        runs code from the file: use it only for databases you trust.
+        How results are stored, and the only way stored results are decoded
+        (rows in another format are refused). ``"pickle"`` keeps exact types
+        but loading it runs code from the file: use it only for databases
+        that nobody but you can write.
     busy_timeout : float
         Seconds to wait for another process holding the write lock.
+    readonly : bool
+        Open an existing store for reading only (``runs``, ``load``,
+        ``node_rows``): nothing is created, quarantined or written, and a
+        read-only file or folder is fine. Writing raises StoreError.
 
     Raises
     ------
     StoreError
-        The file cannot be opened for writing (read-only folder, no space).
+        The file cannot be opened for writing (read-only folder, no space, a
+        folder that does not exist), it is not an SQLite database (it is left
+        untouched), or (``readonly``) there is no store at ``path``.
     """
 
     def __init__(
@@ -164,10 +229,12 @@ class SQLiteStore:
         *,
         serializer: str | Serializer = "json",
         busy_timeout: float = 5.0,
+        readonly: bool = False,
     ) -> None:
         self.path = Path(path) if path is not None else DEFAULT_PATH
         self.serializer = _serializer(serializer)
         self.busy_timeout = busy_timeout
+        self.readonly = readonly
         self.quarantined: Path | None = None
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._closed = False
@@ -178,8 +245,22 @@ class SQLiteStore:
         self._checkpointing = False  # an idle checkpoint runs (new work interrupts it)
         self._reader: sqlite3.Connection | None = None  # reads back final saves
         self._reader_lock = threading.Lock()
+        self._empty = False  # read-only, and the file holds no tables yet
+        problem = _header_problem(self.path)
+        if problem is not None:
+            raise StoreError(
+                f"{self.path} is not a taskbeam store: {problem}. It was left as it is; "
+                "choose another path with --store PATH or tb.SQLiteStore(path)."
+            )
+        if readonly:
+            self._open_readonly()
+            self._closed = True  # nothing to write: submit() refuses
+            return
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self.path.parent.is_dir():
+                if path is not None and self.path != DEFAULT_PATH:
+                    raise FileNotFoundError(f"the folder {self.path.parent} does not exist")
+                self.path.parent.mkdir(exist_ok=True)  # the default folder, one level only
             conn = self._open()
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(
@@ -193,12 +274,32 @@ class SQLiteStore:
         self._thread.start()
 
     # -- opening -------------------------------------------------------------
+    def _open_readonly(self) -> None:
+        if not self.path.is_file():
+            raise StoreError(f"no store at {self.path}")
+        try:
+            with contextlib.closing(_connect_readonly(self.path, self.busy_timeout)) as conn:
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read the run store at {self.path}: {exc}") from exc
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} has schema version {version}, newer than this taskbeam "
+                f"understands ({SCHEMA_VERSION}); upgrade taskbeam"
+            )
+        self._empty = version == 0
+
     def _open(self) -> sqlite3.Connection:
         try:
             conn = self._open_checked()
         except sqlite3.DatabaseError as exc:
             if isinstance(exc, sqlite3.OperationalError) and not _looks_corrupt(exc):
                 raise
+            problem = _header_problem(self.path)
+            if problem is not None:  # only SQLite databases are ever moved aside
+                raise StoreError(
+                    f"{self.path} is not a taskbeam store: {problem}. It was left as it is."
+                ) from exc
             self._quarantine(exc)
             conn = self._open_checked()
         return conn
@@ -248,6 +349,10 @@ class SQLiteStore:
     def _quarantine(self, exc: Exception) -> None:
         stamp = time.strftime("%Y%m%dT%H%M%S")
         aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        n = 0
+        while any(Path(str(aside) + s).exists() for s in ("", "-wal", "-shm")):
+            n += 1  # never over an earlier copy
+            aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{n}")
         for suffix in ("", "-wal", "-shm"):
             src = Path(str(self.path) + suffix)
             if src.exists():
@@ -380,7 +485,9 @@ class SQLiteStore:
         """Run ``fn(connection)`` in the writer's next transaction."""
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
         with self._lock:
-            if self._closed:
+            if self.readonly:
+                future.set_exception(StoreError(f"the store at {self.path} was opened read-only"))
+            elif self._closed:
                 future.set_exception(StoreError(f"the store at {self.path} is closed"))
             else:
                 self._queue.put((fn, future))
@@ -416,6 +523,9 @@ class SQLiteStore:
             else:
                 conn.execute("DELETE FROM structure WHERE run_id = ? AND parent = ''", (record.id,))
                 batches = _compact(conn, record.id, keep_set)
+            conn.execute(  # the checksum of the log as it is now
+                "UPDATE runs SET checksum = ? WHERE id = ?", (log_digest(batches), record.id)
+            )
             conn.execute(
                 "INSERT INTO structure (run_id, parent, nodes) VALUES (?, '', ?)",
                 (record.id, text),
@@ -472,6 +582,14 @@ class SQLiteStore:
             count = 0
             if batch["id"]:  # a save with no changed node only updates the run row
                 data, side, refused = encode(batch, serializer)
+                if refused:
+                    reasons = batch.get("refused", {})
+                    _logger.warning(
+                        "run %s: %d result(s) kept as previews only, not reusable on resume: %s",
+                        run_id,
+                        refused,
+                        "; ".join(f"{n}: {why}" for n, why in list(reasons.items())[:5]),
+                    )
                 if side:
                     conn.executemany(
                         "INSERT OR REPLACE INTO results (run_id, node_id, data, format) "
@@ -492,12 +610,17 @@ class SQLiteStore:
                 count += 1
             else:
                 refused = 0
-            if live_set is not None:
-                conn.execute(
-                    f"DELETE FROM structure WHERE run_id = ? AND parent != '' AND parent NOT IN "
-                    f"({', '.join('?' * len(structures))})",
-                    (run_id, *(p for p, _ in structures)),
-                )
+            if live_set is not None:  # one statement per stale row: no variable limit
+                current = {p for p, _ in structures}
+                stale = [
+                    (run_id, p)
+                    for (p,) in conn.execute(
+                        "SELECT parent FROM structure WHERE run_id = ? AND parent != ''",
+                        (run_id,),
+                    )
+                    if p not in current
+                ]
+                conn.executemany("DELETE FROM structure WHERE run_id = ? AND parent = ?", stale)
                 return Saved(refused, _compact(conn, run_id, live_set), replace=True)
             if count > COMPACT_AFTER:
                 return Saved(refused, _compact(conn, run_id, None), replace=True)
@@ -507,12 +630,19 @@ class SQLiteStore:
 
     # -- reading (any thread) -----------------------------------------------
     def _read(self) -> sqlite3.Connection:
+        if self.readonly:
+            return _connect_readonly(self.path, self.busy_timeout)
         if not self.path.exists():
             raise StoreError(f"no run store at {self.path}")
         return _connect(self.path, self.busy_timeout)
 
     def runs(self) -> list[dict[str, Any]]:
-        """Every stored run, newest first: id, name, status, counts, created, ended, project."""
+        """Every stored run, newest first: id, name, status, counts, created, ended, project.
+
+        A run whose row is damaged is still listed, with ``"damaged"`` saying what.
+        """
+        if self._empty:
+            return []
         with self._reading() as conn:
             rows = conn.execute(
                 "SELECT id, name, status, counts, total, created, ended, error, options "
@@ -521,14 +651,21 @@ class SQLiteStore:
         out = []
         for rid, name, status, counts, total, created, ended, error, options in rows:
             item: dict[str, Any] = {
-                "id": rid,
-                "name": name,
-                "status": status,
-                "counts": orjson.loads(counts),
+                "id": str(rid),
+                "name": str(name),
+                "status": str(status),
+                "counts": {},
                 "total": total,
                 "created": created,
             }
-            project = orjson.loads(options).get("project")
+            try:
+                item["counts"] = dict(orjson.loads(counts))
+                project = orjson.loads(options).get("project")
+                float(created)
+            except DECODE_ERRORS as exc:
+                item["damaged"] = f"its row of table runs is damaged ({type(exc).__name__}: {exc})"
+                item["created"] = created if isinstance(created, float) else 0.0
+                project = None
             if project is not None:
                 item["project"] = project
             if ended is not None:
@@ -539,44 +676,155 @@ class SQLiteStore:
         return out
 
     def load(self, run_id: str) -> dict[str, Any]:
-        """The saved snapshot of a run, in the shape of ``run.snapshot()``."""
-        with self._reading() as conn:
-            return load_snapshot(conn, run_id)
+        """The saved snapshot of a run, in the shape of ``run.snapshot()``.
+
+        Raises
+        ------
+        KeyError
+            No such run.
+        StoreError
+            Its rows are damaged, or its log disagrees with its checksum (the
+            message names the rows; see :meth:`accept`).
+        """
+        if self._empty:
+            raise KeyError(f"no run {run_id!r} in {self.path}")
+        with self._reading(run_id) as conn:
+            return load_snapshot(conn, run_id, self.path)
 
     def load_for_resume(self, run_id: str) -> dict[str, Any]:
         """Options; per done node, status, fingerprint and (deserialized) result;
-        and the stored sub-graphs of expanded nodes, by parent id."""
-        with self._reading() as conn:
-            row = conn.execute("SELECT options FROM runs WHERE id = ?", (run_id,)).fetchone()
+        and the stored sub-graphs of expanded nodes, by parent id.
+
+        Only results in this store's own format are decoded. A result that no
+        longer loads (its class was renamed, say) is left out with a
+        :class:`StoreRecoveryWarning`: its node runs again.
+
+        Raises
+        ------
+        KeyError
+            No such run.
+        StoreError
+            The run's rows are damaged or disagree with its checksum, or some
+            results are in another format than this store's serializer.
+        """
+        if self._empty:
+            raise KeyError(f"no run {run_id!r} in {self.path}")
+        with self._reading(run_id) as conn:
+            row = conn.execute(
+                "SELECT options, checksum FROM runs WHERE id = ?", (run_id,)
+            ).fetchone()
             if row is None:
                 raise KeyError(f"no run {run_id!r} in {self.path}")
-            log = Log.read(conn, run_id)
+            log = read_log(conn, self.path, run_id, row[1])
             side = {
                 node_id: (fmt, data)
                 for node_id, fmt, data in conn.execute(
                     "SELECT node_id, format, data FROM results WHERE run_id = ?", (run_id,)
                 )
             }
-            structure = {
-                parent: orjson.loads(text)
-                for parent, text in conn.execute(
-                    "SELECT parent, nodes FROM structure WHERE run_id = ? AND parent != ''",
-                    (run_id,),
-                )
-            }
+            structure_rows = conn.execute(
+                "SELECT parent, nodes FROM structure WHERE run_id = ? AND parent != ''",
+                (run_id,),
+            ).fetchall()
+        try:
+            options = dict(orjson.loads(row[0]))
+        except DECODE_ERRORS as exc:
+            raise damaged(self.path, run_id, "its options (table runs) are damaged", exc) from exc
+        structure = {}
+        for parent, text in structure_rows:
+            try:
+                structure[parent] = orjson.loads(text)
+            except DECODE_ERRORS as exc:
+                what = f"its graph structure (table structure, parent {parent!r}) is damaged"
+                raise damaged(self.path, run_id, what, exc) from exc
+        mine = self.serializer.name
+        todo: list[tuple[str, Any, bytes, Any]] = []  # node, fingerprint, data, crc in the log
+        foreign: dict[str, list[str]] = {}
         nodes: dict[str, tuple[str, str | None, Any]] = {}
-        for node_id, (b, i) in log.latest.items():
-            batch = log.batches[b]
-            fmt = batch["format"][i]
-            if batch["status"][i] != "done" or fmt in (None, "preview"):
-                continue
-            if fmt == "json":
-                nodes[node_id] = ("done", batch["fingerprint"][i], batch["result"][i])
-            elif node_id in side:
-                fmt, data = side[node_id]
-                serializer = self.serializer if fmt == self.serializer.name else _serializer(fmt)
-                nodes[node_id] = ("done", batch["fingerprint"][i], serializer.loads(data))
-        return {"options": orjson.loads(row[0]), "done": nodes, "structure": structure}
+        try:
+            for node_id, (b, i) in log.latest.items():
+                batch = log.batches[b]
+                fmt = batch["format"][i]
+                if batch["status"][i] != "done" or fmt in (None, "preview"):
+                    continue
+                fingerprint = batch["fingerprint"][i]
+                if fmt == "json":  # embedded in the log, which is JSON: safe for any store
+                    nodes[node_id] = ("done", fingerprint, batch["result"][i])
+                    continue
+                stored, data = side.get(node_id, (fmt, None))
+                if fmt != mine or stored != mine:
+                    foreign.setdefault(str(fmt if fmt != mine else stored), []).append(node_id)
+                elif isinstance(data, bytes):
+                    todo.append((node_id, fingerprint, data, batch.get("crc", {}).get(node_id)))
+        except DECODE_ERRORS as exc:
+            raise damaged(self.path, run_id, "a node row of its log is damaged", exc) from exc
+        if foreign:
+            listed = "; ".join(
+                f"{len(ids)} in format {fmt!r} ({', '.join(map(repr, ids[:5]))}"
+                + (", …)" if len(ids) > 5 else ")")
+                for fmt, ids in sorted(foreign.items())
+            )
+            raise damaged(
+                self.path,
+                run_id,
+                f"results are stored in another format than this store's {mine!r}: {listed}. "
+                "A store decodes only its own format; nothing of this run was loaded. Open it "
+                "with that serializer only if nobody but you can write the file (loading a "
+                "pickle runs code from it)",
+            )
+        changed = [n for n, _, data, crc in todo if crc is not None and zlib.crc32(data) != crc]
+        if changed:
+            raise damaged(
+                self.path,
+                run_id,
+                f"the stored results of {', '.join(map(repr, changed[:10]))} (table results) "
+                "do not match the checksums in its log: the database was changed outside "
+                "taskbeam, or is damaged. Nothing of this run was loaded",
+            )
+        unloadable = []
+        for node_id, fingerprint, data, _ in todo:
+            try:
+                nodes[node_id] = ("done", fingerprint, self.serializer.loads(data))
+            except Exception as exc:  # whatever the serializer (or the class it calls) raises
+                unloadable.append(f"{node_id!r} ({type(exc).__name__}: {exc})")
+        if unloadable:
+            warnings.warn(
+                StoreRecoveryWarning(
+                    f"run {run_id!r} in {self.path}: {len(unloadable)} stored result(s) no "
+                    f"longer load; their nodes run again: {'; '.join(unloadable[:5])}"
+                ),
+                stacklevel=2,
+            )
+        return {"options": options, "done": nodes, "structure": structure}
+
+    def accept(self, run_id: str) -> str | None:
+        """Accept a run's log as it is now: store its checksum in the run row.
+
+        For a run that :meth:`load` or :meth:`load_for_resume` refused because
+        its log disagrees with the checksum, once you have checked the
+        database. Returns the new checksum.
+
+        Raises
+        ------
+        KeyError
+            No such run.
+        """
+
+        def write(conn: sqlite3.Connection) -> str | None:
+            if conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
+                raise KeyError(f"no run {run_id!r} in {self.path}")
+            digest = log_digest(
+                {
+                    seq: zlib.crc32(blob)
+                    for seq, blob in conn.execute(
+                        "SELECT seq, nodes FROM batches WHERE run_id = ?", (run_id,)
+                    )
+                }
+            )
+            conn.execute("UPDATE runs SET checksum = ? WHERE id = ?", (digest, run_id))
+            return digest
+
+        return self.submit(write).result()
 
     def node_rows(self, run_id: str) -> dict[str, dict[str, Any]]:
         """The stored row of every node of a run, by node id (results as stored)."""
@@ -646,21 +894,18 @@ class SQLiteStore:
         with self._reader_lock:
             self._drop_reader()
 
-    def _reading(self) -> Any:
-        @contextlib.contextmanager
-        def reading() -> Any:
-            try:
-                conn = self._read()
-            except sqlite3.Error as exc:
-                raise _store_error(self.path, exc) from exc
-            try:
-                yield conn
-            except sqlite3.Error as exc:
-                raise _store_error(self.path, exc) from exc
-            finally:
-                conn.close()
-
-        return reading()
+    @contextlib.contextmanager
+    def _reading(self, run_id: str | None = None) -> Iterator[sqlite3.Connection]:
+        try:
+            conn = self._read()
+        except sqlite3.Error as exc:
+            raise _store_error(self.path, exc, run_id) from exc
+        try:
+            yield conn
+        except sqlite3.Error as exc:
+            raise _store_error(self.path, exc, run_id) from exc
+        finally:
+            conn.close()
 
     # -- life cycle ----------------------------------------------------------
     @property
@@ -708,7 +953,7 @@ class SQLiteStore:
         self.close()
 
     def __repr__(self) -> str:
-        return f"<SQLiteStore {str(self.path)!r}>"
+        return f"<SQLiteStore {str(self.path)!r}{' read-only' if self.readonly else ''}>"
 
 
 def _upsert_run(conn: sqlite3.Connection, r: RunRecord) -> None:
@@ -770,17 +1015,19 @@ def _rollback(conn: sqlite3.Connection) -> None:
         conn.execute("ROLLBACK")
 
 
-def _looks_corrupt(exc: sqlite3.Error) -> bool:
+def _looks_corrupt(exc: BaseException) -> bool:
     text = str(exc).lower()
     return "not a database" in text or "malformed" in text or "corrupt" in text
 
 
-def _store_error(path: Path, exc: BaseException) -> StoreError:
+def _store_error(path: Path, exc: BaseException, run_id: str | None = None) -> StoreError:
     if isinstance(exc, StoreError):
         return exc
     text = str(exc)
     lower = text.lower()
-    if "full" in lower:
+    if run_id is not None and _looks_corrupt(exc):
+        hint = f"run {run_id!r} cannot be read: the database is damaged"
+    elif "full" in lower:
         hint = "the disk (or the database's size limit) is full"
     elif "readonly" in lower or "read-only" in lower or "permission" in lower:
         hint = "the database or its folder is read-only"
