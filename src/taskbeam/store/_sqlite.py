@@ -899,11 +899,11 @@ class SQLiteStore:
         try:
             conn = self._read()
         except sqlite3.Error as exc:
-            raise _store_error(self.path, exc, run_id) from exc
+            raise _read_error(self.path, exc, run_id) from exc
         try:
             yield conn
         except sqlite3.Error as exc:
-            raise _store_error(self.path, exc, run_id) from exc
+            raise _read_error(self.path, exc, run_id) from exc
         finally:
             conn.close()
 
@@ -1020,14 +1020,30 @@ def _looks_corrupt(exc: BaseException) -> bool:
     return "not a database" in text or "malformed" in text or "corrupt" in text
 
 
-def _store_error(path: Path, exc: BaseException, run_id: str | None = None) -> StoreError:
+def _read_error(path: Path, exc: sqlite3.Error, run_id: str | None) -> StoreError:
+    """What a failed read says: which run, and why (the text of SQLite's error, shortened)."""
+    text = str(exc)
+    if len(text) > 300:
+        text = text[:300] + "…"
+    lower = text.lower()
+    what = "the store" if run_id is None else f"run {run_id!r}"
+    if "locked" in lower or "busy" in lower:
+        hint = "another process held the database's lock past the busy timeout"
+    elif "unable to open" in lower:
+        hint = "the file cannot be opened"
+    else:
+        hint = "the database is damaged"
+    error = StoreError(f"{what} in {path} cannot be read: {hint} ({type(exc).__name__}: {text})")
+    error.__cause__ = exc
+    return error
+
+
+def _store_error(path: Path, exc: BaseException) -> StoreError:
     if isinstance(exc, StoreError):
         return exc
     text = str(exc)
     lower = text.lower()
-    if run_id is not None and _looks_corrupt(exc):
-        hint = f"run {run_id!r} cannot be read: the database is damaged"
-    elif "full" in lower:
+    if "full" in lower:
         hint = "the disk (or the database's size limit) is full"
     elif "readonly" in lower or "read-only" in lower or "permission" in lower:
         hint = "the database or its folder is read-only"
