@@ -8,8 +8,7 @@ of save policy::
 
 POLICY is ``watched`` (a subscriber watches the run: saves stream) or
 ``unwatched`` (the default policy, nobody watching: few saves). The worker
-prints ``started`` once the run is going and ``finishing`` when every node
-has ended, just before the final save.
+prints ``started`` once the run is going.
 """
 
 from __future__ import annotations
