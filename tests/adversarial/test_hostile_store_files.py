@@ -194,3 +194,18 @@ def test_a_resume_with_more_expanded_nodes_than_the_variable_limit(tmp_path: Pat
         assert again.store_error is None, again.store_error
         assert again.results == run.results
         assert store.load(run.id)["run"]["status"] == "done"
+
+
+def test_a_new_database_and_its_wal_are_private(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with tb.SQLiteStore(tmp_path / "runs.db") as store:
+        g = tb.Graph("private")
+        g.add("a", lambda: "secret")
+        tb.start(g, store=store).wait(10)
+        modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
+    assert modes == {"runs.db": 0o600, "runs.db-wal": 0o600, "runs.db-shm": 0o600}
+    monkeypatch.chdir(tmp_path)
+    tb.SQLiteStore().close()
+    assert stat.S_IMODE((tmp_path / ".taskbeam").stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / ".taskbeam" / "runs.db").stat().st_mode) == 0o600

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import pickle
 import sys
+import threading
+import time
 import types
 import zlib
 from collections import Counter
@@ -212,3 +214,21 @@ def test_a_pickled_result_that_no_longer_loads_reruns_only_its_node(tmp_path: Pa
         assert calls == Counter(shape=2, plain=1)
     finally:
         del sys.modules[module.__name__]
+
+
+def test_loads_beside_a_saving_run_always_agree_with_the_checksum(tmp_path: Path) -> None:
+    gate = threading.Event()
+    g = tb.Graph("busy")
+    for i in range(400):
+        g.add(f"n{i}", lambda i=i: gate.wait(0.0005) or i)
+    policy = tb.SavePolicy(watched=0.001, unwatched=0.001)
+    with tb.SQLiteStore(tmp_path / "runs.db") as store:
+        run = tb.start(g, store=store, save_policy=policy, max_concurrency=2)
+        run.subscribe(lambda e: None)
+        loads = 0
+        deadline = time.monotonic() + 20
+        while run.status not in ("done", "failed") and time.monotonic() < deadline:
+            store.load(run.id)  # the run row and the log come from one commit
+            loads += 1
+        run.wait(10)
+        assert store.load(run.id)["run"]["status"] == "done" and loads > 0

@@ -179,6 +179,16 @@ def _connect_readonly(path: Path, timeout: float) -> sqlite3.Connection:
     raise sqlite3.OperationalError(f"unable to open {path} read-only")
 
 
+def _create_private(path: Path) -> None:
+    """Create a new database file readable by its owner only (0600); SQLite
+    gives its ``-wal`` and ``-shm`` the same mode. An existing file is left as it is."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
 def _header_problem(path: Path) -> str | None:
     """Why ``path`` is not a file SQLite could use as a store, or None (absent, empty or SQLite)."""
     try:
@@ -245,6 +255,10 @@ class SQLiteStore:
         self._checkpointing = False  # an idle checkpoint runs (new work interrupts it)
         self._reader: sqlite3.Connection | None = None  # reads back final saves
         self._reader_lock = threading.Lock()
+        # The log of each run as stored, {seq: crc32}: the writer thread's own
+        # record, so that a run row's checksum also counts saves that were
+        # still queued when the next one was handed over.
+        self._logs: dict[str, dict[int, int]] = {}
         self._empty = False  # read-only, and the file holds no tables yet
         problem = _header_problem(self.path)
         if problem is not None:
@@ -260,7 +274,7 @@ class SQLiteStore:
             if not self.path.parent.is_dir():
                 if path is not None and self.path != DEFAULT_PATH:
                     raise FileNotFoundError(f"the folder {self.path.parent} does not exist")
-                self.path.parent.mkdir(exist_ok=True)  # the default folder, one level only
+                self.path.parent.mkdir(mode=0o700, exist_ok=True)  # the default folder only
             conn = self._open()
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(
@@ -305,6 +319,7 @@ class SQLiteStore:
         return conn
 
     def _open_checked(self) -> sqlite3.Connection:
+        _create_private(self.path)
         conn = _connect(self.path, self.busy_timeout)
         try:
             conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # only a new file takes it
@@ -462,6 +477,7 @@ class SQLiteStore:
             conn.execute("COMMIT")
         except BaseException:
             _rollback(conn)
+            self._logs.clear()  # what the writer knew of the logs may be rolled back too
             if len(work) > 1:  # find the piece that failed; the others still land
                 for piece in work:
                     self._run_batch(conn, [piece])
@@ -473,6 +489,7 @@ class SQLiteStore:
                 conn.execute("COMMIT")
             except BaseException as exc:
                 _rollback(conn)
+                self._logs.clear()
                 future.set_exception(_store_error(self.path, exc))
             else:
                 future.set_result(result)
@@ -523,6 +540,7 @@ class SQLiteStore:
             else:
                 conn.execute("DELETE FROM structure WHERE run_id = ? AND parent = ''", (record.id,))
                 batches = _compact(conn, record.id, keep_set)
+            self._logs[record.id] = dict(batches)
             conn.execute(  # the checksum of the log as it is now
                 "UPDATE runs SET checksum = ? WHERE id = ?", (log_digest(batches), record.id)
             )
@@ -551,20 +569,24 @@ class SQLiteStore:
         the serializer refuses is stored as its preview only. With ``live``
         (the ids of every node of the run), rows and sub-graphs of other nodes,
         left from before a resume, are dropped. With ``log`` (the run's log as
-        written so far, ``{seq: crc32}``), the run row's checksum is that of the
-        log with this save in it. Returns how many results were refused and the
+        the caller knows it, ``{seq: crc32}``), the run row's checksum is
+        updated to that of the log with this save in it: the log as stored,
+        which the writer keeps track of itself (the caller's view may lack
+        saves still queued). Returns how many results were refused and the
         checksums of the batches written (see :class:`Saved`).
         """
         serializer = self.serializer
         run_id = record.id
         live_set = None if live is None else set(live)
-        before = None if log is None else dict(log)
+        keep_checksum = log is not None
 
         def write(conn: sqlite3.Connection) -> Saved:
             _upsert_run(conn, record)
+            before = self._log_of(conn, run_id) if keep_checksum else {}
             saved = append(conn)
-            if before is not None:
+            if keep_checksum:
                 after = saved.batches if saved.replace else {**before, **saved.batches}
+                self._logs[run_id] = after
                 conn.execute(
                     "UPDATE runs SET checksum = ? WHERE id = ?", (log_digest(after), run_id)
                 )
@@ -627,6 +649,25 @@ class SQLiteStore:
             return Saved(refused, written, replace=False)
 
         return self.submit(write)
+
+    def _log_of(self, conn: sqlite3.Connection, run_id: str) -> dict[int, int]:
+        """The run's log as stored (writer thread): remembered, or read again when
+        the stored log is not the one remembered (another process wrote to it)."""
+        known = self._logs.get(run_id)
+        if known is not None:
+            count, last = conn.execute(
+                "SELECT count(*), coalesce(max(seq), 0) FROM batches WHERE run_id = ?", (run_id,)
+            ).fetchone()
+            if count != len(known) or last != max(known, default=0):
+                known = None
+        if known is None:
+            known = self._logs[run_id] = {
+                seq: zlib.crc32(blob)
+                for seq, blob in conn.execute(
+                    "SELECT seq, nodes FROM batches WHERE run_id = ?", (run_id,)
+                )
+            }
+        return known
 
     # -- reading (any thread) -----------------------------------------------
     def _read(self) -> sqlite3.Connection:
@@ -813,14 +854,8 @@ class SQLiteStore:
         def write(conn: sqlite3.Connection) -> str | None:
             if conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
                 raise KeyError(f"no run {run_id!r} in {self.path}")
-            digest = log_digest(
-                {
-                    seq: zlib.crc32(blob)
-                    for seq, blob in conn.execute(
-                        "SELECT seq, nodes FROM batches WHERE run_id = ?", (run_id,)
-                    )
-                }
-            )
+            self._logs.pop(run_id, None)
+            digest = log_digest(self._log_of(conn, run_id))
             conn.execute("UPDATE runs SET checksum = ? WHERE id = ?", (digest, run_id))
             return digest
 
@@ -896,12 +931,16 @@ class SQLiteStore:
 
     @contextlib.contextmanager
     def _reading(self, run_id: str | None = None) -> Iterator[sqlite3.Connection]:
+        """A connection in one read transaction: every query sees the same commit
+        (a run row and the log its checksum covers, even while the writer saves)."""
         try:
             conn = self._read()
         except sqlite3.Error as exc:
             raise _read_error(self.path, exc, run_id) from exc
         try:
+            conn.execute("BEGIN")
             yield conn
+            conn.execute("COMMIT")
         except sqlite3.Error as exc:
             raise _read_error(self.path, exc, run_id) from exc
         finally:
@@ -926,6 +965,8 @@ class SQLiteStore:
         """
         future: concurrent.futures.Future[None] = concurrent.futures.Future()
         with self._lock:
+            if self.readonly:
+                raise StoreError(f"the store at {self.path} was opened read-only")
             if self._closed:
                 raise StoreError(f"the store at {self.path} is closed")
             self._queue.put((_CHECKPOINT, future))
