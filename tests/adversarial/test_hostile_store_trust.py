@@ -163,6 +163,7 @@ def test_non_finite_floats_and_huge_integers_are_refused_at_save(tmp_path: Path)
         "nan": math.nan,
         "inf": [1.0, {"x": -math.inf}],
         "huge": 2**70,
+        "keys": {1: "one", 2: "two"},
         "fine": [1.5, {"y": 2}],
     }
     for tag, v in cases.items():
@@ -175,10 +176,12 @@ def test_non_finite_floats_and_huge_integers_are_refused_at_save(tmp_path: Path)
         assert "nan does not survive JSON" in rows["nan"]["refused"]
         assert "-inf does not survive JSON" in rows["inf"]["refused"]
         assert "64-bit" in rows["huge"]["refused"]
+        assert "dict key of type int" in rows["keys"]["refused"]
         assert rows["fine"]["refused"] is None and rows["fine"]["result"] == [1.5, {"y": 2}]
         again = tb.resume(run.id, g, store=store).wait(10)
-    assert calls == Counter(nan=2, inf=2, huge=2, fine=1)
+    assert calls == Counter(nan=2, inf=2, huge=2, keys=2, fine=1)
     assert math.isnan(again.result("nan")) and again.result("huge") == 2**70
+    assert again.result("keys") == {1: "one", 2: "two"}
 
 
 def test_a_pickled_result_that_no_longer_loads_reruns_only_its_node(tmp_path: Path) -> None:

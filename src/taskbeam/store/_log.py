@@ -162,8 +162,9 @@ _PLAIN = frozenset({int, str, bool, bytes, type(None)})
 
 def lossy(value: Any, depth: int = 0) -> str | None:
     """Why JSON would store ``value`` as something else (NaN and infinities
-    become ``null``), or None when it comes back equal (up to the documented
-    type changes: tuples become lists, and so on)."""
+    become ``null``, dict keys that are not strings become strings), or None
+    when it comes back equal (up to the documented type changes: tuples
+    become lists, and so on)."""
     kind = type(value)
     if kind in _PLAIN:
         return None
@@ -179,6 +180,12 @@ def lossy(value: Any, depth: int = 0) -> str | None:
                 return why
         return None
     if isinstance(value, dict):
+        for key in value:
+            if not isinstance(key, str):
+                kind = type(key).__name__
+                return (
+                    f"a dict key of type {kind} does not survive JSON (it comes back as a string)"
+                )
         for item in value.values():
             if type(item) not in _PLAIN and (why := lossy(item, depth + 1)) is not None:
                 return why

@@ -606,7 +606,7 @@ class SQLiteStore:
                 data, side, refused = encode(batch, serializer)
                 if refused:
                     reasons = batch.get("refused", {})
-                    _logger.warning(
+                    _logger.info(  # a documented outcome, not a failure: the row says why
                         "run %s: %d result(s) kept as previews only, not reusable on resume: %s",
                         run_id,
                         refused,
