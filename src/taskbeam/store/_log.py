@@ -55,6 +55,7 @@ FIELDS = (
     "refused",
 )
 _JSON = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+_STRICT = orjson.OPT_SERIALIZE_NUMPY  # non-string keys raise
 
 
 def columns(nodes: Sequence[Node], t0: float, errors: bool = True) -> dict[str, Any]:
@@ -139,12 +140,11 @@ def encode(batch: dict[str, Any], serializer: Serializer) -> tuple[bytes, list[A
                     reasons[ids[i]] = f"{serializer.name} cannot store it: {exc}"
                 result[i] = None
     else:
-        for i, value in enumerate(result):
-            if value is not None and type(value) not in _PLAIN and fmt[i] == "json":
-                why = lossy(value)
-                if why is not None:
-                    fmt[i], result[i] = "preview", None
-                    reasons[ids[i]] = why
+        for i in _suspects(result, fmt):
+            why = lossy(result[i])
+            if why is not None:
+                fmt[i], result[i] = "preview", None
+                reasons[ids[i]] = why
     with contextlib.suppress(TypeError, orjson.JSONEncodeError):
         return orjson.dumps(batch, option=_JSON), side, len(reasons)
     for i, f in enumerate(fmt):  # some embedded result is not JSON: keep its preview only
@@ -160,6 +160,30 @@ def encode(batch: dict[str, Any], serializer: Serializer) -> tuple[bytes, list[A
 _PLAIN = frozenset({int, str, bool, bytes, type(None)})
 
 
+def _suspects(result: list[Any], fmt: list[str | None]) -> list[int]:
+    """Indexes of the results that may not survive JSON, found at C speed: JSON
+    without ``null`` (what NaN and infinities become) and with string keys
+    only is safe; the rest are walked by :func:`lossy`."""
+    where = [
+        i
+        for i, value in enumerate(result)
+        if value is not None and type(value) not in _PLAIN and fmt[i] == "json"
+    ]
+    if not where:
+        return []
+    with contextlib.suppress(TypeError, orjson.JSONEncodeError):
+        if b"null" not in orjson.dumps([result[i] for i in where], option=_STRICT):
+            return []
+    suspects = []
+    for i in where:
+        try:
+            if b"null" in orjson.dumps(result[i], option=_STRICT):
+                suspects.append(i)
+        except (TypeError, orjson.JSONEncodeError):
+            suspects.append(i)
+    return suspects
+
+
 def lossy(value: Any, depth: int = 0) -> str | None:
     """Why JSON would store ``value`` as something else (NaN and infinities
     become ``null``, dict keys that are not strings become strings), or None
@@ -169,27 +193,22 @@ def lossy(value: Any, depth: int = 0) -> str | None:
     if kind in _PLAIN:
         return None
     if isinstance(value, float):
-        return (
-            None if math.isfinite(value) else f"{value!r} does not survive JSON (it becomes null)"
-        )
+        return None if math.isfinite(value) else _non_finite(value)
     if depth > 200:
         return None  # orjson refuses deeper nesting itself
     if isinstance(value, (list, tuple)):
-        for item in value:
-            if type(item) not in _PLAIN and (why := lossy(item, depth + 1)) is not None:
-                return why
-        return None
+        return _lossy_items(value, depth)
     if isinstance(value, dict):
-        for key in value:
-            if not isinstance(key, str):
-                kind = type(key).__name__
-                return (
-                    f"a dict key of type {kind} does not survive JSON (it comes back as a string)"
-                )
-        for item in value.values():
-            if type(item) not in _PLAIN and (why := lossy(item, depth + 1)) is not None:
-                return why
-        return None
+        keys_ok = (
+            all(type(k) is str for k in value)
+            if len(value) < _SMALL
+            else set(map(type, value)) <= _STR
+        )
+        if not keys_ok:
+            for key in value:
+                if not isinstance(key, str):
+                    return f"a dict key of type {type(key).__name__} {_AS_STRING}"
+        return _lossy_items(list(value.values()), depth)
     dtype = getattr(value, "dtype", None)
     if dtype is not None and getattr(dtype, "kind", "") in ("f", "c") and hasattr(value, "tolist"):
         if lossy(value.tolist(), depth + 1) is not None:  # numpy arrays and scalars
@@ -197,9 +216,37 @@ def lossy(value: Any, depth: int = 0) -> str | None:
         return None
     fields = getattr(value, "__dataclass_fields__", None)
     if isinstance(fields, dict):
-        for name in fields:
-            why = lossy(getattr(value, name, None), depth + 1)
-            if why is not None:
+        return _lossy_items([getattr(value, name, None) for name in fields], depth)
+    return None
+
+
+_STR = frozenset({str})
+_SMALL = 24  # containers shorter than this are checked item by item
+_AS_STRING = "does not survive JSON (it comes back as a string)"
+
+
+def _non_finite(value: float) -> str:
+    return f"{value!r} does not survive JSON (it becomes null)"
+
+
+def _lossy_items(items: list[Any] | tuple[Any, ...], depth: int) -> str | None:
+    """:func:`lossy` over the items of a container: one pass per type present."""
+    if len(items) < _SMALL:  # a plain loop: cheaper than sets for a few items
+        for item in items:
+            if type(item) not in _PLAIN and (why := lossy(item, depth + 1)) is not None:
+                return why
+        return None
+    kinds = set(map(type, items))
+    if kinds <= _PLAIN:
+        return None
+    for kind in kinds - _PLAIN:
+        if kind is float:
+            floats = [v for v in items if type(v) is float]
+            if not all(map(math.isfinite, floats)):
+                return _non_finite(next(v for v in floats if not math.isfinite(v)))
+            continue
+        for item in items:
+            if type(item) is kind and (why := lossy(item, depth + 1)) is not None:
                 return why
     return None
 
