@@ -100,9 +100,12 @@ def test_random_corruption_is_always_a_store_error_naming_the_run(
         with store:
             listed = {r["id"] for r in store.runs()}
             for run_id in ids:
-                for read in (store.load, store.load_for_resume):
+                for read in (store.load, store.load_for_resume, store.node_rows):
                     loaded, error = attempt(read, run_id)
-                    if loaded is not None:
+                    if loaded == {}:  # node_rows of a run that is not there
+                        assert run_id not in listed
+                        outcomes["no such run"] += 1
+                    elif loaded is not None:
                         outcomes["loaded"] += 1
                     elif error == "KeyError":
                         assert run_id not in listed  # only a run that is not there at all

@@ -862,9 +862,25 @@ class SQLiteStore:
         return self.submit(write).result()
 
     def node_rows(self, run_id: str) -> dict[str, dict[str, Any]]:
-        """The stored row of every node of a run, by node id (results as stored)."""
-        with self._reading() as conn:
-            rows = Log.read(conn, run_id).rows()
+        """The stored row of every node of a run, by node id (results as stored);
+        empty for a run that is not stored.
+
+        Raises
+        ------
+        StoreError
+            The run's log is damaged or disagrees with its checksum.
+        """
+        if self._empty:
+            return {}
+        with self._reading(run_id) as conn:
+            row = conn.execute("SELECT checksum FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if row is None:
+                return {}
+            log = read_log(conn, self.path, run_id, row[0])
+        try:
+            rows = log.rows()
+        except DECODE_ERRORS as exc:
+            raise damaged(self.path, run_id, "a node row of its log is damaged", exc) from exc
         return {node_id: dict(zip(FIELDS, r, strict=True)) for node_id, r in rows.items()}
 
     def verify(self, run_id: str, batches: dict[int, int], total: int) -> list[str]:
