@@ -2,9 +2,11 @@
 
 JSON (orjson) is the default: safe to load, readable from any language, but
 lossy for Python types (a tuple comes back as a list, a datetime as a
-string). Pickle keeps types exactly but loading a pickle runs code from the
-database file, so it must be chosen explicitly and only for databases you
-trust.
+string); values it would change (NaN, non-string keys) are refused at save
+(see :func:`taskbeam.store._log.lossy`). Pickle keeps types exactly but
+loading a pickle runs code from the database file, so it must be chosen
+explicitly and only for databases nobody else can write. A store decodes
+results only with its own serializer, whatever format a row names.
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ class JSONSerializer:
 
 
 class PickleSerializer:
-    """Exact Python types. Loading runs code from the database: trusted files only."""
+    """Exact Python types. Loading runs code from the database: use it only for
+    files that nobody but you can write (nor their folder)."""
 
     name = "pickle"
 
