@@ -111,7 +111,8 @@ def test_a_result_changed_inside_the_database_is_refused_until_accepted(tmp_path
             with pytest.raises(tb.StoreError) as info:
                 read(run.id)
             text = str(info.value)
-            assert repr(run.id) in text and "table batches, seq 1" in text and "table runs" in text
+            assert repr(run.id) in text and "table batches, seq 1 changed" in text
+            assert "table runs" in text
         with pytest.raises(tb.StoreError, match="does not match the checksum"):
             tb.resume(run.id, graph(calls), store=store)
         assert calls == Counter(a=1, b=1, c=1)  # nothing ran
@@ -136,7 +137,7 @@ def test_a_missing_or_cleared_checksum_is_a_mismatch(tmp_path: Path) -> None:
     with tb.SQLiteStore(db) as store:
         run = tb.start(graph(Counter()), store=store).wait(10)
     sql(db, "UPDATE runs SET checksum = NULL")
-    with tb.SQLiteStore(db) as store, pytest.raises(tb.StoreError, match="stored None"):
+    with tb.SQLiteStore(db) as store, pytest.raises(tb.StoreError, match="not in the checksum"):
         store.load(run.id)
 
 
@@ -235,3 +236,34 @@ def test_loads_beside_a_saving_run_always_agree_with_the_checksum(tmp_path: Path
             loads += 1
         run.wait(10)
         assert store.load(run.id)["run"]["status"] == "done" and loads > 0
+
+
+def test_the_checksum_names_the_batches_that_disagree(tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    g = tb.Graph("streamed")
+    previous = None
+    for i in range(8):
+        g.add(f"s{i}", lambda **_: time.sleep(0.02), deps=[previous] if previous else [])
+        previous = f"s{i}"
+    with tb.SQLiteStore(db) as store:
+        run = tb.start(g, store=store, save_policy=tb.SavePolicy(watched=0.001))
+        run.subscribe(lambda e: None)
+        run.wait(10)
+    seqs = [seq for (seq,) in sql(db, "SELECT seq FROM batches ORDER BY seq")]
+    assert len(seqs) >= 3  # streamed: several saves
+    sql(db, "UPDATE batches SET nodes = CAST(nodes || ' ' AS BLOB) WHERE seq = ?", seqs[1])
+    sql(db, "DELETE FROM batches WHERE seq = ?", seqs[-1])
+    with tb.SQLiteStore(db) as store, pytest.raises(tb.StoreError) as info:
+        store.load(run.id)
+    text = str(info.value)
+    assert f"seq {seqs[1]} changed" in text and f"seq {seqs[-1]} missing" in text
+
+
+def test_a_checksum_written_before_per_batch_checksums_still_matches(tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    with tb.SQLiteStore(db) as store:
+        run = tb.start(graph(Counter()), store=store).wait(10)
+    [(checksum,)] = sql(db, "SELECT checksum FROM runs")
+    sql(db, "UPDATE runs SET checksum = ?", checksum.split(" ")[0])  # the older form
+    with tb.SQLiteStore(db) as store:
+        assert store.load(run.id)["run"]["status"] == "done"

@@ -18,6 +18,8 @@ __all__ = [
     "StoreError",
     "StoreRecoveryWarning",
     "damaged",
+    "digest_differences",
+    "digest_matches",
     "load_snapshot",
     "log_digest",
     "read_log",
@@ -56,10 +58,49 @@ class RunRecord:
 
 
 def log_digest(batches: Mapping[int, int]) -> str | None:
-    """One checksum for a run's whole log (``{seq: crc32}``), kept in the run row."""
+    """The checksum of a run's whole log (``{seq: crc32}``), kept in the run row:
+    ``<count>-<crc of all>`` then each batch's ``<seq>:<crc>``, so that a
+    mismatch can name the batches that disagree."""
     if not batches:
         return None
-    return f"{len(batches):x}-{zlib.crc32(orjson.dumps(sorted(batches.items()))):08x}"
+    items = sorted(batches.items())
+    head = f"{len(items):x}-{zlib.crc32(orjson.dumps(items)):08x}"
+    return head + " " + ",".join(f"{seq}:{crc:08x}" for seq, crc in items)
+
+
+def digest_matches(stored: str | None, batches: Mapping[int, int]) -> bool:
+    """Whether a run row's checksum is that of ``batches`` (files of taskbeam
+    before per-batch checksums hold the head only)."""
+    digest = log_digest(batches)
+    if stored == digest:
+        return True
+    return stored is not None and digest is not None and stored == digest.split(" ")[0]
+
+
+def digest_differences(stored: str | None, batches: Mapping[int, int]) -> str:
+    """Which batches disagree with a run row's checksum, in words."""
+    recorded: dict[int, int] | None = None
+    if stored is None:
+        recorded = {}
+    elif " " in stored:
+        try:
+            recorded = {
+                int(seq): int(crc, 16)
+                for seq, crc in (item.split(":") for item in stored.split(" ", 1)[1].split(","))
+            }
+        except ValueError:
+            recorded = None  # the checksum itself is damaged
+    if recorded is None:
+        listed = ", ".join(map(str, sorted(batches))) or "none"
+        return f"table batches, seq {listed}: the checksum in its row of table runs is damaged"
+    parts = []
+    changed = sorted(s for s in batches.keys() & recorded.keys() if batches[s] != recorded[s])
+    missing = sorted(recorded.keys() - batches.keys())
+    extra = sorted(batches.keys() - recorded.keys())
+    for seqs, what in ((changed, "changed"), (missing, "missing"), (extra, "not in the checksum")):
+        if seqs:
+            parts.append(f"seq {', '.join(map(str, seqs))} {what}")
+    return "table batches, " + ("; ".join(parts) or "in another order")
 
 
 def damaged(path: object, run_id: str, what: str, exc: BaseException | None = None) -> StoreError:
@@ -83,18 +124,17 @@ def read_log(conn: sqlite3.Connection, path: object, run_id: str, checksum: str 
         "SELECT seq, nodes FROM batches WHERE run_id = ? ORDER BY seq", (run_id,)
     ).fetchall()
     try:
-        digest = log_digest({seq: zlib.crc32(blob) for seq, blob in rows})
+        crcs = {seq: zlib.crc32(blob) for seq, blob in rows}
     except TypeError as exc:  # a blob replaced by another type
         raise damaged(path, run_id, "a row of its log (table batches) is not a blob", exc) from exc
-    if digest != checksum:
-        seqs = ", ".join(str(seq) for seq, _ in rows) or "none"
+    if not digest_matches(checksum, crcs):
         raise damaged(
             path,
             run_id,
-            f"its log (table batches, seq {seqs}) does not match the checksum in its row of "
-            f"table runs (stored {checksum!r}, the log gives {digest!r}): the database was "
-            "changed outside taskbeam, or is damaged. Nothing of this run is used; "
-            "store.accept(run_id) accepts the log as it is now",
+            f"its log ({digest_differences(checksum, crcs)}) does not match the checksum in "
+            "its row of table runs: the database was changed outside taskbeam, or is "
+            "damaged. Nothing of this run is used; store.accept(run_id) accepts the log as "
+            "it is now",
         )
     batches = []
     for seq, blob in rows:
