@@ -9,7 +9,7 @@
  * @module
  */
 
-import { formatDuration } from "./format.js";
+import { errorNote, formatDuration } from "./format.js";
 import { FINISHED, statusClass } from "./status.js";
 
 /** @typedef {import("./reducer.js").NodeSummary} NodeSummary */
@@ -64,7 +64,8 @@ export class DetailsPanel {
    * @param {string} id
    * @param {NodeSummary | undefined} summary from the state
    * @param {Details | null} details
-   * @param {{runEnded: boolean, error?: string, statusOf: (id: string) => string | undefined}} context
+   * @param {{runEnded: boolean, error?: string, now?: number, statusOf: (id: string) => string | undefined}} context
+ *   `now`: seconds since the run started (how long a running node has run)
    */
   show(id, summary, details, context) {
     const scroll = this.id === id ? this.el.scrollTop : 0;
@@ -78,7 +79,12 @@ export class DetailsPanel {
 
     const head = h("div", "tb-details-head");
     const title = h("div", "tb-details-title");
-    title.append(h("div", "tb-details-id", id));
+    if (node.label) {
+      title.append(h("div", "tb-details-label", node.label));
+      title.append(h("div", "tb-details-id tb-details-id-small", id));
+    } else {
+      title.append(h("div", "tb-details-id", id));
+    }
     const sub = h("div", "tb-details-sub");
     const status = node.status ?? (summary ? "pending" : "unknown");
     sub.append(h("span", `tb-pill ${statusClass(status)}`, status));
@@ -100,11 +106,16 @@ export class DetailsPanel {
     if (node.started !== undefined) fact("Started", `${formatDuration(node.started)} after start`);
     if (node.ended !== undefined) fact("Ended", `${formatDuration(node.ended)} after start`);
     if (node.started !== undefined && node.ended !== undefined) fact("Took", formatDuration(node.ended - node.started));
+    else if (status === "running" && node.started !== undefined && context.now !== undefined) {
+      fact("Running for", formatDuration(Math.max(0, context.now - node.started)));
+    }
     if (facts.childElementCount) body.append(section("Timing", facts));
 
     if (node.error) {
       const text = `${node.error.type}: ${node.error.message}`;
       const box = h("div");
+      const note = errorNote(node.error);
+      if (note.startsWith("timed out")) box.append(h("div", "tb-error-note", note[0].toUpperCase() + note.slice(1)));
       box.append(pre(text, true));
       if (node.error.traceback) {
         const tb = pre(node.error.traceback, true);

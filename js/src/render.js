@@ -20,7 +20,8 @@
  * @module
  */
 
-import { formatDuration, localName } from "./format.js";
+import { displayName, errorNote, formatDuration } from "./format.js";
+import { LEGIBLE_PX } from "./size.js";
 import { FINISHED_INDEX } from "./status.js";
 import { COLLAPSED, LEAF, OPEN } from "./tree.js";
 
@@ -260,6 +261,7 @@ function arrows(ctx, l, pairs, v, color) {
  * @property {number} hover node index or -1
  * @property {StaticLayer} layer
  * @property {TextFitter} text
+ * @property {number | undefined} [now] seconds since the run started: running nodes show how long they have run
  */
 
 /**
@@ -295,9 +297,9 @@ export function drawGraph(ctx, f) {
   const nodeHeight = leafHeight(l);
   const cards = nodeHeight * s >= CARD;
   // Zoomed out, labels keep a legible size on screen as long as the card can hold them.
-  const font = Math.min(Math.max(FONT, MIN_TEXT / s), nodeHeight * 0.66);
+  const font = Math.min(Math.max(FONT, LEGIBLE_PX / s), nodeHeight * 0.66);
   const text = font * s >= MIN_TEXT - 0.01;
-  const headerFont = Math.min(Math.max(FONT, MIN_TEXT / s), l.header * 0.62);
+  const headerFont = Math.min(Math.max(FONT, LEGIBLE_PX / s), l.header * 0.62);
 
   // Box headers: the parent's status as a band, the name, children done.
   for (const i of boxes) header(ctx, f, i, headerFont * s >= MIN_TEXT - 0.01 ? headerFont : 0);
@@ -433,7 +435,7 @@ function header(ctx, f, i, font) {
   const left = cx + t + 8;
   ctx.font = `600 ${font}px ${theme.font}`;
   ctx.fillStyle = theme.fg;
-  const name = localName(ids[i], parent[i] >= 0 ? ids[parent[i]] : undefined);
+  const name = displayName(ids[i], f.nodes[ids[i]], parent[i] >= 0 ? ids[parent[i]] : undefined);
   const room = x[i] + w[i] - 20 - noteWidth - left;
   if (room > 12) ctx.fillText(f.text.fit(name, room, font, theme.font, "600"), left, cy);
 }
@@ -468,8 +470,8 @@ function label(ctx, f, i, font) {
     left += t * 1.2 + pad * 0.8;
   }
   const right = x[i] + w[i] - pad;
-  const name = localName(id, parent[i] >= 0 ? ids[parent[i]] : undefined);
-  const note = kind[i] === COLLAPSED ? `+${l.descendants[i]}` : noteFor(node);
+  const name = displayName(id, node, parent[i] >= 0 ? ids[parent[i]] : undefined);
+  const note = kind[i] === COLLAPSED ? `+${l.descendants[i]}` : noteFor(node, f.now);
   let noteWidth = 0;
   const metaSize = font * META;
   if (note) {
@@ -490,22 +492,28 @@ function label(ctx, f, i, font) {
 }
 
 /**
- * The short note on a card's right: a duration, an attempt, an error type.
+ * The short note on a card's right: a duration (how long a running node
+ * has been running, when `now` is known), an attempt, an error.
  *
  * @param {NodeSummary | undefined} node
+ * @param {number} [now] seconds since the run started
  * @returns {string}
  */
-export function noteFor(node) {
+export function noteFor(node, now) {
   if (!node) return "";
   switch (node.status) {
     case "done":
       return node.started !== undefined && node.ended !== undefined ? formatDuration(node.ended - node.started) : "";
-    case "running":
-      return node.attempt && node.attempt > 1 ? `try ${node.attempt}` : "running";
+    case "running": {
+      const tried = node.attempt && node.attempt > 1 ? `try ${node.attempt}` : "";
+      if (now === undefined || node.started === undefined) return tried || "running";
+      const took = formatDuration(Math.max(0, now - node.started));
+      return tried ? `${tried} · ${took}` : took;
+    }
     case "retrying":
       return `retry ${node.attempt ?? ""}`.trim();
     case "failed":
-      return node.error?.type ?? "failed";
+      return node.error ? errorNote(node.error) : "failed";
     case "cancelled":
     case "skipped":
     case "aggregating":

@@ -15,9 +15,10 @@
 import { layout as computeLayout } from "./layout.js";
 import { OverviewRaster, drawOverview } from "./raster.js";
 import { CARD, StaticLayer, drawGraph } from "./render.js";
+import { AUTO_MAX, AUTO_MIN, autoCamera, autoScale, fitHeight, legibleScale } from "./size.js";
 import { statusIndex } from "./status.js";
 import { TextFitter } from "./text.js";
-import { COLLAPSED, HIDDEN, OPEN } from "./tree.js";
+import { COLLAPSED, HIDDEN, LEAF, OPEN } from "./tree.js";
 
 /** @typedef {import("./layout.js").Layout} Layout */
 /** @typedef {import("./colors.js").Theme} Theme */
@@ -36,6 +37,8 @@ import { COLLAPSED, HIDDEN, OPEN } from "./tree.js";
  * @property {() => void} [beforeDraw] called in each frame before drawing (DOM updates)
  * @property {(ms: number) => void} [afterDraw] called when a frame is drawn
  * @property {(camera: Camera) => void} [onCamera]
+ * @property {() => void} [onLayout] called after each new layout
+ * @property {() => number | undefined} [clock] seconds since the run started (live durations)
  */
 
 const MARGIN = 24;
@@ -87,6 +90,10 @@ export class Stage {
     /** @type {string | null} */
     this.hover = null;
     this.userMoved = false;
+    /** the last fit was the user's: automatic fits show the whole graph too, however small */
+    this.whole = false;
+    /** the automatic fit shows only part of the graph (labels would be too small otherwise) */
+    this.clipped = false;
     this.needLayout = true;
     this.allStatus = false;
     /** @type {Set<string>} */
@@ -193,6 +200,7 @@ export class Stage {
     } else if (first || !this.userMoved) {
       this.fit(false);
     }
+    this.options.onLayout?.();
   }
 
   /** @param {Iterable<string> | null} ids null: all */
@@ -256,6 +264,7 @@ export class Stage {
         hover,
         layer: this.layer,
         text: this.text,
+        now: this.options.clock?.(),
       });
     }
   }
@@ -299,6 +308,28 @@ export class Stage {
 
   // -- camera ---------------------------------------------------------------
 
+  /**
+   * The view's height that shows the layout at its automatic fit, for the
+   * canvas's current width, with `chrome` pixels of rows around the canvas.
+   *
+   * @param {number} chrome
+   * @returns {number}
+   */
+  contentHeight(chrome) {
+    const l = this.layout;
+    if (!l) return AUTO_MIN;
+    if (l.mode === "overview") return AUTO_MAX;
+    return fitHeight({
+      graphWidth: l.width,
+      graphHeight: l.height,
+      stageWidth: this.surface.width,
+      chrome,
+      margin: MARGIN,
+      maxScale: MAX_FIT,
+      floor: this.floorScale(),
+    });
+  }
+
   /** The scale that fits the whole layout. */
   fitScale() {
     const l = this.layout;
@@ -309,17 +340,45 @@ export class Stage {
     return Math.min(w / l.width, h / l.height, cap);
   }
 
-  /** @param {boolean} [byUser] a fit the user asked for resets "the user moved" */
+  /**
+   * The smallest scale of an automatic fit: where a plain node's label is
+   * still legible (see size.js). 0 in the overview.
+   */
+  floorScale() {
+    const l = this.layout;
+    if (!l || l.mode !== "graph") return 0;
+    for (let k = 0; k < l.order.length; k++) {
+      const i = l.order[k];
+      if (l.kind[i] === LEAF || l.kind[i] === COLLAPSED) return legibleScale(l.w[i], l.h[i]);
+    }
+    return 0;
+  }
+
+  /**
+   * Fit the graph. The user's fit (the button, `f`, a double click) shows
+   * all of it; an automatic one (a new layout, a resize) does too unless
+   * that would make labels illegible: then it shows the graph's start at
+   * the legible scale, to be panned.
+   *
+   * @param {boolean} [byUser] a fit the user asked for resets "the user moved"
+   */
   fit(byUser = true) {
     const l = this.layout;
-    if (byUser) this.userMoved = false;
+    if (byUser) {
+      this.userMoved = false;
+      this.whole = true;
+    }
     if (!l) return;
-    const s = this.fitScale();
-    this.camera = {
-      s,
-      tx: (this.surface.width - l.width * s) / 2,
-      ty: (this.surface.height - l.height * s) / 2,
-    };
+    const fit = this.fitScale();
+    const { width, height } = this.surface;
+    if (this.whole || l.mode === "overview") {
+      this.camera = { s: fit, tx: (width - l.width * fit) / 2, ty: (height - l.height * fit) / 2 };
+      this.clipped = false;
+    } else {
+      const s = autoScale({ fit, floor: this.floorScale(), maxScale: MAX_FIT });
+      this.camera = autoCamera({ s, graphWidth: l.width, graphHeight: l.height, width, height, margin: MARGIN });
+      this.clipped = s > fit + 1e-9;
+    }
     this.options.onCamera?.(this.camera);
     this.schedule();
   }
@@ -346,6 +405,7 @@ export class Stage {
     const k = s / c.s;
     this.camera = { s, tx: sx - (sx - c.tx) * k, ty: sy - (sy - c.ty) * k };
     this.userMoved = true;
+    this.clipped = false;
     this.options.onCamera?.(this.camera);
     this.schedule();
   }
@@ -357,6 +417,7 @@ export class Stage {
   pan(dx, dy) {
     this.camera = { ...this.camera, tx: this.camera.tx + dx, ty: this.camera.ty + dy };
     this.userMoved = true;
+    this.clipped = false;
     this.options.onCamera?.(this.camera);
     this.schedule();
   }

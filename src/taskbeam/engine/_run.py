@@ -775,11 +775,14 @@ class Run:
         except KeyError:
             raise KeyError(f"run {self.id} has no node {node_id!r}") from None
 
-    def view(self, **options: Any) -> GraphView:
-        """A new live view of this run for Jupyter (see :class:`taskbeam.GraphView`)."""
+    def view(self, *, height: int = 0, **options: Any) -> GraphView:
+        """A new live view of this run for Jupyter (see :class:`taskbeam.GraphView`).
+
+        ``height`` in pixels; 0 (the default) fits the graph, up to a limit.
+        """
         from taskbeam.widget import GraphView
 
-        return GraphView(self, **options)
+        return GraphView(self, height=height, **options)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         # A run shown in a notebook is its live view. Showing it again reuses

@@ -60,6 +60,19 @@ def _assets() -> tuple[str, str]:
     return out[0], out[1]
 
 
+def _check_height(height: object) -> int:
+    """``height`` if it is 0 (fit the graph) or 100 to 10,000 pixels, else a ValueError."""
+    if (
+        not isinstance(height, int)
+        or isinstance(height, bool)
+        or not (height == 0 or 100 <= height <= 10_000)
+    ):
+        raise ValueError(
+            f"height must be 0 (fit the graph) or an int of 100 to 10000 pixels, not {height!r}"
+        )
+    return height
+
+
 class GraphView(anywidget.AnyWidget):
     """A live view of a run (or of the runs of an ExecutionService).
 
@@ -71,7 +84,10 @@ class GraphView(anywidget.AnyWidget):
     broadcaster : Broadcaster, optional
         Defaults to :meth:`Broadcaster.shared`.
     height : int
-        Height of the view in pixels.
+        Height of the view in pixels, 100 to 10,000; 0 (the default) fits
+        the graph, between 240 and 640 pixels. A trait: setting it resizes
+        every display of the view, and dragging the handle at the view's
+        bottom edge sets it.
 
     Examples
     --------
@@ -82,14 +98,14 @@ class GraphView(anywidget.AnyWidget):
 
     run_id = traitlets.Unicode("").tag(sync=True)
     mode = traitlets.Unicode("run").tag(sync=True)
-    height = traitlets.Int(420).tag(sync=True)
+    height = traitlets.Int(0).tag(sync=True)
 
     def __init__(
         self,
         source: Run | ExecutionService | str,
         *,
         broadcaster: Broadcaster | None = None,
-        height: int = 420,
+        height: int = 0,
     ) -> None:
         # Read here, not at import, so a missing build is a clear error rather
         # than a blank output in the browser.
@@ -110,8 +126,7 @@ class GraphView(anywidget.AnyWidget):
                 f"GraphView takes a Run, an ExecutionService or a run id, "
                 f"not {type(source).__name__}"
             )
-        if not isinstance(height, int) or not 100 <= height <= 10_000:
-            raise ValueError(f"height must be an int of 100 to 10000 pixels, not {height!r}")
+        _check_height(height)
         self._broadcaster = broadcaster or Broadcaster.shared()
         # Touched only on the broadcaster thread (see the module docstring).
         self._sub: Subscription | None = None
@@ -120,6 +135,10 @@ class GraphView(anywidget.AnyWidget):
         super().__init__(run_id=run_id, mode=mode, height=height)
         self.on_msg(self._on_msg)
         self.observe(self._on_run_id, names="run_id")
+
+    @traitlets.validate("height")
+    def _valid_height(self, proposal: dict[str, Any]) -> int:
+        return _check_height(proposal["value"])
 
     # -- any thread: check and enqueue ---------------------------------------
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
