@@ -262,6 +262,7 @@ function arrows(ctx, l, pairs, v, color) {
  * @property {StaticLayer} layer
  * @property {TextFitter} text
  * @property {number | undefined} [now] seconds since the run started: running nodes show how long they have run
+ * @property {string[]} [drawn] if given, gets the text of every label and note drawn (tests read it)
  */
 
 /**
@@ -437,7 +438,11 @@ function header(ctx, f, i, font) {
   ctx.fillStyle = theme.fg;
   const name = displayName(ids[i], f.nodes[ids[i]], parent[i] >= 0 ? ids[parent[i]] : undefined);
   const room = x[i] + w[i] - 20 - noteWidth - left;
-  if (room > 12) ctx.fillText(f.text.fit(name, room, font, theme.font, "600"), left, cy);
+  if (room > 12) {
+    const shown = f.text.fit(name, room, font, theme.font, "600");
+    ctx.fillText(shown, left, cy);
+    f.drawn?.push(shown, note);
+  }
 }
 
 /**
@@ -449,7 +454,7 @@ function header(ctx, f, i, font) {
  * @param {number} font label size in world units
  */
 function label(ctx, f, i, font) {
-  const { layout: l, theme, nodes } = f;
+  const { layout: l, theme, nodes, status } = f;
   const { x, y, w, h, ids, parent, kind } = l;
   const id = ids[i];
   const node = nodes[id];
@@ -473,22 +478,40 @@ function label(ctx, f, i, font) {
   const name = displayName(id, node, parent[i] >= 0 ? ids[parent[i]] : undefined);
   const note = kind[i] === COLLAPSED ? `+${l.descendants[i]}` : noteFor(node, f.now);
   let noteWidth = 0;
+  let nameY = cy;
   const metaSize = font * META;
+  const room = right - left;
   if (note) {
     const width = f.text.width(note, metaSize, theme.font);
-    // The name comes first: the note only if both fit whole.
-    if (f.text.width(name, font, theme.font) + width + pad <= right - left) {
+    const nameWidth = f.text.width(name, font, theme.font);
+    if (nameWidth + width + pad <= room) {
+      // Side by side: the name, the note on the right.
       noteWidth = width + pad;
       ctx.font = `${metaSize}px ${theme.font}`;
       ctx.fillStyle = theme.muted;
       ctx.textAlign = "right";
       ctx.fillText(note, right, cy);
       ctx.textAlign = "left";
+      f.drawn?.push(note);
+    } else if ((font + metaSize) * 1.12 <= h[i] - 4 && kind[i] !== COLLAPSED) {
+      // Two lines when the card is tall enough for both: the name, the note under it.
+      const gap = (font + metaSize) * 0.56;
+      nameY = cy - gap * 0.5;
+      const shownNote = f.text.fit(note, room, metaSize, theme.font);
+      if (shownNote) {
+        ctx.font = `${metaSize}px ${theme.font}`;
+        ctx.fillStyle = node?.status === "failed" ? theme.status[status[i]] : theme.muted;
+        ctx.fillText(shownNote, left, cy + gap * 0.5);
+        f.drawn?.push(shownNote);
+      } else nameY = cy;
     }
+    // Else the name alone: it comes first.
   }
   ctx.font = `${font}px ${theme.font}`;
   ctx.fillStyle = theme.fg;
-  ctx.fillText(f.text.fit(name, right - noteWidth - left, font, theme.font), left, cy);
+  const shown = f.text.fit(name, room - noteWidth, font, theme.font);
+  ctx.fillText(shown, left, nameY);
+  if (shown) f.drawn?.push(shown);
 }
 
 /**

@@ -100,3 +100,26 @@ export function autoCamera({ s, graphWidth, graphHeight, width, height, margin }
     ty: h + 2 * margin <= height ? (height - h) / 2 : margin,
   };
 }
+
+/** The narrowest and widest a node's card is drawn (world units at scale 1). */
+export const NODE_WIDTH = 168;
+export const NODE_WIDTH_MAX = 300;
+
+/**
+ * The width of every card, from the widths of the names drawn on them
+ * (labels, or ids; world units at the label font): wide enough for nine
+ * names in ten and a short note, within NODE_WIDTH…NODE_WIDTH_MAX. Longer
+ * names are cut with an ellipsis (the details and the tooltip show them
+ * whole).
+ *
+ * @param {ArrayLike<number>} nameWidths
+ * @param {number} [extra] room for the status bar, padding and a note
+ * @returns {number}
+ */
+export function nodeWidthFor(nameWidths, extra = 64) {
+  const n = nameWidths.length;
+  if (!n) return NODE_WIDTH;
+  const sorted = Array.from(nameWidths).sort((a, b) => a - b);
+  const p90 = sorted[Math.min(n - 1, Math.floor(0.9 * n))];
+  return Math.round(Math.min(NODE_WIDTH_MAX, Math.max(NODE_WIDTH, p90 + extra)));
+}

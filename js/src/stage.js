@@ -15,10 +15,11 @@
 import { layout as computeLayout } from "./layout.js";
 import { OverviewRaster, drawOverview } from "./raster.js";
 import { CARD, StaticLayer, drawGraph } from "./render.js";
-import { AUTO_MAX, AUTO_MIN, autoCamera, autoScale, fitHeight, legibleScale } from "./size.js";
+import { AUTO_MAX, AUTO_MIN, LABEL_FONT, NODE_WIDTH, autoCamera, autoScale, fitHeight, legibleScale, nodeWidthFor } from "./size.js";
 import { statusIndex } from "./status.js";
 import { TextFitter } from "./text.js";
 import { COLLAPSED, HIDDEN, LEAF, OPEN } from "./tree.js";
+import { localName } from "./format.js";
 
 /** @typedef {import("./layout.js").Layout} Layout */
 /** @typedef {import("./colors.js").Theme} Theme */
@@ -95,6 +96,8 @@ export class Stage {
     /** the automatic fit shows only part of the graph (labels would be too small otherwise) */
     this.clipped = false;
     this.needLayout = true;
+    /** @type {string[]} the labels and notes of the last frame */
+    this.drawn = [];
     this.allStatus = false;
     /** @type {Set<string>} */
     this.dirty = new Set();
@@ -178,6 +181,7 @@ export class Stage {
     const { width, height } = this.surface;
     this.layout = computeLayout(nodes, this.edges, {
       collapsed: this.collapsed,
+      nodeWidth: this.nodeWidth(nodes),
       overviewThreshold: this.options.overviewThreshold,
       // Shape wide fan-outs and many small pieces for this canvas (kept on a later resize).
       aspectGraph: width > 0 && height > 0 ? Math.min(4, Math.max(1, width / height)) : undefined,
@@ -201,6 +205,28 @@ export class Stage {
       this.fit(false);
     }
     this.options.onLayout?.();
+  }
+
+  /**
+   * Cards as wide as labels need (see `nodeWidthFor`); graphs without
+   * labels, and huge ones, keep the standard width.
+   *
+   * @param {Readonly<Record<string, NodeSummary>>} nodes
+   * @returns {number}
+   */
+  nodeWidth(nodes) {
+    /** @type {number[]} */
+    const widths = [];
+    let labelled = false;
+    let count = 0;
+    for (const id in nodes) {
+      if (++count > 5000) return NODE_WIDTH;
+      const node = nodes[id];
+      if (node.label) labelled = true;
+      const name = node.label || localName(id, node.parent);
+      widths.push(this.text.width(name, LABEL_FONT, this.theme.font));
+    }
+    return labelled ? nodeWidthFor(widths) : NODE_WIDTH;
   }
 
   /** @param {Iterable<string> | null} ids null: all */
@@ -240,6 +266,7 @@ export class Stage {
     const match = this.shown(this.match);
     const hover = this.shown(this.hover);
     if (l.mode === "overview") {
+      this.drawn = [];
       drawOverview(ctx, {
         layout: l,
         raster: /** @type {OverviewRaster} */ (this.raster),
@@ -265,6 +292,7 @@ export class Stage {
         layer: this.layer,
         text: this.text,
         now: this.options.clock?.(),
+        drawn: (this.drawn = []),
       });
     }
   }
@@ -377,7 +405,8 @@ export class Stage {
     } else {
       const s = autoScale({ fit, floor: this.floorScale(), maxScale: MAX_FIT });
       this.camera = autoCamera({ s, graphWidth: l.width, graphHeight: l.height, width, height, margin: MARGIN });
-      this.clipped = s > fit + 1e-9;
+      // Only part in view (beyond the margins): say so in the summary row.
+      this.clipped = l.width * s > width + 0.5 || l.height * s > height + 0.5;
     }
     this.options.onCamera?.(this.camera);
     this.schedule();

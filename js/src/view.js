@@ -70,6 +70,7 @@ import { Toolbar } from "./toolbar.js";
  * @property {"graph" | "overview"} mode
  * @property {() => Record<string, number>} stats the store's and the reducer's counters
  * @property {() => number} height the view's height in pixels, as drawn
+ * @property {() => string[]} drawnText the labels and notes drawn on the canvas in the last frame
  * @property {() => {s: number, floor: number, fit: number, clipped: boolean}} zoom the camera's scale, the automatic fit's floor, the whole graph's fit
  */
 
@@ -170,6 +171,10 @@ export function createView(el, channel, options = {}) {
   const stage = new Stage(stageEl, theme, {
     overviewThreshold: options.overviewThreshold,
     clock: () => runClock(),
+    // The summary row says when only part of the graph is in view.
+    onCamera: () => {
+      domDirty = true;
+    },
     onLayout: () => fitToGraph(),
     beforeDraw: () => {
       if (domDirty) refreshDom();
@@ -716,6 +721,7 @@ export function createView(el, channel, options = {}) {
     },
     stats: () => ({ ...store.counts, ...store.client.counts }),
     height: () => root.getBoundingClientRect().height,
+    drawnText: () => [...stage.drawn],
     zoom: () => ({ s: stage.camera.s, floor: stage.floorScale(), fit: stage.fitScale(), clipped: stage.clipped }),
   };
   root.taskbeam = hook;

@@ -11,6 +11,9 @@ import {
   clampHeight,
   fitHeight,
   legibleScale,
+  nodeWidthFor,
+  NODE_WIDTH,
+  NODE_WIDTH_MAX,
 } from "../src/size.js";
 
 describe("clampHeight", () => {
@@ -88,5 +91,20 @@ describe("autoCamera", () => {
       tx: 24,
       ty: 24,
     });
+  });
+});
+
+describe("nodeWidthFor", () => {
+  it("keeps the standard width for short names", () => {
+    expect(nodeWidthFor([40, 60, 80])).toBe(NODE_WIDTH);
+    expect(nodeWidthFor([])).toBe(NODE_WIDTH);
+  });
+  it("widens cards for nine names in ten, plus room for a note", () => {
+    const widths = [100, 120, 140, 150, 160, 170, 180, 190, 200, 400];
+    expect(nodeWidthFor(widths)).toBe(NODE_WIDTH_MAX);
+    expect(nodeWidthFor(widths.slice(0, 9))).toBe(200 + 64);
+  });
+  it("never past the widest card", () => {
+    expect(nodeWidthFor([1000, 1000])).toBe(NODE_WIDTH_MAX);
   });
 });

@@ -796,6 +796,13 @@ class Run:
             data["text/plain"] = repr(self)
         return bundle
 
+    def _ipython_display_(self) -> None:
+        # The view with a display id, so that its text line is brought up to
+        # date when the run ends (see taskbeam.widget.display_run).
+        from taskbeam.widget._view import display_run
+
+        display_run(self, self._done)
+
     def __repr__(self) -> str:
         c = self._state.counts
         finished = sum(c.get(s, 0) for s in TERMINAL)

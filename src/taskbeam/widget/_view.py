@@ -20,6 +20,7 @@ buffer. Threading follows two rules (see docs/widget.md):
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import pathlib
 import threading
@@ -34,7 +35,7 @@ from taskbeam.broadcast._broadcaster import with_request_id
 from taskbeam.engine import Run
 from taskbeam.engine._run import live_run
 
-__all__ = ["GraphView"]
+__all__ = ["GraphView", "display_run"]
 
 STATIC = pathlib.Path(__file__).parent / "static"
 # Requests answered by the broadcaster for the room of the current run.
@@ -71,6 +72,42 @@ def _check_height(height: object) -> int:
             f"height must be 0 (fit the graph) or an int of 100 to 10000 pixels, not {height!r}"
         )
     return height
+
+
+def display_run(run: Run, ended: concurrent.futures.Future[Any]) -> None:
+    """Display ``run`` as its view, and its text line as it is when it ends.
+
+    The view's output carries a display id. Once ``ended`` is done, the
+    output's ``text/plain`` (``<Run … done: 27/27 finished>``: what a
+    front end without widgets shows, and what a notebook saved without
+    widget state shows when it is opened again) is replaced by the run's
+    final line. Front ends apply such an update to every output with that
+    display id (nbclient and nbconvert do, whichever cell is running); a
+    front end that does not know the id ignores it, and the live view is a
+    widget that follows the run anyway.
+    """
+    from IPython import get_ipython
+    from IPython.display import display, update_display
+
+    bundle = run._repr_mimebundle_()
+    data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
+    # Only a kernel's front ends update an output in place; a terminal would print it again.
+    in_kernel = getattr(get_ipython(), "kernel", None) is not None
+    handle = display(  # type: ignore[no-untyped-call]
+        data, metadata=metadata, raw=True, display_id=True if in_kernel else None
+    )
+    if not in_kernel or handle is None:
+        return
+
+    def final(_: concurrent.futures.Future[Any]) -> None:
+        update_display(  # type: ignore[no-untyped-call]
+            {**data, "text/plain": repr(run)},
+            metadata=metadata,
+            raw=True,
+            display_id=handle.display_id,
+        )
+
+    ended.add_done_callback(final)
 
 
 class GraphView(anywidget.AnyWidget):

@@ -1,0 +1,181 @@
+"""The live view of real graphs in JupyterLab: its height, labels, durations and notices.
+
+The research agent of notebook 02 (nested expanded sub-graphs, a label on
+every node) runs in a real JupyterLab in headless Chromium; its view fits
+its height to the graph, keeps its toolbar on one row at JupyterLab's
+notebook width, draws the nodes' labels, and is resized by dragging the
+handle at its bottom edge (the new height reaches the kernel's trait and
+stays). A notebook written here shows a running node's live duration, a
+timed-out node's note, the error notice above the canvas rather than over
+it, and "Pause requested" going once the run is paused. Screenshots go to
+test-artifacts/view-*.png.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_notebooks import assert_view_matches_kernel, wait_run_ended, write_notebook
+
+# The toolbar is one row of 26-pixel controls with 6 pixels of padding above and below.
+ONE_ROW = 44
+
+
+def view_box(nb: Any, index: int) -> dict[str, float]:
+    return nb.page.locator(".taskbeam-view").nth(index).bounding_box()
+
+
+@pytest.mark.timeout(150)
+def test_a_nested_research_tree_is_readable_and_its_view_resizes(
+    open_notebook: Any, artifacts: Path
+) -> None:
+    nb = open_notebook("02-recursive-research-agent")
+    nb.clear_outputs()
+    nb.run("notebook:run-all-cells")
+    nb.wait_cells_done(None, 90)
+    snapshot = wait_run_ended(nb)
+    index = nb.view_index(snapshot["run"]["id"])
+    view = nb.page.locator(".taskbeam-view").nth(index)
+    view.scroll_into_view_if_needed()
+    snapshot = assert_view_matches_kernel(nb, index)
+    nb.hook(index, "tb.flush()")
+
+    # Labels come from the graph, children of expansions included, and are drawn.
+    labels = {i: n["label"] for i, n in snapshot["nodes"].items() if "label" in n}
+    assert labels["root/q1"] == "What raises the tides?", labels
+    assert len(labels) == len(snapshot["nodes"]), "every node of notebook 02 has a label"
+    drawn = nb.hook(index, "tb.drawnText()")
+    whole = [t for t in drawn if t in labels.values()]
+    assert len(whole) >= 6, f"few whole labels drawn at the default size: {drawn}"
+
+    # The automatic fit keeps them legible: never below the floor.
+    zoom = nb.hook(index, "tb.zoom()")
+    assert zoom["s"] >= zoom["floor"] - 1e-9, zoom
+    # The toolbar is one row at the notebook's width.
+    bar = view.locator(".tb-toolbar").bounding_box()
+    assert bar["height"] <= ONE_ROW, f"the toolbar wraps: {bar}"
+    # The height fits the graph, within 240…640 pixels.
+    fitted = nb.hook(index, "tb.height()")
+    assert 240 <= fitted <= 640, fitted
+    nb.page.screenshot(path=str(artifacts / "view-nested-page.png"))
+    view.screenshot(path=str(artifacts / "view-nested-labels.png"))
+
+    # Drag the handle 180 pixels down: the view grows by that, the trait follows.
+    handle = view.locator(".tb-resize").bounding_box()
+    x, y = handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2
+    nb.page.mouse.move(x, y)
+    nb.page.mouse.down()
+    for step in range(1, 7):
+        nb.page.mouse.move(x, y + 30 * step)
+    nb.page.mouse.up()
+    grown = nb.hook(index, "tb.height()")
+    assert abs(grown - (fitted + 180)) <= 2, (fitted, grown)
+    nb.poll(
+        lambda: nb.json("run._view.height") == round(grown),
+        10,
+        "the kernel's view.height is the dragged height",
+        lambda: nb.json("run._view.height"),
+    )
+    # It stays: through frames, a fit, and a second display of the same view.
+    nb.hook(index, "tb.fit()")
+    nb.hook(index, "tb.flush()")
+    assert nb.hook(index, "tb.height()") == grown
+    nb.execute("run._view.height = 520")
+    nb.poll(lambda: nb.hook(index, "tb.height()") == 520, 10, "Python sets the height")
+    view.screenshot(path=str(artifacts / "view-resized.png"))
+
+
+LIVE = [
+    "import asyncio, taskbeam as tb",
+    """\
+async def slow(seconds: float) -> str:
+    await asyncio.sleep(seconds)
+    return "ok"
+
+
+def broken() -> None:
+    raise ValueError("3 of 10 links are broken")
+
+
+g = tb.Graph("live")
+g.add("crawl", slow, kwargs={"seconds": 60}, label="Crawl the archive")
+g.add("enrich", slow, kwargs={"seconds": 60}, timeout=1.5, label="Enrich with rates")
+g.add("check", broken, label="Check links")
+run = tb.start(g)
+run""",
+]
+
+
+@pytest.mark.timeout(120)
+def test_running_nodes_show_their_duration_and_notices_never_cover_the_graph(
+    lab: Any, open_notebook: Any, artifacts: Path
+) -> None:
+    write_notebook(lab.root, "live", LIVE)
+    nb = open_notebook("live")
+    nb.run("notebook:run-all-cells")
+    nb.wait_cells_done(None, 60)
+    run_id = nb.json("run.id")
+    index = nb.view_index(run_id)
+    view = nb.page.locator(".taskbeam-view").nth(index)
+    view.scroll_into_view_if_needed()
+
+    # A timed-out node: a short note on the canvas, like other failures.
+    nb.poll(
+        lambda: nb.json("run.snapshot()['nodes']['enrich']['status']") == "failed",
+        15,
+        "enrich timed out",
+    )
+    nb.poll(
+        lambda: "timed out after 1.5 s" in nb.hook(index, "tb.flush(), tb.drawnText()"),
+        10,
+        "the canvas says 'timed out after 1.5 s'",
+        lambda: nb.hook(index, "tb.drawnText()"),
+    )
+    # The error notice is a row above the canvas: the canvas moves, nothing covers it.
+    notice = view.locator(".tb-statusline")
+    nb.poll(notice.is_visible, 10, "the failure notice shows")
+    canvas = view.locator("canvas.tb-canvas").bounding_box()
+    box = notice.bounding_box()
+    assert box["y"] + box["height"] <= canvas["y"] + 0.5, (box, canvas)
+
+    # A running node's duration moves on, on the node and in its details.
+    def crawl_note() -> list[str]:
+        return [t for t in nb.hook(index, "tb.flush(), tb.drawnText()") if t.endswith(" s")]
+
+    first = nb.poll(crawl_note, 10, "a running duration on the canvas")
+    nb.poll(lambda: crawl_note() != first, 5, "the duration moves on", crawl_note)
+    nb.hook(index, "tb.select('crawl')")
+    details = view.locator(".tb-details")
+    nb.poll(lambda: "Running for" in details.inner_text(), 10, "details show 'Running for'")
+    assert "Crawl the archive" in details.inner_text()
+    view.screenshot(path=str(artifacts / "view-running-timeout.png"))
+
+    # Pause: "Pause requested" goes once the run is paused.
+    view.locator("button[aria-label='Pause']").click()
+    nb.poll(lambda: nb.json("str(run.status)") == "paused", 10, "the run is paused")
+    nb.poll(
+        lambda: not notice.is_visible() or "Pause requested" not in notice.inner_text(),
+        5,
+        "'Pause requested' clears once the run is paused",
+        notice.inner_text,
+    )
+    view.locator(".tb-statusline-close").count()  # the close button exists
+    view.locator("button[aria-label='Cancel']").click()
+    # (It ends failed: it has failed nodes.)
+    nb.poll(
+        lambda: (
+            nb.json("run.snapshot()['nodes']['crawl']['status']") == "cancelled"
+            and nb.json("str(run.status)") == "failed"
+        ),
+        15,
+        "the run is cancelled",
+        lambda: (nb.json("run.snapshot()"), notice.inner_text(), nb.console[-5:]),
+    )
+    nb.poll(
+        lambda: not notice.is_visible() or "requested" not in notice.inner_text(),
+        5,
+        "'Cancel requested' clears once the run has ended",
+        notice.inner_text,
+    )
