@@ -414,3 +414,26 @@ def test_height_is_a_trait_that_fits_the_graph_by_default() -> None:
         with pytest.raises((ValueError, traitlets.TraitError)):
             run.view(height=bad)  # type: ignore[arg-type]
     assert view.height == 0
+
+
+def test_a_displayed_run_s_text_line_shows_how_it_ended(tmp_path: Any) -> None:
+    # Where widgets do not render (a saved notebook opened without its
+    # widget state, nbconvert, GitHub), the output's text/plain is what
+    # people read: it shows the finished run, not "running: 0/3".
+    nbformat = pytest.importorskip("nbformat")
+    from nbclient import NotebookClient
+
+    cells = [
+        "import asyncio, taskbeam as tb\n"
+        "async def slow():\n    await asyncio.sleep(0.3)\n"
+        "g = tb.Graph('shown')\n"
+        "for i in range(3):\n    g.add(f'n{i}', slow)\n"
+        "run = tb.start(g)\nrun",
+        "await run\nrun.status",
+    ]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    NotebookClient(nb, timeout=60, kernel_name="python3", store_widget_state=False).execute()
+    (shown,) = nb.cells[0].outputs
+    assert shown.output_type == "display_data"
+    assert "application/vnd.jupyter.widget-view+json" in shown.data
+    assert shown.data["text/plain"].endswith("'shown' done: 3/3 finished>"), shown.data
