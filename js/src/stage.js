@@ -338,19 +338,21 @@ export class Stage {
 
   /**
    * The view's height that shows the layout at its automatic fit, for the
-   * canvas's current width, with `chrome` pixels of rows around the canvas.
+   * canvas's current width (or `width`), with `chrome` pixels of rows
+   * around the canvas.
    *
    * @param {number} chrome
+   * @param {number} [width]
    * @returns {number}
    */
-  contentHeight(chrome) {
+  contentHeight(chrome, width = this.surface.width) {
     const l = this.layout;
     if (!l) return AUTO_MIN;
     if (l.mode === "overview") return AUTO_MAX;
     return fitHeight({
       graphWidth: l.width,
       graphHeight: l.height,
-      stageWidth: this.surface.width,
+      stageWidth: width,
       chrome,
       margin: MARGIN,
       maxScale: MAX_FIT,

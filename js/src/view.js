@@ -541,12 +541,16 @@ export function createView(el, channel, options = {}) {
   }
 
   // -- height -----------------------------------------------------------------
-  /** With no height set, the view takes the height that shows its graph (size.js). */
+  /**
+   * With no height set, the view takes the height that shows its graph
+   * (size.js) at the width of the whole body, so that opening the details
+   * panel does not change it.
+   */
   function fitToGraph() {
     if (fixedHeight || disposed || !root.isConnected) return;
-    const bodyHeight = body.getBoundingClientRect().height;
-    const chrome = root.getBoundingClientRect().height - bodyHeight;
-    const want = stage.contentHeight(chrome);
+    const rect = body.getBoundingClientRect();
+    const chrome = root.getBoundingClientRect().height - rect.height;
+    const want = stage.contentHeight(chrome, Math.floor(rect.width));
     if (Math.abs(want - root.getBoundingClientRect().height) >= 2) root.style.height = `${want}px`;
   }
 
@@ -600,8 +604,9 @@ export function createView(el, channel, options = {}) {
     if (!themeConnected && root.isConnected) refreshTheme();
     stage.resize();
     // A new width changes the height that fits the graph.
-    if (stage.surface.width !== lastWidth) {
-      lastWidth = stage.surface.width;
+    const width = Math.floor(body.getBoundingClientRect().width);
+    if (width !== lastWidth) {
+      lastWidth = width;
       fitToGraph();
     }
   });

@@ -62,7 +62,27 @@ def test_a_nested_research_tree_is_readable_and_its_view_resizes(
     nb.page.screenshot(path=str(artifacts / "view-nested-page.png"))
     view.screenshot(path=str(artifacts / "view-nested-labels.png"))
 
+    # The search box finds a node by its label; the details show label and id.
+    search = view.locator("input.tb-search")
+    search.fill("tidal resonance")
+    search.press("Enter")
+    details = view.locator(".tb-details")
+    nb.poll(
+        lambda: details.is_visible() and "root/q2/q3" in details.inner_text(),
+        10,
+        "a search by label opens the node root/q2/q3",
+        lambda: details.inner_text() if details.is_visible() else "(no details)",
+    )
+    assert "What is tidal resonance?" in details.inner_text()
+    assert nb.hook(index, "tb.height()") == fitted, "opening the details changed the height"
+    view.screenshot(path=str(artifacts / "view-search-label.png"))
+    view.locator("button[aria-label='Close details']").click()
+    search.fill("")
+    search.press("Escape")
+
     # Drag the handle 180 pixels down: the view grows by that, the trait follows.
+    nb.poll(lambda: not details.is_visible(), 5, "the details are closed")
+    assert nb.hook(index, "tb.height()") == fitted
     handle = view.locator(".tb-resize").bounding_box()
     x, y = handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2
     nb.page.mouse.move(x, y)
