@@ -199,3 +199,19 @@ def test_running_nodes_show_their_duration_and_notices_never_cover_the_graph(
         "'Cancel requested' clears once the run has ended",
         notice.inner_text,
     )
+
+
+@pytest.mark.timeout(90)
+def test_a_saved_notebook_shows_its_finished_runs_before_it_is_run(
+    open_notebook: Any, artifacts: Path
+) -> None:
+    # Saved without widget state, a view's output falls back to its text
+    # line, which the run updated when it ended.
+    nb = open_notebook("02-recursive-research-agent")
+    cell = nb.page.locator(".jp-CodeCell", has_text="run = tb.start(").first
+    cell.scroll_into_view_if_needed()
+    output = cell.locator(".jp-OutputArea-output")
+    nb.poll(lambda: output.count() > 0 and output.first.inner_text().strip(), 20, "it shows")
+    nb.page.screenshot(path=str(artifacts / "view-saved-notebook.png"))
+    text = output.first.inner_text()
+    assert text.startswith("<Run research-") and "done: 18/18 finished>" in text, text
