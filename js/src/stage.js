@@ -360,6 +360,35 @@ export class Stage {
     });
   }
 
+  /**
+   * For a graph taller than the canvas at scale `s`: the camera's `ty` that
+   * centres what is drawn in the graph's first screenful of columns (a
+   * left-to-right graph starts there), or shows it from its top if it is
+   * taller than the canvas, within the graph's top and bottom.
+   *
+   * @param {number} s
+   * @returns {number}
+   */
+  startY(s) {
+    const l = /** @type {import("./layout.js").GraphLayout} */ (this.layout);
+    const { height, width } = this.surface;
+    const right = (width - MARGIN) / s;
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let k = 0; k < l.order.length; k++) {
+      const i = l.order[k];
+      if (l.kind[i] === HIDDEN || l.x[i] > right) continue;
+      lo = Math.min(lo, l.y[i]);
+      hi = Math.max(hi, l.y[i] + l.h[i]);
+    }
+    const top = MARGIN;
+    const bottom = height - MARGIN - l.height * s;
+    if (!(hi > lo)) return top;
+    // Centred if it fits, else from its top.
+    const ty = (hi - lo) * s + 2 * MARGIN > height ? MARGIN - lo * s : height / 2 - ((lo + hi) / 2) * s;
+    return Math.min(top, Math.max(bottom, ty));
+  }
+
   /** The scale that fits the whole layout. */
   fitScale() {
     const l = this.layout;
@@ -407,6 +436,7 @@ export class Stage {
     } else {
       const s = autoScale({ fit, floor: this.floorScale(), maxScale: MAX_FIT });
       this.camera = autoCamera({ s, graphWidth: l.width, graphHeight: l.height, width, height, margin: MARGIN });
+      if (l.height * s + 2 * MARGIN > height) this.camera.ty = this.startY(s);
       // Only part in view (beyond the margins): say so in the summary row.
       this.clipped = l.width * s > width + 0.5 || l.height * s > height + 0.5;
     }
