@@ -123,3 +123,20 @@ export function nodeWidthFor(nameWidths, extra = 64) {
   const p90 = sorted[Math.min(n - 1, Math.floor(0.9 * n))];
   return Math.round(Math.min(NODE_WIDTH_MAX, Math.max(NODE_WIDTH, p90 + extra)));
 }
+
+/**
+ * The camera's `ty` for a graph taller than the canvas at scale `s`: the
+ * nodes of its first screenful of columns (world `lo`…`hi`) centred if
+ * they fit, else shown from their top; never past the graph's top or
+ * bottom edge (`margin` in).
+ *
+ * @param {{lo: number, hi: number, s: number, height: number, graphHeight: number, margin: number}} o
+ * @returns {number}
+ */
+export function startTy({ lo, hi, s, height, graphHeight, margin }) {
+  const top = margin;
+  if (!(hi > lo)) return top;
+  const bottom = height - margin - graphHeight * s;
+  const ty = (hi - lo) * s + 2 * margin > height ? margin - lo * s : height / 2 - ((lo + hi) / 2) * s;
+  return Math.min(top, Math.max(bottom, ty));
+}

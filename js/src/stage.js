@@ -15,7 +15,7 @@
 import { layout as computeLayout } from "./layout.js";
 import { OverviewRaster, drawOverview } from "./raster.js";
 import { CARD, StaticLayer, drawGraph } from "./render.js";
-import { AUTO_MAX, AUTO_MIN, LABEL_FONT, NODE_WIDTH, autoCamera, autoScale, fitHeight, legibleScale, nodeWidthFor } from "./size.js";
+import { AUTO_MAX, AUTO_MIN, LABEL_FONT, NODE_WIDTH, autoCamera, autoScale, fitHeight, legibleScale, nodeWidthFor, startTy } from "./size.js";
 import { statusIndex } from "./status.js";
 import { TextFitter } from "./text.js";
 import { COLLAPSED, HIDDEN, LEAF, OPEN } from "./tree.js";
@@ -381,12 +381,7 @@ export class Stage {
       lo = Math.min(lo, l.y[i]);
       hi = Math.max(hi, l.y[i] + l.h[i]);
     }
-    const top = MARGIN;
-    const bottom = height - MARGIN - l.height * s;
-    if (!(hi > lo)) return top;
-    // Centred if it fits, else from its top.
-    const ty = (hi - lo) * s + 2 * MARGIN > height ? MARGIN - lo * s : height / 2 - ((lo + hi) / 2) * s;
-    return Math.min(top, Math.max(bottom, ty));
+    return startTy({ lo, hi, s, height, graphHeight: l.height, margin: MARGIN });
   }
 
   /** The scale that fits the whole layout. */

@@ -12,6 +12,7 @@ import {
   fitHeight,
   legibleScale,
   nodeWidthFor,
+  startTy,
   NODE_WIDTH,
   NODE_WIDTH_MAX,
 } from "../src/size.js";
@@ -106,5 +107,23 @@ describe("nodeWidthFor", () => {
   });
   it("never past the widest card", () => {
     expect(nodeWidthFor([1000, 1000])).toBe(NODE_WIDTH_MAX);
+  });
+});
+
+describe("startTy", () => {
+  const base = { s: 1, height: 400, graphHeight: 2000, margin: 24 };
+  it("centres the first columns' nodes when they fit", () => {
+    // nodes 900…1100 → their middle (1000) at the canvas's middle (200)
+    expect(startTy({ ...base, lo: 900, hi: 1100 })).toBe(-800);
+  });
+  it("shows them from their top when they do not", () => {
+    expect(startTy({ ...base, lo: 300, hi: 1500 })).toBe(24 - 300);
+  });
+  it("never past the graph's top or bottom", () => {
+    expect(startTy({ ...base, lo: 0, hi: 100 })).toBe(24);
+    expect(startTy({ ...base, lo: 1900, hi: 2000 })).toBe(400 - 24 - 2000);
+  });
+  it("no nodes: the top", () => {
+    expect(startTy({ ...base, lo: Infinity, hi: -Infinity })).toBe(24);
   });
 });
