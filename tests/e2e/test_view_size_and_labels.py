@@ -62,6 +62,23 @@ def test_a_nested_research_tree_is_readable_and_its_view_resizes(
     nb.page.screenshot(path=str(artifacts / "view-nested-page.png"))
     view.screenshot(path=str(artifacts / "view-nested-labels.png"))
 
+    # Narrower windows (with JupyterLab's file browser open): still one row, nothing cut off.
+    for width in (1280, 1024, 800):
+        nb.page.set_viewport_size({"width": width, "height": 1000})
+        nb.poll(
+            lambda: view.locator(".tb-toolbar").evaluate("b => b.scrollWidth <= b.clientWidth"),
+            5,
+            f"the toolbar's controls all fit at a window {width} px wide",
+            lambda: view.locator(".tb-toolbar").evaluate("b => [b.scrollWidth, b.clientWidth]"),
+        )
+        bar = view.locator(".tb-toolbar").bounding_box()
+        assert bar["height"] <= ONE_ROW, f"the toolbar wraps at {width} px: {bar}"
+        view.screenshot(path=str(artifacts / f"view-toolbar-{width}.png"))
+    nb.page.set_viewport_size({"width": 1400, "height": 1000})
+    nb.poll(lambda: view.bounding_box()["width"] > 900, 5, "the view is wide again")
+    nb.hook(index, "tb.flush()")
+    fitted = nb.hook(index, "tb.height()")
+
     # The search box finds a node by its label; the details show label and id.
     search = view.locator("input.tb-search")
     search.fill("tidal resonance")
