@@ -64,7 +64,7 @@ export class DetailsPanel {
    * @param {string} id
    * @param {NodeSummary | undefined} summary from the state
    * @param {Details | null} details
-   * @param {{runEnded: boolean, error?: string, now?: number, statusOf: (id: string) => string | undefined}} context
+   * @param {{runEnded: boolean, error?: string, now?: number, statusOf: (id: string) => string | undefined, labelOf?: (id: string) => string | undefined}} context
  *   `now`: seconds since the run started (how long a running node has run)
    */
   show(id, summary, details, context) {
@@ -129,14 +129,14 @@ export class DetailsPanel {
     if (result !== undefined) body.append(section("Result", pre(result)));
     if (details?.output) body.append(section("Output", pre(details.output)));
 
-    if (node.parent) body.append(section("Inside", this.links([node.parent], context.statusOf)));
+    if (node.parent) body.append(section("Inside", this.links([node.parent], context.statusOf, context.labelOf)));
     if (details?.deps) {
       body.append(
-        section(`Depends on (${details.deps.length})`, details.deps.length ? this.links(details.deps, context.statusOf) : h("span", "tb-muted", "nothing")),
+        section(`Depends on (${details.deps.length})`, details.deps.length ? this.links(details.deps, context.statusOf, context.labelOf) : h("span", "tb-muted", "nothing")),
       );
     }
     if (details?.children?.length) {
-      body.append(section(`Children (${details.children.length})`, this.links(details.children, context.statusOf)));
+      body.append(section(`Children (${details.children.length})`, this.links(details.children, context.statusOf, context.labelOf)));
     }
     if (!details && !context.error && summary) body.append(h("div", "tb-section tb-muted", "Loading details…"));
     if (context.error) body.append(h("div", "tb-section tb-muted", `Details unavailable: ${context.error}`));
@@ -165,12 +165,14 @@ export class DetailsPanel {
   /**
    * @param {string[]} ids
    * @param {(id: string) => string | undefined} statusOf
+   * @param {(id: string) => string | undefined} [labelOf] a linked node's label, shown instead of its id
    */
-  links(ids, statusOf) {
+  links(ids, statusOf, labelOf) {
     const box = h("div", "tb-links");
     for (const id of ids.slice(0, MAX_LINKS)) {
-      const link = h("button", `tb-link ${statusClass(statusOf(id))}`, id);
-      link.title = `${id} (${statusOf(id) ?? "unknown"})`;
+      const label = labelOf?.(id);
+      const link = h("button", `tb-link ${statusClass(statusOf(id))}${label ? " tb-link-label" : ""}`, label || id);
+      link.title = `${label ? `${label}: ` : ""}${id} (${statusOf(id) ?? "unknown"})`;
       link.addEventListener("click", () => this.handlers.select(id));
       box.append(link);
     }

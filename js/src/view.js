@@ -243,6 +243,7 @@ export function createView(el, channel, options = {}) {
       now: runClock(),
       error: current.error,
       statusOf: (id) => store.client.state?.nodes[id]?.status,
+      labelOf: (id) => store.client.state?.nodes[id]?.label,
     });
   }
 
