@@ -232,3 +232,42 @@ def test_a_saved_notebook_shows_its_finished_runs_before_it_is_run(
     nb.page.screenshot(path=str(artifacts / "view-saved-notebook.png"))
     text = output.first.inner_text()
     assert text.startswith("<Run research-") and "done: 18/18 finished>" in text, text
+
+
+SAME_CELL = [
+    "import asyncio, taskbeam as tb",
+    """\
+async def step() -> int:
+    await asyncio.sleep(0.4)
+    return 1
+
+
+g = tb.Graph("same-cell")
+for i in range(4):
+    g.add(f"s{i}", step, label=f"Step {i}")
+run = tb.start(g)
+display(run)
+_ = await run""",
+]
+
+
+@pytest.mark.timeout(90)
+def test_a_run_that_ends_while_its_cell_runs_keeps_a_working_view(
+    lab: Any, open_notebook: Any, artifacts: Path
+) -> None:
+    # The display's update arrives while the cell that displayed it still
+    # runs: JupyterLab draws that output again, from the same widget model.
+    write_notebook(lab.root, "same-cell", SAME_CELL)
+    nb = open_notebook("same-cell")
+    nb.run("notebook:run-all-cells")
+    nb.wait_cells_done(None, 60)
+    snapshot = wait_run_ended(nb)
+    index = nb.view_index(snapshot["run"]["id"])
+    assert_view_matches_kernel(nb, index)
+    nb.page.screenshot(path=str(artifacts / "view-same-cell-page.png"))
+    assert nb.page.locator(".taskbeam-view").count() == 1
+    assert nb.errors() == []
+    assert "Step 0" in nb.hook(index, "tb.flush(), tb.drawnText()")
+    nb.page.locator(".taskbeam-view").nth(index).screenshot(
+        path=str(artifacts / "view-same-cell.png")
+    )
