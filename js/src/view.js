@@ -28,7 +28,7 @@ import { countStatuses } from "./reducer.js";
 import { noteFor } from "./render.js";
 import { AUTO_MIN, clampHeight } from "./size.js";
 import { Stage } from "./stage.js";
-import { RUN_ENDED, STATUSES, WORKED, statusClass } from "./status.js";
+import { RUN_ENDED, STATUSES, WORKED, controlSettled, statusClass } from "./status.js";
 import { createStore, errorText } from "./store.js";
 import { Toolbar } from "./toolbar.js";
 
@@ -401,15 +401,7 @@ export function createView(el, channel, options = {}) {
   let controlPending = null;
   /** @param {string} status the run's status now */
   function settleControl(status) {
-    if (!controlPending) return;
-    const ended = RUN_ENDED.has(status);
-    if (
-      ended ||
-      (controlPending === "pause" && status === "paused") ||
-      (controlPending === "resume" && status === "running")
-    ) {
-      hideNotice();
-    }
+    if (controlPending && controlSettled(controlPending, status)) hideNotice();
   }
 
   // -- controls ---------------------------------------------------------------
