@@ -9,7 +9,7 @@
  * @module
  */
 
-import { formatDuration } from "./format.js";
+import { errorNote, formatDuration } from "./format.js";
 import { FINISHED, statusClass } from "./status.js";
 
 /** @typedef {import("./reducer.js").NodeSummary} NodeSummary */
@@ -64,7 +64,8 @@ export class DetailsPanel {
    * @param {string} id
    * @param {NodeSummary | undefined} summary from the state
    * @param {Details | null} details
-   * @param {{runEnded: boolean, error?: string, statusOf: (id: string) => string | undefined}} context
+   * @param {{runEnded: boolean, error?: string, now?: number, statusOf: (id: string) => string | undefined, labelOf?: (id: string) => string | undefined}} context
+ *   `now`: seconds since the run started (how long a running node has run)
    */
   show(id, summary, details, context) {
     const scroll = this.id === id ? this.el.scrollTop : 0;
@@ -78,7 +79,12 @@ export class DetailsPanel {
 
     const head = h("div", "tb-details-head");
     const title = h("div", "tb-details-title");
-    title.append(h("div", "tb-details-id", id));
+    if (node.label) {
+      title.append(h("div", "tb-details-label", node.label));
+      title.append(h("div", "tb-details-id tb-details-id-small", id));
+    } else {
+      title.append(h("div", "tb-details-id", id));
+    }
     const sub = h("div", "tb-details-sub");
     const status = node.status ?? (summary ? "pending" : "unknown");
     sub.append(h("span", `tb-pill ${statusClass(status)}`, status));
@@ -100,11 +106,16 @@ export class DetailsPanel {
     if (node.started !== undefined) fact("Started", `${formatDuration(node.started)} after start`);
     if (node.ended !== undefined) fact("Ended", `${formatDuration(node.ended)} after start`);
     if (node.started !== undefined && node.ended !== undefined) fact("Took", formatDuration(node.ended - node.started));
+    else if (status === "running" && node.started !== undefined && context.now !== undefined) {
+      fact("Running for", formatDuration(Math.max(0, context.now - node.started)));
+    }
     if (facts.childElementCount) body.append(section("Timing", facts));
 
     if (node.error) {
       const text = `${node.error.type}: ${node.error.message}`;
       const box = h("div");
+      const note = errorNote(node.error);
+      if (note.startsWith("timed out")) box.append(h("div", "tb-error-note", note[0].toUpperCase() + note.slice(1)));
       box.append(pre(text, true));
       if (node.error.traceback) {
         const tb = pre(node.error.traceback, true);
@@ -118,14 +129,14 @@ export class DetailsPanel {
     if (result !== undefined) body.append(section("Result", pre(result)));
     if (details?.output) body.append(section("Output", pre(details.output)));
 
-    if (node.parent) body.append(section("Inside", this.links([node.parent], context.statusOf)));
+    if (node.parent) body.append(section("Inside", this.links([node.parent], context.statusOf, context.labelOf)));
     if (details?.deps) {
       body.append(
-        section(`Depends on (${details.deps.length})`, details.deps.length ? this.links(details.deps, context.statusOf) : h("span", "tb-muted", "nothing")),
+        section(`Depends on (${details.deps.length})`, details.deps.length ? this.links(details.deps, context.statusOf, context.labelOf) : h("span", "tb-muted", "nothing")),
       );
     }
     if (details?.children?.length) {
-      body.append(section(`Children (${details.children.length})`, this.links(details.children, context.statusOf)));
+      body.append(section(`Children (${details.children.length})`, this.links(details.children, context.statusOf, context.labelOf)));
     }
     if (!details && !context.error && summary) body.append(h("div", "tb-section tb-muted", "Loading details…"));
     if (context.error) body.append(h("div", "tb-section tb-muted", `Details unavailable: ${context.error}`));
@@ -154,12 +165,14 @@ export class DetailsPanel {
   /**
    * @param {string[]} ids
    * @param {(id: string) => string | undefined} statusOf
+   * @param {(id: string) => string | undefined} [labelOf] a linked node's label, shown instead of its id
    */
-  links(ids, statusOf) {
+  links(ids, statusOf, labelOf) {
     const box = h("div", "tb-links");
     for (const id of ids.slice(0, MAX_LINKS)) {
-      const link = h("button", `tb-link ${statusClass(statusOf(id))}`, id);
-      link.title = `${id} (${statusOf(id) ?? "unknown"})`;
+      const label = labelOf?.(id);
+      const link = h("button", `tb-link ${statusClass(statusOf(id))}${label ? " tb-link-label" : ""}`, label || id);
+      link.title = `${label ? `${label}: ` : ""}${id} (${statusOf(id) ?? "unknown"})`;
       link.addEventListener("click", () => this.handlers.select(id));
       box.append(link);
     }

@@ -60,6 +60,53 @@ export function localName(id, parent) {
 }
 
 /**
+ * What a node is called on the canvas: its label if it has one, else its
+ * id without its parent's prefix.
+ *
+ * @param {string} id
+ * @param {{label?: string} | undefined} node
+ * @param {string | undefined} parent
+ * @returns {string}
+ */
+export function displayName(id, node, parent) {
+  const label = node?.label;
+  return typeof label === "string" && label ? label : localName(id, parent);
+}
+
+/**
+ * A failed node's short note: `timed out after 30 s` for a timeout, else
+ * the exception's class name without its module (`ValueError`).
+ *
+ * @param {{type?: string, message?: string}} error
+ * @returns {string}
+ */
+export function errorNote(error) {
+  const type = typeof error.type === "string" ? error.type : "";
+  const name = type.slice(type.lastIndexOf(".") + 1);
+  if (name === "NodeTimeout" || name === "TimeoutError") {
+    const m = /timed out after ([0-9.]+(?:e[-+]?\d+)?) ?s\b/.exec(error.message ?? "");
+    if (m) return `timed out after ${formatSeconds(Number(m[1]))}`;
+    return "timed out";
+  }
+  return name || "failed";
+}
+
+/**
+ * A number of seconds, short: `30 s`, `0.5 s`, `1.25 s`, `2 min`, `1:30 min`.
+ *
+ * @param {number} seconds
+ * @returns {string}
+ */
+export function formatSeconds(seconds) {
+  if (!Number.isFinite(seconds) || seconds < 0) return "–";
+  if (seconds < 60) return `${Number(seconds.toPrecision(3))} s`;
+  const whole = Math.round(seconds);
+  const m = Math.floor(whole / 60);
+  const sec = whole % 60;
+  return sec ? `${m}:${String(sec).padStart(2, "0")} min` : `${m} min`;
+}
+
+/**
  * A sliding-window rate: how many nodes finished per second over the last
  * `window` seconds, from samples of the finished count.
  */

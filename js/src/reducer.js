@@ -49,6 +49,7 @@ import { applyPatch, isObject } from "./patch.js";
  * @property {NodeError} [error]
  * @property {string} [parent]
  * @property {string[]} [tags]
+ * @property {string} [label] a display name set in the graph; the id stays the node's identity
  */
 
 /**

@@ -20,7 +20,8 @@
  * @module
  */
 
-import { formatDuration, localName } from "./format.js";
+import { displayName, errorNote, formatDuration } from "./format.js";
+import { LEGIBLE_PX } from "./size.js";
 import { FINISHED_INDEX } from "./status.js";
 import { COLLAPSED, LEAF, OPEN } from "./tree.js";
 
@@ -260,6 +261,8 @@ function arrows(ctx, l, pairs, v, color) {
  * @property {number} hover node index or -1
  * @property {StaticLayer} layer
  * @property {TextFitter} text
+ * @property {number | undefined} [now] seconds since the run started: running nodes show how long they have run
+ * @property {string[]} [drawn] if given, gets the text of every label and note drawn (tests read it)
  */
 
 /**
@@ -295,9 +298,9 @@ export function drawGraph(ctx, f) {
   const nodeHeight = leafHeight(l);
   const cards = nodeHeight * s >= CARD;
   // Zoomed out, labels keep a legible size on screen as long as the card can hold them.
-  const font = Math.min(Math.max(FONT, MIN_TEXT / s), nodeHeight * 0.66);
+  const font = Math.min(Math.max(FONT, LEGIBLE_PX / s), nodeHeight * 0.66);
   const text = font * s >= MIN_TEXT - 0.01;
-  const headerFont = Math.min(Math.max(FONT, MIN_TEXT / s), l.header * 0.62);
+  const headerFont = Math.min(Math.max(FONT, LEGIBLE_PX / s), l.header * 0.62);
 
   // Box headers: the parent's status as a band, the name, children done.
   for (const i of boxes) header(ctx, f, i, headerFont * s >= MIN_TEXT - 0.01 ? headerFont : 0);
@@ -433,9 +436,13 @@ function header(ctx, f, i, font) {
   const left = cx + t + 8;
   ctx.font = `600 ${font}px ${theme.font}`;
   ctx.fillStyle = theme.fg;
-  const name = localName(ids[i], parent[i] >= 0 ? ids[parent[i]] : undefined);
+  const name = displayName(ids[i], f.nodes[ids[i]], parent[i] >= 0 ? ids[parent[i]] : undefined);
   const room = x[i] + w[i] - 20 - noteWidth - left;
-  if (room > 12) ctx.fillText(f.text.fit(name, room, font, theme.font, "600"), left, cy);
+  if (room > 12) {
+    const shown = f.text.fit(name, room, font, theme.font, "600");
+    ctx.fillText(shown, left, cy);
+    f.drawn?.push(shown, note);
+  }
 }
 
 /**
@@ -447,7 +454,7 @@ function header(ctx, f, i, font) {
  * @param {number} font label size in world units
  */
 function label(ctx, f, i, font) {
-  const { layout: l, theme, nodes } = f;
+  const { layout: l, theme, nodes, status } = f;
   const { x, y, w, h, ids, parent, kind } = l;
   const id = ids[i];
   const node = nodes[id];
@@ -468,44 +475,68 @@ function label(ctx, f, i, font) {
     left += t * 1.2 + pad * 0.8;
   }
   const right = x[i] + w[i] - pad;
-  const name = localName(id, parent[i] >= 0 ? ids[parent[i]] : undefined);
-  const note = kind[i] === COLLAPSED ? `+${l.descendants[i]}` : noteFor(node);
+  const name = displayName(id, node, parent[i] >= 0 ? ids[parent[i]] : undefined);
+  const note = kind[i] === COLLAPSED ? `+${l.descendants[i]}` : noteFor(node, f.now);
   let noteWidth = 0;
+  let nameY = cy;
   const metaSize = font * META;
+  const room = right - left;
   if (note) {
     const width = f.text.width(note, metaSize, theme.font);
-    // The name comes first: the note only if both fit whole.
-    if (f.text.width(name, font, theme.font) + width + pad <= right - left) {
+    const nameWidth = f.text.width(name, font, theme.font);
+    if (nameWidth + width + pad <= room) {
+      // Side by side: the name, the note on the right.
       noteWidth = width + pad;
       ctx.font = `${metaSize}px ${theme.font}`;
       ctx.fillStyle = theme.muted;
       ctx.textAlign = "right";
       ctx.fillText(note, right, cy);
       ctx.textAlign = "left";
+      f.drawn?.push(note);
+    } else if ((font + metaSize) * 1.12 <= h[i] - 4 && kind[i] !== COLLAPSED) {
+      // Two lines when the card is tall enough for both: the name, the note under it.
+      const gap = (font + metaSize) * 0.56;
+      nameY = cy - gap * 0.5;
+      const shownNote = f.text.fit(note, room, metaSize, theme.font);
+      if (shownNote) {
+        ctx.font = `${metaSize}px ${theme.font}`;
+        ctx.fillStyle = node?.status === "failed" ? theme.status[status[i]] : theme.muted;
+        ctx.fillText(shownNote, left, cy + gap * 0.5);
+        f.drawn?.push(shownNote);
+      } else nameY = cy;
     }
+    // Else the name alone: it comes first.
   }
   ctx.font = `${font}px ${theme.font}`;
   ctx.fillStyle = theme.fg;
-  ctx.fillText(f.text.fit(name, right - noteWidth - left, font, theme.font), left, cy);
+  const shown = f.text.fit(name, room - noteWidth, font, theme.font);
+  ctx.fillText(shown, left, nameY);
+  if (shown) f.drawn?.push(shown);
 }
 
 /**
- * The short note on a card's right: a duration, an attempt, an error type.
+ * The short note on a card's right: a duration (how long a running node
+ * has been running, when `now` is known), an attempt, an error.
  *
  * @param {NodeSummary | undefined} node
+ * @param {number} [now] seconds since the run started
  * @returns {string}
  */
-export function noteFor(node) {
+export function noteFor(node, now) {
   if (!node) return "";
   switch (node.status) {
     case "done":
       return node.started !== undefined && node.ended !== undefined ? formatDuration(node.ended - node.started) : "";
-    case "running":
-      return node.attempt && node.attempt > 1 ? `try ${node.attempt}` : "running";
+    case "running": {
+      const tried = node.attempt && node.attempt > 1 ? `try ${node.attempt}` : "";
+      if (now === undefined || node.started === undefined) return tried || "running";
+      const took = formatDuration(Math.max(0, now - node.started));
+      return tried ? `${tried} · ${took}` : took;
+    }
     case "retrying":
       return `retry ${node.attempt ?? ""}`.trim();
     case "failed":
-      return node.error?.type ?? "failed";
+      return node.error ? errorNote(node.error) : "failed";
     case "cancelled":
     case "skipped":
     case "aggregating":

@@ -15,9 +15,11 @@
 import { layout as computeLayout } from "./layout.js";
 import { OverviewRaster, drawOverview } from "./raster.js";
 import { CARD, StaticLayer, drawGraph } from "./render.js";
+import { AUTO_MAX, AUTO_MIN, LABEL_FONT, NODE_WIDTH, autoCamera, autoScale, fitHeight, legibleScale, nodeWidthFor, startTy } from "./size.js";
 import { statusIndex } from "./status.js";
 import { TextFitter } from "./text.js";
-import { COLLAPSED, HIDDEN, OPEN } from "./tree.js";
+import { COLLAPSED, HIDDEN, LEAF, OPEN } from "./tree.js";
+import { localName } from "./format.js";
 
 /** @typedef {import("./layout.js").Layout} Layout */
 /** @typedef {import("./colors.js").Theme} Theme */
@@ -36,6 +38,8 @@ import { COLLAPSED, HIDDEN, OPEN } from "./tree.js";
  * @property {() => void} [beforeDraw] called in each frame before drawing (DOM updates)
  * @property {(ms: number) => void} [afterDraw] called when a frame is drawn
  * @property {(camera: Camera) => void} [onCamera]
+ * @property {() => void} [onLayout] called after each new layout
+ * @property {() => number | undefined} [clock] seconds since the run started (live durations)
  */
 
 const MARGIN = 24;
@@ -87,7 +91,13 @@ export class Stage {
     /** @type {string | null} */
     this.hover = null;
     this.userMoved = false;
+    /** the last fit was the user's: automatic fits show the whole graph too, however small */
+    this.whole = false;
+    /** the automatic fit shows only part of the graph (labels would be too small otherwise) */
+    this.clipped = false;
     this.needLayout = true;
+    /** @type {string[]} the labels and notes of the last frame */
+    this.drawn = [];
     this.allStatus = false;
     /** @type {Set<string>} */
     this.dirty = new Set();
@@ -171,6 +181,7 @@ export class Stage {
     const { width, height } = this.surface;
     this.layout = computeLayout(nodes, this.edges, {
       collapsed: this.collapsed,
+      nodeWidth: this.nodeWidth(nodes),
       overviewThreshold: this.options.overviewThreshold,
       // Shape wide fan-outs and many small pieces for this canvas (kept on a later resize).
       aspectGraph: width > 0 && height > 0 ? Math.min(4, Math.max(1, width / height)) : undefined,
@@ -193,6 +204,29 @@ export class Stage {
     } else if (first || !this.userMoved) {
       this.fit(false);
     }
+    this.options.onLayout?.();
+  }
+
+  /**
+   * Cards as wide as labels need (see `nodeWidthFor`); graphs without
+   * labels, and huge ones, keep the standard width.
+   *
+   * @param {Readonly<Record<string, NodeSummary>>} nodes
+   * @returns {number}
+   */
+  nodeWidth(nodes) {
+    /** @type {number[]} */
+    const widths = [];
+    let labelled = false;
+    let count = 0;
+    for (const id in nodes) {
+      if (++count > 5000) return NODE_WIDTH;
+      const node = nodes[id];
+      if (node.label) labelled = true;
+      const name = node.label || localName(id, node.parent);
+      widths.push(this.text.width(name, LABEL_FONT, this.theme.font));
+    }
+    return labelled ? nodeWidthFor(widths) : NODE_WIDTH;
   }
 
   /** @param {Iterable<string> | null} ids null: all */
@@ -232,6 +266,7 @@ export class Stage {
     const match = this.shown(this.match);
     const hover = this.shown(this.hover);
     if (l.mode === "overview") {
+      this.drawn = [];
       drawOverview(ctx, {
         layout: l,
         raster: /** @type {OverviewRaster} */ (this.raster),
@@ -256,6 +291,8 @@ export class Stage {
         hover,
         layer: this.layer,
         text: this.text,
+        now: this.options.clock?.(),
+        drawn: (this.drawn = []),
       });
     }
   }
@@ -299,6 +336,54 @@ export class Stage {
 
   // -- camera ---------------------------------------------------------------
 
+  /**
+   * The view's height that shows the layout at its automatic fit, for the
+   * canvas's current width (or `width`), with `chrome` pixels of rows
+   * around the canvas.
+   *
+   * @param {number} chrome
+   * @param {number} [width]
+   * @returns {number}
+   */
+  contentHeight(chrome, width = this.surface.width) {
+    const l = this.layout;
+    if (!l) return AUTO_MIN;
+    if (l.mode === "overview") return AUTO_MAX;
+    return fitHeight({
+      graphWidth: l.width,
+      graphHeight: l.height,
+      stageWidth: width,
+      chrome,
+      margin: MARGIN,
+      maxScale: MAX_FIT,
+      floor: this.floorScale(),
+    });
+  }
+
+  /**
+   * For a graph taller than the canvas at scale `s`: the camera's `ty` that
+   * centres what is drawn in the graph's first screenful of columns (a
+   * left-to-right graph starts there), or shows it from its top if it is
+   * taller than the canvas, within the graph's top and bottom.
+   *
+   * @param {number} s
+   * @returns {number}
+   */
+  startY(s) {
+    const l = /** @type {import("./layout.js").GraphLayout} */ (this.layout);
+    const { height, width } = this.surface;
+    const right = (width - MARGIN) / s;
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let k = 0; k < l.order.length; k++) {
+      const i = l.order[k];
+      if (l.kind[i] === HIDDEN || l.x[i] > right) continue;
+      lo = Math.min(lo, l.y[i]);
+      hi = Math.max(hi, l.y[i] + l.h[i]);
+    }
+    return startTy({ lo, hi, s, height, graphHeight: l.height, margin: MARGIN });
+  }
+
   /** The scale that fits the whole layout. */
   fitScale() {
     const l = this.layout;
@@ -309,17 +394,47 @@ export class Stage {
     return Math.min(w / l.width, h / l.height, cap);
   }
 
-  /** @param {boolean} [byUser] a fit the user asked for resets "the user moved" */
+  /**
+   * The smallest scale of an automatic fit: where a plain node's label is
+   * still legible (see size.js). 0 in the overview.
+   */
+  floorScale() {
+    const l = this.layout;
+    if (!l || l.mode !== "graph") return 0;
+    for (let k = 0; k < l.order.length; k++) {
+      const i = l.order[k];
+      if (l.kind[i] === LEAF || l.kind[i] === COLLAPSED) return legibleScale(l.w[i], l.h[i]);
+    }
+    return 0;
+  }
+
+  /**
+   * Fit the graph. The user's fit (the button, `f`, a double click) shows
+   * all of it; an automatic one (a new layout, a resize) does too unless
+   * that would make labels illegible: then it shows the graph's start at
+   * the legible scale, to be panned.
+   *
+   * @param {boolean} [byUser] a fit the user asked for resets "the user moved"
+   */
   fit(byUser = true) {
     const l = this.layout;
-    if (byUser) this.userMoved = false;
+    if (byUser) {
+      this.userMoved = false;
+      this.whole = true;
+    }
     if (!l) return;
-    const s = this.fitScale();
-    this.camera = {
-      s,
-      tx: (this.surface.width - l.width * s) / 2,
-      ty: (this.surface.height - l.height * s) / 2,
-    };
+    const fit = this.fitScale();
+    const { width, height } = this.surface;
+    if (this.whole || l.mode === "overview") {
+      this.camera = { s: fit, tx: (width - l.width * fit) / 2, ty: (height - l.height * fit) / 2 };
+      this.clipped = false;
+    } else {
+      const s = autoScale({ fit, floor: this.floorScale(), maxScale: MAX_FIT });
+      this.camera = autoCamera({ s, graphWidth: l.width, graphHeight: l.height, width, height, margin: MARGIN });
+      if (l.height * s + 2 * MARGIN > height) this.camera.ty = this.startY(s);
+      // Only part in view (beyond the margins): say so in the summary row.
+      this.clipped = l.width * s > width + 0.5 || l.height * s > height + 0.5;
+    }
     this.options.onCamera?.(this.camera);
     this.schedule();
   }
@@ -346,6 +461,7 @@ export class Stage {
     const k = s / c.s;
     this.camera = { s, tx: sx - (sx - c.tx) * k, ty: sy - (sy - c.ty) * k };
     this.userMoved = true;
+    this.clipped = false;
     this.options.onCamera?.(this.camera);
     this.schedule();
   }
@@ -357,6 +473,7 @@ export class Stage {
   pan(dx, dy) {
     this.camera = { ...this.camera, tx: this.camera.tx + dx, ty: this.camera.ty + dy };
     this.userMoved = true;
+    this.clipped = false;
     this.options.onCamera?.(this.camera);
     this.schedule();
   }

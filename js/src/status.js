@@ -62,3 +62,16 @@ export function statusClass(status) {
 
 /** The index of every finished status, as a lookup table by status index. */
 export const FINISHED_INDEX = /** @type {readonly boolean[]} */ (STATUSES.map((s) => FINISHED.has(s)));
+
+/**
+ * Whether a run in `status` shows that the control `kind` took effect:
+ * paused after a pause, running after a resume, ended after anything.
+ *
+ * @param {"pause" | "resume" | "cancel"} kind
+ * @param {string} status the run's status
+ * @returns {boolean}
+ */
+export function controlSettled(kind, status) {
+  if (RUN_ENDED.has(status)) return true;
+  return (kind === "pause" && status === "paused") || (kind === "resume" && status === "running");
+}

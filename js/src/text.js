@@ -10,11 +10,22 @@
  * and scaled: a zoom does not measure anything again.
  */
 export class TextFitter {
-  constructor() {
+  /**
+   * @param {(text: string, font: string) => number} [measure] the width of
+   *   `text` in the CSS `font` (by default a canvas's `measureText`)
+   */
+  constructor(measure) {
     /** @type {Map<string, number>} */
     this.widths = new Map();
-    const canvas = document.createElement("canvas");
-    this.ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext("2d"));
+    if (measure) {
+      this.measure = measure;
+    } else {
+      const ctx = /** @type {CanvasRenderingContext2D} */ (document.createElement("canvas").getContext("2d"));
+      this.measure = (/** @type {string} */ text, /** @type {string} */ font) => {
+        ctx.font = font;
+        return ctx.measureText(text).width;
+      };
+    }
   }
 
   /**
@@ -30,8 +41,7 @@ export class TextFitter {
     let width = this.widths.get(key);
     if (width === undefined) {
       if (this.widths.size > 50_000) this.widths.clear();
-      this.ctx.font = `${weight} 100px ${family}`;
-      width = this.ctx.measureText(text).width / 100;
+      width = this.measure(text, `${weight} 100px ${family}`) / 100;
       this.widths.set(key, width);
     }
     return width * size;

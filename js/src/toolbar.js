@@ -62,8 +62,9 @@ export class Toolbar {
     const searchWrap = h("div", "tb-search-wrap");
     this.search = h("input", "tb-search");
     this.search.type = "search";
-    this.search.placeholder = "Find node by id";
-    this.search.setAttribute("aria-label", "Find node by id");
+    this.search.placeholder = "Find node";
+    this.search.title = "Find a node by id or label; Enter goes to the next match";
+    this.search.setAttribute("aria-label", "Find node by id or label");
     this.search.spellcheck = false;
     this.searchCount = h("span", "tb-search-count", "");
     searchWrap.append(icon("search", "tb-search-icon"), this.search);
@@ -203,17 +204,18 @@ export class Toolbar {
    * @param {number} nodes
    * @param {boolean} groups whether there are sub-graphs to collapse
    * @param {boolean} collapsedAll
+   * @param {boolean} [clipped] only part of the graph is in view (so that its labels stay legible)
    */
-  setMode(mode, nodes, groups, collapsedAll) {
+  setMode(mode, nodes, groups, collapsedAll, clipped = false) {
     this.mode.dataset.mode = mode;
-    setText(
-      this.mode,
-      mode === "overview" ? `Overview · ${formatCount(nodes)} nodes` : `${formatCount(nodes)} node${nodes === 1 ? "" : "s"}`,
-    );
+    const count = `${formatCount(nodes)} node${nodes === 1 ? "" : "s"}`;
+    setText(this.mode, mode === "overview" ? `Overview · ${formatCount(nodes)} nodes` : clipped ? `${count} · drag to see all` : count);
     this.mode.title =
       mode === "overview"
         ? "Too many nodes to draw one by one: each cell is a node, each block a layer. Collapse sub-graphs to see the graph."
-        : "";
+        : clipped
+          ? "Part of the graph is in view, at a size where its labels can be read: drag to pan, or Fit (F) to see it all"
+          : "";
     this.groups.hidden = !groups;
     if (this.collapsedAll !== collapsedAll || !this.groups.dataset.ready) {
       this.collapsedAll = collapsedAll;
@@ -267,7 +269,10 @@ function button(name, label, title, aria) {
   b.title = title;
   if (aria) b.setAttribute("aria-label", aria);
   b.append(icon(name));
-  if (label) b.append(label);
+  if (label) {
+    b.append(h("span", "tb-button-text", label));
+    if (!aria) b.setAttribute("aria-label", label);
+  }
   return b;
 }
 

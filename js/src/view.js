@@ -26,8 +26,9 @@ import { formatDuration, formatRate, RateMeter } from "./format.js";
 import { bindCanvas } from "./interaction.js";
 import { countStatuses } from "./reducer.js";
 import { noteFor } from "./render.js";
+import { AUTO_MIN, clampHeight } from "./size.js";
 import { Stage } from "./stage.js";
-import { RUN_ENDED, STATUSES, WORKED, statusClass } from "./status.js";
+import { RUN_ENDED, STATUSES, WORKED, controlSettled, statusClass } from "./status.js";
 import { createStore, errorText } from "./store.js";
 import { Toolbar } from "./toolbar.js";
 
@@ -41,7 +42,8 @@ import { Toolbar } from "./toolbar.js";
  * @typedef {object} ViewOptions
  * @property {Store} [store] a store shared with other views of the same model
  *   (the widget keeps one per model); by default the view makes its own
- * @property {number} [height] pixels, 420 by default
+ * @property {number} [height] pixels; 0 or none: fit the graph (240 to 640 pixels)
+ * @property {(height: number) => void} [onResize] the user dragged the view to this height
  * @property {number} [overviewThreshold] more visible nodes than this: overview mode (20,000)
  * @property {number} [runsInterval] service mode: ms between refreshes of the run list (2,000)
  */
@@ -67,6 +69,16 @@ import { Toolbar } from "./toolbar.js";
  * @property {number} lastFrameMs
  * @property {"graph" | "overview"} mode
  * @property {() => Record<string, number>} stats the store's and the reducer's counters
+ * @property {() => number} height the view's height in pixels, as drawn
+ * @property {() => string[]} drawnText the labels and notes drawn on the canvas in the last frame
+ * @property {() => {s: number, floor: number, fit: number, clipped: boolean}} zoom the camera's scale, the automatic fit's floor, the whole graph's fit
+ */
+
+/**
+ * What `createView` returns: a function that removes the view, which also
+ * sets its height (`setHeight(0)`: fit the graph).
+ *
+ * @typedef {(() => void) & {setHeight: (height: number) => void}} ViewHandle
  */
 
 const HISTORY = 1000;
@@ -77,7 +89,7 @@ const HISTORY = 1000;
  * @param {HTMLElement} el
  * @param {Channel} channel
  * @param {ViewOptions} [options]
- * @returns {() => void} removes the view and everything it listens to
+ * @returns {ViewHandle} removes the view and everything it listens to; `.setHeight(px)`
  */
 export function createView(el, channel, options = {}) {
   const store = options.store ?? createStore(channel);
@@ -88,7 +100,10 @@ export function createView(el, channel, options = {}) {
   let disposed = false;
 
   const root = /** @type {HTMLDivElement & {taskbeam?: TestHook}} */ (h("div", "taskbeam-view"));
-  root.style.height = `${options.height ?? 420}px`;
+  /** the height the user or the program set; 0: fit the graph */
+  let fixedHeight = options.height ? clampHeight(options.height) : 0;
+  root.style.height = `${fixedHeight || AUTO_MIN}px`;
+  root.dataset.height = fixedHeight ? "fixed" : "fit";
   root.dataset.seq = "";
   root.dataset.runStatus = "";
 
@@ -119,14 +134,28 @@ export function createView(el, channel, options = {}) {
     "Overview: one cell per node, layers from left to right. Zoom in to pick a node, or collapse sub-graphs to see the graph.",
   );
   caption.hidden = true;
+  // Notices (errors, what a button did) take a row of their own above the
+  // canvas, so they never cover a node; the ✕ closes one.
   const statusline = h("div", "tb-statusline");
   statusline.hidden = true;
   statusline.setAttribute("role", "status");
+  const statusText = h("span", "tb-statusline-text");
+  const statusClose = h("button", "tb-statusline-close", "✕");
+  statusClose.type = "button";
+  statusClose.title = "Dismiss";
+  statusClose.setAttribute("aria-label", "Dismiss notice");
+  statusClose.addEventListener("click", () => hideNotice());
+  statusline.append(statusText, statusClose);
+  const handle = h("div", "tb-resize");
+  handle.title = "Drag to resize the view; double click to fit the graph";
+  handle.setAttribute("role", "separator");
+  handle.setAttribute("aria-orientation", "horizontal");
+  handle.setAttribute("aria-label", "Resize the view");
   const detailsEl = h("aside", "tb-details");
   detailsEl.setAttribute("aria-label", "Node details");
-  stageEl.append(empty, caption, tooltip, statusline);
+  stageEl.append(empty, caption, tooltip);
   body.append(stageEl, detailsEl);
-  root.append(toolbar.bar, toolbar.summary, body);
+  root.append(toolbar.bar, toolbar.summary, statusline, body, handle);
   el.append(root);
 
   let theme = readTheme(root, toolbar.items);
@@ -141,6 +170,12 @@ export function createView(el, channel, options = {}) {
 
   const stage = new Stage(stageEl, theme, {
     overviewThreshold: options.overviewThreshold,
+    clock: () => runClock(),
+    // The summary row says when only part of the graph is in view.
+    onCamera: () => {
+      domDirty = true;
+    },
+    onLayout: () => fitToGraph(),
     beforeDraw: () => {
       if (domDirty) refreshDom();
     },
@@ -205,8 +240,10 @@ export function createView(el, channel, options = {}) {
     const state = store.client.state;
     details.show(current.id, state?.nodes[current.id], current.details, {
       runEnded: !!state && RUN_ENDED.has(state.run.status),
+      now: runClock(),
       error: current.error,
       statusOf: (id) => store.client.state?.nodes[id]?.status,
+      labelOf: (id) => store.client.state?.nodes[id]?.label,
     });
   }
 
@@ -238,6 +275,7 @@ export function createView(el, channel, options = {}) {
       if (change.reset) {
         stage.collapsed.clear();
         stage.userMoved = false;
+        stage.whole = false;
         collapsedAll = false;
         meter.reset();
         select(null);
@@ -249,6 +287,7 @@ export function createView(el, channel, options = {}) {
       }
       stage.update(state, change);
       domDirty = true;
+      if (state) settleControl(state.run.status);
       const sel = current.id;
       if (sel && (change.nodes === null || change.nodes.includes(sel))) {
         renderDetails();
@@ -274,7 +313,7 @@ export function createView(el, channel, options = {}) {
     const counts = state ? displayedCounts(state) : {};
     toolbar.update(state, counts);
     const l = stage.layout;
-    toolbar.setMode(stage.mode, l ? l.visible : 0, stage.groups, collapsedAll);
+    toolbar.setMode(stage.mode, l ? l.visible : 0, stage.groups, collapsedAll, stage.clipped);
     caption.hidden = stage.mode !== "overview";
     empty.hidden = !!state && Object.keys(counts).length > 0;
     if (state && !empty.hidden) empty.textContent = "No nodes yet";
@@ -285,6 +324,26 @@ export function createView(el, channel, options = {}) {
       meter.add(performance.now() / 1000, finished);
     }
     tick();
+  }
+
+  /**
+   * Seconds since the run started, on this browser's clock (as the toolbar's
+   * elapsed time), or undefined before a snapshot.
+   *
+   * @returns {number | undefined}
+   */
+  function runClock() {
+    const run = store.client.state?.run;
+    if (!run || !run.created) return undefined;
+    return Math.max(0, Date.now() / 1000 - run.created);
+  }
+
+  /** Once a second: running nodes' durations move on, on the canvas and in the details. */
+  function everySecond() {
+    tick();
+    const counts = store.client.state?.run.counts;
+    if (counts && (counts.running ?? 0) > 0) stage.schedule();
+    if (current.id && store.client.state?.nodes[current.id]?.status === "running") renderDetails();
   }
 
   /** Elapsed time and throughput (also once a second between frames). */
@@ -306,7 +365,7 @@ export function createView(el, channel, options = {}) {
     }
     toolbar.setTimes(formatDuration(elapsed), formatRate(rate));
   }
-  const ticker = setInterval(tick, 1000);
+  const ticker = setInterval(everySecond, 1000);
   cleanups.push(() => clearInterval(ticker));
 
   // -- status line ------------------------------------------------------------
@@ -316,22 +375,45 @@ export function createView(el, channel, options = {}) {
    * @param {"error" | "info"} level
    * @param {string} text
    */
-  function notice(level, text) {
+  function notice(level, text, ms = level === "error" ? 8000 : 4000) {
     if (disposed) return;
-    statusline.textContent = text;
+    controlPending = null;
+    statusText.textContent = text;
     statusline.title = text;
     statusline.classList.toggle("tb-error", level === "error");
     statusline.hidden = false;
     clearTimeout(noticeTimer);
-    noticeTimer = setTimeout(() => (statusline.hidden = true), level === "error" ? 8000 : 4000);
+    noticeTimer = setTimeout(hideNotice, ms);
+  }
+  function hideNotice() {
+    clearTimeout(noticeTimer);
+    statusline.hidden = true;
+    controlPending = null;
   }
   cleanups.push(() => clearTimeout(noticeTimer));
+
+  /**
+   * A control's "… requested" stays until the run shows it took effect
+   * (paused, running again, ended), then goes.
+   *
+   * @type {"pause" | "resume" | "cancel" | null}
+   */
+  let controlPending = null;
+  /** @param {string} status the run's status now */
+  function settleControl(status) {
+    if (controlPending && controlSettled(controlPending, status)) hideNotice();
+  }
 
   // -- controls ---------------------------------------------------------------
   /** @param {"pause" | "resume" | "cancel"} kind */
   function control(kind) {
     store.request({ type: kind }).then(
-      () => notice("info", `${kind[0].toUpperCase()}${kind.slice(1)} requested`),
+      () => {
+        notice("info", `${kind[0].toUpperCase()}${kind.slice(1)} requested`, 30_000);
+        controlPending = kind;
+        const status = store.client.state?.run.status;
+        if (status) settleControl(status);
+      },
       (error) => notice("error", `${kind}: ${errorText(error)}`),
     );
   }
@@ -361,7 +443,12 @@ export function createView(el, channel, options = {}) {
       lastQuery = q;
       matchAt = -1;
       const lower = q.toLowerCase();
-      matches = Object.keys(nodes).filter((id) => id !== q && id.toLowerCase().includes(lower));
+      // By id or by label; an exact id first.
+      matches = Object.keys(nodes).filter((id) => {
+        if (id === q) return false;
+        const label = nodes[id].label;
+        return id.toLowerCase().includes(lower) || (typeof label === "string" && label.toLowerCase().includes(lower));
+      });
       if (q in nodes) matches.unshift(q);
     }
     if (!matches.length) {
@@ -437,18 +524,84 @@ export function createView(el, channel, options = {}) {
     const node = store.client.state?.nodes[hit.id];
     const status = node?.status ?? "pending";
     const note =
-      hit.part === "toggle" ? (stage.collapsed.has(hit.id) ? "click to expand" : "click to collapse") : noteFor(node);
-    tooltip.replaceChildren(hit.id, h("span", `tb-pill ${statusClass(status)}`, status), note && note !== status ? `  ${note}` : "");
+      hit.part === "toggle" ? (stage.collapsed.has(hit.id) ? "click to expand" : "click to collapse") : noteFor(node, runClock());
+    const name = node?.label ? [h("b", "", node.label), h("span", "tb-tooltip-id", hit.id)] : [hit.id];
+    tooltip.replaceChildren(...name, h("span", `tb-pill ${statusClass(status)}`, status), note && note !== status ? `  ${note}` : "");
     tooltip.hidden = false;
     const maxX = stage.surface.width - tooltip.offsetWidth - 8;
     tooltip.style.left = `${Math.max(4, Math.min(x + 14, maxX))}px`;
     tooltip.style.top = `${y + 18 + tooltip.offsetHeight > stage.surface.height ? y - tooltip.offsetHeight - 10 : y + 18}px`;
   }
 
+  // -- height -----------------------------------------------------------------
+  /**
+   * With no height set, the view takes the height that shows its graph
+   * (size.js) at the width of the whole body, so that opening the details
+   * panel does not change it.
+   */
+  function fitToGraph() {
+    if (fixedHeight || disposed || !root.isConnected) return;
+    const rect = body.getBoundingClientRect();
+    const chrome = root.getBoundingClientRect().height - rect.height;
+    const want = stage.contentHeight(chrome, Math.floor(rect.width));
+    if (Math.abs(want - root.getBoundingClientRect().height) >= 2) root.style.height = `${want}px`;
+  }
+
+  /** @param {number} px 0: fit the graph */
+  function setHeight(px) {
+    fixedHeight = px ? clampHeight(px) : 0;
+    root.dataset.height = fixedHeight ? "fixed" : "fit";
+    if (fixedHeight) root.style.height = `${fixedHeight}px`;
+    else fitToGraph();
+  }
+
+  /** @type {{y: number, height: number, id: number} | null} */
+  let dragging = null;
+  /** @param {PointerEvent} e */
+  const onHandleDown = (e) => {
+    if (e.button !== 0) return;
+    e.preventDefault();
+    dragging = { y: e.clientY, height: root.getBoundingClientRect().height, id: e.pointerId };
+    handle.setPointerCapture?.(e.pointerId);
+    root.classList.add("tb-resizing");
+  };
+  /** @param {PointerEvent} e */
+  const onHandleMove = (e) => {
+    if (!dragging || e.pointerId !== dragging.id) return;
+    const px = clampHeight(dragging.height + e.clientY - dragging.y);
+    fixedHeight = px;
+    root.dataset.height = "fixed";
+    root.style.height = `${px}px`;
+  };
+  /** @param {PointerEvent} e */
+  const onHandleUp = (e) => {
+    if (!dragging || e.pointerId !== dragging.id) return;
+    const moved = e.clientY !== dragging.y;
+    dragging = null;
+    root.classList.remove("tb-resizing");
+    if (moved) options.onResize?.(fixedHeight);
+  };
+  const onHandleDouble = () => {
+    setHeight(0);
+    options.onResize?.(0);
+  };
+  handle.addEventListener("pointerdown", onHandleDown);
+  handle.addEventListener("pointermove", onHandleMove);
+  handle.addEventListener("pointerup", onHandleUp);
+  handle.addEventListener("pointercancel", onHandleUp);
+  handle.addEventListener("dblclick", onHandleDouble);
+
   // -- size and theme ---------------------------------------------------------
+  let lastWidth = 0;
   const resizer = new ResizeObserver(() => {
     if (!themeConnected && root.isConnected) refreshTheme();
     stage.resize();
+    // A new width changes the height that fits the graph.
+    const width = Math.floor(body.getBoundingClientRect().width);
+    if (width !== lastWidth) {
+      lastWidth = width;
+      fitToGraph();
+    }
   });
   resizer.observe(stageEl);
   cleanups.push(() => resizer.disconnect());
@@ -565,6 +718,9 @@ export function createView(el, channel, options = {}) {
       return stage.mode;
     },
     stats: () => ({ ...store.counts, ...store.client.counts }),
+    height: () => root.getBoundingClientRect().height,
+    drawnText: () => [...stage.drawn],
+    zoom: () => ({ s: stage.camera.s, floor: stage.floorScale(), fit: stage.fitScale(), clipped: stage.clipped }),
   };
   root.taskbeam = hook;
 
@@ -575,7 +731,7 @@ export function createView(el, channel, options = {}) {
   root.dataset.runStatus = store.client.state?.run.status ?? "";
   stage.schedule();
 
-  return () => {
+  const remove = () => {
     if (disposed) return;
     disposed = true;
     clearTimeout(detailsTimer);
@@ -585,6 +741,7 @@ export function createView(el, channel, options = {}) {
     root.remove();
     if (ownStore) store.dispose();
   };
+  return Object.assign(remove, { setHeight });
 }
 
 /**

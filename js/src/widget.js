@@ -2,7 +2,8 @@
  * The anywidget adapter: turns a widget model into the view's channel.
  *
  * Model traits: `run_id` (two-way: the view sets it to switch runs in
- * service mode), `mode` (`"run"` or `"service"`), `height` (pixels).
+ * service mode), `mode` (`"run"` or `"service"`), `height` (two-way: pixels,
+ * 0 to fit the graph; a drag of the view's bottom edge sets it).
  * Messages arrive as custom messages (`msg:custom`, with binary buffers for
  * compressed frames) and requests leave with `model.send`.
  *
@@ -88,16 +89,21 @@ export default {
   /** @param {{model: Model, el: HTMLElement}} context */
   render({ model, el }) {
     const store = storeFor(model);
-    const height = () => Number(model.get("height")) || 420;
-    const cleanup = createView(el, modelChannel(model), { store, height: height() });
-    const onHeight = () => {
-      const root = /** @type {HTMLElement | null} */ (el.querySelector(".taskbeam-view"));
-      if (root) root.style.height = `${height()}px`;
-    };
+    // 0: fit the graph; a drag of the view's handle sets the trait (every view of the model follows).
+    const height = () => Number(model.get("height")) || 0;
+    const view = createView(el, modelChannel(model), {
+      store,
+      height: height(),
+      onResize(px) {
+        model.set("height", px);
+        model.save_changes();
+      },
+    });
+    const onHeight = () => view.setHeight(height());
     model.on("change:height", onHeight);
     return () => {
       model.off("change:height", onHeight);
-      cleanup();
+      view();
     };
   },
 };

@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 import pytest
+import traitlets
 from tests.conftest import wait_until
 from tests.integration.test_broadcast import wide_graph
 
@@ -331,3 +332,108 @@ def test_a_displayed_view_sends_snapshots_until_its_front_end_speaks(
     quiet.ask({"type": "runs"})  # the front end spoke: no nudges
     time.sleep(0.3)
     assert len(quiet.client.queue) == 1
+
+
+# --- labels and height ------------------------------------------------------------------------
+
+
+def labelled_graph() -> tb.Graph:
+    """A top-level node with a label, one without, and an expansion whose children have labels."""
+
+    def plan(fetch: int) -> tb.Expansion:
+        sub = tb.Graph("plan")
+        sub.add("q1", lambda: "tides", label="What raises the tides?")
+        sub.add("q2", lambda: "coasts")  # no label: the id is what views show
+        sub.add("join", lambda q1, q2: f"{q1}+{q2}", deps=["q1", "q2"], label="  Join\n answers ")
+        return tb.expand(sub, aggregate=lambda r: r["join"])
+
+    g = tb.Graph("labelled")
+    g.add("fetch", lambda: 1, label="Summarise arXiv")
+    g.add("plan", plan, deps=["fetch"], label="Plan the research")
+
+    @g.task(deps=["plan"], label="Write the report")
+    def report(plan: str) -> str:
+        return plan
+
+    g.add("plain", lambda: 2)
+    return g
+
+
+def test_labels_are_in_the_snapshot_and_reach_the_view(broadcaster: tb.Broadcaster) -> None:
+    run = tb.start(labelled_graph())
+    front = FrontEnd(tb.GraphView(run, broadcaster=broadcaster))
+    front.resync()
+    run.wait()
+    state = front.settle()
+    assert run.status == "done"
+    nodes = state["nodes"]
+    assert nodes["fetch"]["label"] == "Summarise arXiv"
+    assert nodes["plan"]["label"] == "Plan the research"
+    assert nodes["report"]["label"] == "Write the report"  # the decorator's
+    assert nodes["plan/q1"]["label"] == "What raises the tides?"  # a child of an expansion
+    assert nodes["plan/join"]["label"] == "Join answers"  # folded to one line
+    # Left out when not set (merge patches use null to delete).
+    assert "label" not in nodes["plain"] and "label" not in nodes["plan/q2"]
+    assert state == run.snapshot()
+    # The id stays the identity: results and details are by id.
+    assert run.result("report") == "tides+coasts"
+    assert run.details("plan/q1")["label"] == "What raises the tides?"
+    front.view.close()
+
+
+def test_a_label_is_checked_when_the_task_is_added() -> None:
+    g = tb.Graph()
+    with pytest.raises(tb.GraphError, match="label must be a string"):
+        g.add("a", lambda: 1, label=3)  # type: ignore[arg-type]
+    with pytest.raises(tb.GraphError, match="at most 200"):
+        g.add("b", lambda: 1, label="x" * 201)
+    assert g.add("c", lambda: 1, label="   ").label is None  # blank is no label
+    assert g.add("d", lambda: 1, label="Fetch\tthe  page").label == "Fetch the page"
+    assert "label" not in tb.start(g).wait().snapshot()["nodes"]["c"]
+    # networkx keeps it both ways.
+    back = tb.Graph.from_networkx(g.to_networkx())
+    assert back["d"].label == "Fetch the page" and back["c"].label is None
+
+
+def test_height_is_a_trait_that_fits_the_graph_by_default() -> None:
+    run = tb.start(wide_graph(2))
+    run.wait()
+    assert tb.GraphView(run).height == 0  # fit the graph
+    assert run.view().height == 0
+    view = run.view(height=300)
+    assert view.height == 300 and view.get_state()["height"] == 300
+    assert tb.GraphView(run, height=720).height == 720
+    # What the front end sets when the handle is dragged, and what Python sets.
+    view.set_state({"height": 512})
+    assert view.height == 512
+    view.height = 0
+    assert view.height == 0
+    for bad in (5, 99, 10_001, True, 2.5, "400"):
+        with pytest.raises((ValueError, traitlets.TraitError)):
+            view.height = bad  # type: ignore[assignment]
+        with pytest.raises((ValueError, traitlets.TraitError)):
+            run.view(height=bad)  # type: ignore[arg-type]
+    assert view.height == 0
+
+
+def test_a_displayed_run_s_text_line_shows_how_it_ended(tmp_path: Any) -> None:
+    # Where widgets do not render (a saved notebook opened without its
+    # widget state, nbconvert, GitHub), the output's text/plain is what
+    # people read: it shows the finished run, not "running: 0/3".
+    nbformat = pytest.importorskip("nbformat")
+    from nbclient import NotebookClient
+
+    cells = [
+        "import asyncio, taskbeam as tb\n"
+        "async def slow():\n    await asyncio.sleep(0.3)\n"
+        "g = tb.Graph('shown')\n"
+        "for i in range(3):\n    g.add(f'n{i}', slow)\n"
+        "run = tb.start(g)\nrun",
+        "await run\nrun.status",
+    ]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    NotebookClient(nb, timeout=60, kernel_name="python3", store_widget_state=False).execute()
+    (shown,) = nb.cells[0].outputs
+    assert shown.output_type == "display_data"
+    assert "application/vnd.jupyter.widget-view+json" in shown.data
+    assert shown.data["text/plain"].endswith("'shown' done: 3/3 finished>"), shown.data

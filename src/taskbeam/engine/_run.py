@@ -775,11 +775,14 @@ class Run:
         except KeyError:
             raise KeyError(f"run {self.id} has no node {node_id!r}") from None
 
-    def view(self, **options: Any) -> GraphView:
-        """A new live view of this run for Jupyter (see :class:`taskbeam.GraphView`)."""
+    def view(self, *, height: int = 0, **options: Any) -> GraphView:
+        """A new live view of this run for Jupyter (see :class:`taskbeam.GraphView`).
+
+        ``height`` in pixels; 0 (the default) fits the graph, up to a limit.
+        """
         from taskbeam.widget import GraphView
 
-        return GraphView(self, **options)
+        return GraphView(self, height=height, **options)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         # A run shown in a notebook is its live view. Showing it again reuses
@@ -792,6 +795,13 @@ class Run:
         if isinstance(data, dict):  # where widgets don't render: the run's own line
             data["text/plain"] = repr(self)
         return bundle
+
+    def _ipython_display_(self) -> None:
+        # The view with a display id, so that its text line is brought up to
+        # date when the run ends (see taskbeam.widget.display_run).
+        from taskbeam.widget._view import display_run
+
+        display_run(self, self._done)
 
     def __repr__(self) -> str:
         c = self._state.counts

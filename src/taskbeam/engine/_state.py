@@ -777,6 +777,8 @@ class RunState:
             out["parent"] = node.parent.id
         if node.task.tags:
             out["tags"] = list(node.task.tags)
+        if node.task.label is not None:
+            out["label"] = node.task.label
         return out
 
     def run_fields(self, run_id: str, t0: float, created: float) -> dict[str, Any]:

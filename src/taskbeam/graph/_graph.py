@@ -32,7 +32,9 @@ __all__ = ["Deps", "Graph", "Links", "Task"]
 
 Deps = Iterable[str] | Mapping[str, str]
 _NO_KWARGS: Mapping[str, Any] = MappingProxyType({})
-_SPEC_ATTRS = ("kwargs", "retries", "backoff", "timeout", "priority", "tags")
+_SPEC_ATTRS = ("kwargs", "retries", "backoff", "timeout", "priority", "tags", "label")
+# A label is for people to read on a node: one line, short.
+LABEL_CHARS = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +42,9 @@ class Task:
     """One node of a graph: a callable, its dependencies and its policies.
 
     ``deps`` are dependency ids and ``args`` the keyword names their results
-    are passed under (the same unless a mapping was given).
+    are passed under (the same unless a mapping was given). ``label`` is
+    what views show for the node instead of its id (the id stays its
+    identity); ``None`` shows the id.
     """
 
     id: str
@@ -54,6 +58,7 @@ class Task:
     priority: int = 0
     tags: tuple[str, ...] = ()
     is_async: bool = False
+    label: str | None = None
 
 
 @dataclass(frozen=True, slots=True, eq=False, weakref_slot=True)
@@ -139,6 +144,21 @@ def _check_policies(
         raise GraphError(f"task {task_id!r}: priority must be an int, not {priority!r}")
 
 
+def _check_label(task_id: str, label: object) -> str | None:
+    if label is None:
+        return None
+    if not isinstance(label, str):
+        raise GraphError(f"task {task_id!r}: label must be a string, not {label!r}")
+    text = " ".join(label.split())  # one line: views draw it on a node
+    if not text:
+        return None
+    if len(text) > LABEL_CHARS:
+        raise GraphError(
+            f"task {task_id!r}: label is {len(text)} characters, at most {LABEL_CHARS} are allowed"
+        )
+    return text
+
+
 def _is_async(fn: Callable[..., Any]) -> bool:
     if inspect.iscoroutinefunction(fn):
         return True
@@ -190,11 +210,17 @@ class Graph:
         timeout: float | None = None,
         priority: int = 0,
         tags: Iterable[str] = (),
+        label: str | None = None,
     ) -> Task:
         """Add a task and return its :class:`Task`.
 
+        ``label`` is a display name for views (``"Summarise arXiv"``); the
+        id stays the node's identity. Whitespace runs are folded into one
+        space, an empty label is no label.
+
         Raises :class:`~taskbeam.GraphError` at once for a duplicate id, a
-        non-callable ``fn`` or a bad policy value.
+        non-callable ``fn``, a bad policy value or a label that is not a
+        string of at most 200 characters.
         """
         task_id = _check_id(id)
         if task_id in self._tasks:
@@ -203,6 +229,7 @@ class Graph:
             raise GraphError(f"task {task_id!r}: {fn!r} is not callable")
         dep_ids, args = _split_deps(task_id, deps)
         _check_policies(task_id, retries, backoff, timeout, priority)
+        text = _check_label(task_id, label)
         if isinstance(tags, str):
             tags = (tags,)
         task = Task(
@@ -217,6 +244,7 @@ class Graph:
             priority=priority,
             tags=tuple(dict.fromkeys(tags)),  # a tag listed twice still takes one slot
             is_async=_is_async(fn),
+            label=text,
         )
         if task.kwargs:
             clash = set(task.kwargs) & set(args)
@@ -251,6 +279,7 @@ class Graph:
         timeout: float | None = None,
         priority: int = 0,
         tags: Iterable[str] = (),
+        label: str | None = None,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]: ...
 
     def task(self, fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
@@ -344,7 +373,7 @@ class Graph:
         """Build a graph from a ``networkx.DiGraph`` whose nodes carry ``fn``.
 
         Optional node attributes: ``kwargs``, ``retries``, ``backoff``,
-        ``timeout``, ``priority``, ``tags``. An edge ``u -> v`` makes ``u`` a
+        ``timeout``, ``priority``, ``tags``, ``label``. An edge ``u -> v`` makes ``u`` a
         dependency of ``v``; its ``arg`` attribute names the keyword (default:
         ``u``). Node ids are converted with ``str``.
         """

@@ -20,6 +20,7 @@ buffer. Threading follows two rules (see docs/widget.md):
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import pathlib
 import threading
@@ -34,7 +35,7 @@ from taskbeam.broadcast._broadcaster import with_request_id
 from taskbeam.engine import Run
 from taskbeam.engine._run import live_run
 
-__all__ = ["GraphView"]
+__all__ = ["GraphView", "display_run"]
 
 STATIC = pathlib.Path(__file__).parent / "static"
 # Requests answered by the broadcaster for the room of the current run.
@@ -60,6 +61,55 @@ def _assets() -> tuple[str, str]:
     return out[0], out[1]
 
 
+def _check_height(height: object) -> int:
+    """``height`` if it is 0 (fit the graph) or 100 to 10,000 pixels, else a ValueError."""
+    if (
+        not isinstance(height, int)
+        or isinstance(height, bool)
+        or not (height == 0 or 100 <= height <= 10_000)
+    ):
+        raise ValueError(
+            f"height must be 0 (fit the graph) or an int of 100 to 10000 pixels, not {height!r}"
+        )
+    return height
+
+
+def display_run(run: Run, ended: concurrent.futures.Future[Any]) -> None:
+    """Display ``run`` as its view, and its text line as it is when it ends.
+
+    The view's output carries a display id. Once ``ended`` is done, the
+    output's ``text/plain`` (``<Run … done: 27/27 finished>``: what a
+    front end without widgets shows, and what a notebook saved without
+    widget state shows when it is opened again) is replaced by the run's
+    final line. Front ends apply such an update to every output with that
+    display id (nbclient and nbconvert do, whichever cell is running); a
+    front end that does not know the id ignores it, and the live view is a
+    widget that follows the run anyway.
+    """
+    from IPython import get_ipython
+    from IPython.display import display, update_display
+
+    bundle = run._repr_mimebundle_()
+    data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
+    # Only a kernel's front ends update an output in place; a terminal would print it again.
+    in_kernel = getattr(get_ipython(), "kernel", None) is not None
+    handle = display(  # type: ignore[no-untyped-call]
+        data, metadata=metadata, raw=True, display_id=True if in_kernel else None
+    )
+    if not in_kernel or handle is None:
+        return
+
+    def final(_: concurrent.futures.Future[Any]) -> None:
+        update_display(  # type: ignore[no-untyped-call]
+            {**data, "text/plain": repr(run)},
+            metadata=metadata,
+            raw=True,
+            display_id=handle.display_id,
+        )
+
+    ended.add_done_callback(final)
+
+
 class GraphView(anywidget.AnyWidget):
     """A live view of a run (or of the runs of an ExecutionService).
 
@@ -71,7 +121,10 @@ class GraphView(anywidget.AnyWidget):
     broadcaster : Broadcaster, optional
         Defaults to :meth:`Broadcaster.shared`.
     height : int
-        Height of the view in pixels.
+        Height of the view in pixels, 100 to 10,000; 0 (the default) fits
+        the graph, between 240 and 640 pixels. A trait: setting it resizes
+        every display of the view, and dragging the handle at the view's
+        bottom edge sets it.
 
     Examples
     --------
@@ -82,14 +135,14 @@ class GraphView(anywidget.AnyWidget):
 
     run_id = traitlets.Unicode("").tag(sync=True)
     mode = traitlets.Unicode("run").tag(sync=True)
-    height = traitlets.Int(420).tag(sync=True)
+    height = traitlets.Int(0).tag(sync=True)
 
     def __init__(
         self,
         source: Run | ExecutionService | str,
         *,
         broadcaster: Broadcaster | None = None,
-        height: int = 420,
+        height: int = 0,
     ) -> None:
         # Read here, not at import, so a missing build is a clear error rather
         # than a blank output in the browser.
@@ -110,8 +163,7 @@ class GraphView(anywidget.AnyWidget):
                 f"GraphView takes a Run, an ExecutionService or a run id, "
                 f"not {type(source).__name__}"
             )
-        if not isinstance(height, int) or not 100 <= height <= 10_000:
-            raise ValueError(f"height must be an int of 100 to 10000 pixels, not {height!r}")
+        _check_height(height)
         self._broadcaster = broadcaster or Broadcaster.shared()
         # Touched only on the broadcaster thread (see the module docstring).
         self._sub: Subscription | None = None
@@ -120,6 +172,10 @@ class GraphView(anywidget.AnyWidget):
         super().__init__(run_id=run_id, mode=mode, height=height)
         self.on_msg(self._on_msg)
         self.observe(self._on_run_id, names="run_id")
+
+    @traitlets.validate("height")
+    def _valid_height(self, proposal: dict[str, Any]) -> int:
+        return _check_height(proposal["value"])
 
     # -- any thread: check and enqueue ---------------------------------------
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
