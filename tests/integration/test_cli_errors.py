@@ -1,0 +1,107 @@
+"""A user's mistakes: one line on stderr, a distinct exit code, the traceback with --debug."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+MODULE = textwrap.dedent(
+    """
+    import taskbeam as tb
+
+    def cycle():
+        g = tb.Graph("cycle")
+        g.add("a", lambda b: b, deps=["b"])
+        g.add("b", lambda a: a, deps=["a"])
+        return g
+
+    def unknown():
+        g = tb.Graph("unknown")
+        g.add("a", lambda ghost: ghost, deps=["ghost"])
+        return g
+
+    def raises():
+        raise RuntimeError("the factory broke\\nsecond line")
+
+    def needs(size, depth=2):
+        return tb.Graph("needs")
+
+    good = tb.Graph("good")
+    good.add("a", lambda: 1)
+    """
+)
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "taskbeam._cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=60,
+        env={"COLUMNS": "120", "PATH": "/usr/bin:/bin", "TERM": "dumb"},
+    )
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "graphs.py").write_text(MODULE)
+    (tmp_path / "broken.py").write_text("import taskbeam\nraise OSError('no config file')\n")
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["run", "graphs:cycle"], 3, "taskbeam: graphs:cycle: cycle in graph 'cycle': "),
+        (
+            ["run", "graphs:unknown"],
+            3,
+            "taskbeam: graphs:unknown: task 'a' depends on unknown task 'ghost'",
+        ),
+        (
+            ["run", "graphs:raises"],
+            3,
+            "taskbeam: graphs:raises() raised RuntimeError: the factory broke",
+        ),
+        (["run", "graphs:needs"], 3, "taskbeam: graphs:needs needs arguments (size, depth=2)"),
+        (["run", "broken:g"], 3, "taskbeam: importing 'broken' raised OSError: no config file"),
+        (["run", "graphs:missing"], 3, "taskbeam: 'graphs' has no attribute 'missing'"),
+        (["run", "graphs:good", "--resume", "nope"], 4, "taskbeam: no run 'nope' in "),
+        (["run", "graphs:good", "--resume", "nope", "--store", "x.db"], 4, "taskbeam: no run"),
+        (["show", "nope", "--store", "x.db"], 4, "taskbeam: "),
+        (["run", "graphs:good", "--limit", "llm"], 2, "taskbeam: --limit takes TAG=N"),
+        (["run", "graphs:good", "--max-concurrency", "0"], 2, "taskbeam: --max-concurrency"),
+        (["run", "graphs:good", "--save-every", "-1"], 2, "taskbeam: --save-every"),
+        (["run", "graphs:good", "--processes", "0"], 2, "taskbeam: --processes takes N >= 1"),
+        (["run", "graphs:good", "--dask", "tcp://127.0.0.1:9"], 5, "taskbeam: cannot reach"),
+    ],
+)
+def test_a_mistake_is_one_line_and_its_own_exit_code(
+    project: Path, args: list[str], code: int, message: str
+) -> None:
+    proc = cli(*args, cwd=project)
+    assert proc.returncode == code, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith(message), lines[0]
+
+
+def test_debug_shows_the_traceback(project: Path) -> None:
+    for args in (["--debug", "run", "graphs:raises"], ["run", "graphs:raises", "--debug"]):
+        proc = cli(*args, cwd=project)
+        assert proc.returncode == 3
+        assert "Traceback (most recent call last)" in proc.stderr
+        assert 'raise RuntimeError("the factory broke' in proc.stderr
+        assert proc.stderr.strip().splitlines()[-1].startswith("taskbeam: graphs:raises() raised")
+
+
+def test_a_run_that_fails_and_one_that_succeeds(project: Path) -> None:
+    assert cli("run", "graphs:good", cwd=project).returncode == 0
+    usage = cli("run", "graphs:good", "--on-error", "never", cwd=project)
+    assert usage.returncode == 2 and "invalid choice" in usage.stderr
