@@ -237,7 +237,8 @@ def report(
     console.print(table)
     if len(rows) < len(nodes):
         console.print(Text(f"… {len(nodes) - len(rows)} more nodes (use --all to list every node)"))
-    console.print(_run_line(run, reused if reused else {i for i, n in rows if n.get("reused")}))
+    reused = reused or {i for i, n in nodes.items() if n.get("reused")}
+    console.print(_run_line(run, reused))
     if run.get("error"):
         console.print(Text.assemble(("store error: ", "bold red"), str(run["error"])))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -122,4 +123,11 @@ def test_a_killed_cli_run_resumes_without_rerunning_what_it_saved(tmp_path: Path
     )
     assert listed.returncode == 0, listed.stderr
     assert "run done" in listed.stdout
+    # The store keeps which nodes the continued run took from it.
+    assert listed.stdout.count("done (reused)") == len(done)
+    assert f"{len(done)} reused from the store" in listed.stdout
+    for node in done:
+        assert re.search(rf"│ {node}\s+│ done \(reused\)", listed.stdout), node
+    for node in set(again):
+        assert re.search(rf"│ {node}\s+│ done\s+│", listed.stdout), node
     assert not os.path.exists(tmp_path / ".taskbeam")

@@ -107,4 +107,6 @@ def load_snapshot(conn: sqlite3.Connection, run_id: str) -> dict[str, Any]:
                 summary[key] = value
         if error_type is not None:
             summary["error"] = {"type": error_type, "message": error_message or ""}
+        if row[13]:
+            summary["reused"] = True
     return {"run": run, "nodes": nodes, "edges": edges}

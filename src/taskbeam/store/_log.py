@@ -13,7 +13,8 @@ thousands of nodes is a handful of list comprehensions and one orjson call::
      "result": [[1, 2], null],        #   serializer: bytes in the results table;
      "fingerprint": ["…", "…"],       #   "preview": only the preview was kept
      "error": {"b": ["ValueError", "bad", "Traceback…"]},   # sparse
-     "output": {"a": "printed text"}}                        # sparse
+     "output": {"a": "printed text"},                        # sparse
+     "reused": {"a": 1}}   # sparse: restored from an earlier run when the run was continued
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ FIELDS = (
     "result",
     "fingerprint",
     "output",
+    "reused",
 )
 _JSON = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
@@ -182,17 +184,22 @@ class Log:
             batch["result"][i],
             batch["fingerprint"][i],
             batch["output"].get(node_id),
+            node_id in batch.get("reused", ()),
         ]
 
     def rows(self) -> dict[str, list[Any]]:
         return {node_id: self.row(node_id) for node_id in self.latest}
 
-    def compact(self, keep: set[str] | None = None) -> bytes | None:
-        """One batch holding the latest row of every node (of ``keep``, if given)."""
+    def compact(self, keep: set[str] | None = None, reused: bool = False) -> bytes | None:
+        """One batch holding the latest row of every node (of ``keep``, if given).
+
+        With ``reused`` (a run being continued) every row kept is marked as
+        reused from the earlier run; otherwise rows keep the mark they had.
+        """
         ids = [n for n in self.latest if keep is None or n in keep]
         if not ids:
             return None
-        out: dict[str, Any] = {"t0": 0.0, "error": {}, "output": {}}
+        out: dict[str, Any] = {"t0": 0.0, "error": {}, "output": {}, "reused": {}}
         for name in ("id", "status", "attempt", "started", "ended", "preview", "format"):
             out[name] = []
         for name in ("result", "fingerprint"):
@@ -211,4 +218,6 @@ class Log:
                 out["error"][node_id] = batch["error"][node_id]
             if node_id in batch["output"]:
                 out["output"][node_id] = batch["output"][node_id]
+            if reused or node_id in batch.get("reused", ()):
+                out["reused"][node_id] = 1
         return orjson.dumps(out, option=_JSON)

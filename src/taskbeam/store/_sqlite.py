@@ -415,7 +415,7 @@ class SQLiteStore:
                     conn.execute(f"DELETE FROM {table} WHERE run_id = ?", (record.id,))
             else:
                 conn.execute("DELETE FROM structure WHERE run_id = ? AND parent = ''", (record.id,))
-                batches = _compact(conn, record.id, keep_set)
+                batches = _compact(conn, record.id, keep_set, reused=True)
             conn.execute(
                 "INSERT INTO structure (run_id, parent, nodes) VALUES (?, '', ?)",
                 (record.id, text),
@@ -735,12 +735,15 @@ def _upsert_run(conn: sqlite3.Connection, r: RunRecord) -> None:
     )
 
 
-def _compact(conn: sqlite3.Connection, run_id: str, keep: set[str] | None) -> dict[int, int]:
+def _compact(
+    conn: sqlite3.Connection, run_id: str, keep: set[str] | None, reused: bool = False
+) -> dict[int, int]:
     """Replace a run's log by one batch of its latest rows (only ``keep``, if given).
 
+    ``reused``: the run is being continued, its kept rows are marked reused.
     Returns the new log's ``{seq: crc32}``.
     """
-    data = Log.read(conn, run_id).compact(keep)
+    data = Log.read(conn, run_id).compact(keep, reused)
     if keep is not None:
         stale = [
             (run_id, n)
