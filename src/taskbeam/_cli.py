@@ -20,14 +20,16 @@ import inspect
 import os
 import pathlib
 import secrets
+import signal
 import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import traceback
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from rich.console import Console
@@ -169,6 +171,14 @@ def _one_line(exc: BaseException) -> str:
 
 def watch(run: Run, console: Console) -> None:
     """Show a live progress bar until the run ends; Ctrl-C cancels the run."""
+    try:
+        _watch(run, console)
+    except KeyboardInterrupt:  # while the bar starts or stops, or a second Ctrl-C
+        run.cancel()
+        run.wait()
+
+
+def _watch(run: Run, console: Console) -> None:
     columns = (
         TextColumn("{task.description}", style="bold", markup=False),
         BarColumn(),
@@ -269,10 +279,13 @@ def _run(graph: Graph, args: argparse.Namespace, console: Console) -> int:
     with contextlib.ExitStack() as stack:
         options["executor"] = _executor(args, stack)
         try:
-            if args.resume:
-                run = resume(args.resume, graph, store=store or _store(None), **options)
-            else:
-                run = start(graph, store=store, **options)
+            with _ctrl_c_deferred() as interrupted:
+                if args.resume:
+                    run = resume(args.resume, graph, store=store or _store(None), **options)
+                else:
+                    run = start(graph, store=store, **options)
+            if interrupted:
+                run.cancel()
         except KeyError as exc:  # resume: no such run
             raise CliError(STORE, str(exc.args[0] if exc.args else exc)) from exc
         except StoreError as exc:
@@ -286,6 +299,21 @@ def _run(graph: Graph, args: argparse.Namespace, console: Console) -> int:
     if run.store is not None:
         console.print(Text(f"stored in {run.store.path} as {run.id}"))
     return EXIT.get(run.status, RUN_FAILED)
+
+
+@contextlib.contextmanager
+def _ctrl_c_deferred() -> Iterator[list[int]]:
+    """Hold Ctrl-C back while a run starts, so it lands on a started run (which
+    is then cancelled) rather than inside the start. Yields the signals held."""
+    held: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield held
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+    try:
+        yield held
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _reused(run: Run) -> set[str]:
@@ -610,6 +638,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exception(exc)
         print(f"taskbeam: {exc.message}", file=sys.stderr, flush=True)
         return exc.code
+    except KeyboardInterrupt:  # before a run started, or a second Ctrl-C while it stops
+        if getattr(args, "debug", False):
+            traceback.print_exc()
+        print("taskbeam: interrupted", file=sys.stderr, flush=True)
+        return CANCELLED
 
 
 def _dispatch(args: argparse.Namespace, console: Console) -> int:

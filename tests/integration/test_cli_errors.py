@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from tests.conftest import wait_until
 
 MODULE = textwrap.dedent(
     """
+    import time
+
     import taskbeam as tb
 
     def cycle():
@@ -32,6 +36,14 @@ MODULE = textwrap.dedent(
 
     good = tb.Graph("good")
     good.add("a", lambda: 1)
+
+    def _slow(i):
+        open(f"started-{i}", "w").close()
+        time.sleep(0.2)
+
+    slow = tb.Graph("slow")
+    for i in range(50):
+        slow.add(f"s{i}", _slow, kwargs={"i": i})
     """
 )
 
@@ -105,3 +117,25 @@ def test_a_run_that_fails_and_one_that_succeeds(project: Path) -> None:
     assert cli("run", "graphs:good", cwd=project).returncode == 0
     usage = cli("run", "graphs:good", "--on-error", "never", cwd=project)
     assert usage.returncode == 2 and "invalid choice" in usage.stderr
+
+
+def test_ctrl_c_cancels_the_run_and_exits_130(project: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "taskbeam._cli", "run", "graphs:slow", "--max-concurrency", "2"],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={"COLUMNS": "120", "PATH": "/usr/bin:/bin", "TERM": "dumb"},
+    )
+    try:
+        wait_until(lambda: (project / "started-0").exists(), timeout=30, interval=0.02)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    assert "run cancelled" in out
+    assert "Traceback" not in err
