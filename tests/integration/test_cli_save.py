@@ -18,6 +18,7 @@ from tests.conftest import wait_until
 from taskbeam.store._log import Log
 
 TASKS = 20
+COMMAND = [sys.executable, "-m", "taskbeam._cli"]
 MODULE = textwrap.dedent(
     f"""
     import os
@@ -131,3 +132,35 @@ def test_a_killed_cli_run_resumes_without_rerunning_what_it_saved(tmp_path: Path
     for node in set(again):
         assert re.search(rf"│ {node}\s+│ done\s+│", listed.stdout), node
     assert not os.path.exists(tmp_path / ".taskbeam")
+
+
+def test_save_every_sets_how_often_a_cli_run_saves(tmp_path: Path) -> None:
+    (tmp_path / "slow.py").write_text(MODULE)
+    proc = subprocess.Popen(
+        [
+            *COMMAND,
+            "run",
+            "slow:g",
+            "--store",
+            "runs.db",
+            "--max-concurrency",
+            "4",
+            "--save-every",
+            "60",
+        ],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "TERM": "dumb"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    log = tmp_path / "executions.log"
+    try:
+        # The last wave of four has started: twelve nodes are done, over 0.9 s
+        # (0.5 s, the default, would have saved most of them), and the run's
+        # own final save is 0.3 s away.
+        wait_until(lambda: len(executions(log)) > TASKS - 4, timeout=30, interval=0.02)
+        run_id, done = stored_done(tmp_path / "runs.db")
+    finally:
+        proc.kill()
+        proc.wait(30)
+    assert run_id is not None and done == set()
