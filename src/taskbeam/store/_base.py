@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 
 from taskbeam._errors import TaskbeamError
-from taskbeam.store._log import Log
+from taskbeam.store._log import REUSED, Log
 
 __all__ = [
     "RunRecord",
@@ -107,6 +107,6 @@ def load_snapshot(conn: sqlite3.Connection, run_id: str) -> dict[str, Any]:
                 summary[key] = value
         if error_type is not None:
             summary["error"] = {"type": error_type, "message": error_message or ""}
-        if row[13]:
+        if row[REUSED]:
             summary["reused"] = True
     return {"run": run, "nodes": nodes, "edges": edges}

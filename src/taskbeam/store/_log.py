@@ -32,7 +32,7 @@ from taskbeam.store._serialize import JSONSerializer, Serializer
 if TYPE_CHECKING:
     from taskbeam.engine._state import Node
 
-__all__ = ["FIELDS", "Log", "columns", "encode"]
+__all__ = ["FIELDS", "REUSED", "Log", "columns", "encode"]
 
 FIELDS = (
     "node_id",
@@ -50,6 +50,7 @@ FIELDS = (
     "output",
     "reused",
 )
+REUSED = FIELDS.index("reused")  # a row's mark: restored from an earlier run on continue
 _JSON = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
 
