@@ -1,60 +1,189 @@
-"""The ``taskbeam`` command: run a graph in the terminal and watch it."""
+"""The taskbeam command: run a graph in the terminal and watch it.
+
+Everything printed goes through rich, and every string that comes from a
+user (node ids, run names, result previews, error messages, tracebacks,
+captured output) is printed as plain text, never read as rich markup: a
+result like ``'[q.1: answer]'`` shows as written.
+
+A mistake (a graph that cannot be loaded, an unknown run, an option out of
+range) prints one line ``taskbeam: ...`` on stderr and exits with its own
+code (see ``EXIT_CODES``); ``--debug`` shows the traceback as well.
+"""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
+import importlib.metadata
 import importlib.util
+import inspect
 import os
 import pathlib
 import secrets
+import signal
 import socket
 import subprocess
 import sys
+import textwrap
+import threading
 import time
+import traceback
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
+from taskbeam._errors import GraphError
 from taskbeam._spec import load_object
-from taskbeam.engine import Executor, ProcessExecutor, Run, RunStatus, resume, start
-from taskbeam.engine._status import TERMINAL
+from taskbeam.engine import Executor, ProcessExecutor, Run, RunStatus, SavePolicy, resume, start
+from taskbeam.engine._status import TERMINAL, Status
 from taskbeam.graph import Graph
 from taskbeam.server._command import add_arguments as _serve_arguments
 from taskbeam.server._command import run as _serve
 from taskbeam.store import SQLiteStore, StoreError
 from taskbeam.store._backup import import_backup
 
-__all__ = ["main"]
+__all__ = ["EXIT_CODES", "CliError", "main"]
 
-STATUS_STYLE = {
-    "done": "green",
-    "failed": "bold red",
-    "cancelled": "yellow",
-    "skipped": "dim",
-    "running": "cyan",
-    "retrying": "magenta",
+# Exit codes. A run's outcome (0, 1, 130) and the kind of mistake (2 to 5)
+# are told apart, so scripts can react to each.
+OK = 0
+RUN_FAILED = 1
+USAGE = 2
+BAD_GRAPH = 3
+STORE = 4
+ENVIRONMENT = 5
+CANCELLED = 130  # as a shell reports a command stopped by Ctrl-C
+EXIT_CODES: dict[int, str] = {
+    OK: "the run finished done (or the command succeeded)",
+    RUN_FAILED: "the run finished failed: some node failed (or was skipped after a failure)",
+    USAGE: "a command-line mistake: an unknown option, a value out of range",
+    BAD_GRAPH: "the graph could not be loaded: bad MODULE:GRAPH, an import or factory "
+    "that raised, a factory that needs arguments, a cycle, an unknown dependency",
+    STORE: "the run store: it cannot be opened or written, or holds no such run or node",
+    ENVIRONMENT: "something outside taskbeam: an optional package missing, a Dask "
+    "scheduler out of reach, JupyterLab not starting",
+    CANCELLED: "the run was cancelled (Ctrl-C)",
 }
-EXIT = {RunStatus.DONE: 0, RunStatus.FAILED: 1, RunStatus.CANCELLED: 2}
+
+# One style per status, keyed by the enums themselves: a status added to
+# engine/_status.py without a style here fails at import, in every test.
+_NODE_STYLE: dict[Status, str] = {
+    Status.PENDING: "dim",
+    Status.READY: "blue",
+    Status.RUNNING: "cyan",
+    Status.RETRYING: "magenta",
+    Status.EXPANDED: "bright_cyan",
+    Status.AGGREGATING: "bright_blue",
+    Status.DONE: "green",
+    Status.FAILED: "bold red",
+    Status.CANCELLED: "yellow",
+    Status.SKIPPED: "dim",
+}
+_RUN_STYLE: dict[RunStatus, str] = {
+    RunStatus.RUNNING: "cyan",
+    RunStatus.PAUSED: "bright_yellow",
+    RunStatus.DONE: "green",
+    RunStatus.FAILED: "bold red",
+    RunStatus.CANCELLED: "yellow",
+}
+STATUS_STYLE: dict[str, str] = {
+    **{s.value: _NODE_STYLE[s] for s in Status},
+    **{s.value: _RUN_STYLE[s] for s in RunStatus},
+    # A run that stopped without ending (its process was killed) may be
+    # stored as interrupted; a store written by a newer version may hold
+    # statuses this one does not know, which print in plain bold.
+    "interrupted": "bold yellow",
+}
+EXIT = {RunStatus.DONE: OK, RunStatus.FAILED: RUN_FAILED, RunStatus.CANCELLED: CANCELLED}
+SAVE_EVERY = SavePolicy().watched
+
+
+class CliError(Exception):
+    """A mistake the command reports in one line and an exit code (see ``EXIT_CODES``)."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def styled(status: str) -> Text:
+    """``status`` in its colour (plain bold for a status this version does not know)."""
+    return Text(status, style=STATUS_STYLE.get(status, "bold"))
 
 
 def load_graph(spec: str) -> Graph:
-    """Resolve ``module:attribute`` to a Graph (or a zero-argument factory of one)."""
-    return load_object(spec, Graph, "MODULE:GRAPH")
+    """Resolve ``module:attribute`` to a valid Graph (or a zero-argument factory of one).
+
+    Raises
+    ------
+    CliError
+        With ``BAD_GRAPH`` for every way it can go wrong.
+    """
+    try:
+        # kind=object: load_object returns the attribute itself, not called,
+        # so a factory's signature can be checked before calling it.
+        obj: Any = load_object(spec, object, "MODULE:GRAPH")
+    except SystemExit as exc:
+        raise CliError(BAD_GRAPH, str(exc.code).removeprefix("taskbeam: ")) from None
+    except Exception as exc:
+        module = spec.partition(":")[0]
+        raise CliError(BAD_GRAPH, f"importing {module!r} raised {_one_line(exc)}") from exc
+    if callable(obj) and not isinstance(obj, Graph):
+        try:
+            inspect.signature(obj).bind()
+        except TypeError:
+            raise CliError(
+                BAD_GRAPH,
+                f"{spec} needs arguments {_signature(obj)}: name a Graph or a function "
+                "that takes none",
+            ) from None
+        except ValueError:  # no signature to inspect (some builtins): just call it
+            pass
+        try:
+            obj = obj()
+        except Exception as exc:
+            raise CliError(BAD_GRAPH, f"{spec}() raised {_one_line(exc)}") from exc
+    if not isinstance(obj, Graph):
+        raise CliError(BAD_GRAPH, f"{spec} is a {type(obj).__name__}, not a taskbeam.Graph")
+    try:
+        return obj.validate()
+    except GraphError as exc:
+        raise CliError(BAD_GRAPH, f"{spec}: {exc}") from exc
+
+
+def _signature(fn: Callable[..., Any]) -> str:
+    try:
+        return str(inspect.signature(fn))
+    except (TypeError, ValueError):
+        return "(...)"
+
+
+def _one_line(exc: BaseException) -> str:
+    message = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {message[0]}" if message else type(exc).__name__
 
 
 def watch(run: Run, console: Console) -> None:
     """Show a live progress bar until the run ends; Ctrl-C cancels the run."""
+    try:
+        _watch(run, console)
+    except KeyboardInterrupt:  # while the bar starts or stops, or a second Ctrl-C
+        run.cancel()
+        run.wait()
+
+
+def _watch(run: Run, console: Console) -> None:
     columns = (
-        TextColumn("[bold]{task.description}"),
+        TextColumn("{task.description}", style="bold", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.fields[detail]}"),
+        TextColumn("{task.fields[detail]}", markup=False),
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console, transient=False) as progress:
@@ -80,14 +209,26 @@ def _update(progress: Progress, bar: Any, run: Run) -> None:
     progress.update(bar, total=total, completed=finished, detail=detail)
 
 
-def report(snap: dict[str, Any], console: Console, show_all: bool = False, limit: int = 40) -> None:
-    """Print a snapshot as a table of nodes: status, attempts, duration, result or error."""
+def report(
+    snap: dict[str, Any],
+    console: Console,
+    show_all: bool = False,
+    limit: int = 40,
+    reused: frozenset[str] | set[str] = frozenset(),
+) -> None:
+    """Print a snapshot as a table of nodes: status, attempts, duration, result or error.
+
+    Nodes in ``reused`` (or whose summary says ``reused``) were restored from
+    the store when the run was continued: their status reads ``done
+    (reused)``.
+    """
     nodes = snap["nodes"]
     rows = list(nodes.items())
     if not show_all and len(rows) > limit:
         bad = [(k, v) for k, v in rows if v["status"] != "done"]
         rows = (bad + [(k, v) for k, v in rows if v["status"] == "done"])[:limit]
-    table = Table(title=f"run {snap['run']['id']} ({snap['run']['name']})")
+    run = snap["run"]
+    table = Table(title=Text(f"run {run['id']} ({run['name']})"))
     for col in ("node", "status", "attempts", "seconds", "result / error"):
         table.add_column(col, overflow="fold")
     for node_id, n in rows:
@@ -97,48 +238,94 @@ def report(snap: dict[str, Any], console: Console, show_all: bool = False, limit
         outcome = n.get("preview", "")
         if "error" in n:
             outcome = f"{n['error']['type']}: {n['error']['message']}"
-        style = STATUS_STYLE.get(n["status"], "")
+        status = styled(n["status"])
+        if node_id in reused or n.get("reused"):
+            status.append(" (reused)", style="dim")
         table.add_row(
-            node_id, f"[{style}]{n['status']}[/]", str(n.get("attempt", "")), seconds, outcome
+            Text(node_id), status, Text(str(n.get("attempt", ""))), seconds, Text(outcome)
         )
     console.print(table)
     if len(rows) < len(nodes):
-        console.print(f"… {len(nodes) - len(rows)} more nodes (use --all to list every node)")
-    counts = ", ".join(f"{k}={v}" for k, v in snap["run"]["counts"].items() if v)
-    style = STATUS_STYLE.get(snap["run"]["status"], "")
-    console.print(f"run [{style}]{snap['run']['status']}[/] · {counts}")
-    if snap["run"].get("error"):
-        console.print(f"[bold red]store error:[/] {snap['run']['error']}")
+        console.print(Text(f"… {len(nodes) - len(rows)} more nodes (use --all to list every node)"))
+    reused = reused or {i for i, n in nodes.items() if n.get("reused")}
+    console.print(_run_line(run, reused))
+    if run.get("error"):
+        console.print(Text.assemble(("store error: ", "bold red"), str(run["error"])))
 
 
-def _run(graph: Graph, args: argparse.Namespace) -> int:
-    console = Console()
+def _run_line(run: Mapping[str, Any], reused: set[str] | frozenset[str]) -> Text:
+    counts = ", ".join(f"{k}={v}" for k, v in run["counts"].items() if v)
+    line = Text.assemble("run ", styled(run["status"]), f" · {counts}")
+    if reused:
+        line.append(f" · {len(reused)} reused from the store")
+    return line
+
+
+def _run(graph: Graph, args: argparse.Namespace, console: Console) -> int:
     limits = dict(_parse_limit(x) for x in args.limit or [])
+    if args.save_every < 0:
+        raise CliError(USAGE, f"--save-every takes SECONDS >= 0, got {args.save_every}")
+    if args.max_concurrency is not None and args.max_concurrency < 1:
+        raise CliError(USAGE, f"--max-concurrency takes N >= 1, got {args.max_concurrency}")
     options: dict[str, Any] = {
         "max_concurrency": args.max_concurrency,
         "limits": limits,
         "on_error": args.on_error,
         "max_depth": args.max_depth,
+        # The terminal watches the run, so it saves as a watched run does.
+        "save_policy": SavePolicy(watched=args.save_every, unwatched=args.save_every),
     }
     store = _store(args.store) if args.store else None
     with contextlib.ExitStack() as stack:
         options["executor"] = _executor(args, stack)
-        if args.resume:
-            run = resume(args.resume, graph, store=store or _store(None), **options)
-        else:
-            run = start(graph, store=store, **options)
+        try:
+            with _ctrl_c_deferred() as interrupted:
+                if args.resume:
+                    run = resume(args.resume, graph, store=store or _store(None), **options)
+                else:
+                    run = start(graph, store=store, **options)
+            if interrupted:
+                run.cancel()
+        except KeyError as exc:  # resume: no such run
+            raise CliError(STORE, str(exc.args[0] if exc.args else exc)) from exc
+        except StoreError as exc:
+            raise CliError(STORE, str(exc)) from exc
+        except GraphError as exc:
+            raise CliError(BAD_GRAPH, str(exc)) from exc
+        except (TypeError, ValueError) as exc:
+            raise CliError(USAGE, str(exc)) from exc
         watch(run, console)
-        report(run.snapshot(), console, show_all=args.all)
+        report(run.snapshot(), console, show_all=args.all, reused=_reused(run))
     if run.store is not None:
-        console.print(f"stored in {run.store.path} as {run.id}")
-    return EXIT.get(run.status, 1)
+        console.print(Text(f"stored in {run.store.path} as {run.id}"))
+    return EXIT.get(run.status, RUN_FAILED)
+
+
+@contextlib.contextmanager
+def _ctrl_c_deferred() -> Iterator[list[int]]:
+    """Hold Ctrl-C back while a run starts, so it lands on a started run (which
+    is then cancelled) rather than inside the start. Yields the signals held."""
+    held: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield held
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+    try:
+        yield held
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _reused(run: Run) -> set[str]:
+    """The nodes a continued run took from the store instead of running them."""
+    return {n.id for n in run._state.restored}
 
 
 def _executor(args: argparse.Namespace, stack: contextlib.ExitStack) -> Executor | None:
     """The executor ``--processes`` or ``--dask`` ask for (closed when ``stack`` closes)."""
     if args.processes is not None:
         if args.processes < 1:
-            raise SystemExit(f"taskbeam: --processes takes N >= 1, got {args.processes}")
+            raise CliError(USAGE, f"--processes takes N >= 1, got {args.processes}")
         return stack.enter_context(ProcessExecutor(args.processes))
     if args.dask is not None:
         try:
@@ -146,12 +333,12 @@ def _executor(args: argparse.Namespace, stack: contextlib.ExitStack) -> Executor
 
             from taskbeam.engine._dask import DaskExecutor
         except ImportError:
-            raise SystemExit("taskbeam: --dask needs pip install 'taskbeam[dask]'") from None
+            raise CliError(ENVIRONMENT, "--dask needs pip install 'taskbeam[dask]'") from None
         try:
             client = stack.enter_context(Client(args.dask, timeout=5))  # type: ignore[no-untyped-call]
         except (OSError, TimeoutError) as exc:
-            msg = f"taskbeam: cannot reach the Dask scheduler {args.dask} within 5 s: {exc}"
-            raise SystemExit(msg) from None
+            msg = f"cannot reach the Dask scheduler {args.dask} within 5 s: {exc}"
+            raise CliError(ENVIRONMENT, msg) from None
         executor = DaskExecutor(client)
         stack.callback(executor.close)
         return executor
@@ -163,46 +350,97 @@ def _store(path: str | None, readonly: bool = False) -> SQLiteStore:
     try:
         return SQLiteStore(path, readonly=readonly)
     except StoreError as exc:
-        raise SystemExit(f"taskbeam: {exc}") from None
+        raise CliError(STORE, str(exc)) from None
 
 
-def _runs(args: argparse.Namespace) -> int:
-    console = Console()
+def _runs(args: argparse.Namespace, console: Console) -> int:
     store = _store(args.store, readonly=True)
-    table = Table(title=f"runs in {store.path}")
+    table = Table(title=Text(f"runs in {store.path}"))
     for col in ("id", "name", "status", "counts", "started", "seconds"):
         table.add_column(col, overflow="fold")
-    for r in store.runs():
+    try:
+        runs = store.runs()
+    except StoreError as exc:
+        raise CliError(STORE, str(exc)) from exc
+    for r in runs:
         counts = ", ".join(f"{k}={v}" for k, v in r["counts"].items() if v)
         started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["created"]))
-        style = STATUS_STYLE.get(r["status"], "")
         seconds = f"{r['ended']:.3f}" if "ended" in r else ""
-        table.add_row(r["id"], r["name"], f"[{style}]{r['status']}[/]", counts, started, seconds)
+        table.add_row(
+            Text(r["id"]), Text(r["name"]), styled(r["status"]), Text(counts), started, seconds
+        )
     console.print(table)
-    return 0
+    return OK
 
 
-def _show(args: argparse.Namespace) -> int:
+def _show(args: argparse.Namespace, console: Console) -> int:
     store = _store(args.store, readonly=True)
     try:
         snap = store.load(args.run_id)
+        rows = store.node_rows(args.run_id) if args.node is not None else {}
     except KeyError:
-        raise SystemExit(f"taskbeam: no run {args.run_id!r} in {store.path}") from None
+        raise CliError(STORE, f"no run {args.run_id!r} in {store.path}") from None
     except StoreError as exc:
-        raise SystemExit(f"taskbeam: {exc}") from None
-    report(snap, Console(), show_all=args.all)
-    return 0
+        raise CliError(STORE, str(exc)) from exc
+    if args.node is None:
+        report(snap, console, show_all=args.all)
+        return OK
+    if args.node not in rows:
+        if args.node in snap["nodes"]:  # in the graph, never started: nothing stored yet
+            rows[args.node] = {"status": snap["nodes"][args.node]["status"]}
+        else:
+            raise CliError(STORE, f"run {args.run_id!r} has no node {args.node!r}")
+    deps = [d for d, dependant in snap["edges"] if dependant == args.node]
+    summary = snap["nodes"].get(args.node, {})
+    node_report(args.run_id, args.node, rows[args.node], summary, deps, console)
+    return OK
 
 
-def _import(args: argparse.Namespace) -> int:
+def node_report(
+    run_id: str,
+    node_id: str,
+    row: Mapping[str, Any],
+    summary: Mapping[str, Any],
+    deps: Sequence[str],
+    console: Console,
+) -> None:
+    """Print one stored node: status, timing, result, error with its traceback, output."""
+    console.print(Text.assemble(("node ", "bold"), (node_id, "bold"), f" of run {run_id}"))
+    status = styled(str(row["status"]))
+    if summary.get("reused"):
+        status.append(" (reused)", style="dim")
+    console.print(Text.assemble("status: ", status))
+    if row.get("attempt"):
+        console.print(Text(f"attempts: {row['attempt']}"))
+    if row.get("started") is not None and row.get("ended") is not None:
+        console.print(Text(f"seconds: {row['ended'] - row['started']:.3f}"))
+    if deps:
+        console.print(Text(f"depends on: {', '.join(deps)}"))
+    if row.get("preview") is not None:
+        console.print(Text.assemble("result: ", str(row["preview"])))
+    if row.get("error_type") is not None:
+        console.print(
+            Text.assemble(
+                ("error: ", "bold red"), f"{row['error_type']}: {row.get('error_message') or ''}"
+            )
+        )
+    if row.get("traceback"):
+        console.print(Text("traceback:", style="bold"))
+        console.print(Text(str(row["traceback"]).rstrip("\n")), soft_wrap=True)
+    if row.get("output"):
+        console.print(Text("output:", style="bold"))
+        console.print(Text(str(row["output"]).rstrip("\n")), soft_wrap=True)
+
+
+def _import(args: argparse.Namespace, console: Console) -> int:
     store = _store(args.store)
     try:
         run_id = import_backup(store, args.file)
     except StoreError as exc:
-        raise SystemExit(f"taskbeam: {exc}") from None
+        raise CliError(STORE, str(exc)) from None
     store.close()
-    Console().print(f"imported run {run_id} into {store.path}")
-    return 0
+    console.print(Text(f"imported run {run_id} into {store.path}"))
+    return OK
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -213,12 +451,12 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
-def _lab(args: argparse.Namespace) -> int:
+def _lab(args: argparse.Namespace, console: Console) -> int:
     if importlib.util.find_spec("jupyterlab") is None:
-        raise SystemExit("taskbeam: JupyterLab is not installed: pip install 'taskbeam[lab]'")
+        raise CliError(ENVIRONMENT, "JupyterLab is not installed: pip install 'taskbeam[lab]'")
     notebook = pathlib.Path(args.notebook).resolve() if args.notebook else None
     if notebook is not None and not notebook.is_file():
-        raise SystemExit(f"taskbeam: no notebook {args.notebook!r}")
+        raise CliError(USAGE, f"no notebook {args.notebook!r}")
     root = notebook.parent if notebook is not None else pathlib.Path.cwd()
     port = args.port or free_port(args.ip)
     token = secrets.token_hex(24)
@@ -238,7 +476,7 @@ def _lab(args: argparse.Namespace) -> int:
         except OSError:
             if time.monotonic() > deadline:
                 proc.terminate()
-                raise SystemExit("taskbeam: JupyterLab did not start within 60 s") from None
+                raise CliError(ENVIRONMENT, "JupyterLab did not start within 60 s") from None
             time.sleep(0.2)
     page = f"/lab/tree/{notebook.name}" if notebook is not None else "/lab"
     # A plain print: the URL must stay on one line to be copied or clicked.
@@ -249,43 +487,103 @@ def _lab(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         proc.terminate()
         proc.wait(10)
-        return 0
+        return OK
 
 
 def _parse_limit(text: str) -> tuple[str, int]:
     tag, sep, n = text.partition("=")
     if not sep or not n.isdigit() or int(n) < 1:
-        raise SystemExit(f"taskbeam: --limit takes TAG=N with N >= 1, got {text!r}")
+        raise CliError(USAGE, f"--limit takes TAG=N with N >= 1, got {text!r}")
     return tag, int(n)
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("taskbeam")
+    except importlib.metadata.PackageNotFoundError:  # a source tree on sys.path
+        from taskbeam import __version__
+
+        return __version__
+
+
+def _epilog() -> str:
+    lines = ["exit codes:"]
+    for code, text in EXIT_CODES.items():
+        lines += textwrap.wrap(
+            text, width=78, initial_indent=f"  {code:<5}", subsequent_indent=" " * 7
+        )
+    lines.append("")
+    lines.append("Run 'taskbeam COMMAND --help' for the options of a command.")
+    return "\n".join(lines)
+
+
+DEBUG_HELP = "on a mistake, show the Python traceback as well as the one-line message"
+_DESCRIPTION = "Run taskbeam task graphs in the terminal, list and show stored runs, serve them."
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="taskbeam", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run MODULE:GRAPH with a live progress bar")
+    parser = argparse.ArgumentParser(
+        prog="taskbeam",
+        description=_DESCRIPTION,
+        epilog=_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"taskbeam {_version()}")
+    # --debug before or after the command; SUPPRESS keeps a subcommand's
+    # default from overwriting a --debug given before it.
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(
+            name,
+            help=help,
+            description=help[0].upper() + help[1:] + ".",
+            parents=[debug],
+            epilog=_epilog(),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    run = command("run", "run MODULE:GRAPH with a live progress bar")
     run.add_argument("graph", help="module:attribute naming a Graph or a function returning one")
-    demo = sub.add_parser("demo", help="run the bundled recursive research-agent example")
-    runs = sub.add_parser("runs", help="list the runs in a store")
-    show = sub.add_parser("show", help="print one stored run")
-    show.add_argument("run_id")
+    demo = command("demo", "run the bundled recursive research-agent example")
+    runs = command("runs", "list the runs in a store")
+    show = command("show", "print one stored run, or one node of it with --node")
+    show.add_argument("run_id", metavar="RUN_ID", help="the run's id, as 'taskbeam runs' lists it")
     show.add_argument("--all", action="store_true", help="list every node")
-    imp = sub.add_parser("import", help="load an emergency backup file into a store")
-    imp.add_argument("file")
-    lab = sub.add_parser("lab", help="open a notebook in JupyterLab and print its URL")
+    show.add_argument(
+        "--node",
+        metavar="NODE_ID",
+        help="print this node's status, result, error with its traceback, and captured output",
+    )
+    imp = command("import", "load an emergency backup file into a store")
+    imp.add_argument("file", metavar="FILE", help="the backup file (runs.db.backup-*.json)")
+    lab = command("lab", "open a notebook in JupyterLab and print its URL")
     lab.add_argument("notebook", nargs="?", help="a notebook to open (default: the file browser)")
     lab.add_argument("--ip", default="127.0.0.1", help="address to listen on")
     lab.add_argument("--port", type=int, default=0, help="port (default: a free one)")
-    serve = sub.add_parser("serve", help="serve a REST API and live Socket.IO updates of runs")
+    serve = sub.add_parser(
+        "serve",
+        help="serve a REST API and live Socket.IO updates of runs",
+        description="Serve a REST API and live Socket.IO updates of runs, until Ctrl-C.",
+    )
     _serve_arguments(serve)
     for p in (runs, show, imp):
         p.add_argument("--store", default=None, help="database file (default .taskbeam/runs.db)")
     for p in (run, demo):
         p.add_argument("--store", default=None, help="persist the run in this database file")
-        p.add_argument("--resume", metavar="RUN_ID", help="continue a stored run")
+        p.add_argument(
+            "--resume",
+            metavar="RUN_ID",
+            help="continue a stored run: done nodes whose task is unchanged are reused",
+        )
         p.add_argument(
             "--max-concurrency",
             type=int,
             default=None,
+            metavar="N",
             help="most nodes running at once (default 8, or twice the workers)",
         )
         where = p.add_mutually_exclusive_group()
@@ -297,27 +595,69 @@ def _parser() -> argparse.ArgumentParser:
             metavar="ADDRESS",
             help="run sync tasks on the Dask cluster whose scheduler is at ADDRESS",
         )
-        p.add_argument("--limit", action="append", metavar="TAG=N", help="per-tag limit")
-        p.add_argument("--on-error", choices=("continue", "fail_fast"), default="continue")
-        p.add_argument("--max-depth", type=int, default=8)
+        p.add_argument(
+            "--limit",
+            action="append",
+            metavar="TAG=N",
+            help="at most N nodes tagged TAG running at once; repeatable",
+        )
+        p.add_argument(
+            "--on-error",
+            choices=("continue", "fail_fast"),
+            default="continue",
+            help="continue: skip what depends on a failure, run the rest (default); "
+            "fail_fast: cancel everything at the first failure",
+        )
+        p.add_argument(
+            "--max-depth",
+            type=int,
+            default=8,
+            metavar="N",
+            help="most levels of nested expand (default 8)",
+        )
+        p.add_argument(
+            "--save-every",
+            type=float,
+            default=SAVE_EVERY,
+            metavar="SECONDS",
+            help=f"with --store: save changes at least this often (default {SAVE_EVERY:g})",
+        )
         p.add_argument("--all", action="store_true", help="list every node in the final table")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line ``argv`` (default ``sys.argv[1:]``); return the exit code."""
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)
-    if args.command in ("runs", "show", "import", "lab"):
-        return {"runs": _runs, "show": _show, "import": _import, "lab": _lab}[args.command](args)
+    console = Console()
+    try:
+        return _dispatch(args, console)
+    except CliError as exc:
+        if getattr(args, "debug", False):
+            traceback.print_exception(exc)
+        print(f"taskbeam: {exc.message}", file=sys.stderr, flush=True)
+        return exc.code
+    except KeyboardInterrupt:  # before a run started, or a second Ctrl-C while it stops
+        if getattr(args, "debug", False):
+            traceback.print_exc()
+        print("taskbeam: interrupted", file=sys.stderr, flush=True)
+        return CANCELLED
+
+
+def _dispatch(args: argparse.Namespace, console: Console) -> int:
+    commands = {"runs": _runs, "show": _show, "import": _import, "lab": _lab}
+    if args.command in commands:
+        return commands[args.command](args, console)
     if args.command == "demo":
         from taskbeam.examples import FakeLLM, research_graph
 
         graph = research_graph("why is the sky blue", depth=3, breadth=3, llm=FakeLLM(0.4))
         if not args.limit:
             args.limit = ["llm=4"]
-        return _run(graph, args)
-    return _run(load_graph(args.graph), args)
+        return _run(graph, args, console)
+    return _run(load_graph(args.graph), args, console)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -120,7 +120,7 @@ def test_lab_refuses_a_missing_notebook(tmp_path: Path) -> None:
         text=True,
         timeout=60,
     )
-    assert proc.returncode == 1
+    assert proc.returncode == 2
     assert "no notebook" in proc.stderr
 
 

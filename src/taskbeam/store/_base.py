@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 
 from taskbeam._errors import TaskbeamError
-from taskbeam.store._log import Log
+from taskbeam.store._log import REUSED, Log
 
 __all__ = [
     "RunRecord",
@@ -224,6 +224,8 @@ def load_snapshot(conn: sqlite3.Connection, run_id: str, path: object = "") -> d
                     summary[key] = value
             if error_type is not None:
                 summary["error"] = {"type": error_type, "message": error_message or ""}
+            if row[REUSED]:
+                summary["reused"] = True
     except DECODE_ERRORS as exc:
         raise damaged(path, run_id, "a node row of its log is damaged", exc) from exc
     return {"run": run, "nodes": nodes, "edges": edges}

@@ -15,8 +15,9 @@ thousands of nodes is a handful of list comprehensions and one orjson call::
      "error": {"b": ["ValueError", "bad", "Traceback…"]},   # sparse
      "output": {"a": "printed text"},                        # sparse
      "refused": {"c": "NaN does not survive JSON"},          # sparse: why only the
-     "crc": {"d": 2309737967}}                               #   preview was kept; CRC-32
+     "crc": {"d": 2309737967},                               #   preview was kept; CRC-32
                                                              #   of a side result
+     "reused": {"a": 1}}   # sparse: restored from an earlier run when the run was continued
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from taskbeam.store._serialize import JSONSerializer, Serializer
 if TYPE_CHECKING:
     from taskbeam.engine._state import Node
 
-__all__ = ["FIELDS", "Log", "columns", "encode"]
+__all__ = ["FIELDS", "REUSED", "Log", "columns", "encode"]
 
 FIELDS = (
     "node_id",
@@ -53,7 +54,9 @@ FIELDS = (
     "fingerprint",
     "output",
     "refused",
+    "reused",
 )
+REUSED = FIELDS.index("reused")  # a row's mark: restored from an earlier run on continue
 _JSON = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 _STRICT = orjson.OPT_SERIALIZE_NUMPY  # non-string keys raise
 
@@ -304,17 +307,29 @@ class Log:
             batch["fingerprint"][i],
             batch["output"].get(node_id),
             batch.get("refused", {}).get(node_id),
+            node_id in batch.get("reused", ()),
         ]
 
     def rows(self) -> dict[str, list[Any]]:
         return {node_id: self.row(node_id) for node_id in self.latest}
 
-    def compact(self, keep: set[str] | None = None) -> bytes | None:
-        """One batch holding the latest row of every node (of ``keep``, if given)."""
+    def compact(self, keep: set[str] | None = None, reused: bool = False) -> bytes | None:
+        """One batch holding the latest row of every node (of ``keep``, if given).
+
+        With ``reused`` (a run being continued) every row kept is marked as
+        reused from the earlier run; otherwise rows keep the mark they had.
+        """
         ids = [n for n in self.latest if keep is None or n in keep]
         if not ids:
             return None
-        out: dict[str, Any] = {"t0": 0.0, "error": {}, "output": {}, "refused": {}, "crc": {}}
+        out: dict[str, Any] = {
+            "t0": 0.0,
+            "error": {},
+            "output": {},
+            "refused": {},
+            "crc": {},
+            "reused": {},
+        }
         for name in ("id", "status", "attempt", "started", "ended", "preview", "format"):
             out[name] = []
         for name in ("result", "fingerprint"):
@@ -333,4 +348,6 @@ class Log:
                 sparse = batch.get(name)
                 if sparse and node_id in sparse:
                     out[name][node_id] = sparse[node_id]
+            if reused or node_id in batch.get("reused", ()):
+                out["reused"][node_id] = 1
         return orjson.dumps(out, option=_JSON)

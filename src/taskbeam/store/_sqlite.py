@@ -539,7 +539,7 @@ class SQLiteStore:
                     conn.execute(f"DELETE FROM {table} WHERE run_id = ?", (record.id,))
             else:
                 conn.execute("DELETE FROM structure WHERE run_id = ? AND parent = ''", (record.id,))
-                batches = _compact(conn, record.id, keep_set)
+                batches = _compact(conn, record.id, keep_set, reused=True)
             self._logs[record.id] = dict(batches)
             conn.execute(  # the checksum of the log as it is now
                 "UPDATE runs SET checksum = ? WHERE id = ?", (log_digest(batches), record.id)
@@ -1037,12 +1037,15 @@ def _upsert_run(conn: sqlite3.Connection, r: RunRecord) -> None:
     )
 
 
-def _compact(conn: sqlite3.Connection, run_id: str, keep: set[str] | None) -> dict[int, int]:
+def _compact(
+    conn: sqlite3.Connection, run_id: str, keep: set[str] | None, reused: bool = False
+) -> dict[int, int]:
     """Replace a run's log by one batch of its latest rows (only ``keep``, if given).
 
+    ``reused``: the run is being continued, its kept rows are marked reused.
     Returns the new log's ``{seq: crc32}``.
     """
-    data = Log.read(conn, run_id).compact(keep)
+    data = Log.read(conn, run_id).compact(keep, reused)
     if keep is not None:
         stale = [
             (run_id, n)
