@@ -37,7 +37,7 @@ from taskbeam._errors import GraphError
 from taskbeam._service import ExecutionService
 from taskbeam.broadcast import Broadcaster
 from taskbeam.server._api import Api, json_response
-from taskbeam.server._guard import GuardedServer
+from taskbeam.server._guard import UVICORN_LOGS, GuardedServer
 from taskbeam.server._hub import Hub
 from taskbeam.server._middleware import (
     BearerAuth,
@@ -94,7 +94,11 @@ class App:
 
     def stats(self) -> dict[str, int]:
         """Sessions open and what the server refused or dropped, counted since it started."""
-        return {**self.sio.stats(), "released_projects": self.projects.released_count}
+        return {
+            **self.sio.stats(),
+            "uvicorn_log_lines_suppressed": UVICORN_LOGS.suppressed,
+            "released_projects": self.projects.released_count,
+        }
 
 
 def create_app(
@@ -141,8 +145,6 @@ def create_app(
         ping_interval=25,
         ping_timeout=20,
         http_compression=False,  # frames that are worth it are gzipped already
-        logger=False,
-        engineio_logger=False,
     )
     hub = Hub(sio, broadcaster, capacity=outbox_capacity, hard_limit=outbox_hard_limit)
 

@@ -31,12 +31,21 @@ import time
 from collections import Counter
 from typing import Any
 
+import engineio  # type: ignore[import-untyped]
 import socketio  # type: ignore[import-untyped]
 from socketio import packet as sio_packet
 
 from taskbeam.server._limits import JSON
 
-__all__ = ["GuardedServer", "LogLimiter", "SafePacket", "client_address"]
+__all__ = [
+    "LIBRARY_LOGS",
+    "UVICORN_LOGS",
+    "GuardedServer",
+    "LogLimiter",
+    "RepeatedLines",
+    "SafePacket",
+    "client_address",
+]
 
 log = logging.getLogger("taskbeam.server")
 
@@ -87,6 +96,67 @@ class LogLimiter:
         return True
 
 
+class RepeatedLines(logging.Filter):
+    """A logging filter: the same message at most ``burst`` times a ``window`` (uvicorn's lines).
+
+    uvicorn logs one warning per malformed request ("Invalid HTTP request
+    received.") or per request over its concurrency limit, with no client
+    address; this keys on the message.
+    """
+
+    def __init__(self, limiter: LogLimiter) -> None:
+        super().__init__()
+        self.limiter = limiter
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.limiter.allow("uvicorn", str(record.msg)[:200])
+
+
+UVICORN_LOGS = LogLimiter()  # one for the process, as uvicorn's loggers are
+LIBRARY_LOGS = LogLimiter()  # python-socketio's and python-engineio's, for the process
+
+
+def _quiet_logger(name: str) -> logging.Logger:
+    """A logger at ERROR that lets each message through a few times a minute only."""
+    logger = logging.getLogger(name)
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.ERROR)
+    if not any(isinstance(f, RepeatedLines) for f in logger.filters):
+        logger.addFilter(RepeatedLines(LIBRARY_LOGS))
+    return logger
+
+
+class _Engine(engineio.AsyncServer):  # type: ignore[misc]
+    """Engine.IO's server, keeping each session's ping task so that closing it frees it.
+
+    Engine.IO starts a task per session that sleeps ``ping_interval`` and
+    holds the session meanwhile: without cancelling it, every closed session
+    (and its queues) stays in memory up to 25 s.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.ping_tasks: dict[str, asyncio.Task[Any]] = {}
+
+    def start_background_task(self, target: Any, *args: Any, **kwargs: Any) -> Any:
+        task = super().start_background_task(target, *args, **kwargs)
+        owner = getattr(target, "__self__", None)
+        if getattr(target, "__name__", "") == "_send_ping" and owner is not None:
+            sid = str(owner.sid)
+            self.ping_tasks[sid] = task
+            task.add_done_callback(lambda t: self._drop_ping(sid, t))
+        return task
+
+    def _drop_ping(self, sid: str, task: asyncio.Task[Any]) -> None:
+        if self.ping_tasks.get(sid) is task:
+            del self.ping_tasks[sid]
+
+    def cancel_ping(self, sid: str) -> None:
+        task = self.ping_tasks.pop(sid, None)
+        if task is not None:
+            task.cancel()
+
+
 class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
     """An ``AsyncServer`` that bounds sessions and packets (see the module docstring).
 
@@ -110,6 +180,10 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
         max_connections_per_client: int = 100,
         **options: Any,
     ) -> None:
+        # Engine.IO logs one error with a traceback per undecodable packet: its
+        # logger repeats each message at most a few times a minute.
+        options.setdefault("logger", _quiet_logger("taskbeam.server.socketio"))
+        options.setdefault("engineio_logger", _quiet_logger("taskbeam.server.engineio"))
         super().__init__(serializer=SafePacket, **options)
         self.connect_timeout = connect_timeout
         self.max_connections = max_connections
@@ -121,6 +195,9 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
         self._deadlines: dict[str, asyncio.TimerHandle] = {}
         self._discard: dict[str, int] = {}  # eio sid -> attachments still to throw away
         self._tasks: set[asyncio.Task[None]] = set()
+
+    def _engineio_server_class(self) -> type[_Engine]:
+        return _Engine
 
     # -- sessions ---------------------------------------------------------------
     @property
@@ -168,6 +245,7 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
 
     def _forget(self, eio_sid: str) -> None:
         self.authenticated(eio_sid)
+        self.eio.cancel_ping(eio_sid)
         self._discard.pop(eio_sid, None)
         self._binary_packet.pop(eio_sid, None)
         address = self._address.pop(eio_sid, None)
@@ -182,8 +260,16 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
         task.add_done_callback(self._tasks.discard)
 
     async def _close_now(self, eio_sid: str) -> None:
+        socket = self.eio.sockets.get(eio_sid)
         try:
-            await self.eio.disconnect(eio_sid)
+            if socket is not None:
+                # Not eio.disconnect(): it waits until the client has taken the CLOSE
+                # packet, for ever if it never polls again.
+                await socket.close(wait=False, reason=self.eio.reason.SERVER_DISCONNECT)
+                self.eio.sockets.pop(eio_sid, None)
+                # Wake its WebSocket writer, which would otherwise wait for the next
+                # packet (up to a ping interval) before closing the connection.
+                socket.queue.put_nowait(None)
         except Exception:  # already gone
             log.debug("closing Engine.IO session %s failed", eio_sid, exc_info=True)
         self._forget(eio_sid)
@@ -239,4 +325,8 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
 
     def stats(self) -> dict[str, int]:
         """Sessions open now, and every refusal and dropped thing counted since start."""
-        return {"sessions": self.sessions, **self.counters}
+        return {
+            "sessions": self.sessions,
+            **self.counters,
+            "library_log_lines_suppressed": LIBRARY_LOGS.suppressed,
+        }

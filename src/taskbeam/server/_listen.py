@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import ipaddress
+import logging
 import os
 import secrets
 import socket
@@ -108,4 +109,10 @@ def uvicorn_server(
         timeout_keep_alive=5,
         limit_concurrency=max_connections + 100,
     )
+    from taskbeam.server._guard import UVICORN_LOGS, RepeatedLines
+
+    # after Config, which (re)configures uvicorn's loggers
+    error_log = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, RepeatedLines) for f in error_log.filters):
+        error_log.addFilter(RepeatedLines(UVICORN_LOGS))
     return uvicorn.Server(config)
