@@ -224,3 +224,46 @@ def test_a_slow_header_client_does_not_block_others(server: Server) -> None:
     finally:
         for sock in slow:
             sock.close()
+
+
+def _closed_within(sock: socket.socket, timeout: float) -> bool:
+    """Whether the server closes ``sock`` within ``timeout`` (what it sends is read and dropped)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            if not sock.recv(65536):
+                return True
+        except TimeoutError:
+            continue
+        except OSError:
+            return True
+    return False
+
+
+def test_connections_whose_headers_are_late_are_closed() -> None:
+    with hostile(header_timeout=0.5) as (server, _):
+        host, port = server.url.removeprefix("http://").rsplit(":", 1)
+        silent = socket.create_connection((host, int(port)), timeout=5)
+        slow = socket.create_connection((host, int(port)), timeout=5)
+        kept: socket.socket | None = None
+        try:
+            started = time.monotonic()
+            slow.sendall(b"GET /api/health HTTP/1.1\r\n")
+            assert _closed_within(silent, 5)  # connected, never sent a byte
+            assert _closed_within(slow, 5)  # never ended its headers
+            assert 0.4 < time.monotonic() - started < 5
+            # a kept-alive connection: the deadline starts again with the next request
+            kept = socket.create_connection((host, int(port)), timeout=5)
+            kept.sendall(f"GET /api/health HTTP/1.1\r\nhost: {host}:{port}\r\n\r\n".encode())
+            kept.settimeout(5)
+            assert kept.recv(65536).startswith(b"HTTP/1.1 200")
+            kept.sendall(b"GET /api/health HTTP/1.1\r\n")
+            assert _closed_within(kept, 5)
+        finally:
+            for sock in (silent, slow, kept):
+                if sock is not None:
+                    sock.close()
+        assert server.security_stats()["header_timeouts"] >= 3
+        with http(server) as api:  # a normal client is served all along
+            assert api.get("/api/health").status_code == 200

@@ -97,6 +97,7 @@ class App:
         return {
             **self.sio.stats(),
             "uvicorn_log_lines_suppressed": UVICORN_LOGS.suppressed,
+            "header_timeouts": _header_timeouts(),
             "released_projects": self.projects.released_count,
         }
 
@@ -198,6 +199,12 @@ def create_app(
     if token is None:
         asgi = LoopbackHosts(asgi)
     return App(asgi, projects, hub, sio)
+
+
+def _header_timeouts() -> int:
+    from taskbeam.server._http import COUNTERS  # imports uvicorn: only once a server runs
+
+    return COUNTERS["header_timeouts"]
 
 
 class _Static(StaticFiles):

@@ -46,6 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="Socket.IO sessions open at once from one address (default 100)",
     )  # fmt: skip
     parser.add_argument(
+        "--header-timeout", type=float, default=10.0, metavar="SECONDS",
+        help="seconds a connection has to send its request headers (default 10)",
+    )  # fmt: skip
+    parser.add_argument(
         "--keep-finished", type=int, default=100, metavar="N",
         help="finished projects kept in memory; older ones are released (default 100)",
     )  # fmt: skip
@@ -123,7 +127,10 @@ def run(args: argparse.Namespace) -> int:
         try:
             with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C (or SIGTERM) is how it stops
                 server = uvicorn_server(
-                    app, max_message_bytes, max_connections=args.max_connections
+                    app,
+                    max_message_bytes,
+                    max_connections=args.max_connections,
+                    header_timeout=args.header_timeout,
                 )
                 server.run(sockets=[sock])
         finally:

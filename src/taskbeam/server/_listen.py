@@ -86,20 +86,30 @@ def check_auth(host: str, token: str | None, auth: bool) -> str | None:
 
 
 def uvicorn_server(
-    app: Any, max_message_bytes: int, log_level: str = "warning", max_connections: int = 1000
+    app: Any,
+    max_message_bytes: int,
+    log_level: str = "warning",
+    max_connections: int = 1000,
+    header_timeout: float = 10.0,
 ) -> Any:
     """A ``uvicorn.Server`` for ``app``: h11, wsproto, the message limit, a 3 s shutdown.
 
     uvicorn answers 503 once ``max_connections`` plus a margin (for the page,
     its static files and the API beside the Socket.IO sessions) connections
-    or requests are open. It has no timeout for slow request headers: put a
-    reverse proxy in front of a server others can reach (docs/server.md).
+    or requests are open. A connection whose request headers are not
+    complete within ``header_timeout`` seconds is closed (see ``_http``);
+    slow bodies are not bounded: put a reverse proxy in front of a server
+    others can reach (docs/server.md).
     """
     import uvicorn
 
+    from taskbeam.server._http import HeaderDeadline
+
+    http = type("HeaderDeadline", (HeaderDeadline,), {"header_timeout": header_timeout})
+
     config = uvicorn.Config(
         app,
-        http="h11",
+        http=http,
         ws="wsproto",
         ws_max_size=max_message_bytes,
         lifespan="on",

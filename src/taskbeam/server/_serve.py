@@ -34,13 +34,16 @@ class Server:
         owned: Broadcaster | None,
         max_message_bytes: int,
         max_connections: int = 1000,
+        header_timeout: float = 10.0,
     ) -> None:
         self.app = app
         self.token = token
         self.url = base_url(sock)
         self._sock = sock
         self._owned = owned
-        self._uvicorn = uvicorn_server(app, max_message_bytes, max_connections=max_connections)
+        self._uvicorn = uvicorn_server(
+            app, max_message_bytes, max_connections=max_connections, header_timeout=header_timeout
+        )
         self._thread = threading.Thread(
             target=self._uvicorn.run,
             kwargs={"sockets": [sock]},
@@ -83,8 +86,10 @@ class Server:
         Keys: ``sessions``, ``refused_total``, ``refused_per_client``,
         ``connect_timeouts``, ``protocol_errors``, ``binary_refused``,
         ``attachments_dropped``, ``malformed_packets``, ``internal_errors``,
-        ``websocket_errors``, ``log_lines_suppressed``, ``released_projects``
-        (a count that never happened is left out, except the first and last).
+        ``websocket_errors``, ``log_lines_suppressed``,
+        ``library_log_lines_suppressed``, ``uvicorn_log_lines_suppressed``,
+        ``header_timeouts``, ``released_projects``. A count that is still zero
+        may be missing; the log and header counts are the process's.
         """
 
         async def read() -> dict[str, int]:
@@ -136,6 +141,7 @@ def serve(
     max_connections: int = 1000,
     max_connections_per_client: int = 100,
     keep_finished: int = 100,
+    header_timeout: float = 10.0,
 ) -> Server:
     """Serve ``service`` over HTTP and Socket.IO from a background thread.
 
@@ -165,6 +171,8 @@ def serve(
         Socket.IO sessions open at once, in total and from one client address.
     keep_finished : int
         Finished projects kept in memory; older ones are released (404).
+    header_timeout : float
+        Seconds a connection has to send a request's headers before it is closed.
 
     Returns
     -------
@@ -197,4 +205,5 @@ def serve(
         if owned is not None:
             owned.close()
         raise
-    return Server(app, sock, token, owned, max_message_bytes, max_connections)._start()
+    server = Server(app, sock, token, owned, max_message_bytes, max_connections, header_timeout)
+    return server._start()
