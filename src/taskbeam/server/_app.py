@@ -141,11 +141,11 @@ def create_app(
         max_connections_per_client=max_connections_per_client,
         async_mode="asgi",
         cors_allowed_origins=cors,
-        max_http_buffer_size=max_message_bytes,  # a whole polling request, or one WebSocket message
-        max_decode_packets=16,  # packets in one polling request
-        ping_interval=25,
+        # a whole polling request (16 packets at most, Engine.IO's own limit), or one
+        # WebSocket message (uvicorn's ws_max_size is the same number)
+        max_http_buffer_size=max_message_bytes,
+        ping_interval=25,  # a session that stops answering pings is closed after 45 s
         ping_timeout=20,
-        http_compression=False,  # frames that are worth it are gzipped already
     )
     hub = Hub(sio, broadcaster, capacity=outbox_capacity, hard_limit=outbox_hard_limit)
 
