@@ -7,7 +7,6 @@ count and time.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import socket
 import time
@@ -127,9 +126,3 @@ class LogBytes(logging.Handler):
         finally:
             root.removeHandler(self)
             root.setLevel(level)
-
-
-def ack_json(text: str) -> Any:
-    """The payload of an acknowledgement packet text ``43<id>[...]``."""
-    start = text.index("[")
-    return json.loads(text[start:])

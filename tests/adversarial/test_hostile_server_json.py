@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from tests.adversarial._hostile_server import RawClient, hostile, nested_json
+from tests.adversarial._hostile_server import RawClient, hostile, nested_json, raw_http
 from tests.integration.test_server_support import http, start, wait_status
 
 from taskbeam.server import Server
@@ -146,8 +146,6 @@ def test_query_int_refuses_what_str_isdigit_accepts() -> None:
 
 
 def test_content_length_with_a_non_ascii_digit_is_refused(server: Server) -> None:
-    from tests.adversarial._hostile_server import raw_http
-
     host = server.url.removeprefix("http://")
     request = (
         f"POST /api/projects HTTP/1.1\r\nhost: {host}\r\n"

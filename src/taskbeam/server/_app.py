@@ -36,6 +36,7 @@ from starlette.types import Receive, Scope, Send
 from taskbeam._errors import GraphError
 from taskbeam._service import ExecutionService
 from taskbeam.broadcast import Broadcaster
+from taskbeam.engine import Run
 from taskbeam.server._api import Api, json_response
 from taskbeam.server._guard import UVICORN_LOGS, GuardedServer
 from taskbeam.server._hub import Hub
@@ -149,7 +150,7 @@ def create_app(
     )
     hub = Hub(sio, broadcaster, capacity=outbox_capacity, hard_limit=outbox_hard_limit)
 
-    def release(project_id: str, run: Any) -> None:  # on a worker thread
+    def release(project_id: str, run: Run) -> None:  # on a worker thread
         broadcaster.detach(run.id)
         loop = hub.loop
         if loop is not None:
