@@ -88,7 +88,8 @@ class Projects:
         self.registry = registry
         self.keep_finished = keep_finished
         self.on_release = on_release
-        self._own: dict[str, Project] = {}  # in the order they were last started
+        self._own: dict[str, Project] = {}  # in creation order
+        self._started: dict[str, None] = {}  # own projects, in the order they were last started
         self._released: OrderedDict[str, None] = OrderedDict()
         self._released_total = 0
         self._lock = threading.Lock()  # two creates never pick one id; two starts never race
@@ -121,13 +122,14 @@ class Projects:
         released: list[tuple[str, Run]] = []
         with self._lock:
             runs = self.service.list()
-            finished = [p for p in self._own if p in runs and runs[p].done]
+            finished = [p for p in self._started if p in runs and runs[p].done]
             for project_id in finished[: max(0, len(finished) - self.keep_finished)]:
                 try:
                     run = self.service.forget(project_id)
                 except (KeyError, RuntimeError):  # restarted or forgotten meanwhile
                     continue
                 del self._own[project_id]
+                del self._started[project_id]
                 self._released[project_id] = None
                 self._released_total += 1
                 if len(self._released) > _RELEASED_MEMORY:
@@ -159,9 +161,9 @@ class Projects:
                 run = self.service.start(project_id, graph)
             except RuntimeError as exc:  # started meanwhile from Python, or the service is shut
                 raise Conflict(str(exc)) from None
-            project = self._own.pop(project_id, None)
-            if project is not None:  # the last started is the last released
-                self._own[project_id] = project
+            if project_id in self._own:  # the last started is the last released
+                self._started.pop(project_id, None)
+                self._started[project_id] = None
             return run
 
     def run(self, project_id: str) -> Run | None:
