@@ -106,6 +106,20 @@ class ExecutionService:
                     run.wait()
             return dict(self._runs)
 
+    def forget(self, project_id: str) -> Run:
+        """Drop a project whose run has ended from the service (the store keeps its runs).
+
+        Raises ``KeyError`` for an unknown project and ``RuntimeError`` for
+        one still running.
+        """
+        with self._lock:
+            run = self.get(project_id)
+            if not run.done:
+                raise RuntimeError(f"project {project_id!r} is still running (run {run.id})")
+            run.wait()
+            del self._runs[project_id]
+            return run
+
     def pause(self, project_id: str) -> None:
         self.get(project_id).pause()
 

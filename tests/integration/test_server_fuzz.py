@@ -53,6 +53,42 @@ def test_rest_api_from_its_openapi_document(case: Any, server: Server, project: 
     )
 
 
+# Digits of other scripts (str.isdigit() and int() accept some), full-width ones,
+# signs, spaces, exponents and huge values: what a query-string integer is not.
+ODD_DIGITS = "²³¹٣۴५৬๗０１５９𝟘𝟙"
+odd_integers = st.one_of(
+    st.text(alphabet=ODD_DIGITS + "0123456789", min_size=1, max_size=8),
+    st.integers(-(10**30), 10**30).map(str),
+    st.builds(
+        lambda pre, n, post: f"{pre}{n}{post}",
+        st.sampled_from(["", "+", "-", " ", "\t", "0x", "00"]),
+        st.integers(0, 10**6),
+        st.sampled_from(["", " ", "\n", "e3", ".0", "_0", "\u00a0"]),
+    ),
+    st.just("9" * 5000),
+)
+
+
+@given(limit=odd_integers, full=st.sampled_from(["", "1", "true", "²", "１", " 1", "yes"]))
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+def test_query_integers_from_hypothesis(
+    server: Server, project: str, limit: str, full: str
+) -> None:
+    with http(server) as api:
+        nodes = api.get(f"/api/projects/{project}/nodes", params={"limit": limit})
+        one = api.get(f"/api/projects/{project}", params={"full": full})
+    digits = limit.lstrip("0")
+    plain = (
+        limit.isascii() and limit.isdigit() and len(digits) <= 4 and 1 <= int(digits or 0) <= 5000
+    )
+    assert nodes.status_code == (200 if plain else 422), (limit, nodes.text)
+    assert one.status_code in (200, 422), (full, one.text)
+
+
 class LoopThread:
     """An event loop in a thread, for a Socket.IO client shared by hypothesis examples."""
 

@@ -256,6 +256,14 @@ class Broadcaster:
         self._ask("attach", run)
         return run.id
 
+    def detach(self, room: str) -> None:
+        """Close the room ``room`` (a run id): its subscribers get nothing more; idempotent.
+
+        The room's copy of the snapshot and its reference to the run are
+        dropped, so a finished run that nobody else holds can be freed.
+        """
+        self._post(("detach", room))
+
     def subscribe(
         self,
         room: str,
@@ -460,6 +468,13 @@ class Broadcaster:
                 room = self._rooms.get(sub.room)
                 if room is not None and sub in room.subscribers:
                     room.subscribers.remove(sub)
+            elif kind == "detach":
+                gone = self._rooms.pop(item[1], None)
+                if gone is not None:
+                    gone.unsubscribe()
+                    for sub in gone.subscribers:
+                        sub.closed = True
+                    gone.subscribers.clear()
             elif kind == "resync":
                 sub = item[1]
                 room = self._rooms.get(sub.room)

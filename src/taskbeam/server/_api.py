@@ -2,7 +2,9 @@
 
 Handlers check every input themselves and raise; the exception handlers
 of :func:`taskbeam.server._app.create_app` turn each error into its status
-(400 bad JSON or id, 404 unknown, 409 conflict, 422 wrong types or params).
+(400 bad JSON or id, or JSON past the limits of ``_limits``, 404 unknown,
+409 conflict, 422 wrong types or params). Integer query parameters are read
+by ``_limits.query_int`` only.
 Calls that may block (starting a run, reading a run) go to a worker thread.
 """
 
@@ -19,6 +21,7 @@ from starlette.routing import Route
 
 import taskbeam
 from taskbeam.server._hub import Hub
+from taskbeam.server._limits import JSONLimitError, check_json, query_int
 from taskbeam.server._openapi import OPENAPI
 from taskbeam.server._projects import Projects
 from taskbeam.server._sio import MAX_ID_CHARS, check_id
@@ -79,7 +82,7 @@ class Api:
 
     async def list_projects(self, request: Request) -> Response:
         def describe_all() -> list[dict[str, Any]]:
-            return [self.projects.describe(p) for p in self.projects.ids()]
+            return self.projects.describe_all()
 
         return json_response({"projects": await run_in_threadpool(describe_all)})
 
@@ -122,13 +125,14 @@ class Api:
     async def nodes(self, request: Request) -> Response:
         project_id = _project_id(request)
         cursor = request.query_params.get("cursor", "")
-        limit_text = request.query_params.get("limit", "500")
         if len(cursor) > MAX_ID_CHARS:
             raise HTTPException(422, f"'cursor' is a node id of at most {MAX_ID_CHARS} characters")
-        if not limit_text.isdigit() or not 1 <= int(limit_text) <= 5000:
-            raise HTTPException(422, "'limit' is an integer from 1 to 5000")
+        try:
+            limit = query_int(request.query_params, "limit", 500, 1, 5000)
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from None
         run = await run_in_threadpool(self.projects.started, project_id)
-        message = {"type": "nodes", "cursor": cursor, "limit": int(limit_text)}
+        message = {"type": "nodes", "cursor": cursor, "limit": limit}
         answer = await self.hub.request(run, message)
         if answer.get("type") != "nodes":
             raise HTTPException(422, str(answer.get("error", "bad request")))
@@ -159,4 +163,8 @@ async def _json_object(request: Request) -> dict[str, Any]:
         raise HTTPException(400, f"the body is not JSON: {exc}") from None
     if not isinstance(data, dict):
         raise HTTPException(422, "the body must be a JSON object")
+    try:
+        check_json(data, what="the body")
+    except JSONLimitError as exc:
+        raise HTTPException(400, str(exc)) from None
     return data

@@ -15,6 +15,7 @@ unchanged) and never runs the page of an older install.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pathlib
@@ -35,7 +36,9 @@ from starlette.types import Receive, Scope, Send
 from taskbeam._errors import GraphError
 from taskbeam._service import ExecutionService
 from taskbeam.broadcast import Broadcaster
+from taskbeam.engine import Run
 from taskbeam.server._api import Api, json_response
+from taskbeam.server._guard import UVICORN_LOGS, GuardedServer
 from taskbeam.server._hub import Hub
 from taskbeam.server._middleware import (
     BearerAuth,
@@ -44,7 +47,7 @@ from taskbeam.server._middleware import (
     OriginGuard,
     same_origin,
 )
-from taskbeam.server._projects import Conflict, Projects, UnknownProject
+from taskbeam.server._projects import KEEP_FINISHED, Conflict, Projects, Released, UnknownProject
 from taskbeam.server._registry import BadParams, Registry, UnknownGraph
 from taskbeam.server._sio import BadRequest, attach_handlers
 from taskbeam.store import StoreError
@@ -69,7 +72,7 @@ _STATUS: dict[type[Exception], int] = {
 class App:
     """The server's ASGI callable, with the parts the server and the tests look at."""
 
-    def __init__(self, asgi: Any, projects: Projects, hub: Hub, sio: socketio.AsyncServer) -> None:
+    def __init__(self, asgi: Any, projects: Projects, hub: Hub, sio: GuardedServer) -> None:
         self.asgi = asgi
         self.projects = projects
         self.hub = hub
@@ -81,8 +84,23 @@ class App:
             return
         try:
             await self.asgi(scope, receive, send)
-        except Exception:  # Engine.IO raises on some malformed packets: only that client goes
-            log.info("a WebSocket connection ended on an error", exc_info=True)
+        except Exception as exc:  # Engine.IO raises on some malformed packets: that client goes
+            client = scope.get("client")
+            address = str(client[0]) if client else "?"
+            self.sio.counters["websocket_errors"] += 1
+            if self.sio.logs.allow(address, "websocket error"):
+                log.info("a WebSocket connection from %s ended on %r", address, exc)
+            else:
+                self.sio.counters["log_lines_suppressed"] += 1
+
+    def stats(self) -> dict[str, int]:
+        """Sessions open and what the server refused or dropped, counted since it started."""
+        return {
+            **self.sio.stats(),
+            "uvicorn_log_lines_suppressed": UVICORN_LOGS.suppressed,
+            "header_timeouts": _header_timeouts(),
+            "released_projects": self.projects.released_count,
+        }
 
 
 def create_app(
@@ -98,28 +116,53 @@ def create_app(
     outbox_capacity: int = 4,
     outbox_hard_limit: int = 16,
     max_backlog: int = 32,
+    connect_timeout: float = 5.0,
+    max_connections: int = 1000,
+    max_connections_per_client: int = 100,
+    keep_finished: int = KEEP_FINISHED,
 ) -> App:
     """Build the server's ASGI app over ``service``.
 
     ``token=None`` turns authentication off; the app then answers only
     requests whose ``Host`` is a loopback name. ``max_body_bytes`` bounds a
-    request body, ``max_message_bytes`` a Socket.IO message; the outbox
-    bounds and ``max_backlog`` are per Socket.IO client (see ``_outbox``).
+    request body, ``max_message_bytes`` a Socket.IO packet (attachments
+    included); the outbox bounds and ``max_backlog`` are per Socket.IO client
+    (see ``_outbox``). ``connect_timeout``, ``max_connections`` and
+    ``max_connections_per_client`` bound Socket.IO sessions (see ``_guard``);
+    ``keep_finished`` is how many finished projects stay in memory.
     """
-    projects = Projects(service, registry if registry is not None else Registry())
     allowed = frozenset(allow_origins)
 
     def cors(origin: str | None, environ: dict[str, Any]) -> bool:
         return origin is None or origin in allowed or same_origin(origin, environ["asgi.scope"])
 
-    sio = socketio.AsyncServer(
+    sio = GuardedServer(
+        connect_timeout=connect_timeout,
+        max_connections=max_connections,
+        max_connections_per_client=max_connections_per_client,
         async_mode="asgi",
         cors_allowed_origins=cors,
+        # a whole polling request (16 packets at most, Engine.IO's own limit), or one
+        # WebSocket message (uvicorn's ws_max_size is the same number)
         max_http_buffer_size=max_message_bytes,
-        logger=False,
-        engineio_logger=False,
+        ping_interval=25,  # a session that stops answering pings is closed after 45 s
+        ping_timeout=20,
     )
     hub = Hub(sio, broadcaster, capacity=outbox_capacity, hard_limit=outbox_hard_limit)
+
+    def release(project_id: str, run: Run) -> None:  # on a worker thread
+        broadcaster.detach(run.id)
+        loop = hub.loop
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody to tell
+                loop.call_soon_threadsafe(hub.release, project_id)
+
+    projects = Projects(
+        service,
+        registry if registry is not None else Registry(),
+        keep_finished=keep_finished,
+        on_release=release,
+    )
     attach_handlers(sio, hub, projects, token, max_backlog)
     api = Api(projects, hub)
 
@@ -159,6 +202,12 @@ def create_app(
     return App(asgi, projects, hub, sio)
 
 
+def _header_timeouts() -> int:
+    from taskbeam.server._http import COUNTERS  # imports uvicorn: only once a server runs
+
+    return COUNTERS["header_timeouts"]
+
+
 class _Static(StaticFiles):
     """Static files that browsers revalidate before use (``cache-control: no-cache``)."""
 
@@ -196,7 +245,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 async def _known_error(request: Request, exc: Exception) -> Response:
     status = next(s for cls, s in _STATUS.items() if isinstance(exc, cls))
     message = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
-    if isinstance(exc, UnknownProject):
+    if isinstance(exc, Released):
+        message = str(exc)
+    elif isinstance(exc, UnknownProject):
         message = f"no project {message[:200]!r}"
     return json_response({"error": message[:2000]}, status)
 

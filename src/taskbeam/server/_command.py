@@ -37,6 +37,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="ORIGIN",
         help="a web origin (https://host:port) allowed to call the server; repeatable",
     )
+    parser.add_argument(
+        "--max-connections", type=int, default=1000, metavar="N",
+        help="Socket.IO sessions open at once, in total (default 1000)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--max-connections-per-client", type=int, default=100, metavar="N",
+        help="Socket.IO sessions open at once from one address (default 100)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--header-timeout", type=float, default=10.0, metavar="SECONDS",
+        help="seconds a connection has to send its request headers (default 10)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--keep-finished", type=int, default=100, metavar="N",
+        help="finished projects kept in memory; older ones are released (default 100)",
+    )  # fmt: skip
 
 
 def research(
@@ -94,6 +110,9 @@ def run(args: argparse.Namespace) -> int:
         app = create_app(
             service, registry, token=token, broadcaster=broadcaster,
             allow_origins=args.allow_origin, max_message_bytes=max_message_bytes,
+            max_connections=args.max_connections,
+            max_connections_per_client=args.max_connections_per_client,
+            keep_finished=args.keep_finished,
         )  # fmt: skip
         url = base_url(sock)
         link = f"{url}/?token={token}" if token else f"{url}/"
@@ -107,7 +126,13 @@ def run(args: argparse.Namespace) -> int:
         previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
             with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C (or SIGTERM) is how it stops
-                uvicorn_server(app, max_message_bytes).run(sockets=[sock])
+                server = uvicorn_server(
+                    app,
+                    max_message_bytes,
+                    max_connections=args.max_connections,
+                    header_timeout=args.header_timeout,
+                )
+                server.run(sockets=[sock])
         finally:
             signal.signal(signal.SIGTERM, previous)
             service.shutdown(timeout=10)

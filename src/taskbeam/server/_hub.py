@@ -126,6 +126,11 @@ class Hub:
         client.replace(project_id, sub)
         return run.id
 
+    def release(self, project_id: str) -> None:
+        """The project was released: its subscribers stop following it (on the loop)."""
+        for client in self.clients.values():
+            client.replace(project_id, None)
+
     async def follow(self, project_id: str, run: Run) -> None:
         """The project has a new run: move its subscribers there (each gets a snapshot)."""
         for sid, client in list(self.clients.items()):

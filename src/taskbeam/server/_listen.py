@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import importlib.util
 import ipaddress
+import logging
+import os
 import secrets
 import socket
 from typing import Any
@@ -42,9 +44,25 @@ def is_loopback(host: str) -> bool:
 
 
 def bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on ``host``:``port`` (0: a free port)."""
+    """A listening TCP socket on ``host``:``port`` (0: a free port).
+
+    The socket is made with ``proto=IPPROTO_TCP``, not 0 as
+    ``socket.create_server`` makes it: asyncio sets ``TCP_NODELAY`` on the
+    connections it accepts only when the protocol says TCP, and without it
+    Nagle's algorithm and delayed ACKs add about 40 ms to each keep-alive
+    response.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    return socket.create_server((host.strip("[]"), port), family=family, backlog=128)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        if os.name not in ("nt", "cygwin"):  # as create_server: restart without TIME_WAIT errors
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host.strip("[]"), port))
+        sock.listen(128)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 def base_url(sock: socket.socket) -> str:
@@ -67,18 +85,44 @@ def check_auth(host: str, token: str | None, auth: bool) -> str | None:
     return None
 
 
-def uvicorn_server(app: Any, max_message_bytes: int, log_level: str = "warning") -> Any:
-    """A ``uvicorn.Server`` for ``app``: h11, wsproto, the message limit, a 3 s shutdown."""
+def uvicorn_server(
+    app: Any,
+    max_message_bytes: int,
+    log_level: str = "warning",
+    max_connections: int = 1000,
+    header_timeout: float = 10.0,
+) -> Any:
+    """A ``uvicorn.Server`` for ``app``: h11, wsproto, the message limit, a 3 s shutdown.
+
+    uvicorn answers 503 once ``max_connections`` plus a margin (for the page,
+    its static files and the API beside the Socket.IO sessions) connections
+    or requests are open. A connection whose request headers are not
+    complete within ``header_timeout`` seconds is closed (see ``_http``);
+    slow bodies are not bounded: put a reverse proxy in front of a server
+    others can reach (docs/server.md).
+    """
     import uvicorn
+
+    from taskbeam.server._http import HeaderDeadline
+
+    http = type("HeaderDeadline", (HeaderDeadline,), {"header_timeout": header_timeout})
 
     config = uvicorn.Config(
         app,
-        http="h11",
+        http=http,
         ws="wsproto",
         ws_max_size=max_message_bytes,
         lifespan="on",
         log_level=log_level,
         access_log=False,
         timeout_graceful_shutdown=3,
+        timeout_keep_alive=5,
+        limit_concurrency=max_connections + 100,
     )
+    from taskbeam.server._guard import UVICORN_LOGS, RepeatedLines
+
+    # after Config, which (re)configures uvicorn's loggers
+    error_log = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, RepeatedLines) for f in error_log.filters):
+        error_log.addFilter(RepeatedLines(UVICORN_LOGS))
     return uvicorn.Server(config)

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Collection
 
@@ -22,6 +23,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from taskbeam.server._listen import is_loopback
 
 __all__ = ["BearerAuth", "BodyLimit", "BodyTooLarge", "LoopbackHosts", "OriginGuard", "same_origin"]
+
+_DIGITS = re.compile("[0-9]{1,19}")  # ASCII only; more digits than any body could have
 
 
 class BodyTooLarge(HTTPException):
@@ -53,7 +56,7 @@ class BodyLimit:
             return
         declared = Headers(scope=scope).get("content-length")
         if declared is not None:
-            if not declared.isdigit():
+            if not _DIGITS.fullmatch(declared):  # str.isdigit() takes "²", which int() refuses
                 await respond(send, 400, "Content-Length is not a number")
                 return
             if int(declared) > self.max_body_bytes:

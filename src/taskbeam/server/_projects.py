@@ -6,26 +6,59 @@ are listed too (their graph is the one they ran with). Every method here may
 block briefly (starting a run writes its creation to the store, reading a
 run's fields is a short call on the run's thread), so the HTTP and Socket.IO
 handlers call them from a worker thread.
+
+Finished projects are not kept for ever: of the server's own projects whose
+run has ended, the ``keep_finished`` started last stay in memory and the
+others are released (dropped from the service, their broadcaster room
+closed through ``on_release``). Their runs stay in the store; asking for a
+released project raises :class:`Released`, whose message says so. A project
+started from Python in a service handed to the server belongs to its caller
+and is never released here.
+
+Params are checked by :func:`~taskbeam.server._limits.check_json` and
+encoded once before a project is kept, so a record that cannot be encoded is
+never kept, and :meth:`Projects.describe_all` skips (and logs) a project it
+cannot describe rather than failing the whole list.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from taskbeam._service import ExecutionService
 from taskbeam.engine import Run
 from taskbeam.graph import Graph
-from taskbeam.server._registry import Registry
+from taskbeam.server._limits import check_json
+from taskbeam.server._registry import BadParams, Registry
 
-__all__ = ["Conflict", "Project", "Projects", "UnknownProject"]
+__all__ = ["Conflict", "Project", "Projects", "Released", "UnknownProject"]
+
+log = logging.getLogger("taskbeam.server")
+KEEP_FINISHED = 100
+_RELEASED_MEMORY = 10_000  # released ids remembered, for the message of their 404
 
 
 class UnknownProject(KeyError):
     """No project has that id."""
+
+
+class Released(UnknownProject):
+    """The project finished and was released from memory (its runs are in the store)."""
+
+    def __str__(self) -> str:
+        return (
+            f"project {str(self.args[0])[:200]!r} finished and was released from the "
+            "server's memory; its runs are in the store"
+        )
 
 
 class Conflict(RuntimeError):
@@ -43,14 +76,31 @@ class Project:
 class Projects:
     """The server's projects over an :class:`ExecutionService`."""
 
-    def __init__(self, service: ExecutionService, registry: Registry) -> None:
+    def __init__(
+        self,
+        service: ExecutionService,
+        registry: Registry,
+        *,
+        keep_finished: int = KEEP_FINISHED,
+        on_release: Callable[[str, Run], None] | None = None,
+    ) -> None:
         self.service = service
         self.registry = registry
-        self._own: dict[str, Project] = {}
+        self.keep_finished = keep_finished
+        self.on_release = on_release
+        self._own: dict[str, Project] = {}  # in creation order
+        self._started: dict[str, None] = {}  # own projects, in the order they were last started
+        self._released: OrderedDict[str, None] = OrderedDict()
+        self._released_total = 0
         self._lock = threading.Lock()  # two creates never pick one id; two starts never race
 
     def create(self, graph: str, params: dict[str, Any], start: bool = True) -> Project:
         """A new project of registered ``graph``; params are checked by building it now."""
+        try:
+            check_json(params, what="'params'")
+            orjson.dumps(params)
+        except (TypeError, ValueError) as exc:  # JSONLimitError, orjson.JSONEncodeError
+            raise BadParams(str(exc)) from None
         built = self.registry.build(graph, params)  # UnknownGraph, BadParams
         with self._lock:
             project = Project(f"{graph}-{secrets.token_hex(4)}", graph, params)
@@ -59,7 +109,36 @@ class Projects:
             self._own[project.id] = project
         if start:
             self._start(project.id, built)
+        self.release_finished()
         return project
+
+    @property
+    def released_count(self) -> int:
+        """Projects released since the server started."""
+        return self._released_total
+
+    def release_finished(self) -> list[str]:
+        """Release the server's finished projects beyond the ``keep_finished`` started last."""
+        released: list[tuple[str, Run]] = []
+        with self._lock:
+            runs = self.service.list()
+            finished = [p for p in self._started if p in runs and runs[p].done]
+            for project_id in finished[: max(0, len(finished) - self.keep_finished)]:
+                try:
+                    run = self.service.forget(project_id)
+                except (KeyError, RuntimeError):  # restarted or forgotten meanwhile
+                    continue
+                del self._own[project_id]
+                del self._started[project_id]
+                self._released[project_id] = None
+                self._released_total += 1
+                if len(self._released) > _RELEASED_MEMORY:
+                    self._released.popitem(last=False)
+                released.append((project_id, run))
+        for project_id, run in released:
+            if self.on_release is not None:
+                self.on_release(project_id, run)
+        return [project_id for project_id, _ in released]
 
     def execute(self, project_id: str) -> Run:
         """Start the project's graph anew (its current run must have ended)."""
@@ -79,9 +158,13 @@ class Projects:
             if current is not None and not current.done:
                 raise Conflict(f"project {project_id!r} is {current.status.value}: stop it first")
             try:
-                return self.service.start(project_id, graph)
+                run = self.service.start(project_id, graph)
             except RuntimeError as exc:  # started meanwhile from Python, or the service is shut
                 raise Conflict(str(exc)) from None
+            if project_id in self._own:  # the last started is the last released
+                self._started.pop(project_id, None)
+                self._started[project_id] = None
+            return run
 
     def run(self, project_id: str) -> Run | None:
         """The project's latest run, if it has one (``UnknownProject`` if no such project)."""
@@ -90,6 +173,8 @@ class Projects:
         except KeyError:
             if project_id in self._own:
                 return None
+            if project_id in self._released:
+                raise Released(project_id) from None
             raise UnknownProject(project_id) from None
 
     def started(self, project_id: str) -> Run:
@@ -110,6 +195,22 @@ class Projects:
         with self._lock:
             own = list(self._own)
         return own + [p for p in self.service.list() if p not in self._own]
+
+    def describe_all(self) -> list[dict[str, Any]]:
+        """Every project described; one that cannot be (released meanwhile, broken) is left out."""
+        self.release_finished()
+        out = []
+        for project_id in self.ids():
+            try:
+                described = self.describe(project_id)
+                orjson.dumps(described)
+            except UnknownProject:
+                continue
+            except Exception:
+                log.exception("project %r cannot be listed; it is left out", project_id[:200])
+                continue
+            out.append(described)
+        return out
 
     def describe(self, project_id: str, full: bool = False) -> dict[str, Any]:
         """The project as the API shows it: id, graph, params, status, run fields."""

@@ -33,13 +33,17 @@ class Server:
         token: str | None,
         owned: Broadcaster | None,
         max_message_bytes: int,
+        max_connections: int = 1000,
+        header_timeout: float = 10.0,
     ) -> None:
         self.app = app
         self.token = token
         self.url = base_url(sock)
         self._sock = sock
         self._owned = owned
-        self._uvicorn = uvicorn_server(app, max_message_bytes)
+        self._uvicorn = uvicorn_server(
+            app, max_message_bytes, max_connections=max_connections, header_timeout=header_timeout
+        )
         self._thread = threading.Thread(
             target=self._uvicorn.run,
             kwargs={"sockets": [sock]},
@@ -69,6 +73,27 @@ class Server:
 
         async def read() -> dict[str, dict[str, int]]:
             stats: dict[str, dict[str, int]] = self.app.hub.stats()
+            return stats
+
+        loop = self.app.hub.loop
+        if loop is None or self._stopped:
+            return {}
+        return asyncio.run_coroutine_threadsafe(read(), loop).result(timeout)
+
+    def security_stats(self, timeout: float = 10) -> dict[str, int]:
+        """Socket.IO sessions open, and what was refused, dropped or not logged, since start.
+
+        Keys: ``sessions``, ``refused_total``, ``refused_per_client``,
+        ``connect_timeouts``, ``protocol_errors``, ``binary_refused``,
+        ``attachments_dropped``, ``malformed_packets``, ``internal_errors``,
+        ``websocket_errors``, ``log_lines_suppressed``,
+        ``library_log_lines_suppressed``, ``uvicorn_log_lines_suppressed``,
+        ``header_timeouts``, ``released_projects``. A count that is still zero
+        may be missing; the log and header counts are the process's.
+        """
+
+        async def read() -> dict[str, int]:
+            stats: dict[str, int] = self.app.stats()
             return stats
 
         loop = self.app.hub.loop
@@ -112,6 +137,11 @@ def serve(
     broadcaster: Broadcaster | None = None,
     max_body_bytes: int = 1 << 20,
     max_message_bytes: int = 1 << 20,
+    connect_timeout: float = 5.0,
+    max_connections: int = 1000,
+    max_connections_per_client: int = 100,
+    keep_finished: int = 100,
+    header_timeout: float = 10.0,
 ) -> Server:
     """Serve ``service`` over HTTP and Socket.IO from a background thread.
 
@@ -133,6 +163,16 @@ def serve(
         Web pages of other origins (``https://host:port``) allowed to call it.
     broadcaster : Broadcaster, optional
         Default: a new one, closed by ``stop()``.
+    max_body_bytes, max_message_bytes : int
+        The largest request body, and the largest Socket.IO packet.
+    connect_timeout : float
+        Seconds a new Socket.IO session has to authenticate before it is closed.
+    max_connections, max_connections_per_client : int
+        Socket.IO sessions open at once, in total and from one client address.
+    keep_finished : int
+        Finished projects kept in memory; older ones are released (404).
+    header_timeout : float
+        Seconds a connection has to send a request's headers before it is closed.
 
     Returns
     -------
@@ -154,6 +194,10 @@ def serve(
         allow_origins=allow_origins,
         max_body_bytes=max_body_bytes,
         max_message_bytes=max_message_bytes,
+        connect_timeout=connect_timeout,
+        max_connections=max_connections,
+        max_connections_per_client=max_connections_per_client,
+        keep_finished=keep_finished,
     )
     try:
         sock = bind(host, port)
@@ -161,4 +205,5 @@ def serve(
         if owned is not None:
             owned.close()
         raise
-    return Server(app, sock, token, owned, max_message_bytes)._start()
+    server = Server(app, sock, token, owned, max_message_bytes, max_connections, header_timeout)
+    return server._start()

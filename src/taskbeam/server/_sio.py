@@ -10,6 +10,11 @@ one that sends requests and never reads the answers cannot grow memory:
 what it can cost is bounded by ``max_backlog`` requests in flight and as
 many unread packets. (A flood of requests is refused, not a reason to
 hang up: on a busy machine a well-behaved client may have many in flight.)
+
+JSON that the limits refuse (too deep, huge integers, lone surrogates: see
+``_limits``) reaches :func:`attach_handlers`' catch-all as the event
+``MALFORMED`` and is answered with an error, like any other bad request;
+sessions and binary packets are bounded by ``_guard.GuardedServer``.
 """
 
 from __future__ import annotations
@@ -20,15 +25,24 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-import socketio  # type: ignore[import-untyped]
 from starlette.concurrency import run_in_threadpool
 
 from taskbeam.broadcast._broadcaster import with_request_id
 from taskbeam.server._client import Client
+from taskbeam.server._guard import GuardedServer
 from taskbeam.server._hub import Hub
-from taskbeam.server._projects import Conflict, Projects, UnknownProject
+from taskbeam.server._limits import Malformed
+from taskbeam.server._projects import Conflict, Projects, Released, UnknownProject
 
-__all__ = ["CONTROL", "EVENTS", "MAX_ID_CHARS", "BadRequest", "attach_handlers", "check_id"]
+__all__ = [
+    "CONTROL",
+    "EVENTS",
+    "MAX_ID_CHARS",
+    "BadRequest",
+    "attach_handlers",
+    "check_id",
+    "valid_token",
+]
 
 log = logging.getLogger("taskbeam.server")
 
@@ -54,20 +68,30 @@ def check_id(value: Any, what: str, limit: int = MAX_ID_CHARS) -> str:
     return value
 
 
+def valid_token(auth: Any, token: str) -> bool:
+    """Whether a Socket.IO ``auth`` object holds ``token`` (compared in constant time)."""
+    given = auth.get("token") if isinstance(auth, dict) else None
+    if not isinstance(given, str):
+        return False
+    # surrogatepass: a lone surrogate is a wrong token, not an encoding error
+    return secrets.compare_digest(given.encode("utf-8", "surrogatepass"), token.encode())
+
+
 def attach_handlers(
-    sio: socketio.AsyncServer, hub: Hub, projects: Projects, token: str | None, max_backlog: int
+    sio: GuardedServer, hub: Hub, projects: Projects, token: str | None, max_backlog: int
 ) -> None:
     """Register the connect, disconnect and event handlers of the server on ``sio``."""
 
     async def connect(sid: str, environ: Any = None, auth: Any = None, *_: Any) -> Any:
         if sid in hub.clients:  # an event a client named "connect": not a connection
             return {"type": "error", "error": "'connect' is not an event"}
-        if token is not None:
-            given = auth.get("token") if isinstance(auth, dict) else None
-            if not isinstance(given, str) or not secrets.compare_digest(
-                given.encode(), token.encode()
-            ):
-                raise ConnectionRefusedError("a valid token is required: auth={'token': ...}")
+        if isinstance(auth, list) and auth and isinstance(auth[0], Malformed):
+            raise ConnectionRefusedError(f"the auth object is refused: {auth[1]}")
+        if token is not None and not valid_token(auth, token):
+            raise ConnectionRefusedError("a valid token is required: auth={'token': ...}")
+        eio_sid = sio.manager.eio_sid_from_sid(sid, "/")
+        if eio_sid is not None:
+            sio.authenticated(eio_sid)
         hub.connect(sid)
 
     async def disconnect(sid: str, reason: Any = None, *_: Any) -> Any:
@@ -77,6 +101,9 @@ def attach_handlers(
         return None
 
     async def any_event(event: Any, sid: Any = None, *args: Any) -> dict[str, Any]:
+        if isinstance(event, Malformed):  # JSON the limits refused: args[0] says why
+            sio.counters["malformed_packets"] += 1
+            return {"type": "error", "error": str(args[0]) if args else "malformed packet"}
         client = hub.clients.get(sid) if isinstance(sid, str) else None
         if client is None:
             if isinstance(event, str) and event in hub.clients:
@@ -104,12 +131,16 @@ def attach_handlers(
             return await _answer(client, event, data)
         except BadRequest as exc:
             answer = {"type": "error", "error": str(exc)}
+        except Released as exc:
+            answer = {"type": "error", "error": str(exc)}
         except UnknownProject as exc:
             answer = {"type": "error", "error": f"no project {exc.args[0]!r}"[:300]}
         except (Conflict, LookupError, ValueError, TimeoutError) as exc:
             answer = {"type": "error", "error": str(exc)[:300]}
-        except Exception:
-            log.exception("Socket.IO event %r failed", event)
+        except Exception as exc:
+            sio.counters["internal_errors"] += 1
+            if sio.logs.allow(client.sid, f"event {event}"):
+                log.error("Socket.IO event %r failed", str(event)[:100], exc_info=exc)
             answer = {"type": "error", "error": "internal error"}
         return with_request_id(answer, data)
 

@@ -1,0 +1,163 @@
+"""Limits on what clients send: JSON depth and values, and query parameters.
+
+Every JSON value that comes from a client (a REST body, a Socket.IO packet,
+the ``auth`` of a connection) is checked by :func:`check_json` before it is
+used or kept, so nothing a client sent can later fail to encode (orjson
+refuses nesting past 255 levels, integers past 64 bits and strings with
+lone surrogates): a project whose params passed the check can always be
+listed. Integers in query strings are read by :func:`query_int` only:
+ASCII digits, a bounded count of them, a range.
+
+:data:`JSON` is the ``json`` module of the Socket.IO server's packets:
+``dumps`` is the standard one, ``loads`` never raises: JSON it cannot
+accept comes back as ``[MALFORMED, reason]``, which the event handler
+answers with an error acknowledgement (the packet's ack id is kept).
+
+Pure functions: no I/O, no threads.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "JSON",
+    "MALFORMED",
+    "MAX_DEPTH",
+    "JSONLimitError",
+    "Malformed",
+    "check_json",
+    "query_int",
+    "safe_loads",
+]
+
+MAX_DEPTH = 32
+MAX_INT_DIGITS = 20  # 2**64 has 20 digits; the range check below is the exact one
+_INT_MIN, _INT_MAX = -(1 << 63), (1 << 64) - 1  # what orjson can encode
+_ASCII_DIGITS = re.compile("[0-9]+")
+
+
+class JSONLimitError(ValueError):
+    """A JSON value is nested too deeply, or holds what cannot be encoded again."""
+
+
+class Malformed(str):
+    """The event name :func:`safe_loads` puts first for JSON it refused (never from a client)."""
+
+
+MALFORMED = Malformed("malformed packet")
+
+
+def check_json(value: Any, max_depth: int = MAX_DEPTH, what: str = "the JSON") -> None:
+    """Raise :class:`JSONLimitError` unless ``value`` is JSON that can be encoded again.
+
+    Checks nesting (objects and arrays, at most ``max_depth`` levels),
+    integers (64-bit range), strings and keys (valid Unicode: no lone
+    surrogates). Iterative, so no depth can exhaust the stack.
+
+    >>> check_json({"a": [1, {"b": "c"}]})
+    >>> check_json([[[1]]], max_depth=2)
+    Traceback (most recent call last):
+    ...
+    taskbeam.server._limits.JSONLimitError: the JSON is nested deeper than 2 levels
+    """
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping | list | tuple):
+            if depth >= max_depth:
+                raise JSONLimitError(f"{what} is nested deeper than {max_depth} levels")
+            if isinstance(item, Mapping):
+                for key, child in item.items():
+                    if not isinstance(key, str):
+                        raise JSONLimitError(f"{what} has a key that is not a string")
+                    _check_text(key, what)
+                    stack.append((child, depth + 1))
+            else:
+                stack.extend((child, depth + 1) for child in item)
+        elif isinstance(item, str):
+            _check_text(item, what)
+        elif isinstance(item, bool) or item is None or isinstance(item, float):
+            continue
+        elif isinstance(item, int):
+            if not _INT_MIN <= item <= _INT_MAX:
+                raise JSONLimitError(f"{what} has an integer outside the 64-bit range")
+        else:
+            raise JSONLimitError(f"{what} has a {type(item).__name__}, which is not JSON")
+
+
+def _check_text(text: str, what: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise JSONLimitError(f"{what} has a string with a lone surrogate") from None
+
+
+def _parse_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise JSONLimitError(f"an integer has more than {MAX_INT_DIGITS} digits")
+    return int(text)
+
+
+def safe_loads(text: str | bytes, max_depth: int = MAX_DEPTH) -> Any:
+    """``json.loads`` that never raises: refused JSON is ``[MALFORMED, reason]``.
+
+    >>> safe_loads('["subscribe", {"project_id": "p"}]')
+    ['subscribe', {'project_id': 'p'}]
+    >>> safe_loads('[' * 40 + ']' * 40)[1]
+    'the packet is nested deeper than 32 levels'
+    """
+    try:
+        value = json.loads(text, parse_int=_parse_int)
+        check_json(value, max_depth, "the packet")
+    except JSONLimitError as exc:
+        return [MALFORMED, str(exc)]
+    except RecursionError:
+        return [MALFORMED, f"the packet is nested deeper than {max_depth} levels"]
+    except ValueError as exc:  # JSONDecodeError, or an integer over Python's digit limit
+        return [MALFORMED, f"the packet is not valid JSON: {str(exc)[:200]}"]
+    return value
+
+
+class _SafeJSON:
+    """A ``json`` module for python-socketio's packets (``dumps``, ``loads``)."""
+
+    dumps = staticmethod(json.dumps)
+    loads = staticmethod(safe_loads)
+
+
+JSON = _SafeJSON()
+
+
+def query_int(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    """The integer query parameter ``name``: ASCII digits only, from ``low`` to ``high``.
+
+    Signs, spaces, other scripts' digits (``²``, ``٣``, full-width ``５``) and
+    more digits than ``high`` has (leading zeros aside) are refused with
+    ``ValueError``, whose message names the parameter and its range.
+
+    >>> query_int({"limit": "20"}, "limit", 500, 1, 5000)
+    20
+    >>> query_int({}, "limit", 500, 1, 5000)
+    500
+    >>> query_int({"limit": "²"}, "limit", 500, 1, 5000)
+    Traceback (most recent call last):
+    ...
+    ValueError: 'limit' is an integer from 1 to 5000
+    """
+    text = params.get(name)
+    if text is None:
+        return default
+    error = ValueError(f"{name!r} is an integer from {low} to {high}")
+    if _ASCII_DIGITS.fullmatch(text) is None:
+        raise error
+    digits = text.lstrip("0") or "0"
+    if len(digits) > len(str(high)):
+        raise error
+    value = int(digits)
+    if not low <= value <= high:
+        raise error
+    return value
