@@ -10,7 +10,8 @@ Threading rules
   run's executor: by default a bounded thread pool private to the run (see
   :mod:`taskbeam.engine._executor` for processes and Dask).
 * Subscribers are called on the run's thread, after a state change is
-  complete, in event order. One that raises is logged and skipped.
+  complete, in event order. Whatever one raises (a BaseException too) is
+  contained: logged once per subscriber and kind, then counted.
 * Commands (pause, cancel, ...) called from another thread wait until the
   loop has applied them; called from the run's own thread (a task or a
   subscriber) they are queued and applied at the next loop step, so a state
@@ -36,6 +37,7 @@ import contextlib
 import functools
 import inspect
 import logging
+import os
 import random
 import re
 import secrets
@@ -53,8 +55,10 @@ from taskbeam.engine._executor import (
     Call,
     Executor,
     LocalExecutor,
+    LoopThreads,
     RemoteResult,
     Session,
+    abandoned,
     fetch_all,
 )
 from taskbeam.engine._failure import error_info
@@ -62,7 +66,7 @@ from taskbeam.engine._fingerprint import fingerprints
 from taskbeam.engine._loop import eager_task, import_nest_asyncio2, new_loop
 from taskbeam.engine._persist import Recorder, SavePolicy
 from taskbeam.engine._preview import preview
-from taskbeam.engine._state import ErrorInfo, Node, RunState
+from taskbeam.engine._state import ErrorInfo, Node, RunState, short_id
 from taskbeam.engine._status import TERMINAL, Event, RunStatus, Status
 from taskbeam.graph import Expansion, Graph
 
@@ -204,6 +208,8 @@ class Run:
         self._resumed = restore is not None
         self._pumping = False
         self._t0 = 0.0
+        # (role, id(callback), exception type) -> [callback, count]; see _callback_raised.
+        self._raised: dict[tuple[str, int, type[BaseException]], list[Any]] = {}
 
     # -- life cycle ----------------------------------------------------------
     def _begin(self) -> Run:
@@ -220,6 +226,9 @@ class Run:
         # from this thread may queue on it as soon as this returns, without
         # waiting for the new thread to get going.
         loop = self._loop = new_loop(self._nested)
+        # asyncio.to_thread from a task: daemon threads, never waited for at the end.
+        threads = min(32, (os.cpu_count() or 1) + 4)  # as asyncio's own default
+        loop.set_default_executor(LoopThreads(threads, f"taskbeam-{self.id}-to_thread"))
         self._thread = threading.Thread(
             target=self._thread_main, args=(loop,), name=f"taskbeam-run-{self.id}", daemon=True
         )
@@ -229,6 +238,11 @@ class Run:
         try:
             self._thread.start()
         except BaseException:
+            if self._thread.ident is not None:
+                # Interrupted (Ctrl-C) while waiting for a thread that did
+                # start: the run exists and runs, so it is cancelled, not torn down.
+                self.cancel()
+                raise
             self._accepting = False
             _LIVE.discard(self)
             loop.close()
@@ -252,10 +266,14 @@ class Run:
                         raise
         except BaseException as exc:  # a bug in the engine: record it, never hang waiters
             log.exception("run %s crashed", self.id)
+            with contextlib.suppress(Exception):  # every node still ends terminal
+                self._state.cancel(time.monotonic())
+                self._state.events.clear()
             self._done.set_exception(exc)
         finally:
             with self._lock:
                 self._accepting = False
+            self._report_callback_errors()
             loop.run_until_complete(_close(loop))
             loop.close()
             asyncio.set_event_loop(None)
@@ -266,6 +284,18 @@ class Run:
             _LIVE.discard(self)
             if not self._done.done():
                 self._done.set_result(self)
+
+    def _report_callback_errors(self) -> None:
+        for (role, _, kind), (callback, count) in self._raised.items():
+            if count > 1:
+                log.warning(
+                    "%s %s of run %s raised %s %d times in all",
+                    role,
+                    _describe(callback),
+                    self.id,
+                    kind.__qualname__,
+                    count,
+                )
 
     def _raised_by_node(self, exc: BaseException) -> bool:
         """Whether ``exc`` is the outcome of a node's Task (a suspended one, so tracked)."""
@@ -337,8 +367,39 @@ class Run:
             for event in made:
                 try:
                     sub(event)
-                except Exception:
-                    log.exception("subscriber %r of run %s raised; run goes on", sub, self.id)
+                except BaseException as exc:  # KeyboardInterrupt too: user code never stops a run
+                    self._callback_raised("subscriber", sub, exc)
+
+    def _callback_raised(self, role: str, callback: object, exc: BaseException) -> None:
+        """Contain an exception from user code the run calls (a subscriber): log it once.
+
+        The first exception of each kind from each callback is logged with
+        its traceback; the rest are only counted (:attr:`callback_errors`),
+        so a subscriber that raises on every event neither floods the log
+        nor slows the run down.
+        """
+        key = (role, id(callback), type(exc))
+        seen = self._raised.get(key)
+        if seen is not None:
+            seen[1] += 1
+            return
+        self._raised[key] = [callback, 1]
+        log.error(
+            "%s %s of run %s raised %s; the run goes on (it is logged once, then counted)",
+            role,
+            _describe(callback),
+            self.id,
+            type(exc).__qualname__,
+            exc_info=exc,
+        )
+
+    @property
+    def callback_errors(self) -> list[dict[str, Any]]:
+        """Exceptions contained from user callbacks: ``{role, callback, type, count}`` each."""
+        return [
+            {"role": role, "callback": _describe(cb), "type": kind.__qualname__, "count": n}
+            for (role, _, kind), (cb, n) in list(self._raised.items())
+        ]
 
     def _launch(self, node: Node) -> None:
         task = node.task
@@ -476,7 +537,7 @@ class Run:
             task.add_done_callback(self._aborted.discard)
         else:
             self._session.cancel(node)
-        exc = NodeTimeout(f"task {node.id!r} timed out after {node.task.timeout:g} s")
+        exc = NodeTimeout(f"task {short_id(node.id)!r} timed out after {node.task.timeout:g} s")
         self._fail(node, error_info(exc))
         self._pump()
 
@@ -496,7 +557,7 @@ class Run:
         st = self._state
         now = time.monotonic()
         if not st.can_expand(node):
-            msg = f"task {node.id!r} expanded beyond max_depth={st.max_depth}"
+            msg = f"task {short_id(node.id)!r} expanded beyond max_depth={st.max_depth}"
             self._fail(node, error_info(DepthError(msg)))
             return
         try:
@@ -527,10 +588,12 @@ class Run:
         token = current_output.set(node)
         try:
             result = await fn(results)
-        except asyncio.CancelledError:
-            return
+        except asyncio.CancelledError as exc:
+            if node.status is not Status.AGGREGATING:
+                return  # cancelled by the run
+            outcome: tuple[Any, BaseException | None] = (None, exc)  # raised by the aggregator
         except BaseException as exc:
-            outcome: tuple[Any, BaseException | None] = (None, exc)
+            outcome = (None, exc)
         else:
             outcome = (result, None)
         finally:
@@ -800,6 +863,14 @@ class Run:
         return f"<Run {self.id} {self.name!r} {self.status.value}: {finished}/{total} finished>"
 
 
+def _describe(callback: object) -> str:
+    """A short, safe name for a user callback (its ``repr`` may be long or raise)."""
+    name = getattr(callback, "__qualname__", None)
+    if not isinstance(name, str):
+        name = type(callback).__qualname__
+    return name[:200]
+
+
 async def _localized(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """Await ``fn(*args, **kwargs)`` once the remote results among them are fetched.
 
@@ -949,7 +1020,11 @@ _RESUMABLE = ("max_concurrency", "limits", "on_error", "max_depth", "project")
 
 
 def _shutdown_all() -> None:
-    """At interpreter exit: cancel every live run and wait a little for each."""
+    """At interpreter exit: cancel every live run, wait a little for each, name what is left.
+
+    Threads still inside sync tasks that were given up are daemons: the
+    interpreter exits without them, and each task left running is logged.
+    """
     runs = list(_LIVE)
     for run in runs:
         run.cancel()
@@ -959,6 +1034,12 @@ def _shutdown_all() -> None:
             run.wait(max(0.0, deadline - time.monotonic()))
         except TimeoutError:
             log.warning("run %s did not stop within 10 s of interpreter exit", run.id)
+    for call in abandoned():
+        log.warning(
+            "task %r was still running at interpreter exit (its node was cancelled or "
+            "timed out); its thread is left behind",
+            short_id(call.node.id),
+        )
 
 
 # Hooks run in reverse order of registration: ours (registered after the thread
