@@ -7,9 +7,9 @@ import logging
 import time
 
 import pytest
+from tests.adversarial._hostile_engine import all_terminal
 
 import taskbeam as tb
-from tests.adversarial._hostile_engine import all_terminal
 
 
 class Custom(BaseException):

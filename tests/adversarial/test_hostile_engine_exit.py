@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from tests.adversarial._hostile_engine import child_env, python
 from tests.conftest import wait_until
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import sys
 
 import pytest
+from tests.adversarial._hostile_engine import all_terminal, always_expand
 
 import taskbeam as tb
 from taskbeam.engine._failure import MESSAGE_CHARS
-from tests.adversarial._hostile_engine import all_terminal, always_expand
 
 
 @pytest.mark.parametrize("kind", ["sync", "async"])
