@@ -35,7 +35,9 @@ from typing import Any, Generic, NamedTuple, TypeAlias, TypeVar
 from taskbeam._errors import WorkerLost
 from taskbeam.engine._capture import TextSink, current_output, install, write_output
 from taskbeam.engine._failure import error_info
+from taskbeam.engine._preview import needs_previews, previews_of, register
 from taskbeam.engine._state import ErrorInfo, Node
+from taskbeam.graph import Expansion
 
 __all__ = [
     "Call",
@@ -191,6 +193,16 @@ class _Workers(Generic[T]):
         self._queue.put(None)
 
 
+def with_previews(result: Any) -> Any:
+    """``result`` with its previews made here, where it was produced (see ``_preview``).
+
+    Plain values (None, bools, floats) and expansions are returned as they are.
+    """
+    if needs_previews(result) and not isinstance(result, Expansion):
+        return previews_of(result)
+    return result
+
+
 _POOLS: weakref.WeakSet[_Workers[Any]] = weakref.WeakSet()
 
 
@@ -269,7 +281,7 @@ class _ThreadSession(Session):
         """
         token = current_output.set(call.node)
         try:
-            outcome = call.ok(call.fn(*call.args, **call.kwargs))
+            outcome = call.ok(with_previews(call.fn(*call.args, **call.kwargs)))
         except BaseException as exc:
             outcome = call.failed(error_info(exc))
         finally:
@@ -455,7 +467,7 @@ class _ProcessSession(Session):
             except Exception as err:
                 self._post(call.failed(error_info(err)))
                 return
-            self._post(call.ok(result))
+            self._post(call.ok(with_previews(result)))
         else:
             self._post(call.failed(ErrorInfo(*body)))
 
@@ -499,6 +511,9 @@ class RemoteResult:
             "a result kept on a Dask cluster is not pickled with the run; "
             "fetch it with run.result(node_id)"
         )
+
+
+register(RemoteResult, lambda remote: remote.preview)
 
 
 def fetch_all(values: Iterable[Any]) -> list[Any]:

@@ -1,28 +1,191 @@
-"""Short, safe text previews of arbitrary results.
+"""Short, safe text previews of arbitrary results, bounded in time and memory.
 
-A preview must never raise and never be long: results can be anything
-(a DataFrame, a socket, an object whose ``__repr__`` is broken).
+A preview must never raise, never be long, and never cost anyone but the
+node that made the result: results can be anything (a 500 MB ``bytes``, a
+DataFrame, a socket, an object whose ``__repr__`` is slow, huge or broken).
+
+Two formatters share one bounded walk (at most 8 items per container, 6
+levels deep; ``str`` and ``bytes`` are cut before they are formatted; dicts
+and sets are never sorted; a huge ``int`` is described, not printed):
+
+* :func:`preview` runs no user code: a value it cannot format itself (an
+  object of a type with its own ``__repr__``) is shown by its type only,
+  ``<Model object>``. It is what the run's and the broadcaster's threads
+  call, so a result can never stall them.
+* :func:`previews_of` makes both previews of a result (the short one of the
+  snapshot and the longer one of ``details``) once, where the result is
+  produced. For a value that needs user code it calls that ``__repr__`` on
+  a daemon thread of its own and waits at most :data:`REPR_SECONDS`; past
+  that the previews say the ``repr`` took too long, and the thread is left
+  to finish on its own.
 """
 
 from __future__ import annotations
 
+import builtins
 import reprlib
-from typing import Any
+import threading
+from collections.abc import Callable
+from itertools import islice
+from typing import Any, NamedTuple
 
-__all__ = ["PREVIEW_CHARS", "preview", "previews"]
+__all__ = [
+    "DETAIL_CHARS",
+    "PREVIEW_CHARS",
+    "REPR_SECONDS",
+    "Previewed",
+    "needs_previews",
+    "preview",
+    "previews",
+    "previews_of",
+    "register",
+    "safe_previews",
+]
 
 PREVIEW_CHARS = 120
+DETAIL_CHARS = 4000
+REPR_SECONDS = 1.0
 _PLAIN = frozenset({bool, int, float})
 _PLAIN_OR_NONE = _PLAIN | {type(None)}
+_SAFE_NUMBERS = frozenset({float, complex, bool, type(None), type(...), type(NotImplemented)})
+_INT_BITS = 1000  # past this an int is described by its size (its repr is quadratic)
 
-_repr = reprlib.Repr()
-_repr.maxstring = PREVIEW_CHARS
-_repr.maxother = PREVIEW_CHARS
-_repr.maxlist = _repr.maxtuple = _repr.maxset = _repr.maxdict = 8
+# Types outside this module whose preview is known without user code (RemoteResult).
+_KNOWN: dict[type, Callable[[Any], str]] = {}
+
+
+def register(cls: type, text: Callable[[Any], str]) -> None:
+    """Preview instances of ``cls`` with ``text(value)`` (must be cheap and never raise)."""
+    _KNOWN[cls] = text
+
+
+class Previewed(NamedTuple):
+    """A result with its two previews, made where the result was produced."""
+
+    value: Any
+    preview: str
+    detail: str
+
+
+class _UserCode(Exception):
+    """The value's preview would run user code."""
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class _Bounded(reprlib.Repr):
+    """``reprlib`` with every path bounded; ``user`` decides whether user ``__repr__`` runs."""
+
+    def __init__(self, limit: int, user: bool) -> None:
+        super().__init__()
+        self.maxstring = self.maxother = self.maxlong = limit
+        self.maxlist = self.maxtuple = self.maxset = self.maxfrozenset = 8
+        self.maxdeque = self.maxarray = self.maxdict = 8
+        self.user = user
+
+    def repr1(self, x: Any, level: int) -> str:
+        cls = type(x)
+        if cls in _SAFE_NUMBERS:
+            return builtins.repr(x)
+        if isinstance(x, str):
+            return builtins.repr(str.__getitem__(x, slice(0, self.maxstring)))[: self.maxstring]
+        if isinstance(x, (bytes, bytearray)):
+            head = bytes(x[: self.maxstring])  # a slice: never the whole buffer
+            return _cut(
+                f"{cls.__name__}({head!r})" if cls is not bytes else repr(head), self.maxstring
+            )
+        if isinstance(x, memoryview):
+            return f"<memoryview of {x.nbytes} bytes>"
+        if cls is int:
+            if x.bit_length() > _INT_BITS:
+                return f"<int of {x.bit_length()} bits>"
+            return builtins.repr(x)
+        known = _KNOWN.get(cls)
+        if known is not None:
+            return known(x)
+        if cls in (list, tuple, dict, set, frozenset) or cls.__module__ in ("collections", "array"):
+            return super().repr1(x, level)
+        if cls is range:
+            return builtins.repr(x)
+        return self.repr_instance(x, level)
+
+    def repr_dict(self, x: Any, level: int) -> str:
+        n = len(x)
+        if n == 0:
+            return "{}"
+        if level <= 0:
+            return "{" + self.fillvalue + "}"
+        pieces = [
+            f"{self.repr1(k, level - 1)}: {self.repr1(v, level - 1)}"
+            for k, v in islice(x.items(), self.maxdict)
+        ]
+        if n > self.maxdict:
+            pieces.append(self.fillvalue)
+        return "{" + ", ".join(pieces) + "}"
+
+    def _items(self, x: Any, level: int, left: str, right: str, most: int) -> str:
+        if level <= 0:
+            return left + self.fillvalue + right
+        pieces = [self.repr1(item, level - 1) for item in islice(x, most)]
+        if len(x) > most:
+            pieces.append(self.fillvalue)
+        return left + ", ".join(pieces) + right
+
+    def repr_set(self, x: Any, level: int) -> str:
+        if not x:
+            return "set()"
+        return self._items(x, level, "{", "}", self.maxset)
+
+    def repr_frozenset(self, x: Any, level: int) -> str:
+        if not x:
+            return "frozenset()"
+        return self._items(x, level, "frozenset({", "})", self.maxfrozenset)
+
+    def repr_instance(self, x: Any, level: int) -> str:
+        if not self.user:
+            raise _UserCode
+        try:
+            text = builtins.repr(x)
+        except BaseException as exc:  # a broken __repr__ must not break the run
+            return (
+                f"<{type(x).__name__} instance at {id(x):#x} (repr failed: {type(exc).__name__})>"
+            )
+        return _cut(text if isinstance(text, str) else "", self.maxother)
+
+
+_SAFE = {limit: _Bounded(limit, user=False) for limit in (PREVIEW_CHARS, DETAIL_CHARS)}
+_USER = {limit: _Bounded(limit, user=True) for limit in (PREVIEW_CHARS, DETAIL_CHARS)}
+
+
+def _by_type(value: Any) -> str:
+    cls = type(value)
+    if cls in (list, tuple, dict, set, frozenset):
+        return f"<{cls.__name__} of {len(value)} items>"
+    shape = (
+        getattr(value, "shape", None) if cls.__module__.startswith(("numpy", "pandas")) else None
+    )
+    size = f" of shape {shape!r}" if isinstance(shape, tuple) else ""
+    return f"<{cls.__qualname__} object{size}>"
+
+
+def _format(value: Any, limit: int, user: bool) -> str:
+    formatter = (_USER if user else _SAFE).get(limit) or _Bounded(limit, user)
+    try:
+        text = formatter.repr(value)
+    except _UserCode:
+        raise
+    except Exception as exc:  # e.g. a __len__ that raises inside a container
+        text = f"<{type(value).__qualname__} (repr failed: {type(exc).__name__})>"
+    return _cut(text, limit)
 
 
 def preview(value: Any, limit: int = PREVIEW_CHARS) -> str:
-    """``repr(value)`` cut to ``limit`` characters, with ``…`` when cut.
+    """A bounded ``repr(value)`` of at most ``limit`` characters, with ``…`` when cut.
+
+    Runs no user code: a value that would need its own ``__repr__`` is
+    shown by its type (see :func:`previews_of` for the real thing).
 
     Examples
     --------
@@ -30,20 +193,64 @@ def preview(value: Any, limit: int = PREVIEW_CHARS) -> str:
     '[1, 2, 3]'
     >>> len(preview("x" * 1000)) <= 120
     True
+    >>> preview(b"x" * 10**6)[:12]
+    "b'xxxxxxxxxx"
     """
-    if value is None or type(value) in _PLAIN:  # the common case, without reprlib
+    cls = type(value)
+    if value is None or cls is float or cls is bool:  # the common cases, without reprlib
+        return repr(value)
+    if cls is int and value.bit_length() <= _INT_BITS:
         return repr(value)
     try:
-        text = _repr.repr(value)
-    except Exception as exc:  # a broken __repr__ must not break the run
-        text = f"<{type(value).__qualname__} (repr failed: {type(exc).__name__})>"
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return text
+        return _format(value, limit, user=False)
+    except _UserCode:
+        return _cut(_by_type(value), limit)
 
 
 def previews(values: list[Any]) -> list[str]:
     """``[preview(v) for v in values]``, in one C-level pass when all are plain."""
-    if _PLAIN_OR_NONE.issuperset(map(type, values)):
+    if _PLAIN_OR_NONE.issuperset(map(type, values)) and all(
+        type(v) is not int or v.bit_length() <= _INT_BITS for v in values
+    ):
         return list(map(repr, values))
     return [preview(v) for v in values]
+
+
+def needs_previews(value: Any) -> bool:
+    """Whether ``value`` is worth previewing where it is produced (not None, a bool, a float)."""
+    return type(value) not in _PLAIN_OR_NONE or type(value) is int
+
+
+def safe_previews(value: Any) -> Previewed | None:
+    """``value`` with both previews if they need no user code, else ``None`` (cheap)."""
+    try:
+        return Previewed(
+            value, _format(value, PREVIEW_CHARS, False), _format(value, DETAIL_CHARS, False)
+        )
+    except _UserCode:
+        return None
+
+
+def previews_of(value: Any, seconds: float = REPR_SECONDS) -> Previewed:
+    """``value`` with its short and long previews, user ``__repr__`` included, within ``seconds``.
+
+    Call it where the result is produced (a worker thread, or a thread of
+    its own), never on a thread that others wait for: it may take up to
+    ``seconds``.
+    """
+    made = safe_previews(value)
+    if made is not None:
+        return made
+    out: list[str] = []
+
+    def both() -> None:
+        out.append(_format(value, PREVIEW_CHARS, True))
+        out.append(_format(value, DETAIL_CHARS, True))
+
+    thread = threading.Thread(target=both, name="taskbeam-preview", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if len(out) == 2:
+        return Previewed(value, out[0], out[1])
+    slow = f"<{type(value).__qualname__} (repr took longer than {seconds:g} s)>"
+    return Previewed(value, _cut(slow, PREVIEW_CHARS), slow)

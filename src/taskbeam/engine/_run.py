@@ -65,7 +65,14 @@ from taskbeam.engine._failure import error_info
 from taskbeam.engine._fingerprint import fingerprints
 from taskbeam.engine._loop import eager_task, import_nest_asyncio2, new_loop
 from taskbeam.engine._persist import Recorder, SavePolicy
-from taskbeam.engine._preview import preview
+from taskbeam.engine._preview import (
+    DETAIL_CHARS,
+    Previewed,
+    needs_previews,
+    preview,
+    previews_of,
+    safe_previews,
+)
 from taskbeam.engine._state import ErrorInfo, Node, RunState, short_id
 from taskbeam.engine._status import TERMINAL, Event, RunStatus, Status
 from taskbeam.graph import Expansion, Graph
@@ -440,10 +447,7 @@ class Run:
                     self._failed(node, attempt, exc)
                     return
                 if node.status is RUNNING and node.attempt == attempt:
-                    if isinstance(result, Expansion):
-                        self._expand(node, result)
-                    else:
-                        self._state.succeed(node, result, time.monotonic())
+                    self._took(node, attempt, result)
                 return
             self._tasks[node] = running
             running.add_done_callback(functools.partial(self._settled, node, attempt))
@@ -503,12 +507,39 @@ class Run:
         return True
 
     def _succeeded(self, node: Node, attempt: int, result: Any) -> None:
-        if not self._current(node, attempt):
-            return
-        if isinstance(result, Expansion):
+        if self._current(node, attempt):
+            self._took(node, attempt, result)
+
+    def _took(self, node: Node, attempt: int, result: Any) -> None:
+        """The current attempt of ``node`` returned ``result``: expand, or be done."""
+        if type(result) is Previewed:
+            node.preview, node.detail, result = result.preview, result.detail, result.value
+        elif isinstance(result, Expansion):
             self._expand(node, result)
-        else:
-            self._state.succeed(node, result, time.monotonic())
+            return
+        elif needs_previews(result) and self._preview_later(node, attempt, result, False):
+            return
+        self._state.succeed(node, result, time.monotonic())
+
+    def _preview_later(self, node: Node, attempt: int, result: Any, agg: bool) -> bool:
+        """Make the previews of a result that came back on the loop, if they need user code.
+
+        A ``__repr__`` may be slow, huge or hang: it runs on a thread of its
+        own (at most ``REPR_SECONDS``), never here, where the broadcaster and
+        every other caller wait. The node keeps its state meanwhile; the
+        result comes back through the inbox with its previews. Returns
+        whether it went there (``False``: the previews need no user code
+        and are made, cheaply, when asked for).
+        """
+        if safe_previews(result) is not None:
+            return False
+        post = self._post
+
+        def make() -> None:
+            post((node, attempt, previews_of(result), None, agg))
+
+        threading.Thread(target=make, name=f"taskbeam-{self.id}-preview", daemon=True).start()
+        return True
 
     def _failed(self, node: Node, attempt: int, error: BaseException | ErrorInfo) -> None:
         if self._current(node, attempt):
@@ -610,6 +641,10 @@ class Run:
                 f"the aggregator of {node.id!r} returned expand(); expand from a child task instead"
             )
         if error is None:
+            if type(result) is Previewed:
+                node.preview, node.detail, result = result.preview, result.detail, result.value
+            elif needs_previews(result) and self._preview_later(node, node.attempt, result, True):
+                return
             self._state.succeed(node, result, time.monotonic())
         else:
             info = error if isinstance(error, ErrorInfo) else error_info(error)
@@ -797,7 +832,8 @@ class Run:
             out["id"] = node.id
             out["deps"] = [d for d in node.task.deps]
             if node.status is Status.DONE:
-                out["result"] = preview(node.result, 4000)
+                detail = node.detail
+                out["result"] = preview(node.result, DETAIL_CHARS) if detail is None else detail
             if node.error is not None and node.status in (Status.FAILED, Status.RETRYING):
                 out["error"]["traceback"] = node.error.traceback
             if node.output is not None:

@@ -130,6 +130,7 @@ class Node:
     children_left = 0
     aggregate: Aggregator | None = None
     preview: str | None = None
+    detail: str | None = None  # the longer preview of details(), when made with the result
     error: ErrorInfo | None = None
     # For a parent failed by a child: the deepest node of the chain of
     # failures below it, and how many levels down that node is.

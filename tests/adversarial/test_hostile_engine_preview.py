@@ -1,0 +1,144 @@
+"""Big and hostile results: previews bounded in time and memory, costing no one else."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from tests.adversarial._hostile_engine import python
+
+import taskbeam as tb
+from taskbeam.engine._preview import preview, previews_of
+
+BIG = """
+    import json, threading, time
+    import taskbeam as tb
+    from taskbeam.broadcast import Broadcaster
+
+    def peak_mb():
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM"):
+                    return int(line.split()[1]) / 1024
+
+    stop = threading.Event()
+    def tick():
+        stop.wait(0.01)
+    ticker = tb.Graph("ticker")
+    for i in range(2000):
+        ticker.add(f"t{i}", tick)
+    big = tb.Graph("big")
+    big.add("blob", lambda: b"x" * (500 * 1024 * 1024))
+    store = tb.SQLiteStore("runs.db")
+    frames = []
+    with Broadcaster() as b:
+        run = tb.start(big, store=store).wait(60)
+        base = peak_mb()
+        other = tb.start(ticker, max_concurrency=1)
+        b.attach(other)
+        b.attach(run)
+        b.subscribe(other.id, lambda message, buffers: frames.append(time.monotonic()))
+        b.subscribe(run.id, lambda message, buffers: None)
+        deadline = time.monotonic() + 10
+        while len(frames) < 10 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        t0 = time.monotonic()
+        answer = b.request(run.id, {"type": "node_details", "node_id": "blob"})
+        snap = run.snapshot()
+        asked = time.monotonic() - t0
+        mark = len(frames)
+        while len(frames) < mark + 10 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        seen = [t for t in frames if t >= t0 - 0.2]
+        gap = max(b - a for a, b in zip(seen, seen[1:]))
+        stop.set()
+        other.cancel(); other.wait(10)
+    print(json.dumps({
+        "base_mb": base, "peak_mb": peak_mb(), "asked_s": asked, "gap_s": gap,
+        "detail": answer["details"]["result"][:40],
+        "preview": snap["nodes"]["blob"]["preview"][:40],
+        "status": run.status.value,
+    }))
+"""
+
+
+def test_a_500_mb_result_costs_no_client_and_little_memory(tmp_path: Path) -> None:
+    proc, _ = python(BIG, tmp_path, timeout=110)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["status"] == "done"
+    assert out["detail"].startswith("b'xxxx")
+    assert out["preview"].startswith("b'xxxx")
+    assert out["asked_s"] < 0.2, out  # details and snapshot: no full repr anywhere
+    assert out["gap_s"] < 0.5, out  # the other client's longest frame gap (was 1.38 s at 100 MB)
+    assert out["peak_mb"] - out["base_mb"] < 100, out  # was +2 GB (a full repr, 4 bytes a byte)
+
+
+def test_hostile_values_preview_quickly_and_briefly() -> None:
+    class Slow:
+        def __repr__(self) -> str:
+            time.sleep(5)
+            return "slow"
+
+    class Huge:
+        def __repr__(self) -> str:
+            return "h" * 10_000_000
+
+    class Raises:
+        def __repr__(self) -> str:
+            raise KeyboardInterrupt
+
+    nested: list[object] = []
+    for _ in range(10_000):
+        nested = [nested]
+    cyclic: list[object] = []
+    cyclic.append(cyclic)
+    values = [
+        b"x" * 50_000_000,
+        "s" * 50_000_000,
+        bytearray(10_000_000),
+        10**20000,
+        {i: i for i in range(1_000_000)},
+        set(range(1_000_000)),
+        nested,
+        cyclic,
+        Slow(),
+        Huge(),
+        Raises(),
+        [Slow()],
+    ]
+    for value in values:
+        t0 = time.perf_counter()
+        short = preview(value)
+        assert time.perf_counter() - t0 < 0.05, type(value)
+        assert len(short) <= 120
+        t0 = time.perf_counter()
+        made = previews_of(value)
+        assert time.perf_counter() - t0 < 1.5, type(value)
+        assert len(made.preview) <= 120 and len(made.detail) <= 4000
+
+
+def test_a_slow_repr_of_an_async_result_does_not_stall_the_run() -> None:
+    class Slow:
+        def __repr__(self) -> str:
+            time.sleep(3)
+            return "slow"
+
+    async def slow_result() -> Slow:
+        return Slow()
+
+    g = tb.Graph("slow-repr")
+    g.add("slow", slow_result)
+    for i in range(50):
+        g.add(f"n{i}", lambda: 1)
+    t0 = time.monotonic()
+    run = tb.start(g)
+    snap = run.snapshot()  # the run's thread answers at once
+    assert time.monotonic() - t0 < 0.5
+    run.wait(10)
+    assert time.monotonic() - t0 < 2.5  # the preview gave up after 1 s
+    node = run.snapshot()["nodes"]["slow"]
+    assert node["status"] == "done"
+    assert "longer than 1 s" in node["preview"]
+    assert snap["run"]["id"] == run.id
