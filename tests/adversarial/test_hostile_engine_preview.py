@@ -117,7 +117,8 @@ def test_hostile_values_preview_quickly_and_briefly() -> None:
         t0 = time.perf_counter()
         made = previews_of(value)
         assert time.perf_counter() - t0 < 1.5, type(value)
-        assert len(made.preview) <= 120 and len(made.detail) <= 4000
+        assert len(made.preview) <= 120
+        assert made.detail is None or len(made.detail) <= 4000
 
 
 def test_a_slow_repr_of_an_async_result_does_not_stall_the_run() -> None:

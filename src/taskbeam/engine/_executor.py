@@ -35,7 +35,13 @@ from typing import Any, Generic, NamedTuple, TypeAlias, TypeVar
 from taskbeam._errors import WorkerLost
 from taskbeam.engine._capture import TextSink, current_output, install, write_output
 from taskbeam.engine._failure import error_info
-from taskbeam.engine._preview import needs_previews, previews_of, register
+from taskbeam.engine._preview import (
+    Previewed,
+    needs_previews,
+    preview_then,
+    register,
+    safe_preview,
+)
 from taskbeam.engine._state import ErrorInfo, Node
 from taskbeam.graph import Expansion
 
@@ -193,14 +199,21 @@ class _Workers(Generic[T]):
         self._queue.put(None)
 
 
-def with_previews(result: Any) -> Any:
-    """``result`` with its previews made here, where it was produced (see ``_preview``).
+def post_result(call: Call, result: Any, post: Post, here: bool = False) -> None:
+    """Post ``call``'s ``result`` with its previews, made off the run's thread (see ``_preview``).
 
-    Plain values (None, bools, floats) and expansions are returned as they are.
+    Plain values (None, bools, floats) and expansions go as they are; a
+    value that needs its own ``__repr__`` is posted once its previews are
+    made (on this thread with ``here``, else on a preview thread), or given
+    up on after ``REPR_SECONDS``, whichever comes first.
     """
     if needs_previews(result) and not isinstance(result, Expansion):
-        return previews_of(result)
-    return result
+        short = safe_preview(result)
+        if short is None:
+            preview_then(result, lambda made: post(call.ok(made)), here=here)
+            return
+        result = Previewed(result, short, None)
+    post(call.ok(result))
 
 
 _POOLS: weakref.WeakSet[_Workers[Any]] = weakref.WeakSet()
@@ -281,12 +294,13 @@ class _ThreadSession(Session):
         """
         token = current_output.set(call.node)
         try:
-            outcome = call.ok(with_previews(call.fn(*call.args, **call.kwargs)))
+            result = call.fn(*call.args, **call.kwargs)
         except BaseException as exc:
-            outcome = call.failed(error_info(exc))
-        finally:
             current_output.reset(token)
-        self._post(outcome)
+            self._post(call.failed(error_info(exc)))
+            return
+        current_output.reset(token)
+        post_result(call, result, self._post, here=True)  # the task's own thread
 
     def close(self) -> None:
         if self._pool is not None:
@@ -467,7 +481,7 @@ class _ProcessSession(Session):
             except Exception as err:
                 self._post(call.failed(error_info(err)))
                 return
-            self._post(call.ok(with_previews(result)))
+            post_result(call, result, self._post)
         else:
             self._post(call.failed(ErrorInfo(*body)))
 

@@ -23,8 +23,15 @@ and sets are never sorted; a huge ``int`` is described, not printed):
 from __future__ import annotations
 
 import builtins
+import collections
+import contextlib
+import dataclasses
+import heapq
+import itertools
+import queue
 import reprlib
 import threading
+import time
 from collections.abc import Callable
 from itertools import islice
 from typing import Any, NamedTuple
@@ -37,9 +44,11 @@ __all__ = [
     "needs_previews",
     "preview",
     "previews",
+    "preview_then",
     "previews_of",
     "register",
-    "safe_previews",
+    "safe_preview",
+    "submit_preview",
 ]
 
 PREVIEW_CHARS = 120
@@ -49,6 +58,18 @@ _PLAIN = frozenset({bool, int, float})
 _PLAIN_OR_NONE = _PLAIN | {type(None)}
 _SAFE_NUMBERS = frozenset({float, complex, bool, type(None), type(...), type(NotImplemented)})
 _INT_BITS = 1000  # past this an int is described by its size (its repr is quadratic)
+
+# The code objects of the __repr__ that namedtuple and dataclass generate (shared
+# by every class they make): a preview of such a value walks its fields itself.
+_NAMEDTUPLE_REPR = collections.namedtuple("_NamedTuple", "a").__repr__.__code__
+
+
+@dataclasses.dataclass
+class _DataClass:
+    a: int
+
+
+_DATACLASS_REPR = getattr(_DataClass.__repr__, "__code__", None)
 
 # Types outside this module whose preview is known without user code (RemoteResult).
 _KNOWN: dict[type, Callable[[Any], str]] = {}
@@ -64,7 +85,7 @@ class Previewed(NamedTuple):
 
     value: Any
     preview: str
-    detail: str
+    detail: str | None  # None: made when asked for (it needs no user code)
 
 
 class _UserCode(Exception):
@@ -84,8 +105,19 @@ class _Bounded(reprlib.Repr):
         self.maxlist = self.maxtuple = self.maxset = self.maxfrozenset = 8
         self.maxdeque = self.maxarray = self.maxdict = 8
         self.user = user
+        self.limit = limit
+        self.spent = 0
 
     def repr1(self, x: Any, level: int) -> str:
+        # One budget for the whole walk: 8 items a level, 6 levels, could
+        # otherwise still make 8**6 pieces of ``limit`` characters each.
+        if self.spent > self.limit:
+            return self.fillvalue
+        text = self._one(x, level)
+        self.spent += len(text)
+        return text
+
+    def _one(self, x: Any, level: int) -> str:
         cls = type(x)
         if cls in _SAFE_NUMBERS:
             return builtins.repr(x)
@@ -109,7 +141,26 @@ class _Bounded(reprlib.Repr):
             return super().repr1(x, level)
         if cls is range:
             return builtins.repr(x)
+        rep: Any = cls.__repr__
+        if rep is object.__repr__:  # no __repr__ of its own: nothing to call
+            return f"<{cls.__module__}.{cls.__qualname__} object at {id(x):#x}>"
+        code = getattr(rep, "__code__", None)
+        if code is not None:
+            if code is _NAMEDTUPLE_REPR and isinstance(x, tuple):
+                return self._fields(x, level, cls.__name__, x._fields)  # type: ignore[attr-defined]
+            if code is _DATACLASS_REPR and dataclasses.is_dataclass(x):
+                names = [f.name for f in dataclasses.fields(x) if f.repr]
+                return self._fields(x, level, cls.__qualname__, names)
         return self.repr_instance(x, level)
+
+    def _fields(self, x: Any, level: int, name: str, fields: Any) -> str:
+        """``Name(a=..., b=...)`` as a namedtuple's or a dataclass's own ``__repr__`` makes it."""
+        if level <= 0:
+            return f"{name}({self.fillvalue})"
+        pieces = [f"{f}={self.repr1(getattr(x, f), level - 1)}" for f in islice(fields, 8)]
+        if len(fields) > 8:
+            pieces.append(self.fillvalue)
+        return f"{name}({', '.join(pieces)})"
 
     def repr_dict(self, x: Any, level: int) -> str:
         n = len(x)
@@ -155,10 +206,6 @@ class _Bounded(reprlib.Repr):
         return _cut(text if isinstance(text, str) else "", self.maxother)
 
 
-_SAFE = {limit: _Bounded(limit, user=False) for limit in (PREVIEW_CHARS, DETAIL_CHARS)}
-_USER = {limit: _Bounded(limit, user=True) for limit in (PREVIEW_CHARS, DETAIL_CHARS)}
-
-
 def _by_type(value: Any) -> str:
     cls = type(value)
     if cls in (list, tuple, dict, set, frozenset):
@@ -171,9 +218,8 @@ def _by_type(value: Any) -> str:
 
 
 def _format(value: Any, limit: int, user: bool) -> str:
-    formatter = (_USER if user else _SAFE).get(limit) or _Bounded(limit, user)
     try:
-        text = formatter.repr(value)
+        text = _Bounded(limit, user).repr(value)  # one per call: it counts what it made
     except _UserCode:
         raise
     except Exception as exc:  # e.g. a __len__ that raises inside a container
@@ -221,36 +267,154 @@ def needs_previews(value: Any) -> bool:
     return type(value) not in _PLAIN_OR_NONE or type(value) is int
 
 
-def safe_previews(value: Any) -> Previewed | None:
-    """``value`` with both previews if they need no user code, else ``None`` (cheap)."""
+def safe_preview(value: Any) -> str | None:
+    """The short preview of ``value`` if it needs no user code, else ``None`` (cheap)."""
     try:
-        return Previewed(
-            value, _format(value, PREVIEW_CHARS, False), _format(value, DETAIL_CHARS, False)
-        )
+        return _format(value, PREVIEW_CHARS, False)
     except _UserCode:
         return None
 
 
 def previews_of(value: Any, seconds: float = REPR_SECONDS) -> Previewed:
-    """``value`` with its short and long previews, user ``__repr__`` included, within ``seconds``.
+    """``value`` with its previews, user ``__repr__`` included, within ``seconds``.
 
     Call it where the result is produced (a worker thread, or a thread of
     its own), never on a thread that others wait for: it may take up to
-    ``seconds``.
+    ``seconds``. A value that needs no user code gets its short preview
+    only (``detail`` is ``None``: the long one is made, cheaply, when asked for).
     """
-    made = safe_previews(value)
-    if made is not None:
-        return made
+    short = safe_preview(value)
+    if short is not None:
+        return Previewed(value, short, None)
     out: list[str] = []
+    made_both = threading.Event()
 
     def both() -> None:
         out.append(_format(value, PREVIEW_CHARS, True))
         out.append(_format(value, DETAIL_CHARS, True))
+        made_both.set()
 
-    thread = threading.Thread(target=both, name="taskbeam-preview", daemon=True)
-    thread.start()
-    thread.join(seconds)
-    if len(out) == 2:
+    _POOL.submit(both)
+    if made_both.wait(seconds):
         return Previewed(value, out[0], out[1])
     slow = f"<{type(value).__qualname__} (repr took longer than {seconds:g} s)>"
     return Previewed(value, _cut(slow, PREVIEW_CHARS), slow)
+
+
+def preview_then(
+    value: Any,
+    deliver: Callable[[Previewed], None],
+    seconds: float = REPR_SECONDS,
+    here: bool = False,
+) -> None:
+    """Make ``value``'s previews, then ``deliver`` them.
+
+    ``deliver(previewed)`` is called exactly once: with the previews, or,
+    if the ``__repr__`` has not returned within ``seconds``, from the
+    watchdog thread with previews that say so (the ``__repr__`` goes on,
+    unseen). With ``here`` the previews are made on the calling thread
+    (a task's own worker: it returns when the ``__repr__`` does), else on
+    a preview thread (this returns at once).
+    """
+    once = _Once(deliver)
+
+    def make() -> None:
+        try:
+            made = Previewed(
+                value, _format(value, PREVIEW_CHARS, True), _format(value, DETAIL_CHARS, True)
+            )
+        except BaseException as exc:  # contained like any user code
+            text = f"<{type(value).__qualname__} (repr failed: {type(exc).__name__})>"
+            made = Previewed(value, _cut(text, PREVIEW_CHARS), text)
+        once(made)
+
+    def give_up() -> None:
+        slow = f"<{type(value).__qualname__} (repr took longer than {seconds:g} s)>"
+        once(Previewed(value, _cut(slow, PREVIEW_CHARS), slow))
+
+    _WATCHDOG.add(time.monotonic() + seconds, give_up)
+    if here:
+        make()
+    else:
+        _POOL.submit(make)
+
+
+class _Once:
+    """Calls ``fn`` the first time it is called, from whichever thread; ignores the rest."""
+
+    __slots__ = ("_fn", "_lock")
+
+    def __init__(self, fn: Callable[[Previewed], None]) -> None:
+        self._fn = fn
+        self._lock = threading.Lock()
+
+    def __call__(self, made: Previewed) -> None:
+        if self._lock.acquire(blocking=False):  # never released: a second call is a no-op
+            self._fn(made)
+
+
+class _Watchdog:
+    """One daemon thread that calls each registered function at its deadline."""
+
+    def __init__(self) -> None:
+        self._due: list[tuple[float, int, Callable[[], None]]] = []
+        self._wake = threading.Condition()
+        self._ticket = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def add(self, when: float, fn: Callable[[], None]) -> None:
+        with self._wake:
+            heapq.heappush(self._due, (when, next(self._ticket), fn))
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._main, name="taskbeam-preview-watchdog", daemon=True
+                )
+                self._thread.start()
+            elif self._due[0][0] == when:  # a new earliest deadline (deadlines mostly rise)
+                self._wake.notify()
+
+    def _main(self) -> None:
+        while True:
+            with self._wake:
+                while not self._due or self._due[0][0] > time.monotonic():
+                    self._wake.wait(self._due[0][0] - time.monotonic() if self._due else None)
+                _, _, fn = heapq.heappop(self._due)
+            with contextlib.suppress(BaseException):
+                fn()
+
+
+_WATCHDOG = _Watchdog()
+
+
+class _Pool:
+    """Daemon threads that run user ``__repr__``, reused; one more whenever none is idle.
+
+    A ``__repr__`` that never returns keeps its thread for good (a daemon:
+    it does not hold up interpreter exit) and the next preview gets a new
+    one, so a stuck preview never delays another.
+    """
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._idle = threading.Semaphore(0)
+        self._made = 0
+
+    def submit(self, job: Callable[[], None]) -> None:
+        self._jobs.put(job)
+        if not self._idle.acquire(blocking=False):
+            self._made += 1
+            name = f"taskbeam-preview_{self._made}"
+            threading.Thread(target=self._work, name=name, daemon=True).start()
+
+    def _work(self) -> None:
+        while True:
+            self._jobs.get()()
+            self._idle.release()
+
+
+_POOL = _Pool()
+
+
+def submit_preview(job: Callable[[], None]) -> None:
+    """Run ``job`` (which makes previews) on a preview thread, soon; return at once."""
+    _POOL.submit(job)

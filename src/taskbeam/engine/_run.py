@@ -70,8 +70,8 @@ from taskbeam.engine._preview import (
     Previewed,
     needs_previews,
     preview,
-    previews_of,
-    safe_previews,
+    preview_then,
+    safe_preview,
 )
 from taskbeam.engine._state import ErrorInfo, Node, RunState, short_id
 from taskbeam.engine._status import TERMINAL, Event, RunStatus, Status
@@ -531,14 +531,12 @@ class Run:
         whether it went there (``False``: the previews need no user code
         and are made, cheaply, when asked for).
         """
-        if safe_previews(result) is not None:
+        short = safe_preview(result)
+        if short is not None:
+            node.preview = short
             return False
         post = self._post
-
-        def make() -> None:
-            post((node, attempt, previews_of(result), None, agg))
-
-        threading.Thread(target=make, name=f"taskbeam-{self.id}-preview", daemon=True).start()
+        preview_then(result, lambda made: post((node, attempt, made, None, agg)))
         return True
 
     def _failed(self, node: Node, attempt: int, error: BaseException | ErrorInfo) -> None:
