@@ -144,3 +144,52 @@ def test_a_slow_repr_of_an_async_result_does_not_stall_the_run() -> None:
     assert node["status"] == "done"
     assert "longer than 1 s" in node["preview"]
     assert snap["run"]["id"] == run.id
+
+
+def test_a_slow_repr_of_a_sync_result_is_given_up_after_one_second() -> None:
+    class Slow:
+        def __repr__(self) -> str:
+            time.sleep(3)
+            return "slow"
+
+    g = tb.Graph("slow-sync-repr")
+    g.add("slow", Slow)
+    g.add("after", lambda slow: "went on", deps=["slow"])
+    t0 = time.monotonic()
+    run = tb.start(g).wait(10)
+    assert time.monotonic() - t0 < 2.5
+    assert run.result("after") == "went on"
+    assert "longer than 1 s" in run.snapshot()["nodes"]["slow"]["preview"]
+    assert "longer than 1 s" in run.details("slow")["result"]
+
+
+def test_a_dataclass_holding_a_huge_field_previews_without_its_repr() -> None:
+    import dataclasses
+
+    @dataclasses.dataclass
+    class Holder:
+        name: str
+        blob: bytes
+
+    g = tb.Graph("holder")
+    g.add("h", lambda: Holder("big", b"z" * 200_000_000))
+    run = tb.start(g).wait(30)
+    node = run.snapshot()["nodes"]["h"]
+    assert "Holder(name='big', blob=b'zzz" in node["preview"]  # as the dataclass's own repr
+    assert len(node["preview"]) <= 120
+    assert len(run.details("h")["result"]) <= 4000
+
+
+def test_details_of_a_result_with_a_huge_repr_are_bounded() -> None:
+    class Huge:
+        def __repr__(self) -> str:
+            return "h" * 20_000_000
+
+    g = tb.Graph("huge-repr")
+    g.add("h", Huge)
+    run = tb.start(g).wait(10)
+    assert len(run.snapshot()["nodes"]["h"]["preview"]) <= 120
+    t0 = time.monotonic()
+    details = run.details("h")
+    assert time.monotonic() - t0 < 0.05  # made once, with the result
+    assert len(details["result"]) <= 4000

@@ -300,6 +300,8 @@ class _ThreadSession(Session):
             self._post(call.failed(error_info(exc)))
             return
         current_output.reset(token)
+        if self._pool is not None:  # the task is over: a preview that hangs here is not it
+            self._pool.running.pop(threading.get_ident(), None)
         post_result(call, result, self._post, here=True)  # the task's own thread
 
     def close(self) -> None:
