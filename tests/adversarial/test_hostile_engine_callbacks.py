@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Any
 
 import pytest
 from tests.adversarial._hostile_engine import all_terminal
@@ -138,3 +139,31 @@ def test_an_aggregator_whose_result_repr_raises_still_completes() -> None:
     run = tb.start(g).wait(10)
     assert run.status is tb.RunStatus.DONE
     assert "Broken" in run.snapshot()["nodes"]["plan"]["preview"]
+
+
+@pytest.mark.parametrize("style", ["sync", "async"])
+def test_a_failing_engine_step_ends_the_run_and_wait_raises(
+    style: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def quick() -> int:
+        return 1
+
+    g = tb.Graph("engine-bug")
+    g.add("a", (lambda: 1) if style == "sync" else quick)
+    g.add("b", lambda a: a, deps=["a"])
+    g.add("c", lambda b: b, deps=["b"])
+    run = tb.Run(g)
+    succeed = run._state.succeed
+
+    def broken(node: Any, result: Any, now: float) -> None:
+        if node.id == "b":
+            raise RuntimeError("a bug in the engine")
+        succeed(node, result, now)
+
+    run._state.succeed = broken  # type: ignore[method-assign]
+    caplog.set_level(logging.CRITICAL, logger="taskbeam")
+    run._begin()
+    with pytest.raises(RuntimeError, match="a bug in the engine"):
+        run.wait(10)
+    assert run.done
+    assert all_terminal(run)

@@ -37,6 +37,7 @@ from itertools import islice
 from typing import Any, NamedTuple
 
 __all__ = [
+    "CHEAP_TYPES",
     "DETAIL_CHARS",
     "PREVIEW_CHARS",
     "REPR_SECONDS",
@@ -124,7 +125,13 @@ class _Bounded(reprlib.Repr):
         if isinstance(x, str):
             return builtins.repr(str.__getitem__(x, slice(0, self.maxstring)))[: self.maxstring]
         if isinstance(x, (bytes, bytearray)):
-            head = bytes(x[: self.maxstring])  # a slice: never the whole buffer
+            # A slice (never the whole buffer), by the base type's own __getitem__.
+            cut = slice(0, self.maxstring)
+            head = (
+                bytes.__getitem__(x, cut)
+                if isinstance(x, bytes)
+                else bytes(bytearray.__getitem__(x, cut))
+            )
             return _cut(
                 f"{cls.__name__}({head!r})" if cls is not bytes else repr(head), self.maxstring
             )
@@ -222,7 +229,7 @@ def _format(value: Any, limit: int, user: bool) -> str:
         text = _Bounded(limit, user).repr(value)  # one per call: it counts what it made
     except _UserCode:
         raise
-    except Exception as exc:  # e.g. a __len__ that raises inside a container
+    except BaseException as exc:  # e.g. a dataclass field that is a property that raises
         text = f"<{type(value).__qualname__} (repr failed: {type(exc).__name__})>"
     return _cut(text, limit)
 
@@ -262,9 +269,24 @@ def previews(values: list[Any]) -> list[str]:
     return [preview(v) for v in values]
 
 
+# Values of these types are previewed cheaply, with no user code, whenever
+# asked: nothing to do where they are produced.
+_CHEAP = frozenset({type(None), bool, float, complex, str, bytes, bytearray, memoryview, range})
+
+
+#: Result types that never need their previews made where they are produced.
+CHEAP_TYPES = _CHEAP | {int}
+
+
 def needs_previews(value: Any) -> bool:
-    """Whether ``value`` is worth previewing where it is produced (not None, a bool, a float)."""
-    return type(value) not in _PLAIN_OR_NONE or type(value) is int
+    """Whether ``value``'s previews may need user code, so must be made where it is produced.
+
+    False for plain values (None, numbers, ``str``, ``bytes``) and the types
+    :func:`register` knows: their previews are cheap whenever asked for.
+    Containers and other objects are checked by :func:`safe_preview`.
+    """
+    cls = type(value)
+    return not (cls in _CHEAP or cls is int or cls in _KNOWN)
 
 
 def safe_preview(value: Any) -> str | None:

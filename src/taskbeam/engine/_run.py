@@ -66,6 +66,7 @@ from taskbeam.engine._fingerprint import fingerprints
 from taskbeam.engine._loop import eager_task, import_nest_asyncio2, new_loop
 from taskbeam.engine._persist import Recorder, SavePolicy
 from taskbeam.engine._preview import (
+    CHEAP_TYPES,
     DETAIL_CHARS,
     Previewed,
     needs_previews,
@@ -215,6 +216,7 @@ class Run:
         self._resumed = restore is not None
         self._pumping = False
         self._t0 = 0.0
+        self._crash: BaseException | None = None  # see _loop_error
         # (role, id(callback), exception type) -> [callback, count]; see _callback_raised.
         self._raised: dict[tuple[str, int, type[BaseException]], list[Any]] = {}
 
@@ -260,10 +262,13 @@ class Run:
         self._ident = threading.get_ident()
         try:
             asyncio.set_event_loop(loop)
+            loop.set_exception_handler(self._loop_error)
             main = loop.create_task(self._main())
             while True:
                 try:
                     loop.run_until_complete(main)
+                    if self._crash is not None:
+                        raise self._crash
                     break
                 except (KeyboardInterrupt, SystemExit) as exc:
                     # asyncio records these on the Task that raised them, then
@@ -291,6 +296,33 @@ class Run:
             _LIVE.discard(self)
             if not self._done.done():
                 self._done.set_result(self)
+
+    def _loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """The loop's exception handler: an error in one of the run's own callbacks ends the run.
+
+        Such an error is a bug in the engine (user code it calls is
+        contained where it is called). Left to asyncio's default handler it
+        would be logged and the run would wait for ever for a node whose
+        step never finished; instead every open node is cancelled, the run
+        ends and ``wait()`` raises the error. Anything else (an error in a
+        callback that a task scheduled itself) goes to the default handler.
+        """
+        exc = context.get("exception")
+        handle = context.get("handle")
+        callback = getattr(handle, "_callback", None)
+        owner = getattr(callback, "__self__", None) or getattr(
+            getattr(callback, "func", None), "__self__", None
+        )
+        if owner is not self or not isinstance(exc, BaseException) or self._crash is not None:
+            loop.default_exception_handler(context)
+            return
+        self._crash = exc
+        log.error("run %s: an engine step failed; the run ends", self.id, exc_info=exc)
+        with contextlib.suppress(Exception):
+            self._state.cancel(time.monotonic())
+        self._state.events.clear()
+        if self._finished is not None:
+            self._finished.set()
 
     def _report_callback_errors(self) -> None:
         for (role, _, kind), (callback, count) in self._raised.items():
@@ -447,7 +479,10 @@ class Run:
                     self._failed(node, attempt, exc)
                     return
                 if node.status is RUNNING and node.attempt == attempt:
-                    self._took(node, attempt, result)
+                    if type(result) in CHEAP_TYPES:  # the common case: None, a number, a str
+                        self._state.succeed(node, result, time.monotonic())
+                    else:
+                        self._took(node, attempt, result)
                 return
             self._tasks[node] = running
             running.add_done_callback(functools.partial(self._settled, node, attempt))
@@ -512,13 +547,15 @@ class Run:
 
     def _took(self, node: Node, attempt: int, result: Any) -> None:
         """The current attempt of ``node`` returned ``result``: expand, or be done."""
-        if type(result) is Previewed:
-            node.preview, node.detail, result = result.preview, result.detail, result.value
-        elif isinstance(result, Expansion):
-            self._expand(node, result)
-            return
-        elif needs_previews(result) and self._preview_later(node, attempt, result, False):
-            return
+        cls = type(result)
+        if cls not in CHEAP_TYPES:
+            if cls is Previewed:
+                node.preview, node.detail, result = result.preview, result.detail, result.value
+            elif isinstance(result, Expansion):
+                self._expand(node, result)
+                return
+            elif needs_previews(result) and self._preview_later(node, attempt, result, False):
+                return
         self._state.succeed(node, result, time.monotonic())
 
     def _preview_later(self, node: Node, attempt: int, result: Any, agg: bool) -> bool:
