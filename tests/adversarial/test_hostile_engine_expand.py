@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
 from tests.adversarial._hostile_engine import all_terminal, always_expand
@@ -88,3 +89,25 @@ def test_cancelling_a_deep_expansion_ends_every_level() -> None:
     run.wait(30)
     assert run.status is tb.RunStatus.CANCELLED
     assert all_terminal(run)
+
+
+def test_a_finished_expansion_deeper_than_the_recursion_limit_resumes(tmp_path: Path) -> None:
+    depth = sys.getrecursionlimit() + 500
+
+    def level(n: int = depth) -> object:
+        if n == 0:
+            return 1
+        sub = tb.Graph("level")
+        sub.add("a", lambda: level(n - 1))
+        return tb.expand(sub, aggregate=lambda results: results["a"])
+
+    g = tb.Graph("deep-resume")
+    g.add("a", level)
+    store = tb.SQLiteStore(tmp_path / "runs.db")
+    run = tb.start(g, store=store, max_depth=depth + 1).wait(60)
+    assert run.status is tb.RunStatus.DONE
+    again = tb.resume(run.id, g, store=store).wait(60)
+    assert again.status is tb.RunStatus.DONE
+    assert again.counts["done"] == depth + 1  # every level restored, none run again
+    assert again.result("a") == 1
+    store.close()

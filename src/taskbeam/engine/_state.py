@@ -328,16 +328,38 @@ class RunState:
                 self._graft(node, now)
 
     def _restorable(self, node_id: str) -> bool:
-        return all(
-            child_id in self.restore and self._restorable(child_id)
-            for child_id, _, _ in self.restore_tree.get(node_id, ())
-        )
+        """Whether every stored descendant of ``node_id`` was stored done (no recursion)."""
+        stack = [node_id]
+        while stack:
+            for child_id, _, _ in self.restore_tree.get(stack.pop(), ()):
+                if child_id not in self.restore:
+                    return False
+                stack.append(child_id)
+        return True
 
-    def _graft(self, parent: Node, now: float | None) -> None:
-        """Add the stored children of a restored node, all DONE, as they were."""
+    def _graft(self, root: Node, now: float | None) -> None:
+        """Add the stored descendants of a restored node, all DONE, as they were.
+
+        Depth first, each child's event before its own children's, with a
+        stack of its own: a stored tree of any depth is grafted.
+        """
+        stack = [iter(self._graft_children(root))]
+        while stack:
+            child = next(stack[-1], None)
+            if child is None:
+                stack.pop()
+                continue
+            if now is not None:
+                self.seq += 1
+                if self.record:
+                    self.events.append((self.seq, child.id, None, DONE, 0, now))
+            stack.append(iter(self._graft_children(child)))
+
+    def _graft_children(self, parent: Node) -> list[Node]:
+        """Make and register the stored children of ``parent`` (no events); return them."""
         spec = self.restore_tree.get(parent.id)
         if not spec:
-            return
+            return []
         cut = len(parent.id) + 1
         tasks = []
         for child_id, deps, tags in spec:
@@ -363,12 +385,7 @@ class RunState:
         self.nodes.update((c.id, c) for c in children)
         self.counts[DONE] = self.counts.get(DONE, 0) + len(children)
         self.restored.extend(children)
-        for child in children:
-            if now is not None:
-                self.seq += 1
-                if self.record:
-                    self.events.append((self.seq, child.id, None, DONE, 0, now))
-            self._graft(child, now)
+        return children
 
     def edges(self) -> list[list[str]]:
         """``[dependency, dependant]`` pairs over all nodes, children included."""
