@@ -338,7 +338,7 @@ def preview_then(
     (a task's own worker: it returns when the ``__repr__`` does), else on
     a preview thread (this returns at once).
     """
-    once = _Once(deliver)
+    once = _Once(deliver, value)
 
     def make() -> None:
         try:
@@ -350,9 +350,12 @@ def preview_then(
             made = Previewed(value, _cut(text, PREVIEW_CHARS), text)
         once(made)
 
+    # The watchdog keeps this for ``seconds``: it holds the value only through
+    # the _Once, which drops everything once it has delivered.
+    slow = f"<{type(value).__qualname__} (repr took longer than {seconds:g} s)>"
+
     def give_up() -> None:
-        slow = f"<{type(value).__qualname__} (repr took longer than {seconds:g} s)>"
-        once(Previewed(value, _cut(slow, PREVIEW_CHARS), slow))
+        once.give_up(slow)
 
     _WATCHDOG.add(time.monotonic() + seconds, give_up)
     if here:
@@ -362,17 +365,30 @@ def preview_then(
 
 
 class _Once:
-    """Calls ``fn`` the first time it is called, from whichever thread; ignores the rest."""
+    """Delivers the first outcome, from whichever thread; ignores the rest.
 
-    __slots__ = ("_fn", "_lock")
+    Once it has delivered it forgets the value and the callback, so the
+    watchdog, which keeps it until the deadline, keeps no result alive.
+    """
 
-    def __init__(self, fn: Callable[[Previewed], None]) -> None:
-        self._fn = fn
+    __slots__ = ("_fn", "_lock", "_value")
+
+    def __init__(self, fn: Callable[[Previewed], None], value: Any) -> None:
+        self._fn: Callable[[Previewed], None] | None = fn
+        self._value = value
         self._lock = threading.Lock()
 
     def __call__(self, made: Previewed) -> None:
         if self._lock.acquire(blocking=False):  # never released: a second call is a no-op
-            self._fn(made)
+            fn, self._fn, self._value = self._fn, None, None
+            assert fn is not None
+            fn(made)
+
+    def give_up(self, text: str) -> None:
+        if self._lock.acquire(blocking=False):
+            fn, value, self._fn, self._value = self._fn, self._value, None, None
+            assert fn is not None
+            fn(Previewed(value, _cut(text, PREVIEW_CHARS), text))
 
 
 class _Watchdog:
