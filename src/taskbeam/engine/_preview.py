@@ -5,19 +5,26 @@ node that made the result: results can be anything (a 500 MB ``bytes``, a
 DataFrame, a socket, an object whose ``__repr__`` is slow, huge or broken).
 
 Two formatters share one bounded walk (at most 8 items per container, 6
-levels deep; ``str`` and ``bytes`` are cut before they are formatted; dicts
-and sets are never sorted; a huge ``int`` is described, not printed):
+levels deep, one character budget for the whole walk; ``str`` and ``bytes``
+are cut before they are formatted; dicts and sets are never sorted; a huge
+``int`` is described, not printed; dataclasses and namedtuples with their
+generated ``__repr__`` are walked field by field):
 
 * :func:`preview` runs no user code: a value it cannot format itself (an
   object of a type with its own ``__repr__``) is shown by its type only,
   ``<Model object>``. It is what the run's and the broadcaster's threads
   call, so a result can never stall them.
-* :func:`previews_of` makes both previews of a result (the short one of the
-  snapshot and the longer one of ``details``) once, where the result is
-  produced. For a value that needs user code it calls that ``__repr__`` on
-  a daemon thread of its own and waits at most :data:`REPR_SECONDS`; past
-  that the previews say the ``repr`` took too long, and the thread is left
-  to finish on its own.
+* :func:`preview_then` makes both previews of a result that needs user code
+  (the short one of the snapshot and the longer one of ``details``) once,
+  where the result is produced: on the calling thread (a sync task's own
+  worker) or on a reused daemon preview thread (:class:`_Pool`). One
+  watchdog thread gives up on a ``__repr__`` after :data:`REPR_SECONDS`: the
+  previews then say it took too long, and its thread finishes on its own.
+  :func:`needs_previews` and :func:`safe_preview` tell, cheaply, whether a
+  value needs this at all.
+
+Threads: every function here may be called from any thread; the pool and
+the watchdog keep their own locks.
 """
 
 from __future__ import annotations

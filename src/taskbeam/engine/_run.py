@@ -25,7 +25,15 @@ An async task past its timeout is cancelled and the node fails with
 :class:`~taskbeam.NodeTimeout` at once. A sync task cannot be interrupted
 (Python has no way to stop a thread): the node fails at once and the thread
 goes on until the function returns; its result is discarded and it holds one
-pool worker until then.
+pool worker until then. Worker threads are daemons, so such a thread never
+keeps the interpreter from exiting; at exit each task left running is logged.
+
+Results and previews
+--------------------
+The previews of a result (see :mod:`taskbeam.engine._preview`) are made
+once, where it is produced; the run's thread never calls a user
+``__repr__``: a value that needs one comes back from a preview thread
+before its node is done.
 """
 
 from __future__ import annotations
