@@ -28,7 +28,7 @@ from taskbeam._errors import WorkerLost
 from taskbeam.engine._capture import TextSink, current_output, install, write_output
 from taskbeam.engine._executor import Call, Executor, Post, RemoteResult, Session
 from taskbeam.engine._failure import error_info
-from taskbeam.engine._preview import preview
+from taskbeam.engine._preview import previews_of
 from taskbeam.engine._state import ErrorInfo, Node
 from taskbeam.graph import Expansion
 
@@ -79,7 +79,7 @@ def _on_worker(
         topic,
         {
             "key": key,
-            "preview": preview(result),
+            "preview": previews_of(result).preview,
             "type": type(result).__qualname__,
             "output": sink.text(),
             "expand": isinstance(result, Expansion),

@@ -25,28 +25,41 @@ import logging
 import multiprocessing
 import os
 import pickle
+import queue
 import threading
+import weakref
 from collections.abc import Callable, Iterable
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, NamedTuple, TypeAlias
+from typing import Any, Generic, NamedTuple, TypeAlias, TypeVar
 
 from taskbeam._errors import WorkerLost
 from taskbeam.engine._capture import TextSink, current_output, install, write_output
 from taskbeam.engine._failure import error_info
+from taskbeam.engine._preview import (
+    Previewed,
+    needs_previews,
+    preview_then,
+    register,
+    safe_preview,
+)
 from taskbeam.engine._state import ErrorInfo, Node
+from taskbeam.graph import Expansion
 
 __all__ = [
     "Call",
     "Executor",
     "LocalExecutor",
+    "LoopThreads",
     "Outcome",
     "ProcessExecutor",
     "RemoteResult",
     "Session",
+    "abandoned",
     "fetch_all",
 ]
 
 log = logging.getLogger("taskbeam")
+T = TypeVar("T")
 
 Outcome: TypeAlias = "tuple[Node, int, Any, BaseException | ErrorInfo | None, bool]"
 Post: TypeAlias = "Callable[[Outcome], None]"
@@ -129,20 +142,148 @@ class LocalExecutor(Executor):
         return f"LocalExecutor(max_workers={self.max_workers})"
 
 
+class _Workers(Generic[T]):
+    """A pool of daemon threads: at interpreter exit nobody waits for them.
+
+    ``concurrent.futures.ThreadPoolExecutor`` joins its threads when the
+    interpreter exits, so one sync task that never returns (after its node
+    timed out, or its run was cancelled) would keep the process alive for
+    ever. These threads are daemons: a thread still inside an abandoned
+    task is left behind at exit, and :func:`abandoned` names what it runs.
+
+    Threads are made on demand, one per item while none is idle, up to
+    ``size``; each runs ``body(item)``. :meth:`close` drops the items still
+    queued; each thread ends after its current one.
+    """
+
+    def __init__(self, size: int, prefix: str, body: Callable[[T], None]) -> None:
+        self._size = size
+        self._prefix = prefix
+        self._body = body
+        self._queue: queue.SimpleQueue[T | None] = queue.SimpleQueue()
+        self._idle = threading.Semaphore(0)
+        self._lock = threading.Lock()
+        self._threads = 0
+        self._closed = False
+        self.running: dict[int, T] = {}  # thread id -> its item (dict ops are atomic)
+        _POOLS.add(self)
+
+    def submit(self, item: T) -> None:
+        self._queue.put(item)
+        if self._idle.acquire(blocking=False):
+            return  # an idle thread takes it
+        with self._lock:
+            if self._threads >= self._size or self._closed:
+                return
+            self._threads += 1
+            name = f"{self._prefix}_{self._threads - 1}"
+        threading.Thread(target=self._work, name=name, daemon=True).start()
+
+    def _work(self) -> None:
+        ident = threading.get_ident()
+        get, running = self._queue.get, self.running
+        while True:
+            item = get()
+            if item is None or self._closed:
+                self._queue.put(None)  # wake the next thread: it ends too
+                return
+            running[ident] = item
+            try:
+                self._body(item)
+            finally:
+                running.pop(ident, None)
+            self._idle.release()
+
+    def close(self) -> None:
+        self._closed = True
+        self._queue.put(None)
+
+
+def post_result(call: Call, result: Any, post: Post, here: bool = False) -> None:
+    """Post ``call``'s ``result`` with its previews, made off the run's thread (see ``_preview``).
+
+    Plain values (None, bools, floats) and expansions go as they are; a
+    value that needs its own ``__repr__`` is posted once its previews are
+    made (on this thread with ``here``, else on a preview thread), or given
+    up on after ``REPR_SECONDS``, whichever comes first.
+    """
+    if needs_previews(result) and not isinstance(result, Expansion):
+        short = safe_preview(result)
+        if short is None:
+            preview_then(result, lambda made: post(call.ok(made)), here=here)
+            return
+        result = Previewed(result, short, None)
+    post(call.ok(result))
+
+
+_POOLS: weakref.WeakSet[_Workers[Any]] = weakref.WeakSet()
+
+
+def abandoned() -> list[Call]:
+    """The calls that threads of closed pools are still running (their tasks were given up)."""
+    return [
+        c
+        for pool in list(_POOLS)
+        if pool._closed
+        for c in list(pool.running.values())
+        if isinstance(c, Call)
+    ]
+
+
+def _run_job(job: Callable[[], None]) -> None:
+    job()
+
+
+class LoopThreads(concurrent.futures.ThreadPoolExecutor):
+    """A run loop's default executor (``asyncio.to_thread``) on daemon threads.
+
+    The loop waits for its default executor when it closes, and the
+    interpreter joins ``ThreadPoolExecutor`` threads at exit: an async task
+    that timed out inside ``to_thread(fn)`` with an ``fn`` that never
+    returns would keep its run (and the process) from ending. This is a
+    ``ThreadPoolExecutor`` only because asyncio requires one; ``submit`` and
+    ``shutdown`` are its own (the base class's thread machinery is never
+    used, so it is not set up), and shutting down waits for nothing: when
+    a run's loop closes, every task that was waiting here has ended.
+    """
+
+    def __init__(self, size: int, prefix: str) -> None:  # the base init is skipped, see above
+        self._workers: _Workers[Callable[[], None]] = _Workers(size, prefix, _run_job)
+
+    def submit(
+        self, fn: Callable[..., T], /, *args: Any, **kwargs: Any
+    ) -> concurrent.futures.Future[T]:
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+        def job() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                result = fn(*args, **kwargs)
+            except BaseException as exc:
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
+
+        self._workers.submit(job)
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._workers.close()
+
+
 class _ThreadSession(Session):
     def __init__(self, run_id: str, post: Post, workers: int) -> None:
         self._run_id = run_id
         self._post = post
         self._workers = workers
-        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._pool: _Workers[Call] | None = None
 
     def submit(self, call: Call) -> None:
         pool = self._pool
         if pool is None:  # made at the first sync task: most async graphs never need it
-            pool = self._pool = concurrent.futures.ThreadPoolExecutor(
-                self._workers, thread_name_prefix=f"taskbeam-{self._run_id}-sync"
-            )
-        pool.submit(self._call, call)
+            pool = self._pool = _Workers(self._workers, f"taskbeam-{self._run_id}-sync", self._call)
+        pool.submit(call)
 
     def _call(self, call: Call) -> None:
         """Body of a worker thread: call ``fn`` and post the outcome to the loop.
@@ -153,16 +294,19 @@ class _ThreadSession(Session):
         """
         token = current_output.set(call.node)
         try:
-            outcome = call.ok(call.fn(*call.args, **call.kwargs))
+            result = call.fn(*call.args, **call.kwargs)
         except BaseException as exc:
-            outcome = call.failed(error_info(exc))
-        finally:
             current_output.reset(token)
-        self._post(outcome)
+            self._post(call.failed(error_info(exc)))
+            return
+        current_output.reset(token)
+        if self._pool is not None:  # the task is over: a preview that hangs here is not it
+            self._pool.running.pop(threading.get_ident(), None)
+        post_result(call, result, self._post, here=True)  # the task's own thread
 
     def close(self) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool.close()
 
 
 # -- processes ---------------------------------------------------------------
@@ -339,7 +483,7 @@ class _ProcessSession(Session):
             except Exception as err:
                 self._post(call.failed(error_info(err)))
                 return
-            self._post(call.ok(result))
+            post_result(call, result, self._post)
         else:
             self._post(call.failed(ErrorInfo(*body)))
 
@@ -383,6 +527,9 @@ class RemoteResult:
             "a result kept on a Dask cluster is not pickled with the run; "
             "fetch it with run.result(node_id)"
         )
+
+
+register(RemoteResult, lambda remote: remote.preview)
 
 
 def fetch_all(values: Iterable[Any]) -> list[Any]:

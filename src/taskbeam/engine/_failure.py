@@ -5,11 +5,10 @@ from __future__ import annotations
 import traceback
 from types import TracebackType
 
-from taskbeam.engine._state import ErrorInfo
+from taskbeam.engine._state import MESSAGE_CHARS, ErrorInfo
 
 __all__ = ["MESSAGE_CHARS", "TRACEBACK_CHARS", "error_info"]
 
-MESSAGE_CHARS = 2000
 TRACEBACK_CHARS = 20_000
 
 # Modules whose frames sit between the engine and a task's code: a traceback

@@ -10,7 +10,8 @@ Threading rules
   run's executor: by default a bounded thread pool private to the run (see
   :mod:`taskbeam.engine._executor` for processes and Dask).
 * Subscribers are called on the run's thread, after a state change is
-  complete, in event order. One that raises is logged and skipped.
+  complete, in event order. Whatever one raises (a BaseException too) is
+  contained: logged once per subscriber and kind, then counted.
 * Commands (pause, cancel, ...) called from another thread wait until the
   loop has applied them; called from the run's own thread (a task or a
   subscriber) they are queued and applied at the next loop step, so a state
@@ -24,7 +25,15 @@ An async task past its timeout is cancelled and the node fails with
 :class:`~taskbeam.NodeTimeout` at once. A sync task cannot be interrupted
 (Python has no way to stop a thread): the node fails at once and the thread
 goes on until the function returns; its result is discarded and it holds one
-pool worker until then.
+pool worker until then. Worker threads are daemons, so such a thread never
+keeps the interpreter from exiting; at exit each task left running is logged.
+
+Results and previews
+--------------------
+The previews of a result (see :mod:`taskbeam.engine._preview`) are made
+once, where it is produced; the run's thread never calls a user
+``__repr__``: a value that needs one comes back from a preview thread
+before its node is done.
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ import contextlib
 import functools
 import inspect
 import logging
+import os
 import random
 import re
 import secrets
@@ -53,16 +63,26 @@ from taskbeam.engine._executor import (
     Call,
     Executor,
     LocalExecutor,
+    LoopThreads,
     RemoteResult,
     Session,
+    abandoned,
     fetch_all,
 )
 from taskbeam.engine._failure import error_info
 from taskbeam.engine._fingerprint import fingerprints
 from taskbeam.engine._loop import eager_task, import_nest_asyncio2, new_loop
 from taskbeam.engine._persist import Recorder, SavePolicy
-from taskbeam.engine._preview import preview
-from taskbeam.engine._state import ErrorInfo, Node, RunState
+from taskbeam.engine._preview import (
+    CHEAP_TYPES,
+    DETAIL_CHARS,
+    Previewed,
+    needs_previews,
+    preview,
+    preview_then,
+    safe_preview,
+)
+from taskbeam.engine._state import ErrorInfo, Node, RunState, short_id
 from taskbeam.engine._status import TERMINAL, Event, RunStatus, Status
 from taskbeam.graph import Expansion, Graph
 
@@ -204,6 +224,9 @@ class Run:
         self._resumed = restore is not None
         self._pumping = False
         self._t0 = 0.0
+        self._crash: BaseException | None = None  # see _loop_error
+        # (role, id(callback), exception type) -> [callback, count]; see _callback_raised.
+        self._raised: dict[tuple[str, int, type[BaseException]], list[Any]] = {}
 
     # -- life cycle ----------------------------------------------------------
     def _begin(self) -> Run:
@@ -220,6 +243,9 @@ class Run:
         # from this thread may queue on it as soon as this returns, without
         # waiting for the new thread to get going.
         loop = self._loop = new_loop(self._nested)
+        # asyncio.to_thread from a task: daemon threads, never waited for at the end.
+        threads = min(32, (os.cpu_count() or 1) + 4)  # as asyncio's own default
+        loop.set_default_executor(LoopThreads(threads, f"taskbeam-{self.id}-to_thread"))
         self._thread = threading.Thread(
             target=self._thread_main, args=(loop,), name=f"taskbeam-run-{self.id}", daemon=True
         )
@@ -229,6 +255,11 @@ class Run:
         try:
             self._thread.start()
         except BaseException:
+            if self._thread.ident is not None:
+                # Interrupted (Ctrl-C) while waiting for a thread that did
+                # start: the run exists and runs, so it is cancelled, not torn down.
+                self.cancel()
+                raise
             self._accepting = False
             _LIVE.discard(self)
             loop.close()
@@ -239,10 +270,13 @@ class Run:
         self._ident = threading.get_ident()
         try:
             asyncio.set_event_loop(loop)
+            loop.set_exception_handler(self._loop_error)
             main = loop.create_task(self._main())
             while True:
                 try:
                     loop.run_until_complete(main)
+                    if self._crash is not None:
+                        raise self._crash
                     break
                 except (KeyboardInterrupt, SystemExit) as exc:
                     # asyncio records these on the Task that raised them, then
@@ -252,10 +286,14 @@ class Run:
                         raise
         except BaseException as exc:  # a bug in the engine: record it, never hang waiters
             log.exception("run %s crashed", self.id)
+            with contextlib.suppress(Exception):  # every node still ends terminal
+                self._state.cancel(time.monotonic())
+                self._state.events.clear()
             self._done.set_exception(exc)
         finally:
             with self._lock:
                 self._accepting = False
+            self._report_callback_errors()
             loop.run_until_complete(_close(loop))
             loop.close()
             asyncio.set_event_loop(None)
@@ -266,6 +304,45 @@ class Run:
             _LIVE.discard(self)
             if not self._done.done():
                 self._done.set_result(self)
+
+    def _loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """The loop's exception handler: an error in one of the run's own callbacks ends the run.
+
+        Such an error is a bug in the engine (user code it calls is
+        contained where it is called). Left to asyncio's default handler it
+        would be logged and the run would wait for ever for a node whose
+        step never finished; instead every open node is cancelled, the run
+        ends and ``wait()`` raises the error. Anything else (an error in a
+        callback that a task scheduled itself) goes to the default handler.
+        """
+        exc = context.get("exception")
+        handle = context.get("handle")
+        callback = getattr(handle, "_callback", None)
+        owner = getattr(callback, "__self__", None) or getattr(
+            getattr(callback, "func", None), "__self__", None
+        )
+        if owner is not self or not isinstance(exc, BaseException) or self._crash is not None:
+            loop.default_exception_handler(context)
+            return
+        self._crash = exc
+        log.error("run %s: an engine step failed; the run ends", self.id, exc_info=exc)
+        with contextlib.suppress(Exception):
+            self._state.cancel(time.monotonic())
+        self._state.events.clear()
+        if self._finished is not None:
+            self._finished.set()
+
+    def _report_callback_errors(self) -> None:
+        for (role, _, kind), (callback, count) in self._raised.items():
+            if count > 1:
+                log.warning(
+                    "%s %s of run %s raised %s %d times in all",
+                    role,
+                    _describe(callback),
+                    self.id,
+                    kind.__qualname__,
+                    count,
+                )
 
     def _raised_by_node(self, exc: BaseException) -> bool:
         """Whether ``exc`` is the outcome of a node's Task (a suspended one, so tracked)."""
@@ -337,8 +414,39 @@ class Run:
             for event in made:
                 try:
                     sub(event)
-                except Exception:
-                    log.exception("subscriber %r of run %s raised; run goes on", sub, self.id)
+                except BaseException as exc:  # KeyboardInterrupt too: user code never stops a run
+                    self._callback_raised("subscriber", sub, exc)
+
+    def _callback_raised(self, role: str, callback: object, exc: BaseException) -> None:
+        """Contain an exception from user code the run calls (a subscriber): log it once.
+
+        The first exception of each kind from each callback is logged with
+        its traceback; the rest are only counted (:attr:`callback_errors`),
+        so a subscriber that raises on every event neither floods the log
+        nor slows the run down.
+        """
+        key = (role, id(callback), type(exc))
+        seen = self._raised.get(key)
+        if seen is not None:
+            seen[1] += 1
+            return
+        self._raised[key] = [callback, 1]
+        log.error(
+            "%s %s of run %s raised %s; the run goes on (it is logged once, then counted)",
+            role,
+            _describe(callback),
+            self.id,
+            type(exc).__qualname__,
+            exc_info=exc,
+        )
+
+    @property
+    def callback_errors(self) -> list[dict[str, Any]]:
+        """Exceptions contained from user callbacks: ``{role, callback, type, count}`` each."""
+        return [
+            {"role": role, "callback": _describe(cb), "type": kind.__qualname__, "count": n}
+            for (role, _, kind), (cb, n) in list(self._raised.items())
+        ]
 
     def _launch(self, node: Node) -> None:
         task = node.task
@@ -379,10 +487,10 @@ class Run:
                     self._failed(node, attempt, exc)
                     return
                 if node.status is RUNNING and node.attempt == attempt:
-                    if isinstance(result, Expansion):
-                        self._expand(node, result)
-                    else:
+                    if type(result) in CHEAP_TYPES:  # the common case: None, a number, a str
                         self._state.succeed(node, result, time.monotonic())
+                    else:
+                        self._took(node, attempt, result)
                 return
             self._tasks[node] = running
             running.add_done_callback(functools.partial(self._settled, node, attempt))
@@ -442,12 +550,39 @@ class Run:
         return True
 
     def _succeeded(self, node: Node, attempt: int, result: Any) -> None:
-        if not self._current(node, attempt):
-            return
-        if isinstance(result, Expansion):
-            self._expand(node, result)
-        else:
-            self._state.succeed(node, result, time.monotonic())
+        if self._current(node, attempt):
+            self._took(node, attempt, result)
+
+    def _took(self, node: Node, attempt: int, result: Any) -> None:
+        """The current attempt of ``node`` returned ``result``: expand, or be done."""
+        cls = type(result)
+        if cls not in CHEAP_TYPES:
+            if cls is Previewed:
+                node.preview, node.detail, result = result.preview, result.detail, result.value
+            elif isinstance(result, Expansion):
+                self._expand(node, result)
+                return
+            elif needs_previews(result) and self._preview_later(node, attempt, result, False):
+                return
+        self._state.succeed(node, result, time.monotonic())
+
+    def _preview_later(self, node: Node, attempt: int, result: Any, agg: bool) -> bool:
+        """Make the previews of a result that came back on the loop, if they need user code.
+
+        A ``__repr__`` may be slow, huge or hang: it runs on a thread of its
+        own (at most ``REPR_SECONDS``), never here, where the broadcaster and
+        every other caller wait. The node keeps its state meanwhile; the
+        result comes back through the inbox with its previews. Returns
+        whether it went there (``False``: the previews need no user code
+        and are made, cheaply, when asked for).
+        """
+        short = safe_preview(result)
+        if short is not None:
+            node.preview = short
+            return False
+        post = self._post
+        preview_then(result, lambda made: post((node, attempt, made, None, agg)))
+        return True
 
     def _failed(self, node: Node, attempt: int, error: BaseException | ErrorInfo) -> None:
         if self._current(node, attempt):
@@ -476,7 +611,7 @@ class Run:
             task.add_done_callback(self._aborted.discard)
         else:
             self._session.cancel(node)
-        exc = NodeTimeout(f"task {node.id!r} timed out after {node.task.timeout:g} s")
+        exc = NodeTimeout(f"task {short_id(node.id)!r} timed out after {node.task.timeout:g} s")
         self._fail(node, error_info(exc))
         self._pump()
 
@@ -496,7 +631,7 @@ class Run:
         st = self._state
         now = time.monotonic()
         if not st.can_expand(node):
-            msg = f"task {node.id!r} expanded beyond max_depth={st.max_depth}"
+            msg = f"task {short_id(node.id)!r} expanded beyond max_depth={st.max_depth}"
             self._fail(node, error_info(DepthError(msg)))
             return
         try:
@@ -527,10 +662,12 @@ class Run:
         token = current_output.set(node)
         try:
             result = await fn(results)
-        except asyncio.CancelledError:
-            return
+        except asyncio.CancelledError as exc:
+            if node.status is not Status.AGGREGATING:
+                return  # cancelled by the run
+            outcome: tuple[Any, BaseException | None] = (None, exc)  # raised by the aggregator
         except BaseException as exc:
-            outcome: tuple[Any, BaseException | None] = (None, exc)
+            outcome = (None, exc)
         else:
             outcome = (result, None)
         finally:
@@ -547,6 +684,10 @@ class Run:
                 f"the aggregator of {node.id!r} returned expand(); expand from a child task instead"
             )
         if error is None:
+            if type(result) is Previewed:
+                node.preview, node.detail, result = result.preview, result.detail, result.value
+            elif needs_previews(result) and self._preview_later(node, node.attempt, result, True):
+                return
             self._state.succeed(node, result, time.monotonic())
         else:
             info = error if isinstance(error, ErrorInfo) else error_info(error)
@@ -734,7 +875,8 @@ class Run:
             out["id"] = node.id
             out["deps"] = [d for d in node.task.deps]
             if node.status is Status.DONE:
-                out["result"] = preview(node.result, 4000)
+                detail = node.detail
+                out["result"] = preview(node.result, DETAIL_CHARS) if detail is None else detail
             if node.error is not None and node.status in (Status.FAILED, Status.RETRYING):
                 out["error"]["traceback"] = node.error.traceback
             if node.output is not None:
@@ -808,6 +950,14 @@ class Run:
         finished = sum(c.get(s, 0) for s in TERMINAL)
         total = len(self._state.nodes)
         return f"<Run {self.id} {self.name!r} {self.status.value}: {finished}/{total} finished>"
+
+
+def _describe(callback: object) -> str:
+    """A short, safe name for a user callback (its ``repr`` may be long or raise)."""
+    name = getattr(callback, "__qualname__", None)
+    if not isinstance(name, str):
+        name = type(callback).__qualname__
+    return name[:200]
 
 
 async def _localized(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -959,7 +1109,11 @@ _RESUMABLE = ("max_concurrency", "limits", "on_error", "max_depth", "project")
 
 
 def _shutdown_all() -> None:
-    """At interpreter exit: cancel every live run and wait a little for each."""
+    """At interpreter exit: cancel every live run, wait a little for each, name what is left.
+
+    Threads still inside sync tasks that were given up are daemons: the
+    interpreter exits without them, and each task left running is logged.
+    """
     runs = list(_LIVE)
     for run in runs:
         run.cancel()
@@ -969,6 +1123,12 @@ def _shutdown_all() -> None:
             run.wait(max(0.0, deadline - time.monotonic()))
         except TimeoutError:
             log.warning("run %s did not stop within 10 s of interpreter exit", run.id)
+    for call in abandoned():
+        log.warning(
+            "task %r was still running at interpreter exit (its node was cancelled or "
+            "timed out); its thread is left behind",
+            short_id(call.node.id),
+        )
 
 
 # Hooks run in reverse order of registration: ours (registered after the thread

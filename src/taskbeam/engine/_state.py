@@ -74,12 +74,14 @@ from taskbeam.graph import Graph, Task
 from taskbeam.graph._expand import Aggregator
 from taskbeam.graph._graph import links_of
 
-__all__ = ["ErrorInfo", "Node", "RunState"]
+__all__ = ["MESSAGE_CHARS", "ErrorInfo", "Node", "RunState", "short_id"]
 
 PENDING, READY, RUNNING = Status.PENDING, Status.READY, Status.RUNNING
 RETRYING, EXPANDED, AGGREGATING = Status.RETRYING, Status.EXPANDED, Status.AGGREGATING
 DONE, FAILED, CANCELLED, SKIPPED = Status.DONE, Status.FAILED, Status.CANCELLED, Status.SKIPPED
 ON_ERROR = ("continue", "fail_fast")
+MESSAGE_CHARS = 2000  # longest error message a node keeps (as in _failure)
+ID_CHARS = 200  # longest node id an error message quotes
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +130,12 @@ class Node:
     children_left = 0
     aggregate: Aggregator | None = None
     preview: str | None = None
+    detail: str | None = None  # the longer preview of details(), when made with the result
     error: ErrorInfo | None = None
+    # For a parent failed by a child: the deepest node of the chain of
+    # failures below it, and how many levels down that node is.
+    cause: Node | None = None
+    levels = 0
     output: OutputBuffer | None = None  # made on the first write
     output_limit = OUTPUT_LIMIT
 
@@ -321,16 +328,38 @@ class RunState:
                 self._graft(node, now)
 
     def _restorable(self, node_id: str) -> bool:
-        return all(
-            child_id in self.restore and self._restorable(child_id)
-            for child_id, _, _ in self.restore_tree.get(node_id, ())
-        )
+        """Whether every stored descendant of ``node_id`` was stored done (no recursion)."""
+        stack = [node_id]
+        while stack:
+            for child_id, _, _ in self.restore_tree.get(stack.pop(), ()):
+                if child_id not in self.restore:
+                    return False
+                stack.append(child_id)
+        return True
 
-    def _graft(self, parent: Node, now: float | None) -> None:
-        """Add the stored children of a restored node, all DONE, as they were."""
+    def _graft(self, root: Node, now: float | None) -> None:
+        """Add the stored descendants of a restored node, all DONE, as they were.
+
+        Depth first, each child's event before its own children's, with a
+        stack of its own: a stored tree of any depth is grafted.
+        """
+        stack = [iter(self._graft_children(root))]
+        while stack:
+            child = next(stack[-1], None)
+            if child is None:
+                stack.pop()
+                continue
+            if now is not None:
+                self.seq += 1
+                if self.record:
+                    self.events.append((self.seq, child.id, None, DONE, 0, now))
+            stack.append(iter(self._graft_children(child)))
+
+    def _graft_children(self, parent: Node) -> list[Node]:
+        """Make and register the stored children of ``parent`` (no events); return them."""
         spec = self.restore_tree.get(parent.id)
         if not spec:
-            return
+            return []
         cut = len(parent.id) + 1
         tasks = []
         for child_id, deps, tags in spec:
@@ -356,12 +385,7 @@ class RunState:
         self.nodes.update((c.id, c) for c in children)
         self.counts[DONE] = self.counts.get(DONE, 0) + len(children)
         self.restored.extend(children)
-        for child in children:
-            if now is not None:
-                self.seq += 1
-                if self.record:
-                    self.events.append((self.seq, child.id, None, DONE, 0, now))
-            self._graft(child, now)
+        return children
 
     def edges(self) -> list[list[str]]:
         """``[dependency, dependant]`` pairs over all nodes, children included."""
@@ -603,8 +627,9 @@ class RunState:
                 except KeyError:
                     counts[READY] = made
         self.seq = seq
-        if node.parent is not None:
-            self._child_ended(node.parent, now)
+        parent = node.parent
+        if parent is not None and self._child_ended(parent, now):
+            self._ended_badly(parent, now)
         if self.open == 0:
             self._check_finished(RunStatus.PAUSED if self.paused else RunStatus.RUNNING, now)
 
@@ -654,33 +679,41 @@ class RunState:
                 self._make_ready(child, now)
         return children
 
-    def _child_ended(self, parent: Node, now: float) -> None:
+    def _child_ended(self, parent: Node, now: float) -> bool:
+        """One more child of ``parent`` is terminal; end ``parent`` if it was the last.
+
+        Returns whether ``parent`` ended badly (FAILED or CANCELLED): the
+        caller carries that on (:meth:`_ended_badly`) with its own stack, so
+        a chain of nested expansions ends without recursion however deep.
+        """
         parent.children_left -= 1
         if parent.children_left or parent.status is not EXPANDED:
-            return
+            return False
         children = parent.children or []
         failed = next((c for c in children if c.status is FAILED), None)
         if failed is not None:
             assert failed.error is not None
             self._move(parent, FAILED, now)
-            parent.error = ErrorInfo(
-                "ChildFailed",
-                f"child {failed.id!r} failed: {failed.error.type}: {failed.error.message}",
-            )
-            self._ended_badly(parent, now)
-        elif any(c.status is not DONE for c in children):
+            parent.error = _child_failed(parent, failed)
+            return True
+        if any(c.status is not DONE for c in children):
             self._move(parent, CANCELLED, now)
-            self._ended_badly(parent, now)
-        else:
-            self._move(parent, AGGREGATING, now)
-            self.to_aggregate.append(parent)
+            return True
+        self._move(parent, AGGREGATING, now)
+        self.to_aggregate.append(parent)
+        return False
 
     def child_results(self, parent: Node) -> dict[str, Any]:
         """``{local child id: result}`` for the aggregator of ``parent``."""
         return {c.task.id: c.result for c in parent.children or ()}
 
     def _ended_badly(self, node: Node, now: float) -> None:
-        """``node`` became FAILED, CANCELLED or SKIPPED: skip what depends on it."""
+        """``node`` became FAILED, CANCELLED or SKIPPED: skip what depends on it.
+
+        One stack carries both directions, dependants that are skipped and
+        parents that end with their last child, so neither a long chain nor
+        deep nesting grows the Python stack.
+        """
         stack = [node]
         while stack:
             current = stack.pop()
@@ -688,8 +721,9 @@ class RunState:
                 if dependant.status is PENDING:
                     self._move(dependant, SKIPPED, now)
                     stack.append(dependant)
-            if current.parent is not None:
-                self._child_ended(current.parent, now)
+            parent = current.parent
+            if parent is not None and self._child_ended(parent, now):
+                stack.append(parent)
 
     # -- control -------------------------------------------------------------
     def pause(self, now: float) -> None:
@@ -829,6 +863,34 @@ def topological(nodes: list[Node]) -> Iterator[Node]:
                 waiting[d] -= 1
                 if waiting[d] == 0:
                     stack.append(d)
+
+
+def short_id(node_id: str) -> str:
+    """A node id cut to its last :data:`ID_CHARS` characters (ids grow with nesting)."""
+    return node_id if len(node_id) <= ID_CHARS else "…" + node_id[-ID_CHARS:]
+
+
+def _child_failed(parent: Node, failed: Node) -> ErrorInfo:
+    """The error of ``parent`` failed by its child ``failed``: bounded however deep the chain.
+
+    It names the child and, when the child failed because of its own child
+    (and so on), the deepest failure of that chain and how far down it is,
+    never the whole chain: its message is the same size at any depth.
+    """
+    deepest = failed.cause or failed
+    parent.cause = deepest
+    parent.levels = failed.levels + 1
+    error = deepest.error
+    assert error is not None
+    if parent.levels == 1:
+        message = f"child {short_id(failed.id)!r} failed: {error.type}: {error.message}"
+    else:
+        message = (
+            f"child {short_id(failed.id)!r} failed; the deepest failure is "
+            f"{short_id(deepest.id)!r}, {parent.levels} levels down: "
+            f"{error.type}: {error.message}"
+        )
+    return ErrorInfo("ChildFailed", message[:MESSAGE_CHARS])
 
 
 def _restored(**_: Any) -> None:
