@@ -43,6 +43,7 @@ from taskbeam.engine import Executor, ProcessExecutor, Run, RunStatus, SavePolic
 from taskbeam.engine._status import TERMINAL, Status
 from taskbeam.graph import Graph
 from taskbeam.server._command import add_arguments as _serve_arguments
+from taskbeam.server._command import port_number
 from taskbeam.server._command import run as _serve
 from taskbeam.store import SQLiteStore, StoreError
 from taskbeam.store._backup import import_backup
@@ -563,7 +564,7 @@ def _parser() -> argparse.ArgumentParser:
     lab = command("lab", "open a notebook in JupyterLab and print its URL")
     lab.add_argument("notebook", nargs="?", help="a notebook to open (default: the file browser)")
     lab.add_argument("--ip", default="127.0.0.1", help="address to listen on")
-    lab.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    lab.add_argument("--port", type=port_number, default=0, help="port (default: a free one)")
     serve = sub.add_parser(
         "serve",
         help="serve a REST API and live Socket.IO updates of runs",

@@ -139,3 +139,20 @@ def test_ctrl_c_cancels_the_run_and_exits_130(project: Path) -> None:
     assert proc.returncode == 130, err
     assert "run cancelled" in out
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["serve", "--port", "99999"],
+        ["serve", "--port", "-1"],
+        ["serve", "--max-connections", "0"],
+        ["serve", "--keep-finished", "many"],
+        ["lab", "--port", "x"],
+    ],
+)
+def test_out_of_range_options_are_usage_mistakes(argv: list[str], tmp_path: Path) -> None:
+    proc = cli(*argv, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "error: argument" in proc.stderr

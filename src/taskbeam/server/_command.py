@@ -19,13 +19,34 @@ from taskbeam.server._listen import base_url, bind, check_auth, require, uvicorn
 from taskbeam.server._registry import Registry
 from taskbeam.store import SQLiteStore, StoreError
 
-__all__ = ["add_arguments", "demo_registry", "load_registry", "run"]
+__all__ = ["add_arguments", "demo_registry", "load_registry", "port_number", "run"]
+
+
+def port_number(text: str) -> int:
+    """An argparse type: a TCP port, 0 (a free one) to 65535."""
+    if not (text.isascii() and text.isdigit()) or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is a number from 0 to 65535, not {text!r}")
+    return int(text)
+
+
+def _whole(text: str) -> int:
+    """An argparse type: a whole number (0 or more)."""
+    if not (text.isascii() and text.isdigit()):
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}")
+    return int(text)
+
+
+def _count(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    if _whole(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
+    return int(text)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``taskbeam serve``."""
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--port", type=int, default=8765, help="port (0: a free one)")
+    parser.add_argument("--port", type=port_number, default=8765, help="port (0: a free one)")
     parser.add_argument("--app", metavar="MODULE:REGISTRY", help="the graphs clients may start")
     parser.add_argument("--store", default=None, help="database file (default .taskbeam/runs.db)")
     parser.add_argument("--token", help="the token clients give (default: $TASKBEAM_TOKEN or new)")
@@ -38,11 +59,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a web origin (https://host:port) allowed to call the server; repeatable",
     )
     parser.add_argument(
-        "--max-connections", type=int, default=1000, metavar="N",
+        "--max-connections", type=_count, default=1000, metavar="N",
         help="Socket.IO sessions open at once, in total (default 1000)",
     )  # fmt: skip
     parser.add_argument(
-        "--max-connections-per-client", type=int, default=100, metavar="N",
+        "--max-connections-per-client", type=_count, default=100, metavar="N",
         help="Socket.IO sessions open at once from one address (default 100)",
     )  # fmt: skip
     parser.add_argument(
@@ -50,7 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="seconds a connection has to send its request headers (default 10)",
     )  # fmt: skip
     parser.add_argument(
-        "--keep-finished", type=int, default=100, metavar="N",
+        "--keep-finished", type=_whole, default=100, metavar="N",
         help="finished projects kept in memory; older ones are released (default 100)",
     )  # fmt: skip
 
