@@ -45,15 +45,14 @@ TTL = 30.0
 RENEW = 10.0
 LIVE = ("running", "paused")
 
+# Columns of the run row (no table of its own: a new table costs pages in
+# every database, and the run row is written by every save anyway).
 MIGRATION = """
-    CREATE TABLE leases (
-        run_id TEXT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
-        pid INTEGER NOT NULL,
-        host TEXT NOT NULL,
-        started TEXT,
-        renewed REAL NOT NULL,
-        ttl REAL NOT NULL
-    ) WITHOUT ROWID;
+    ALTER TABLE runs ADD COLUMN lease_pid INTEGER;
+    ALTER TABLE runs ADD COLUMN lease_host TEXT;
+    ALTER TABLE runs ADD COLUMN lease_started TEXT;
+    ALTER TABLE runs ADD COLUMN lease_renewed REAL;
+    ALTER TABLE runs ADD COLUMN lease_ttl REAL;
 """
 
 
@@ -125,15 +124,17 @@ def touch(conn: sqlite3.Connection, run_id: str, status: str, held: set[str]) ->
     if status in LIVE:
         me = owner()
         conn.execute(
-            "INSERT INTO leases (run_id, pid, host, started, renewed, ttl) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(run_id) DO UPDATE SET pid = excluded.pid, "
-            "host = excluded.host, started = excluded.started, renewed = excluded.renewed, "
-            "ttl = excluded.ttl",
-            (run_id, me.pid, me.host, me.started, time.time(), TTL),
+            "UPDATE runs SET lease_pid = ?, lease_host = ?, lease_started = ?, "
+            "lease_renewed = ?, lease_ttl = ? WHERE id = ?",
+            (me.pid, me.host, me.started, time.time(), TTL, run_id),
         )
         held.add(run_id)
     else:
-        conn.execute("DELETE FROM leases WHERE run_id = ?", (run_id,))
+        conn.execute(
+            "UPDATE runs SET lease_pid = NULL, lease_host = NULL, lease_started = NULL, "
+            "lease_renewed = NULL, lease_ttl = NULL WHERE id = ?",
+            (run_id,),
+        )
         held.discard(run_id)
 
 
@@ -145,7 +146,7 @@ def renew(conn: sqlite3.Connection, held: Iterable[str]) -> None:
     for i in range(0, len(ids), 500):
         chunk = ids[i : i + 500]
         conn.execute(
-            f"UPDATE leases SET renewed = ? WHERE pid = ? AND host = ? AND run_id IN "
+            f"UPDATE runs SET lease_renewed = ? WHERE lease_pid = ? AND lease_host = ? AND id IN "
             f"({', '.join('?' * len(chunk))})",
             (now, me.pid, me.host, *chunk),
         )
@@ -166,8 +167,8 @@ def judge(conn: sqlite3.Connection, items: list[dict[str, Any]]) -> list[dict[st
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
             for row in conn.execute(
-                "SELECT run_id, pid, host, started, renewed, ttl FROM leases WHERE run_id IN "
-                f"({', '.join('?' * len(chunk))})",
+                "SELECT id, lease_pid, lease_host, lease_started, lease_renewed, lease_ttl "
+                f"FROM runs WHERE lease_pid IS NOT NULL AND id IN ({', '.join('?' * len(chunk))})",
                 chunk,
             ):
                 leases[row[0]] = row[1:]

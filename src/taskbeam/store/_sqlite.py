@@ -59,7 +59,6 @@ from taskbeam.store._lease import MIGRATION as LEASES
 from taskbeam.store._lease import LeaseKeeper, judge, touch
 from taskbeam.store._log import FIELDS, Log, encode
 from taskbeam.store._serialize import JSONSerializer, PickleSerializer, Serializer
-from taskbeam.store._stored import MIGRATION as PROJECTS
 from taskbeam.store._stored import (
     get_project,
     history,
@@ -122,7 +121,7 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (run_id, node_id)
     ) WITHOUT ROWID;
     """,
-    LEASES + PROJECTS,  # 1 -> 2: who owns a live run (see _lease); server projects
+    LEASES,  # 1 -> 2: who owns a live run (see _lease)
 ]
 
 # A run whose log grows past this many batches is compacted into one.

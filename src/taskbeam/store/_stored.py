@@ -19,7 +19,7 @@ from taskbeam.store._log import Log
 from taskbeam.store._serialize import JSONSerializer, PickleSerializer, Serializer
 
 __all__ = [
-    "MIGRATION",
+    "PROJECTS",
     "STATUSES",
     "get_project",
     "history",
@@ -29,13 +29,14 @@ __all__ = [
     "run_info",
 ]
 
-MIGRATION = """
-    CREATE TABLE projects (
+# Made on first use (by a server with a store): most stores never hold a project.
+PROJECTS = """
+    CREATE TABLE IF NOT EXISTS projects (
         id TEXT PRIMARY KEY,
         graph TEXT NOT NULL,
         params TEXT NOT NULL,
         created REAL NOT NULL
-    );
+    ) WITHOUT ROWID;
 """
 # Statuses a stored run can show (``interrupted``: see taskbeam.store._lease).
 STATUSES = ("running", "paused", "done", "failed", "cancelled", "interrupted")
@@ -199,6 +200,7 @@ def result(conn: sqlite3.Connection, run_id: str, node_id: str, serializer: Seri
 def put_project(
     conn: sqlite3.Connection, project_id: str, graph: str, params: Any, created: float
 ) -> None:
+    conn.execute(PROJECTS)
     conn.execute(
         "INSERT OR REPLACE INTO projects (id, graph, params, created) VALUES (?, ?, ?, ?)",
         (project_id, graph, orjson.dumps(params).decode(), created),

@@ -240,13 +240,16 @@ class GraphView(anywidget.AnyWidget):
         """History mode: the run alive in this process with that id, else the stored one."""
         if not run_id:
             return None
+        assert self._store is not None
         try:
-            return live_run(run_id)
+            live = live_run(run_id)
         except KeyError:
             pass
+        else:  # the same run only if it is stored in this store
+            if live.store is not None and live.store.path.resolve() == self._store.path.resolve():
+                return live
         stored = self._stored
         if stored is None or stored.id != run_id:
-            assert self._store is not None
             try:
                 stored = StoredRun(run_id, self._store)
             except KeyError:
