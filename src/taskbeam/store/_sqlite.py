@@ -579,10 +579,13 @@ class SQLiteStore:
         status: str | None = None,
         cursor: str | None = None,
         limit: int = 50,
+        project: str | None = None,
     ) -> dict[str, Any]:
         """One page of stored runs, newest first (see :func:`taskbeam.store._stored.history`)."""
         with self._reading() as conn:
-            return history(conn, name=name, status=status, cursor=cursor, limit=limit)
+            return history(
+                conn, name=name, status=status, cursor=cursor, limit=limit, project=project
+            )
 
     def run_info(self, run_id: str) -> dict[str, Any]:
         """A run's row as :meth:`runs` lists it, with its ``options``; ``KeyError`` if unknown."""
@@ -600,7 +603,7 @@ class SQLiteStore:
             return get_project(conn, project_id)
 
     def projects(self) -> list[dict[str, Any]]:
-        """Every stored server project, oldest first."""
+        """Every stored project, oldest first (see :func:`taskbeam.store._stored.list_projects`)."""
         with self._reading() as conn:
             return list_projects(conn)
 

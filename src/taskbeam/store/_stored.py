@@ -24,6 +24,8 @@ __all__ = [
     "get_project",
     "history",
     "list_projects",
+    "check",
+    "page",
     "put_project",
     "result",
     "run_info",
@@ -47,10 +49,15 @@ def _cursor(item: dict[str, Any]) -> str:
     return f"{item['created']!r}|{item['id']}"
 
 
+# What a cursor and a status filter look like (the OpenAPI document's patterns; empty: none).
+CURSOR = r"^([0-9]{1,20}(\.[0-9]{1,20})?\|[^\u0000-\u001f\u007f-\u009f]{1,180})?$"
+STATUS_FILTER = rf"^(({'|'.join(STATUSES)})(,({'|'.join(STATUSES)}))*)?$"
+
+
 def _position(cursor: str) -> tuple[float, str]:
     created, sep, run_id = cursor.partition("|")
     try:
-        if not sep:
+        if not sep or not run_id:
             raise ValueError(cursor)
         return float(created), run_id
     except ValueError:
@@ -64,6 +71,7 @@ def history(
     status: str | None = None,
     cursor: str | None = None,
     limit: int = 50,
+    project: str | None = None,
 ) -> dict[str, Any]:
     """One page of runs, newest first: ``{"runs": [...], "next": cursor | None, "total": n}``.
 
@@ -78,6 +86,8 @@ def history(
         ``next`` of the page before.
     limit : int
         Runs per page, 1 to 500.
+    project : str, optional
+        Only runs of this project (exact).
 
     Each run is ``{id, name, status, project, created, ended, counts, total}``
     (``project`` and ``ended`` only when known; ``error`` when the run could
@@ -88,21 +98,16 @@ def history(
     ValueError
         An unknown status, a limit out of range or a malformed cursor.
     """
-    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIMIT:
-        raise ValueError(f"limit must be an integer from 1 to {MAX_LIMIT}, not {limit!r}")
-    wanted: set[str] | None = None
-    if status:
-        wanted = {s.strip() for s in status.split(",") if s.strip()}
-        unknown = sorted(wanted - set(STATUSES))
-        if unknown:
-            raise ValueError(f"unknown status {unknown[0][:40]!r}; statuses: {', '.join(STATUSES)}")
-    after = _position(cursor) if cursor else None
+    wanted, after = check(status, cursor, limit)
     sql = "SELECT id, name, status, counts, total, created, ended, error, options FROM runs"
     args: list[Any] = []
     where = []
     if name:
         where.append("instr(lower(name), lower(?)) > 0")
         args.append(name)
+    if project:
+        where.append("json_extract(options, '$.project') = ?")
+        args.append(project)
     if wanted is not None:
         stored = wanted - {"interrupted"}
         if "interrupted" in wanted:  # judged after reading: read what may turn out to be it
@@ -113,6 +118,16 @@ def history(
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY created DESC, id DESC"
     items = judge(conn, [_item(row) for row in conn.execute(sql, args)])
+    return page(items, wanted, after, limit)
+
+
+def page(
+    items: list[dict[str, Any]],
+    wanted: set[str] | None,
+    after: tuple[float, str] | None,
+    limit: int,
+) -> dict[str, Any]:
+    """Filter runs (newest first) by status and take the page after ``after``."""
     if wanted is not None:
         items = [item for item in items if item["status"] in wanted]
     total = len(items)
@@ -121,9 +136,28 @@ def history(
         start = next(
             (i for i, item in enumerate(items) if (item["created"], item["id"]) < after), total
         )
-    page = items[start : start + limit]
+    chosen = items[start : start + limit]
     more = start + limit < total
-    return {"runs": page, "next": _cursor(page[-1]) if more and page else None, "total": total}
+    return {
+        "runs": chosen,
+        "next": _cursor(chosen[-1]) if more and chosen else None,
+        "total": total,
+    }
+
+
+def check(
+    status: str | None, cursor: str | None, limit: int
+) -> tuple[set[str] | None, tuple[float, str] | None]:
+    """The statuses wanted and the position after which a page starts; ``ValueError`` if bad."""
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIMIT:
+        raise ValueError(f"limit must be an integer from 1 to {MAX_LIMIT}, not {limit!r}")
+    wanted: set[str] | None = None
+    if status:
+        wanted = {s.strip() for s in status.split(",") if s.strip()}
+        unknown = sorted(wanted - set(STATUSES))
+        if unknown:
+            raise ValueError(f"unknown status {unknown[0][:40]!r}; statuses: {', '.join(STATUSES)}")
+    return wanted, _position(cursor) if cursor else None
 
 
 def _item(row: tuple[Any, ...]) -> dict[str, Any]:
@@ -222,10 +256,23 @@ def get_project(conn: sqlite3.Connection, project_id: str) -> dict[str, Any] | N
 
 
 def list_projects(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Every project: the stored ones (``registered``: graph and params known), then
+    the projects of stored runs that were started without one (from Python), by
+    their first run; oldest first."""
     try:
         rows = conn.execute(
             "SELECT id, graph, params, created FROM projects ORDER BY created, id"
         ).fetchall()
     except sqlite3.OperationalError:
-        return []
-    return [_project(row) for row in rows]
+        rows = []
+    out = [{**_project(row), "registered": True} for row in rows]
+    known = {p["id"] for p in out}
+    for pid, name, created in conn.execute(
+        "SELECT json_extract(options, '$.project') AS p, name, min(created) FROM runs "
+        "WHERE p IS NOT NULL GROUP BY p ORDER BY min(created)"
+    ):
+        if pid not in known:
+            out.append(
+                {"id": pid, "graph": name, "params": {}, "created": created, "registered": False}
+            )
+    return out

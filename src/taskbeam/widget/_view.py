@@ -29,6 +29,7 @@ from typing import Any
 import anywidget
 import traitlets
 
+from taskbeam._history import describe, listing
 from taskbeam._service import ExecutionService
 from taskbeam._stored import StoredRun
 from taskbeam.broadcast import Broadcaster, Subscription
@@ -38,7 +39,6 @@ from taskbeam.engine import Run
 from taskbeam.engine._run import live_run
 from taskbeam.graph import Graph
 from taskbeam.store import SQLiteStore
-from taskbeam.widget._history import describe, listing
 
 __all__ = ["GraphView"]
 
