@@ -349,3 +349,45 @@ def test_lease_bookkeeping_costs_little(tmp_path: Path) -> None:
         print(f"lease touch: median {median * 1e6:.1f} us per save")
         assert median < 0.001, median  # a save of 200 nodes takes milliseconds
         assert os.getpid() == _lease.owner().pid
+
+
+def test_a_stored_runs_view_continues_it_and_turns_live(
+    tmp_path: Path, broadcaster: tb.Broadcaster
+) -> None:
+    def flaky(fail: bool) -> int:
+        if fail:
+            raise RuntimeError("down")
+        return 1
+
+    def graph(fail: bool) -> tb.Graph:
+        g = tb.Graph("flaky")
+        g.add("first", lambda: 1)
+        g.add("call", flaky, kwargs={"fail": fail})
+        g.add("sum", lambda first, call: first + call, deps=["first", "call"])
+        return g
+
+    with tb.SQLiteStore(tmp_path / "runs.db") as store:
+        run = tb.start(graph(True), store=store).wait()
+        assert run.status is tb.RunStatus.FAILED
+        rid = run.id
+        del run
+        frozen = FrontEnd(tb.GraphView(tb.open_run(rid, store), broadcaster=broadcaster))
+        frozen.resync()
+        assert frozen.settle() == store.load(rid)
+        answer = frozen.answer(frozen.ask({"type": "continue"}))
+        assert answer["type"] == "error" and "graph" in answer["error"]
+
+        stored = tb.open_run(rid, store, graph=graph(False))
+        view = tb.GraphView(stored, broadcaster=broadcaster)
+        front = FrontEnd(view)
+        front.resync()
+        wait_until(lambda: (front.settle()["run"].get("continuable") is True))
+        answer = front.answer(front.ask({"type": "continue"}))
+        assert answer["type"] == "continued" and answer["run_id"] == rid
+        live = tb.engine._run.live_run(rid)
+        live.wait(30)
+        wait_until(lambda: front.settle()["run"]["status"] == "done")
+        assert front.settle() == live.snapshot()
+        assert tb.open_run(rid, store).result("sum") == 2
+        view.close()
+        frozen.view.close()

@@ -826,11 +826,15 @@ def _node_diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 
 
 def _supersedes(new: Source, old: Source) -> bool:
-    """Whether a room of ``old`` passes to ``new``: a stored or ended run gives way
-    to a live one (a stored run never takes a live run's room)."""
+    """Whether a room of ``old`` passes to ``new`` (another object, same id).
+
+    A stored or ended run gives way to a live one, and a stored run to a
+    fresher read of itself; a stored run never takes a live run's room.
+    """
+    old_stored = bool(getattr(old, "stored", False))
     if getattr(new, "stored", False):
-        return False
-    return bool(getattr(old, "stored", False)) or old.done
+        return old_stored
+    return old_stored or old.done
 
 
 def with_request_id(answer: dict[str, Any], request: Any) -> dict[str, Any]:
