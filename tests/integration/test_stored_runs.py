@@ -381,7 +381,7 @@ def test_a_stored_runs_view_continues_it_and_turns_live(
         view = tb.GraphView(stored, broadcaster=broadcaster)
         front = FrontEnd(view)
         front.resync()
-        wait_until(lambda: (front.settle()["run"].get("continuable") is True))
+        wait_until(lambda: front.settle()["run"].get("continuable") is True)
         answer = front.answer(front.ask({"type": "continue"}))
         assert answer["type"] == "continued" and answer["run_id"] == rid
         live = tb.engine._run.live_run(rid)
