@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -86,6 +87,7 @@ class StoredRun:
         self._view: GraphView | None = None
         self._snap: dict[str, Any] = {}
         self._info: dict[str, Any] = {}
+        self.read_at = 0.0
         self.refresh()
 
     # -- reading -------------------------------------------------------------
@@ -101,6 +103,7 @@ class StoredRun:
         with self._lock:
             self._snap, self._info = snap, info
             self._results, self._rows = {}, None
+            self.read_at = time.monotonic()  # a later read takes over a view's room
         return self
 
     @property

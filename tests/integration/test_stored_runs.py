@@ -300,7 +300,7 @@ def test_history_view_lists_filters_pages_and_opens_runs(
         for bad in ({"limit": 0}, {"status": "sleeping"}, {"cursor": "x"}, {"name": 5}):
             answer = front.answer(front.ask({"type": "runs", **bad}))
             assert answer["type"] == "error" and answer["error"].startswith("runs:")
-        # Selecting a run shows it: this process still holds the live one.
+        # Selecting a run shows it (a live one while it runs, then as stored: the same).
         view.run_id = made[3].id
         wait_until(lambda: front.settle()["run"]["id"] == made[3].id)
         assert front.settle() == made[3].snapshot()
@@ -391,3 +391,38 @@ def test_a_stored_runs_view_continues_it_and_turns_live(
         assert tb.open_run(rid, store).result("sum") == 2
         view.close()
         frozen.view.close()
+
+
+def test_the_history_view_continues_a_run_of_a_graph_it_was_given(
+    tmp_path: Path, broadcaster: tb.Broadcaster
+) -> None:
+    def step(fail: bool) -> int:
+        if fail:
+            raise RuntimeError("down")
+        return 5
+
+    def graph(fail: bool) -> tb.Graph:
+        g = tb.Graph("again")
+        g.add("only", step, kwargs={"fail": fail})
+        return g
+
+    first = tb.SQLiteStore(tmp_path / "runs.db")
+    rid = tb.start(graph(True), store=first).wait().id
+    first.close()
+    with tb.SQLiteStore(tmp_path / "runs.db") as store:  # the run lives only in the store
+        view = tb.GraphView(store, broadcaster=broadcaster, graphs={"again": graph(False)})
+        front = FrontEnd(view)
+        listed = front.answer(front.ask({"type": "runs", "status": "failed"}))["runs"]
+        assert [r["id"] for r in listed] == [rid]
+        view.run_id = rid
+        wait_until(lambda: front.settle()["run"].get("continuable") is True)
+        answer = front.answer(front.ask({"type": "continue"}))
+        assert answer["type"] == "continued"
+        wait_until(lambda: front.settle()["run"]["status"] == "done")
+        tb.engine._run.live_run(rid).wait(30)
+        details = front.answer(front.ask({"type": "node_details", "node_id": "only"}))
+        assert details["details"]["status"] == "done"
+        assert front.settle()["run"]["status"] == "done"  # never back to the old read
+        assert store.runs()[0]["status"] == "done"
+        assert tb.open_run(rid, store).result("only") == 5
+        view.close()

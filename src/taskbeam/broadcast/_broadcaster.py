@@ -828,13 +828,15 @@ def _node_diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 def _supersedes(new: Source, old: Source) -> bool:
     """Whether a room of ``old`` passes to ``new`` (another object, same id).
 
-    A stored or ended run gives way to a live one, and a stored run to a
-    fresher read of itself; a stored run never takes a live run's room.
+    A running run is never replaced. An ended live run gives way to any
+    other; a stored run to a live one that has not ended (it was continued)
+    and to a later read of itself (``read_at``), never back and forth.
     """
-    old_stored = bool(getattr(old, "stored", False))
-    if getattr(new, "stored", False):
-        return old_stored
-    return old_stored or old.done
+    if not getattr(old, "stored", False):
+        return old.done
+    if not getattr(new, "stored", False):
+        return not new.done
+    return float(getattr(new, "read_at", 0.0)) > float(getattr(old, "read_at", 0.0))
 
 
 def with_request_id(answer: dict[str, Any], request: Any) -> dict[str, Any]:
