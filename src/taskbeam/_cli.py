@@ -91,14 +91,13 @@ _RUN_STYLE: dict[RunStatus, str] = {
     RunStatus.DONE: "green",
     RunStatus.FAILED: "bold red",
     RunStatus.CANCELLED: "yellow",
+    RunStatus.INTERRUPTED: "bold yellow",  # its process was killed: it can be continued
 }
+# A store written by a newer version may hold statuses this one does not
+# know: they print in plain bold.
 STATUS_STYLE: dict[str, str] = {
     **{s.value: _NODE_STYLE[s] for s in Status},
     **{s.value: _RUN_STYLE[s] for s in RunStatus},
-    # A run that stopped without ending (its process was killed) may be
-    # stored as interrupted; a store written by a newer version may hold
-    # statuses this one does not know, which print in plain bold.
-    "interrupted": "bold yellow",
 }
 EXIT = {RunStatus.DONE: OK, RunStatus.FAILED: RUN_FAILED, RunStatus.CANCELLED: CANCELLED}
 SAVE_EVERY = SavePolicy().watched

@@ -10,8 +10,10 @@ handlers call them from a worker thread.
 Finished projects are not kept for ever: of the server's own projects whose
 run has ended, the ``keep_finished`` started last stay in memory and the
 others are released (dropped from the service, their broadcaster room
-closed through ``on_release``). Their runs stay in the store; asking for a
-released project raises :class:`Released`, whose message says so. A project
+closed through ``on_release``). Their runs stay in the store: with a store
+the project stays listed and shows its latest stored run (see _restore);
+without one, asking for a released project raises :class:`Released`, whose
+message says so. A project
 started from Python in a service handed to the server belongs to its caller
 and is never released here.
 
@@ -34,11 +36,14 @@ from typing import Any
 
 import orjson
 
+from taskbeam._errors import NotRunning
 from taskbeam._service import ExecutionService
+from taskbeam._stored import StoredRun
 from taskbeam.engine import Run
 from taskbeam.graph import Graph
 from taskbeam.server._limits import check_json
 from taskbeam.server._registry import BadParams, Registry
+from taskbeam.server._restore import continue_project, latest_stored, stored_projects
 
 __all__ = ["Conflict", "Project", "Projects", "Released", "UnknownProject"]
 
@@ -93,6 +98,16 @@ class Projects:
         self._released: OrderedDict[str, None] = OrderedDict()
         self._released_total = 0
         self._lock = threading.Lock()  # two creates never pick one id; two starts never race
+        self.store = service.store
+        self._elsewhere: list[str] = []  # stored projects started from Python
+        if self.store is not None:  # restore the projects of the store (see _restore)
+            for stored in stored_projects(self.store):
+                if stored["registered"]:
+                    self._own[stored["id"]] = Project(
+                        stored["id"], stored["graph"], stored["params"], stored["created"]
+                    )
+                else:
+                    self._elsewhere.append(stored["id"])
 
     def create(self, graph: str, params: dict[str, Any], start: bool = True) -> Project:
         """A new project of registered ``graph``; params are checked by building it now."""
@@ -103,10 +118,13 @@ class Projects:
             raise BadParams(str(exc)) from None
         built = self.registry.build(graph, params)  # UnknownGraph, BadParams
         with self._lock:
-            project = Project(f"{graph}-{secrets.token_hex(4)}", graph, params)
+            # "p-": a project id never looks like a run id (<graph name>-<8 hex>).
+            project = Project(f"p-{graph}-{secrets.token_hex(4)}", graph, params)
             while project.id in self._own or project.id in self.service.list():
-                project.id = f"{graph}-{secrets.token_hex(4)}"
+                project.id = f"p-{graph}-{secrets.token_hex(4)}"
             self._own[project.id] = project
+        if self.store is not None:
+            self.store.save_project(project.id, graph, params, project.created)
         if start:
             self._start(project.id, built)
         self.release_finished()
@@ -128,13 +146,15 @@ class Projects:
                     run = self.service.forget(project_id)
                 except (KeyError, RuntimeError):  # restarted or forgotten meanwhile
                     continue
-                del self._own[project_id]
                 del self._started[project_id]
-                self._released[project_id] = None
                 self._released_total += 1
+                released.append((project_id, run))
+                if self.store is not None:  # still listed and shown: from the store
+                    continue
+                del self._own[project_id]
+                self._released[project_id] = None
                 if len(self._released) > _RELEASED_MEMORY:
                     self._released.popitem(last=False)
-                released.append((project_id, run))
         for project_id, run in released:
             if self.on_release is not None:
                 self.on_release(project_id, run)
@@ -146,7 +166,7 @@ class Projects:
         run = self.run(project_id)
         if project is not None:
             graph = self.registry.build(project.graph, project.params)
-        elif run is not None:
+        elif isinstance(run, Run):
             graph = run.graph
         else:
             raise UnknownProject(project_id)
@@ -166,43 +186,69 @@ class Projects:
                 self._started[project_id] = None
             return run
 
-    def run(self, project_id: str) -> Run | None:
-        """The project's latest run, if it has one (``UnknownProject`` if no such project)."""
+    def run(
+        self, project_id: str, latest: dict[str, str | None] | None = None
+    ) -> Run | StoredRun | None:
+        """The project's latest run, if it has one (``UnknownProject`` if no such project).
+
+        With a store, a project with no run in memory has its latest stored
+        run, read-only (see _restore); ``latest`` (project id to run id, as
+        read for a whole listing) saves looking it up.
+        """
         try:
             return self.service.get(project_id)
         except KeyError:
+            stored = None
+            if self.store is not None:
+                stored = latest_stored(self.store, project_id, latest)
+            if stored is not None:
+                return stored
             if project_id in self._own:
                 return None
             if project_id in self._released:
                 raise Released(project_id) from None
             raise UnknownProject(project_id) from None
 
-    def started(self, project_id: str) -> Run:
+    def started(self, project_id: str) -> Run | StoredRun:
         """The project's latest run; ``Conflict`` if it was never started."""
         run = self.run(project_id)
         if run is None:
             raise Conflict(f"project {project_id!r} has not been started: execute it first")
         return run
 
-    def control(self, project_id: str, command: str) -> Run:
-        """``pause``, ``resume`` or ``stop`` (cancel) the project's run; returns at once."""
+    def control(self, project_id: str, command: str) -> Run | StoredRun:
+        """``pause``, ``resume`` or ``stop`` (cancel) the project's run; returns at once.
+
+        ``resume`` also continues a stored run (see :func:`continue_project`).
+        """
+        if command == "resume":
+            return continue_project(self, project_id)
         run = self.started(project_id)
-        {"pause": run.pause, "resume": run.resume, "stop": run.cancel}[command]()
+        try:
+            {"pause": run.pause, "stop": run.cancel}[command]()
+        except NotRunning as exc:
+            raise Conflict(str(exc)) from None
         return run
 
     def ids(self) -> list[str]:
         """Every project: the server's in creation order, then the service's others."""
         with self._lock:
             own = list(self._own)
-        return own + [p for p in self.service.list() if p not in self._own]
+        known = set(own)
+        others = [p for p in self.service.list() if p not in known]
+        return own + others + [p for p in self._elsewhere if p not in known and p not in others]
 
     def describe_all(self) -> list[dict[str, Any]]:
-        """Every project described; one that cannot be (released meanwhile, broken) is left out."""
+        """Every project described (the store read once for all); one that cannot be
+        (released meanwhile, broken) is left out."""
         self.release_finished()
+        latest = None
+        if self.store is not None:
+            latest = {p["id"]: p["latest"] for p in stored_projects(self.store)}
         out = []
         for project_id in self.ids():
             try:
-                described = self.describe(project_id)
+                described = self.describe(project_id, latest=latest)
                 orjson.dumps(described)
             except UnknownProject:
                 continue
@@ -212,16 +258,22 @@ class Projects:
             out.append(described)
         return out
 
-    def describe(self, project_id: str, full: bool = False) -> dict[str, Any]:
+    def describe(
+        self, project_id: str, full: bool = False, latest: dict[str, str | None] | None = None
+    ) -> dict[str, Any]:
         """The project as the API shows it: id, graph, params, status, run fields."""
-        run = self.run(project_id)
+        run = self.run(project_id, latest)
         project = self._own.get(project_id)
         out: dict[str, Any] = {
             "id": project_id,
-            "graph": project.graph if project is not None else (run.name if run else ""),
+            "graph": project.graph
+            if project is not None
+            else (getattr(run, "name", "") if run else ""),
             "params": project.params if project is not None else {},
             "status": "created",
-            "created": project.created if project is not None else (run.created if run else 0),
+            "created": project.created
+            if project is not None
+            else (getattr(run, "created", 0) if run else 0),
         }
         if run is not None:
             if full:
@@ -230,4 +282,5 @@ class Projects:
             else:
                 out["run"] = run.summaries(())[0]
             out["status"] = out["run"]["status"]
+            out["run_id"] = run.id
         return out
