@@ -74,13 +74,34 @@ def test_params_at_the_depth_limit_are_kept_and_listed(api: httpx.Client) -> Non
         '"\\ud800"',  # a lone surrogate
         '{"\\udfff": 1}',  # a lone surrogate in a key
         nested_json(5000),  # past any parser's recursion
+        str(2**64),  # one past 64 bits: never rounded to a float
+        str(-(2**63) - 1),
+        "NaN",
+        "-Infinity",
     ],
-    ids=["5000-digits", "lone-surrogate", "surrogate-key", "depth-5000"],
+    ids=[
+        "5000-digits",
+        "lone-surrogate",
+        "surrogate-key",
+        "depth-5000",
+        "2**64",
+        "below-int64",
+        "nan",
+        "infinity",
+    ],
 )
 def test_params_that_cannot_be_encoded_are_refused(api: httpx.Client, value: str) -> None:
     response = _post_params(api, value)
     assert response.status_code == 400, response.text
     assert api.get("/api/projects").status_code == 200
+
+
+def test_integers_at_the_64_bit_bounds_keep_their_exact_value(api: httpx.Client) -> None:
+    for value in (2**64 - 1, -(2**63)):
+        response = _post_params(api, str(value))
+        assert response.status_code == 201, response.text
+        assert response.json()["params"] == {"x": value}
+        assert isinstance(response.json()["params"]["x"], int)
 
 
 def test_one_record_that_cannot_be_described_is_left_out_of_the_list(

@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 import taskbeam
 from taskbeam.server._hub import Hub
-from taskbeam.server._limits import JSONLimitError, check_json, query_int
+from taskbeam.server._limits import MAX_DEPTH, JSONLimitError, check_json, query_int, strict_loads
 from taskbeam.server._openapi import OPENAPI
 from taskbeam.server._projects import Projects
 from taskbeam.server._restore import find_run, list_runs
@@ -189,9 +189,13 @@ def _project_id(request: Request) -> str:
 async def _json_object(request: Request) -> dict[str, Any]:
     body = await request.body()  # BodyLimit stops it at the limit while it is read
     try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise HTTPException(400, f"the body is not JSON: {exc}") from None
+        data = strict_loads(body)
+    except JSONLimitError as exc:
+        raise HTTPException(400, f"the body is refused: {exc}") from None
+    except RecursionError:
+        raise HTTPException(400, f"the body is nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise HTTPException(400, f"the body is not JSON: {str(exc)[:200]}") from None
     if not isinstance(data, dict):
         raise HTTPException(422, "the body must be a JSON object")
     try:

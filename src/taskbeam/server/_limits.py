@@ -19,6 +19,7 @@ Pure functions: no I/O, no threads.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -102,6 +103,27 @@ def _parse_int(text: str) -> int:
     return int(text)
 
 
+def _no_constant(name: str) -> Any:
+    raise JSONLimitError(f"{name} is not JSON")
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400
+        raise JSONLimitError(f"the number {text[:40]} is too large for a float")
+    return value
+
+
+def strict_loads(text: str | bytes) -> Any:
+    """Parse JSON exactly: an integer stays an integer (never read as a float,
+    so one past 64 bits is refused by :func:`check_json`, not rounded), and
+    ``NaN``/``Infinity`` are refused. Raises ``ValueError`` (``JSONLimitError``
+    for what JSON cannot hold)."""
+    return json.loads(
+        text, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_no_constant
+    )
+
+
 def safe_loads(text: str | bytes, max_depth: int = MAX_DEPTH) -> Any:
     """``json.loads`` that never raises: refused JSON is ``[MALFORMED, reason]``.
 
@@ -111,7 +133,7 @@ def safe_loads(text: str | bytes, max_depth: int = MAX_DEPTH) -> Any:
     'the packet is nested deeper than 32 levels'
     """
     try:
-        value = json.loads(text, parse_int=_parse_int)
+        value = strict_loads(text)
         check_json(value, max_depth, "the packet")
     except JSONLimitError as exc:
         return [MALFORMED, str(exc)]
