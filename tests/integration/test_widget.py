@@ -12,6 +12,7 @@ import asyncio
 import itertools
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -442,3 +443,17 @@ def test_a_displayed_run_s_text_line_shows_how_it_ended(tmp_path: Any) -> None:
     assert shown.output_type == "display_data"
     assert "application/vnd.jupyter.widget-view+json" in shown.data
     assert shown.data["text/plain"].endswith("'shown' done: 3/3 finished>"), shown.data
+
+
+def test_labels_survive_the_store_and_a_continued_run(tmp_path: Path) -> None:
+    with tb.SQLiteStore(tmp_path / "runs.db") as store:
+        first = tb.start(labelled_graph(), store=store).wait()
+        stored = store.load(first.id)["nodes"]
+        again = tb.resume(first.id, labelled_graph(), store=store).wait()
+        nodes = again.snapshot()["nodes"]
+    for snapshot in (stored, nodes):
+        assert snapshot["plan"]["label"] == "Plan the research"
+        assert snapshot["plan/q1"]["label"] == "What raises the tides?"  # restored child
+        assert snapshot["plan/join"]["label"] == "Join answers"
+        assert "label" not in snapshot["plan/q2"]
+    assert again.details("plan/q1")["label"] == "What raises the tides?"

@@ -256,7 +256,7 @@ class RunState:
         self.restore_tree = restore_tree or {}
         self.restored: list[Node] = []
         self.dirty: set[Node] | None = None
-        self.structures: list[tuple[str, list[tuple[str, Any, tuple[str, ...]]]]] = []
+        self.structures: list[tuple[str, list[tuple[Any, ...]]]] = []
         if self.limits:
             self._use_heap()
         self._add_nodes(graph, None, 0, None)
@@ -331,7 +331,7 @@ class RunState:
         """Whether every stored descendant of ``node_id`` was stored done (no recursion)."""
         stack = [node_id]
         while stack:
-            for child_id, _, _ in self.restore_tree.get(stack.pop(), ()):
+            for child_id, *_ in self.restore_tree.get(stack.pop(), ()):
                 if child_id not in self.restore:
                     return False
                 stack.append(child_id)
@@ -362,14 +362,21 @@ class RunState:
             return []
         cut = len(parent.id) + 1
         tasks = []
-        for child_id, deps, tags in spec:
+        for child_id, deps, tags, *label in spec:
             local = tuple(d[cut:] for d in deps)
             tasks.append(
-                Task(id=child_id[cut:], fn=_restored, deps=local, args=local, tags=tuple(tags))
+                Task(
+                    id=child_id[cut:],
+                    fn=_restored,
+                    deps=local,
+                    args=local,
+                    tags=tuple(tags),
+                    label=label[0] if label else None,
+                )
             )
         links = links_of(tasks)
         children: list[Node] = []
-        for (child_id, _, _), task, up, down in zip(
+        for (child_id, *_), task, up, down in zip(
             spec, tasks, links.upstream, links.dependants, strict=True
         ):
             child = Node(child_id, task, children, up, down)
@@ -837,17 +844,26 @@ class RunState:
             "edges": self.edges(),
         }
 
-    def structure(self) -> list[tuple[str, Any, tuple[str, ...]]]:
+    def structure(self) -> list[tuple[Any, ...]]:
         """The top-level graph as ``[(node_id, [dependency ids], (tags)), ...]``."""
         return structure(n for n in self.nodes.values() if n.parent is None)
 
 
-def structure(nodes: Iterable[Node]) -> list[tuple[str, Any, tuple[str, ...]]]:
-    """``[(node_id, [dependency ids], (tags)), ...]``: a graph as plain data."""
-    return [
-        (n.id, n.task.deps if n.parent is None else [u.id for u in n.upstream], n.task.tags)
-        for n in nodes
-    ]
+def structure(nodes: Iterable[Node]) -> list[tuple[Any, ...]]:
+    """``[(node_id, [dependency ids], (tags)[, label]), ...]``: a graph as plain data.
+
+    The label is there only for a node that has one (so a stored graph
+    without labels reads as it always did), and restored children keep it.
+    """
+    out: list[tuple[Any, ...]] = []
+    for n in nodes:
+        task = n.task
+        deps = task.deps if n.parent is None else [u.id for u in n.upstream]
+        if task.label is None:
+            out.append((n.id, deps, task.tags))
+        else:
+            out.append((n.id, deps, task.tags, task.label))
+    return out
 
 
 def topological(nodes: list[Node]) -> Iterator[Node]:

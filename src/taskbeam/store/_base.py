@@ -197,12 +197,14 @@ def load_snapshot(conn: sqlite3.Connection, run_id: str, path: object = "") -> d
         raise damaged(path, run_id, "a row of table structure is damaged", exc) from exc
     for parent, text in structures:
         try:
-            for node_id, deps, tags in orjson.loads(text):
+            for node_id, deps, tags, *label in orjson.loads(text):
                 summary: dict[str, Any] = {"status": "pending"}
                 if parent:
                     summary["parent"] = parent
                 if tags:
                     summary["tags"] = tags
+                if label:
+                    summary["label"] = label[0]
                 nodes[node_id] = summary
                 edges.extend([dep, node_id] for dep in deps)
         except DECODE_ERRORS as exc:
