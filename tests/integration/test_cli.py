@@ -28,14 +28,15 @@ MODULE = textwrap.dedent(
 )
 
 
-def taskbeam(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def taskbeam(*args: str, cwd: Path, columns: int = 120) -> subprocess.CompletedProcess[str]:
+    """``taskbeam ARGS`` in ``cwd``, as a terminal of ``columns`` with no colours."""
     return subprocess.run(
         [sys.executable, "-m", "taskbeam._cli", *args],
         capture_output=True,
         text=True,
         cwd=cwd,
         timeout=60,
-        env={"COLUMNS": "120", "PATH": "/usr/bin:/bin", "TERM": "dumb"},
+        env={"COLUMNS": str(columns), "PATH": "/usr/bin:/bin", "TERM": "dumb"},
     )
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from tests.conftest import wait_until
+from tests.integration.test_cli import taskbeam as cli
 
 MODULE = textwrap.dedent(
     """
@@ -46,17 +47,6 @@ MODULE = textwrap.dedent(
         slow.add(f"s{i}", _slow, kwargs={"i": i})
     """
 )
-
-
-def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "taskbeam._cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=60,
-        env={"COLUMNS": "120", "PATH": "/usr/bin:/bin", "TERM": "dumb"},
-    )
 
 
 @pytest.fixture

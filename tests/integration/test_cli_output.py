@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import re
 import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
 
 import pytest
+from tests.integration.test_cli import taskbeam
 
 from taskbeam._cli import STATUS_STYLE, _parser
 from taskbeam.engine import RunStatus, Status
@@ -32,18 +32,10 @@ MARKUP = textwrap.dedent(
         return g
     """
 )
-ENV = {"COLUMNS": "200", "PATH": "/usr/bin:/bin", "TERM": "dumb"}
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "taskbeam._cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=60,
-        env=ENV,
-    )
+    return taskbeam(*args, cwd=cwd, columns=200)
 
 
 def test_user_text_that_looks_like_markup_prints_as_written(tmp_path: Path) -> None:
