@@ -95,6 +95,10 @@ class Lab:
         self.log_path = workdir / "jupyterlab.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
+    # The front end's module (``python -m APP``) and what its log calls it.
+    app = "jupyterlab"
+    name = "JupyterLab"
+
     def start(self) -> None:
         if self.notebooks is None:
             self.root.mkdir(parents=True)
@@ -104,13 +108,6 @@ class Lab:
                 self.root,
                 ignore=shutil.ignore_patterns(".ipynb_checkpoints", ".taskbeam"),
             )
-        settings = self.workdir / "lab-settings"
-        # Offline and quiet: no news, no update checks, no toasts asking about them.
-        notification = settings / "@jupyterlab" / "apputils-extension"
-        notification.mkdir(parents=True)
-        (notification / "notification.jupyterlab-settings").write_text(
-            json.dumps({"fetchNews": "false", "checkForUpdates": False})
-        )
         config = self.workdir / "config"
         config.mkdir()
         # No language servers to look for: nothing here uses them.
@@ -131,7 +128,7 @@ class Lab:
         args = [
             sys.executable,
             "-m",
-            "jupyterlab",
+            self.app,
             "--no-browser",
             "--ip=127.0.0.1",
             f"--port={self.port}",
@@ -140,24 +137,36 @@ class Lab:
             f"--ServerApp.root_dir={self.root}",
             "--allow-root",
             "--expose-app-in-browser",
-            "--LabApp.news_url=None",
-            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-            f"--LabApp.user_settings_dir={settings}",
-            f"--LabApp.workspaces_dir={self.workdir / 'workspaces'}",
             "--ServerApp.terminals_enabled=False",
             "--MappingKernelManager.default_kernel_name=python3",
+            *self.app_args(),
         ]
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 args, cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT
             )
-        poll(self._ready, 60, "JupyterLab answers on /api", self.log_tail, interval=0.2)
+        poll(self._ready, 60, f"{self.name} answers on /api", self.log_tail, interval=0.2)
+
+    def app_args(self) -> list[str]:
+        """JupyterLab's own options: offline and quiet (no news, no update checks)."""
+        settings = self.workdir / "lab-settings"
+        notification = settings / "@jupyterlab" / "apputils-extension"
+        notification.mkdir(parents=True)
+        (notification / "notification.jupyterlab-settings").write_text(
+            json.dumps({"fetchNews": "false", "checkForUpdates": False})
+        )
+        return [
+            "--LabApp.news_url=None",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            f"--LabApp.user_settings_dir={settings}",
+            f"--LabApp.workspaces_dir={self.workdir / 'workspaces'}",
+        ]
 
     def _ready(self) -> bool:
         assert self.proc is not None
         if self.proc.poll() is not None:
             raise AssertionError(
-                f"JupyterLab exited with code {self.proc.returncode}:\n{self.log_tail()}"
+                f"{self.name} exited with code {self.proc.returncode}:\n{self.log_tail()}"
             )
         try:
             self.api("GET", "/api")

@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -36,42 +33,11 @@ CELLS = [
 class NotebookServer(Lab):
     """A Jupyter Notebook 7 server in a subprocess (Lab's API, stop and logs)."""
 
-    def start(self) -> None:
-        self.root.mkdir(parents=True)
-        config = self.workdir / "config"
-        config.mkdir()
-        (config / "jupyter_server_config.json").write_text(
-            json.dumps({"ServerApp": {"jpserver_extensions": {"jupyter_lsp": False}}})
-        )
-        env = {
-            **os.environ,
-            "JUPYTER_CONFIG_DIR": str(config),
-            "JUPYTER_DATA_DIR": str(self.workdir / "data"),
-            "JUPYTER_RUNTIME_DIR": str(self.workdir / "runtime"),
-            "IPYTHONDIR": str(self.workdir / "ipython"),
-            "JUPYTER_PLATFORM_DIRS": "1",
-            "PYTHONUNBUFFERED": "1",
-        }
-        args = [
-            sys.executable,
-            "-m",
-            "notebook",
-            "--no-browser",
-            "--ip=127.0.0.1",
-            f"--port={self.port}",
-            "--port-retries=0",
-            f"--IdentityProvider.token={self.token}",
-            f"--ServerApp.root_dir={self.root}",
-            "--allow-root",
-            "--expose-app-in-browser",
-            "--ServerApp.terminals_enabled=False",
-            "--MappingKernelManager.default_kernel_name=python3",
-        ]
-        with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(
-                args, cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT
-            )
-        poll(self._ready, 60, "Notebook 7 answers on /api", self.log_tail, interval=0.2)
+    app = "notebook"
+    name = "Notebook 7"
+
+    def app_args(self) -> list[str]:
+        return []
 
 
 class Notebook7Page(NotebookPage):
@@ -103,7 +69,7 @@ def test_the_view_renders_and_ends_in_notebook_7(
 ) -> None:
     if importlib.util.find_spec("notebook") is None:
         pytest.fail("Jupyter Notebook 7 is missing: pip install -e '.[dev]' installs it")
-    server = NotebookServer(tmp_path)
+    server = NotebookServer(tmp_path, notebooks=None)
     context = None
     try:
         server.start()
