@@ -15,10 +15,12 @@ from taskbeam._errors import (
     GraphError,
     IllegalTransition,
     NodeTimeout,
+    NotRunning,
     TaskbeamError,
     WorkerLost,
 )
 from taskbeam._service import ExecutionService
+from taskbeam._stored import StoredResults, StoredRun, open_run
 from taskbeam.broadcast import Broadcaster, BroadcastStats, Subscription
 from taskbeam.engine import (
     ErrorInfo,
@@ -68,6 +70,7 @@ __all__ = [
     "JSONSerializer",
     "LocalExecutor",
     "NodeTimeout",
+    "NotRunning",
     "PickleSerializer",
     "ProcessExecutor",
     "Registry",
@@ -80,12 +83,15 @@ __all__ = [
     "Status",
     "StoreError",
     "StoreRecoveryWarning",
+    "StoredResults",
+    "StoredRun",
     "Subscription",
     "Task",
     "TaskbeamError",
     "WorkerLost",
     "__version__",
     "expand",
+    "open_run",
     "resume",
     "serve",
     "start",

@@ -39,6 +39,12 @@ STATUS_STYLE = {
     "skipped": "dim",
     "running": "cyan",
     "retrying": "magenta",
+    "interrupted": "bold yellow",
+    "paused": "yellow",
+    "pending": "default",
+    "ready": "default",
+    "expanded": "cyan",
+    "aggregating": "cyan",
 }
 EXIT = {RunStatus.DONE: 0, RunStatus.FAILED: 1, RunStatus.CANCELLED: 2}
 

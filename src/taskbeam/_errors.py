@@ -11,6 +11,7 @@ __all__ = [
     "GraphError",
     "IllegalTransition",
     "NodeTimeout",
+    "NotRunning",
     "TaskbeamError",
     "WorkerLost",
 ]
@@ -44,7 +45,19 @@ class WorkerLost(TaskbeamError, RuntimeError):
     """The worker process (or cluster worker) running a task died; the attempt failed."""
 
 
+class NotRunning(TaskbeamError, RuntimeError):
+    """A control (pause, cancel, ...) was sent to a stored run, which nothing runs."""
+
+
 # Users meet these as ``taskbeam.NodeTimeout`` etc.: name them so in tracebacks
 # and in the error types that runs record.
-for _cls in (TaskbeamError, GraphError, IllegalTransition, NodeTimeout, DepthError, WorkerLost):
+for _cls in (
+    TaskbeamError,
+    GraphError,
+    IllegalTransition,
+    NodeTimeout,
+    DepthError,
+    WorkerLost,
+    NotRunning,
+):
     _cls.__module__ = "taskbeam"

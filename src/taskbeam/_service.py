@@ -8,11 +8,14 @@ have their threads joined when the service next looks at its registry.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from taskbeam.engine import Run, start
 from taskbeam.engine._run import resume
 from taskbeam.graph import Graph
+
+if TYPE_CHECKING:
+    from taskbeam.store import SQLiteStore
 
 __all__ = ["ExecutionService"]
 
@@ -89,6 +92,12 @@ class ExecutionService:
             run = resume(stored[0]["id"], graph, **{**self._defaults, **options})
             self._runs[project_id] = run
             return run
+
+    @property
+    def store(self) -> SQLiteStore | None:
+        """The store the service's runs are saved in (its ``store`` default), or ``None``."""
+        store: SQLiteStore | None = self._defaults.get("store")
+        return store
 
     def get(self, project_id: str) -> Run:
         """The latest run of ``project_id``."""

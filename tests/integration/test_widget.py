@@ -165,7 +165,12 @@ def test_requests_get_answers_with_their_id(broadcaster: tb.Broadcaster) -> None
     unknown = front.answer(front.ask({"type": "explode"}))
     assert unknown == {"type": "error", "error": "unknown request 'explode'", "id": unknown["id"]}
     runs = front.answer(front.ask({"type": "runs"}))
-    assert runs["runs"] == [{"id": run.id, "name": "ask", "status": "failed", "project": ""}]
+    listed = runs["runs"]
+    assert [{k: r[k] for k in ("id", "name", "status", "project")} for r in listed] == [
+        {"id": run.id, "name": "ask", "status": "failed", "project": ""}
+    ]
+    assert listed[0]["counts"] == run.counts and listed[0]["total"] == 2
+    assert runs["next"] is None and runs["total"] == 1
 
 
 @pytest.mark.parametrize(

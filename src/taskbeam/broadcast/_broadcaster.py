@@ -54,10 +54,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from taskbeam._errors import NotRunning
 from taskbeam.broadcast._batcher import RUN, Batcher, NotComposable, Priority, compose
 from taskbeam.broadcast._codec import dumps, encode
 from taskbeam.broadcast._patch import diff
-from taskbeam.engine import Event, Run, Status
+from taskbeam.broadcast._source import Source
+from taskbeam.engine import Event, Status
 
 __all__ = ["BroadcastStats", "Broadcaster", "SubscriberStats", "Subscription"]
 
@@ -171,7 +173,7 @@ class _Subscriber:
 @dataclass(eq=False)
 class _Room:
     name: str
-    run: Run
+    run: Source
     state: dict[str, Any]
     unsubscribe: Callable[[], None]
     batcher: Batcher
@@ -251,9 +253,16 @@ class Broadcaster:
                 atexit.register(_SHARED.close)
             return _SHARED
 
-    def attach(self, run: Run) -> str:
-        """Open the room of ``run`` (its id), on a running or finished run."""
-        self._ask("attach", run)
+    def attach(self, run: Source) -> str:
+        """Open the room of ``run`` (its id), on a running, finished or stored run.
+
+        A room whose run is stored, or has ended, passes to another run of
+        the same id (a continued run): its subscribers get a fresh snapshot.
+        """
+        if threading.current_thread() is self._thread:
+            self._attach(run)
+        else:
+            self._ask("attach", run)
         return run.id
 
     def subscribe(
@@ -317,7 +326,10 @@ class Broadcaster:
         if kind == "nodes":
             return _page(target, message)
         if kind in _CONTROLS:
-            getattr(target.run, kind)()  # posts to the run's loop; never waits for it
+            try:
+                getattr(target.run, kind)()  # posts to the run's loop; never waits for it
+            except NotRunning as exc:
+                return {"type": "error", "error": str(exc)}
             return {"type": "ok"}
         if kind == "cancel_node":
             node = message.get("node_id")
@@ -327,8 +339,30 @@ class Broadcaster:
                 target.run.cancel_node(node)
             except KeyError:
                 return {"type": "error", "error": f"no node {node!r} in run {room}"}
+            except NotRunning as exc:
+                return {"type": "error", "error": str(exc)}
             return {"type": "ok"}
+        if kind == "continue":
+            return self._continue(target)
         return {"type": "error", "error": f"unknown request {kind!r}"}
+
+    def _continue(self, target: _Room) -> dict[str, Any]:
+        """Continue the room's stored run; the room passes to the new live run."""
+        go = getattr(target.run, "continue_", None)
+        if go is None:
+            return {
+                "type": "error",
+                "error": f"run {target.name} is live: there is nothing to continue",
+            }
+        try:
+            run = go()
+        except (NotRunning, ValueError, KeyError, OSError) as exc:
+            return {
+                "type": "error",
+                "error": str(exc.args[0] if isinstance(exc, KeyError) else exc),
+            }
+        self.attach(run)
+        return {"type": "continued", "run_id": run.id}
 
     def submit(self, fn: Callable[[], None]) -> None:
         """Call ``fn()`` on the broadcaster thread, soon; return at once.
@@ -499,14 +533,28 @@ class Broadcaster:
             return self._stats(now)
         return None
 
-    def _attach(self, run: Run) -> None:
-        if run.id in self._rooms:
+    def _attach(self, run: Source) -> None:
+        old = self._rooms.get(run.id)
+        if old is not None:
+            if old.run is not run and _supersedes(run, old.run):
+                self._replace(old, run)
             return
         name = run.id
         snap, unsubscribe = run.watch(functools.partial(self._on_event, name))
         self._rooms[name] = _Room(
             name, run, snap, unsubscribe, Batcher(self.max_delay, self.max_batch)
         )
+
+    def _replace(self, room: _Room, run: Source) -> None:
+        """Give ``room`` to ``run`` (same id); every subscriber gets a fresh snapshot."""
+        room.unsubscribe()
+        snap, unsubscribe = run.watch(functools.partial(self._on_event, room.name))
+        room.run, room.state, room.unsubscribe = run, snap, unsubscribe
+        room.seq += 1
+        now = time.monotonic()
+        for sub in room.subscribers:
+            if not sub.closed:
+                self._send_snapshot(room, sub, now)
 
     def _tick(self, now: float) -> None:
         for room in self._rooms.values():
@@ -775,6 +823,14 @@ def _node_diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
         for key in old.keys() - new.keys():
             patch[key] = None
     return patch
+
+
+def _supersedes(new: Source, old: Source) -> bool:
+    """Whether a room of ``old`` passes to ``new``: a stored or ended run gives way
+    to a live one (a stored run never takes a live run's room)."""
+    if getattr(new, "stored", False):
+        return False
+    return bool(getattr(old, "stored", False)) or old.done
 
 
 def with_request_id(answer: dict[str, Any], request: Any) -> dict[str, Any]:

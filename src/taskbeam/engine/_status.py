@@ -24,13 +24,18 @@ class Status(StrEnum):
 
 
 class RunStatus(StrEnum):
-    """The status of a whole run."""
+    """The status of a whole run.
+
+    ``interrupted`` is never the status of a live run: a stored run shows it
+    when the process that ran it is gone (see ``taskbeam.store._lease``).
+    """
 
     RUNNING = "running"
     PAUSED = "paused"
     DONE = "done"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
 
 
 TERMINAL = frozenset({Status.DONE, Status.FAILED, Status.CANCELLED, Status.SKIPPED})

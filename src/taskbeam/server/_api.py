@@ -21,6 +21,7 @@ import taskbeam
 from taskbeam.server._hub import Hub
 from taskbeam.server._openapi import OPENAPI
 from taskbeam.server._projects import Projects
+from taskbeam.server._restore import find_run, list_runs
 from taskbeam.server._sio import MAX_ID_CHARS, check_id
 
 __all__ = ["Api", "json_response"]
@@ -60,6 +61,8 @@ class Api:
             Route(f"{project}/stop", self.control, methods=["POST"], name="stop"),
             Route(f"{project}/nodes", self.nodes, methods=["GET"]),
             Route(f"{project}/nodes/{{node_id:path}}", self.node, methods=["GET"]),
+            Route("/api/runs", self.runs, methods=["GET"]),
+            Route("/api/runs/{run_id}", self.run, methods=["GET"]),
         ]
 
     async def health(self, request: Request) -> Response:
@@ -116,7 +119,9 @@ class Api:
     async def control(self, request: Request) -> Response:
         project_id = _project_id(request)
         command = request.url.path.rsplit("/", 1)[1]
-        await run_in_threadpool(self.projects.control, project_id, command)
+        run = await run_in_threadpool(self.projects.control, project_id, command)
+        if command == "resume":  # a continued run takes over the room of the stored one
+            await self.hub.attach(run)
         return json_response(await run_in_threadpool(self.projects.describe, project_id), 202)
 
     async def nodes(self, request: Request) -> Response:
@@ -145,6 +150,35 @@ class Api:
                 404, f"no node {node_id[:200]!r} in project {project_id!r}"
             ) from None
         return json_response(details)
+
+    async def runs(self, request: Request) -> Response:
+        """A page of the runs (stored ones included), newest first; see docs/server.md."""
+        query = request.query_params
+        unknown = sorted(set(query) - {"name", "status", "project", "cursor", "limit"})
+        if unknown:
+            raise HTTPException(422, f"unknown parameters {unknown[:10]}")
+        filters: dict[str, Any] = {}
+        for key in ("name", "status", "project", "cursor"):
+            value = query.get(key, "")
+            if len(value) > 200:
+                raise HTTPException(422, f"'{key}' is at most 200 characters")
+            if value:
+                filters[key] = value
+        limit_text = query.get("limit", "50")
+        if not limit_text.isdigit():
+            raise HTTPException(422, "'limit' is an integer from 1 to 500")
+        filters["limit"] = int(limit_text)
+        try:
+            page = await run_in_threadpool(lambda: list_runs(self.projects, **filters))
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from None
+        return json_response(page)
+
+    async def run(self, request: Request) -> Response:
+        """One run's snapshot, live or stored."""
+        run_id = check_id(request.path_params["run_id"], "run id", 200)
+        found = await run_in_threadpool(find_run, self.projects, run_id)
+        return json_response(await run_in_threadpool(found.snapshot))
 
 
 def _project_id(request: Request) -> str:

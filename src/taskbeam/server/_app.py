@@ -46,6 +46,7 @@ from taskbeam.server._middleware import (
 )
 from taskbeam.server._projects import Conflict, Projects, UnknownProject
 from taskbeam.server._registry import BadParams, Registry, UnknownGraph
+from taskbeam.server._restore import UnknownRun
 from taskbeam.server._sio import BadRequest, attach_handlers
 from taskbeam.store import StoreError
 
@@ -58,6 +59,7 @@ _STATUS: dict[type[Exception], int] = {
     BadRequest: 400,
     UnknownProject: 404,
     UnknownGraph: 404,
+    UnknownRun: 404,
     Conflict: 409,
     BadParams: 422,
     GraphError: 422,
@@ -198,6 +200,8 @@ async def _known_error(request: Request, exc: Exception) -> Response:
     message = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
     if isinstance(exc, UnknownProject):
         message = f"no project {message[:200]!r}"
+    elif isinstance(exc, UnknownRun):
+        message = f"no run {message[:200]!r}"
     return json_response({"error": message[:2000]}, status)
 
 

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import socketio  # type: ignore[import-untyped]
 
 from taskbeam.broadcast import Broadcaster, Subscription
-from taskbeam.engine import Run
+from taskbeam.broadcast._source import Source
 from taskbeam.server._client import Client
 
 __all__ = ["Hub", "on_broadcaster"]
@@ -105,7 +105,7 @@ class Hub:
         for sid in list(self.clients):
             await self.disconnect(sid)
 
-    async def subscribe(self, sid: str, project_id: str, run: Run) -> str:
+    async def subscribe(self, sid: str, project_id: str, run: Source) -> str:
         """Send ``run``'s frames to ``sid`` (a snapshot first) as ``project_id``'s; its room."""
         client = self.clients.get(sid)
         if client is None:
@@ -126,7 +126,7 @@ class Hub:
         client.replace(project_id, sub)
         return run.id
 
-    async def follow(self, project_id: str, run: Run) -> None:
+    async def follow(self, project_id: str, run: Source) -> None:
         """The project has a new run: move its subscribers there (each gets a snapshot)."""
         for sid, client in list(self.clients.items()):
             sub = client.subs.get(project_id)
@@ -134,7 +134,12 @@ class Hub:
                 with contextlib.suppress(LookupError, ValueError, TimeoutError):
                     await self.subscribe(sid, project_id, run)
 
-    async def request(self, run: Run, message: dict[str, Any]) -> dict[str, Any]:
+    async def attach(self, run: Source) -> None:
+        """Open ``run``'s room; a run continued from a stored one takes over its room."""
+        b = self.broadcaster
+        await on_broadcaster(b, lambda: b.attach(run))
+
+    async def request(self, run: Source, message: dict[str, Any]) -> dict[str, Any]:
         """The broadcaster's answer to ``message`` about ``run`` (see docs/protocol.md)."""
         b = self.broadcaster
 

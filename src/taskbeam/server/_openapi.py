@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from taskbeam.store._stored import CURSOR, STATUS_FILTER
+
 __all__ = ["OPENAPI"]
 
-_STATUSES = ["created", "running", "paused", "done", "failed", "cancelled"]
+_STATUSES = ["created", "running", "paused", "done", "failed", "cancelled", "interrupted"]
 _NODE_STATUSES = [
     "pending", "ready", "running", "retrying", "expanded",
     "aggregating", "done", "failed", "cancelled", "skipped",
@@ -149,6 +151,48 @@ _SCHEMAS: dict[str, Any] = {
             "created": _NUMBER,
             "ended": _NUMBER,
             "error": {"type": "string"},
+            "continuable": {"type": "boolean"},
+        },
+    },
+    "RunItem": {
+        "type": "object",
+        "description": "a run in the list of runs (live or stored)",
+        "required": ["id", "name", "status", "counts", "total", "created"],
+        "properties": {
+            "id": {"type": "string"},
+            "name": {"type": "string"},
+            "status": {"enum": _STATUSES[1:]},
+            "project": {"type": "string"},
+            "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "total": {"type": "integer"},
+            "created": _NUMBER,
+            "ended": _NUMBER,
+            "error": {"type": "string"},
+            "stored_status": {
+                "type": "string",
+                "description": "an interrupted run: the status its row was left with",
+            },
+        },
+    },
+    "RunPage": {
+        "type": "object",
+        "required": ["runs", "next", "total"],
+        "properties": {
+            "runs": {"type": "array", "items": _ref("RunItem")},
+            "next": {
+                "type": ["string", "null"],
+                "description": "the cursor of the next page, null on the last",
+            },
+            "total": {"type": "integer", "description": "runs that match, on all pages"},
+        },
+    },
+    "Snapshot": {
+        "type": "object",
+        "required": ["run", "nodes", "edges"],
+        "properties": {
+            "run": _ref("RunFields"),
+            "nodes": {"type": "object", "additionalProperties": _ref("NodeSummary")},
+            "edges": {"type": "array", "items": {"type": "array", "items": {"type": "string"}}},
         },
     },
     "Project": {
@@ -160,6 +204,7 @@ _SCHEMAS: dict[str, Any] = {
             "params": {"type": "object"},
             "status": {"enum": _STATUSES},
             "created": _NUMBER,
+            "run_id": {"type": "string", "description": "the id of the project's latest run"},
             "run": _ref("RunFields"),
             "snapshot": {
                 "type": "object",
@@ -277,7 +322,11 @@ OPENAPI: dict[str, Any] = {
         },
         "/api/projects/{project_id}/resume": {
             "parameters": [_PROJECT_ID],
-            "post": _control("Resume a paused run"),
+            "post": _control(
+                "Resume a paused run, or continue an interrupted, failed or cancelled one "
+                "from the store (done nodes are not run again); 409 when running or done",
+                422,
+            ),
         },
         "/api/projects/{project_id}/stop": {
             "parameters": [_PROJECT_ID],
@@ -311,6 +360,58 @@ OPENAPI: dict[str, Any] = {
                 "NodeDetails",
                 200,
                 (400, 404, 409, 503),
+            ),
+        },
+        "/api/runs": {
+            "get": {
+                **_operation(
+                    "Every run, stored ones included, newest first, a page at a time",
+                    "A page",
+                    "RunPage",
+                    200,
+                    (422, 503),
+                ),
+                "parameters": [
+                    {
+                        "name": "name",
+                        "in": "query",
+                        "description": "runs whose name contains this (case-insensitive)",
+                        "schema": {"type": "string", "maxLength": 200},
+                    },
+                    {
+                        "name": "status",
+                        "in": "query",
+                        "description": "a status, or several separated by commas",
+                        "schema": {"type": "string", "maxLength": 200, "pattern": STATUS_FILTER},
+                    },
+                    {
+                        "name": "project",
+                        "in": "query",
+                        "description": "runs of this project id",
+                        "schema": {"type": "string", "maxLength": 200},
+                    },
+                    {
+                        "name": "cursor",
+                        "in": "query",
+                        "description": "`next` of the page before",
+                        "schema": {"type": "string", "maxLength": 200, "pattern": CURSOR},
+                    },
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 500},
+                    },
+                ],
+            }
+        },
+        "/api/runs/{run_id}": {
+            "parameters": [{**_PROJECT_ID, "name": "run_id"}],
+            "get": _operation(
+                "A run's whole state (live, or as stored)",
+                "The snapshot",
+                "Snapshot",
+                200,
+                (400, 404, 503),
             ),
         },
     },

@@ -16,10 +16,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from taskbeam._errors import NotRunning
 from taskbeam._service import ExecutionService
+from taskbeam._stored import StoredRun
 from taskbeam.engine import Run
 from taskbeam.graph import Graph
 from taskbeam.server._registry import Registry
+from taskbeam.server._restore import continue_project, latest_stored, stored_projects
 
 __all__ = ["Conflict", "Project", "Projects", "UnknownProject"]
 
@@ -48,15 +51,28 @@ class Projects:
         self.registry = registry
         self._own: dict[str, Project] = {}
         self._lock = threading.Lock()  # two creates never pick one id; two starts never race
+        self.store = service.store
+        self._elsewhere: list[str] = []  # stored projects started from Python
+        if self.store is not None:  # restore the projects of the store (see _restore)
+            for stored in stored_projects(self.store):
+                if stored["registered"]:
+                    self._own[stored["id"]] = Project(
+                        stored["id"], stored["graph"], stored["params"], stored["created"]
+                    )
+                else:
+                    self._elsewhere.append(stored["id"])
 
     def create(self, graph: str, params: dict[str, Any], start: bool = True) -> Project:
         """A new project of registered ``graph``; params are checked by building it now."""
         built = self.registry.build(graph, params)  # UnknownGraph, BadParams
         with self._lock:
-            project = Project(f"{graph}-{secrets.token_hex(4)}", graph, params)
+            # "p-": a project id never looks like a run id (<graph name>-<8 hex>).
+            project = Project(f"p-{graph}-{secrets.token_hex(4)}", graph, params)
             while project.id in self._own or project.id in self.service.list():
-                project.id = f"{graph}-{secrets.token_hex(4)}"
+                project.id = f"p-{graph}-{secrets.token_hex(4)}"
             self._own[project.id] = project
+        if self.store is not None:
+            self.store.save_project(project.id, graph, params, project.created)
         if start:
             self._start(project.id, built)
         return project
@@ -67,7 +83,7 @@ class Projects:
         run = self.run(project_id)
         if project is not None:
             graph = self.registry.build(project.graph, project.params)
-        elif run is not None:
+        elif isinstance(run, Run):
             graph = run.graph
         else:
             raise UnknownProject(project_id)
@@ -83,33 +99,50 @@ class Projects:
             except RuntimeError as exc:  # started meanwhile from Python, or the service is shut
                 raise Conflict(str(exc)) from None
 
-    def run(self, project_id: str) -> Run | None:
-        """The project's latest run, if it has one (``UnknownProject`` if no such project)."""
+    def run(self, project_id: str) -> Run | StoredRun | None:
+        """The project's latest run, if it has one (``UnknownProject`` if no such project).
+
+        With a store, a project with no run in memory has its latest stored
+        run, read-only (see _restore).
+        """
         try:
             return self.service.get(project_id)
         except KeyError:
+            stored = None if self.store is None else latest_stored(self.store, project_id)
+            if stored is not None:
+                return stored
             if project_id in self._own:
                 return None
             raise UnknownProject(project_id) from None
 
-    def started(self, project_id: str) -> Run:
+    def started(self, project_id: str) -> Run | StoredRun:
         """The project's latest run; ``Conflict`` if it was never started."""
         run = self.run(project_id)
         if run is None:
             raise Conflict(f"project {project_id!r} has not been started: execute it first")
         return run
 
-    def control(self, project_id: str, command: str) -> Run:
-        """``pause``, ``resume`` or ``stop`` (cancel) the project's run; returns at once."""
+    def control(self, project_id: str, command: str) -> Run | StoredRun:
+        """``pause``, ``resume`` or ``stop`` (cancel) the project's run; returns at once.
+
+        ``resume`` also continues a stored run (see :func:`continue_project`).
+        """
+        if command == "resume":
+            return continue_project(self, project_id)
         run = self.started(project_id)
-        {"pause": run.pause, "resume": run.resume, "stop": run.cancel}[command]()
+        try:
+            {"pause": run.pause, "stop": run.cancel}[command]()
+        except NotRunning as exc:
+            raise Conflict(str(exc)) from None
         return run
 
     def ids(self) -> list[str]:
         """Every project: the server's in creation order, then the service's others."""
         with self._lock:
             own = list(self._own)
-        return own + [p for p in self.service.list() if p not in self._own]
+        known = set(own)
+        others = [p for p in self.service.list() if p not in known]
+        return own + others + [p for p in self._elsewhere if p not in known and p not in others]
 
     def describe(self, project_id: str, full: bool = False) -> dict[str, Any]:
         """The project as the API shows it: id, graph, params, status, run fields."""
@@ -117,10 +150,14 @@ class Projects:
         project = self._own.get(project_id)
         out: dict[str, Any] = {
             "id": project_id,
-            "graph": project.graph if project is not None else (run.name if run else ""),
+            "graph": project.graph
+            if project is not None
+            else (getattr(run, "name", "") if run else ""),
             "params": project.params if project is not None else {},
             "status": "created",
-            "created": project.created if project is not None else (run.created if run else 0),
+            "created": project.created
+            if project is not None
+            else (getattr(run, "created", 0) if run else 0),
         }
         if run is not None:
             if full:
@@ -129,4 +166,5 @@ class Projects:
             else:
                 out["run"] = run.summaries(())[0]
             out["status"] = out["run"]["status"]
+            out["run_id"] = run.id
         return out

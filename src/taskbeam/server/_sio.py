@@ -27,6 +27,7 @@ from taskbeam.broadcast._broadcaster import with_request_id
 from taskbeam.server._client import Client
 from taskbeam.server._hub import Hub
 from taskbeam.server._projects import Conflict, Projects, UnknownProject
+from taskbeam.server._restore import find_run
 
 __all__ = ["CONTROL", "EVENTS", "MAX_ID_CHARS", "BadRequest", "attach_handlers", "check_id"]
 
@@ -114,14 +115,24 @@ def attach_handlers(
         return with_request_id(answer, data)
 
     async def _answer(client: Client, event: str, data: dict[str, Any]) -> dict[str, Any]:
-        project_id = check_id(data.get("project_id"), "project_id", 200)
+        if "project_id" not in data and "run_id" in data:  # a run by id, stored ones too
+            project_id = check_id(data.get("run_id"), "run_id", 200)
+            if event in _COMMANDS:
+                raise BadRequest(f"{event} takes a project_id, not a run_id")
+        else:
+            project_id = check_id(data.get("project_id"), "project_id", 200)
         if event == "unsubscribe":
             client.replace(project_id, None)
             return with_request_id({"type": "ok"}, data)
         if event in _COMMANDS:
-            await run_in_threadpool(projects.control, project_id, event)
+            run = await run_in_threadpool(projects.control, project_id, event)
+            if event == "resume":  # a continued run takes over the room of the stored one
+                await hub.attach(run)
             return with_request_id({"type": "ok"}, data)
-        run = await run_in_threadpool(projects.started, project_id)
+        if "project_id" not in data:
+            run = await run_in_threadpool(find_run, projects, project_id)
+        else:
+            run = await run_in_threadpool(projects.started, project_id)
         if event == "subscribe":
             room = await hub.subscribe(client.sid, project_id, run)
             return with_request_id({"type": "ok", "room": room}, data)

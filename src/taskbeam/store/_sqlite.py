@@ -68,8 +68,18 @@ from taskbeam.store._base import (
     log_digest,
     read_log,
 )
+from taskbeam.store._lease import MIGRATION as LEASES
+from taskbeam.store._lease import LeaseKeeper, judge, touch
 from taskbeam.store._log import FIELDS, Log, encode
 from taskbeam.store._serialize import JSONSerializer, PickleSerializer, Serializer
+from taskbeam.store._stored import (
+    get_project,
+    history,
+    list_projects,
+    put_project,
+    run_info,
+)
+from taskbeam.store._stored import result as stored_result
 
 __all__ = ["DEFAULT_PATH", "SQLiteStore"]
 
@@ -77,7 +87,7 @@ log = logging.getLogger("taskbeam.store")
 _logger = log  # for methods with a parameter named log
 T = TypeVar("T")
 DEFAULT_PATH = Path(".taskbeam") / "runs.db"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # Page size of new databases. Batches are large blobs: bigger pages mean fewer
 # overflow pages (and WAL frames) to write and read back per save.
 PAGE_SIZE = 16384
@@ -125,6 +135,7 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (run_id, node_id)
     ) WITHOUT ROWID;
     """,
+    LEASES,  # 1 -> 2: who owns a live run (see _lease)
 ]
 
 # A run whose log grows past this many batches is compacted into one.
@@ -255,6 +266,7 @@ class SQLiteStore:
         self._checkpointing = False  # an idle checkpoint runs (new work interrupts it)
         self._reader: sqlite3.Connection | None = None  # reads back final saves
         self._reader_lock = threading.Lock()
+        self.leases = LeaseKeeper(self)
         # The log of each run as stored, {seq: crc32}: the writer thread's own
         # record, so that a run row's checksum also counts saves that were
         # still queued when the next one was handed over.
@@ -533,6 +545,7 @@ class SQLiteStore:
 
         def write(conn: sqlite3.Connection) -> Saved:
             _upsert_run(conn, record)
+            self._lease(conn, record)
             batches: dict[int, int] = {}
             if keep_set is None:
                 for table in ("structure", "batches", "results"):
@@ -583,6 +596,7 @@ class SQLiteStore:
         def write(conn: sqlite3.Connection) -> Saved:
             _upsert_run(conn, record)
             before = self._log_of(conn, run_id) if keep_checksum else {}
+            self._lease(conn, record)
             saved = append(conn)
             if keep_checksum:
                 after = saved.batches if saved.replace else {**before, **saved.batches}
@@ -669,6 +683,12 @@ class SQLiteStore:
             }
         return known
 
+    def _lease(self, conn: sqlite3.Connection, record: RunRecord) -> None:
+        """Hold the lease of a live run, drop an ended one's (writer thread; see _lease)."""
+        touch(conn, record.id, record.status, self.leases.held)
+        if self.leases.held:
+            self.leases.started()
+
     # -- reading (any thread) -----------------------------------------------
     def _read(self) -> sqlite3.Connection:
         if self.readonly:
@@ -714,7 +734,7 @@ class SQLiteStore:
             if error:
                 item["error"] = error
             out.append(item)
-        return out
+        return self._judged(out)
 
     def load(self, run_id: str) -> dict[str, Any]:
         """The saved snapshot of a run, in the shape of ``run.snapshot()``.
@@ -730,7 +750,55 @@ class SQLiteStore:
         if self._empty:
             raise KeyError(f"no run {run_id!r} in {self.path}")
         with self._reading(run_id) as conn:
-            return load_snapshot(conn, run_id, self.path)
+            snap = load_snapshot(conn, run_id, self.path)
+            judge(conn, [snap["run"]])
+            return snap
+
+    def _judged(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``items`` with the runs whose owner is gone marked ``interrupted`` (see _lease)."""
+        if any(item["status"] in ("running", "paused") for item in items):
+            with self._reading() as conn:
+                judge(conn, items)
+        return items
+
+    def history(
+        self,
+        *,
+        name: str | None = None,
+        status: str | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+        project: str | None = None,
+    ) -> dict[str, Any]:
+        """One page of stored runs, newest first (see :func:`taskbeam.store._stored.history`)."""
+        with self._reading() as conn:
+            return history(
+                conn, name=name, status=status, cursor=cursor, limit=limit, project=project
+            )
+
+    def run_info(self, run_id: str) -> dict[str, Any]:
+        """A run's row as :meth:`runs` lists it, with its ``options``; ``KeyError`` if unknown."""
+        with self._reading() as conn:
+            return run_info(conn, run_id)
+
+    def stored_result(self, run_id: str, node_id: str) -> Any:
+        """The stored result of one done node (see :func:`taskbeam.store._stored.result`)."""
+        with self._reading() as conn:
+            return stored_result(conn, run_id, node_id, self.serializer)
+
+    def project(self, project_id: str) -> dict[str, Any] | None:
+        """A server project as stored: graph, params, created (``None`` if not stored)."""
+        with self._reading() as conn:
+            return get_project(conn, project_id)
+
+    def projects(self) -> list[dict[str, Any]]:
+        """Every stored project, oldest first (see :func:`taskbeam.store._stored.list_projects`)."""
+        with self._reading() as conn:
+            return list_projects(conn)
+
+    def save_project(self, project_id: str, graph: str, params: Any, created: float) -> None:
+        """Store a server project (its graph's name and params), waiting for the commit."""
+        self.submit(lambda conn: put_project(conn, project_id, graph, params, created)).result()
 
     def load_for_resume(self, run_id: str) -> dict[str, Any]:
         """Options; per done node, status, fingerprint and (deserialized) result;
@@ -999,6 +1067,7 @@ class SQLiteStore:
             if self._closed:
                 return
             self._closed = True
+            self.leases.stop()
             self._queue.put(_STOP)
         if threading.current_thread() is not self._thread:
             self._thread.join()

@@ -24,22 +24,30 @@ import concurrent.futures
 import functools
 import pathlib
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 import anywidget
 import traitlets
 
+from taskbeam._history import describe, listing
 from taskbeam._service import ExecutionService
+from taskbeam._stored import StoredRun
 from taskbeam.broadcast import Broadcaster, Subscription
 from taskbeam.broadcast._broadcaster import with_request_id
+from taskbeam.broadcast._source import Source
 from taskbeam.engine import Run
 from taskbeam.engine._run import live_run
+from taskbeam.graph import Graph
+from taskbeam.store import SQLiteStore
 
 __all__ = ["GraphView", "display_run"]
 
 STATIC = pathlib.Path(__file__).parent / "static"
 # Requests answered by the broadcaster for the room of the current run.
-_ROOM_REQUESTS = frozenset({"node_details", "nodes", "pause", "resume", "cancel", "cancel_node"})
+_ROOM_REQUESTS = frozenset(
+    {"node_details", "nodes", "pause", "resume", "cancel", "cancel_node", "continue"}
+)
 # Seconds after display at which a view that has not heard from its front
 # end yet sends it a fresh snapshot (its first one may have arrived before
 # the front end's code had loaded).
@@ -115,9 +123,11 @@ class GraphView(anywidget.AnyWidget):
 
     Parameters
     ----------
-    source : Run, ExecutionService or str
-        A run; a service (the view lists its runs and switches between them);
-        or the id of a run alive in this process.
+    source : Run, StoredRun, ExecutionService, SQLiteStore or str
+        A run; a stored run (:func:`taskbeam.open_run`: shown frozen); a
+        service (the view lists its runs and switches between them); a store
+        (the history: the view lists its runs, newest first, and shows the
+        one chosen); or the id of a run alive in this process.
     broadcaster : Broadcaster, optional
         Defaults to :meth:`Broadcaster.shared`.
     height : int
@@ -125,6 +135,9 @@ class GraphView(anywidget.AnyWidget):
         the graph, between 240 and 640 pixels. A trait: setting it resizes
         every display of the view, and dragging the handle at the view's
         bottom edge sets it.
+    graphs : mapping of graph name to Graph, optional
+        History mode: the graphs that stored runs of those names continue with
+        (the view's ``continue`` request).
 
     Examples
     --------
@@ -139,17 +152,25 @@ class GraphView(anywidget.AnyWidget):
 
     def __init__(
         self,
-        source: Run | ExecutionService | str,
+        source: Run | StoredRun | ExecutionService | SQLiteStore | str,
         *,
         broadcaster: Broadcaster | None = None,
         height: int = 0,
+        graphs: Mapping[str, Graph] | None = None,
     ) -> None:
         # Read here, not at import, so a missing build is a clear error rather
         # than a blank output in the browser.
         GraphView._esm, GraphView._css = _assets()
         self._service: ExecutionService | None = None
-        self._run: Run | None = None
-        if isinstance(source, ExecutionService):
+        self._run: Source | None = None
+        self._store: SQLiteStore | None = None
+        self._graphs = dict(graphs or {})
+        self._stored: StoredRun | None = None  # history mode: the stored run shown
+        if isinstance(source, SQLiteStore):
+            self._store, mode, run_id = source, "history", ""
+        elif isinstance(source, StoredRun):
+            self._run, mode, run_id = source, "run", source.id
+        elif isinstance(source, ExecutionService):
             self._service, mode, run_id = source, "service", ""
             latest = list(source.list().values())
             if latest:
@@ -160,7 +181,8 @@ class GraphView(anywidget.AnyWidget):
             self._run, mode, run_id = live_run(source), "run", source
         else:
             raise TypeError(
-                f"GraphView takes a Run, an ExecutionService or a run id, "
+                "GraphView takes a Run, a StoredRun, an ExecutionService, a SQLiteStore "
+                "or a run id, "
                 f"not {type(source).__name__}"
             )
         _check_height(height)
@@ -218,7 +240,7 @@ class GraphView(anywidget.AnyWidget):
             else:
                 self._sub.resync()
         elif kind == "runs":
-            self._reply({"type": "runs", "runs": self._runs()}, request)
+            self._reply(self._listing(request), request)
         elif kind in _ROOM_REQUESTS:
             run = self._current()
             if run is None:
@@ -259,8 +281,10 @@ class GraphView(anywidget.AnyWidget):
             self._sub.close()
             self._sub = None
 
-    def _current(self) -> Run | None:
+    def _current(self) -> Source | None:
         run_id = self.run_id
+        if self._store is not None:
+            return self._history_run(run_id)
         if self._service is None:
             return self._run if self._run is not None and self._run.id == run_id else None
         for run in self._service.list().values():
@@ -268,15 +292,44 @@ class GraphView(anywidget.AnyWidget):
                 return run
         return None
 
-    def _runs(self) -> list[dict[str, str]]:
+    def _history_run(self, run_id: str) -> Source | None:
+        """History mode: the run alive in this process with that id, else the stored one."""
+        if not run_id:
+            return None
+        assert self._store is not None
+        try:
+            live = live_run(run_id)
+        except KeyError:
+            pass
+        else:  # the same run only if it is stored in this store
+            if live.store is not None and live.store.path.resolve() == self._store.path.resolve():
+                return live
+        stored = self._stored
+        if stored is None or stored.id != run_id:
+            try:
+                stored = StoredRun(run_id, self._store)
+            except KeyError:
+                return None
+            stored.graph = self._graphs.get(stored.name)
+            if stored.graph is not None:
+                stored.refresh()  # its snapshot says it can be continued
+            self._stored = stored
+        return stored
+
+    def _listing(self, request: dict[str, Any]) -> dict[str, Any]:
+        """The answer to ``runs``: a page of the history, or of the runs this view knows."""
+        if self._store is not None:
+            return listing(request, self._store.history)
+        runs = self._runs()
+        return listing(request, None, runs)
+
+    def _runs(self) -> list[dict[str, Any]]:
+        runs: list[Source]
         if self._service is None:
             runs = [self._run] if self._run is not None else []
         else:
             runs = list(self._service.list().values())
-        listed = [
-            {"id": r.id, "name": r.name, "status": r.status.value, "project": r.project or ""}
-            for r in runs
-        ]
+        listed = [describe(r) for r in runs]
         if self._service is not None and not self.run_id and runs:
             self.run_id = runs[-1].id  # the observer switches to it
         return listed

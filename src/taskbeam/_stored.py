@@ -1,0 +1,348 @@
+"""StoredRun: a run read back from a store, frozen; ``open_run`` opens one.
+
+A stored run offers what a live :class:`~taskbeam.Run` offers for reading
+(``snapshot``, ``result``, ``results``, ``details``, ``status``, timings)
+and is a source the broadcaster can show, so it displays in a notebook as
+the same view as a live run, frozen. Its controls raise
+:class:`~taskbeam.NotRunning`; :meth:`StoredRun.continue_` continues it
+with a graph (the same as :func:`taskbeam.resume`) and returns the new,
+live run, which takes over the views of the stored one.
+
+Threading: a StoredRun holds the snapshot read when it was opened (or at
+the last :meth:`StoredRun.refresh`) and never changes it; any thread may
+call any method. Results are read from the store on first use, one node at
+a time, and kept.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from taskbeam._errors import NotRunning
+from taskbeam.engine import Event, Run, RunStatus
+from taskbeam.engine._preview import preview
+from taskbeam.engine._run import _BY_ID, resume
+from taskbeam.graph import Graph
+from taskbeam.store import SQLiteStore
+
+if TYPE_CHECKING:
+    from taskbeam.widget import GraphView
+
+__all__ = ["StoredResults", "StoredRun", "open_run"]
+
+_MISSING = object()
+
+
+class StoredResults(Mapping[str, Any]):
+    """The results of a stored run's done nodes, read from the store on first access."""
+
+    def __init__(self, run: StoredRun) -> None:
+        self._run = run
+
+    def __getitem__(self, node_id: str) -> Any:
+        if node_id not in self._run._done_ids():
+            raise KeyError(node_id)
+        return self._run.result(node_id)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._run._done_ids())
+
+    def __len__(self) -> int:
+        return len(self._run._done_ids())
+
+    def __repr__(self) -> str:
+        return f"<results of stored run {self._run.id}: {len(self)} done nodes, loaded on access>"
+
+
+class StoredRun:
+    """A stored run, read-only. Open one with :func:`open_run`.
+
+    Attributes
+    ----------
+    id, name : str
+    store : SQLiteStore
+    graph : Graph or None
+        The graph :meth:`continue_` uses when given none.
+    stored : bool
+        Always true (a live ``Run`` has no such attribute); what the
+        broadcaster looks at to let a continued run take over its room.
+    """
+
+    stored = True
+    done = True  # nothing runs it here: a view of it never waits
+
+    def __init__(self, run_id: str, store: SQLiteStore, graph: Graph | None = None) -> None:
+        if graph is not None and not isinstance(graph, Graph):
+            raise TypeError(f"graph must be a taskbeam.Graph, not {type(graph).__name__}")
+        self.id = run_id
+        self.store = store
+        self.graph = graph
+        self._lock = threading.Lock()
+        self._results: dict[str, Any] = {}
+        self._rows: dict[str, dict[str, Any]] | None = None
+        self._view: GraphView | None = None
+        self._snap: dict[str, Any] = {}
+        self._info: dict[str, Any] = {}
+        self.refresh()
+
+    # -- reading -------------------------------------------------------------
+    def refresh(self) -> StoredRun:
+        """Read the run from the store again (it may have been continued elsewhere)."""
+        try:
+            snap = self.store.load(self.id)
+        except KeyError:
+            raise KeyError(f"no run {self.id!r} in the store at {self.store.path}") from None
+        info = self.store.run_info(self.id)
+        if self.graph is not None:
+            snap["run"]["continuable"] = True
+        with self._lock:
+            self._snap, self._info = snap, info
+            self._results, self._rows = {}, None
+        return self
+
+    @property
+    def name(self) -> str:
+        return str(self._snap["run"]["name"])
+
+    @property
+    def status(self) -> RunStatus:
+        """As stored: ``done``, ``failed``, ``cancelled``; ``interrupted`` when the
+        process that ran it is gone; ``running``/``paused`` while another process runs it."""
+        return RunStatus(self._snap["run"]["status"])
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return dict(self._snap["run"]["counts"])
+
+    @property
+    def created(self) -> float:
+        return float(self._snap["run"]["created"])
+
+    @property
+    def ended(self) -> float | None:
+        """Seconds from the run's start to its end, if it ended."""
+        ended = self._snap["run"].get("ended")
+        return None if ended is None else float(ended)
+
+    @property
+    def project(self) -> str | None:
+        project = self._info.get("project")
+        return None if project is None else str(project)
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The options the run was started with (as stored)."""
+        return dict(self._info.get("options", {}))
+
+    @property
+    def store_error(self) -> str | None:
+        error = self._snap["run"].get("error")
+        return None if error is None else str(error)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The stored picture of the run, in the shape of ``Run.snapshot()`` (a copy)."""
+        return copy.deepcopy(self._snap)
+
+    def timings(self) -> dict[str, dict[str, float]]:
+        """Per node that started: ``started``, ``ended`` (seconds from the run's
+        start) and ``seconds`` (when it ended)."""
+        out: dict[str, dict[str, float]] = {}
+        for node_id, summary in self._snap["nodes"].items():
+            if "started" not in summary:
+                continue
+            item = {"started": summary["started"]}
+            if "ended" in summary:
+                item["ended"] = summary["ended"]
+                item["seconds"] = round(summary["ended"] - summary["started"], 3)
+            out[node_id] = item
+        return out
+
+    def _done_ids(self) -> list[str]:
+        return [i for i, n in self._snap["nodes"].items() if n.get("status") == "done"]
+
+    def result(self, node_id: str) -> Any:
+        """The stored result of one done node, read on first use.
+
+        Raises ``KeyError`` if the run has no such node, ``LookupError`` if the
+        node is not done or its result was not stored (only its preview).
+        """
+        if node_id not in self._snap["nodes"]:
+            raise KeyError(f"run {self.id} has no node {node_id!r}")
+        value = self._results.get(node_id, _MISSING)
+        if value is _MISSING:
+            value = self.store.stored_result(self.id, node_id)
+            with self._lock:
+                self._results[node_id] = value
+        return value
+
+    @property
+    def results(self) -> StoredResults:
+        """Results of the done nodes, by node id: a mapping that reads each on first access."""
+        return StoredResults(self)
+
+    def _node_rows(self) -> dict[str, dict[str, Any]]:
+        rows = self._rows
+        if rows is None:
+            rows = self.store.node_rows(self.id)
+            with self._lock:
+                self._rows = rows
+        return rows
+
+    def details(self, node_id: str) -> dict[str, Any]:
+        """Everything stored about one node, as ``Run.details`` gives it: summary,
+        deps, result preview, traceback, captured output, children."""
+        nodes = self._snap["nodes"]
+        if node_id not in nodes:
+            raise KeyError(f"run {self.id} has no node {node_id!r}")
+        out: dict[str, Any] = copy.deepcopy(nodes[node_id])
+        out["id"] = node_id
+        out["deps"] = [a for a, b in self._snap["edges"] if b == node_id]
+        row = self._node_rows().get(node_id, {})
+        if out.get("status") == "done":
+            try:
+                out["result"] = preview(self.result(node_id), 4000)
+            except LookupError:
+                if row.get("preview") is not None:
+                    out["result"] = row["preview"]
+        if row.get("traceback") and "error" in out:
+            out["error"]["traceback"] = row["traceback"]
+        if row.get("output"):
+            out["output"] = row["output"]
+        children = [i for i, n in nodes.items() if n.get("parent") == node_id]
+        if children:
+            out["children"] = children
+        return out
+
+    # -- as a broadcaster source ---------------------------------------------
+    def watch(self, callback: Callable[[Event], None]) -> tuple[dict[str, Any], Callable[[], None]]:
+        """The snapshot, and an unsubscribe that does nothing: a stored run never changes."""
+        return self.snapshot(), _nothing
+
+    def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
+        return _nothing
+
+    def summaries(
+        self, node_ids: Iterable[str], edges: bool = False
+    ) -> tuple[dict[str, Any], dict[str, dict[str, Any]], list[list[str]] | None]:
+        snap = self._snap
+        nodes = {i: copy.deepcopy(snap["nodes"][i]) for i in node_ids if i in snap["nodes"]}
+        return dict(snap["run"]), nodes, copy.deepcopy(snap["edges"]) if edges else None
+
+    def _not_running(self, what: str) -> NotRunning:
+        hint = (
+            "continue it with stored.continue_()"
+            if self.graph is not None
+            else "continue it with stored.continue_(graph)"
+        )
+        return NotRunning(f"run {self.id} is stored, not running: cannot {what} it; {hint}")
+
+    def pause(self) -> None:
+        raise self._not_running("pause")
+
+    def resume(self) -> None:
+        """Stored runs are not paused: raises :class:`NotRunning` (see :meth:`continue_`)."""
+        raise self._not_running("resume")
+
+    def cancel(self) -> None:
+        raise self._not_running("cancel")
+
+    def cancel_node(self, node_id: str) -> None:
+        raise self._not_running("cancel a node of")
+
+    # -- continuing ----------------------------------------------------------
+    def continue_(self, graph: Graph | None = None, **options: Any) -> Run:
+        """Continue the run with ``graph`` (default: the graph it was opened with).
+
+        The same as ``tb.resume(run_id, graph, store=...)``: done nodes whose
+        task is unchanged are not run again. Returns the new live run (same id).
+
+        Raises
+        ------
+        ValueError
+            No graph was given here nor to :func:`open_run`.
+        NotRunning
+            The run is alive: in this process, or in another one (its lease holds).
+        """
+        graph = graph if graph is not None else self.graph
+        if graph is None:
+            raise ValueError(
+                f"run {self.id} can only be continued with its graph: "
+                "tb.open_run(run_id, store, graph=g) or stored.continue_(g)"
+            )
+        live = _BY_ID.get(self.id)
+        if live is not None and not live.done:
+            raise NotRunning(f"run {self.id} is {live.status.value} in this process already")
+        status = RunStatus(self.store.load(self.id)["run"]["status"])
+        if status in (RunStatus.RUNNING, RunStatus.PAUSED):
+            raise NotRunning(
+                f"run {self.id} is {status.value} in another process (its lease is held); "
+                "it can be continued once that process is gone"
+            )
+        return resume(self.id, graph, store=self.store, **options)
+
+    # -- display -------------------------------------------------------------
+    def view(self, **options: Any) -> GraphView:
+        """A view of this stored run for Jupyter, frozen (see :class:`taskbeam.GraphView`)."""
+        from taskbeam.widget import GraphView
+
+        return GraphView(self, **options)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        view = self._view
+        if view is None or view.comm is None:
+            view = self._view = self.view()
+        bundle = view._repr_mimebundle_(**kwargs)
+        data = bundle[0] if isinstance(bundle, tuple) else bundle
+        if isinstance(data, dict):
+            data["text/plain"] = repr(self)
+        return bundle
+
+    def __repr__(self) -> str:
+        run = self._snap["run"]
+        counts = run["counts"]
+        finished = sum(counts.get(s, 0) for s in ("done", "failed", "cancelled", "skipped"))
+        return (
+            f"<StoredRun {self.id} {self.name!r} {run['status']}: "
+            f"{finished}/{run['total']} finished>"
+        )
+
+
+def _nothing() -> None:
+    return None
+
+
+def open_run(
+    run_id: str, store: SQLiteStore | None = None, *, graph: Graph | None = None
+) -> StoredRun:
+    """A read-only view of a stored run.
+
+    Parameters
+    ----------
+    run_id : str
+    store : SQLiteStore, optional
+        Default: ``SQLiteStore()`` (``./.taskbeam/runs.db``).
+    graph : Graph, optional
+        The graph to continue the run with (:meth:`StoredRun.continue_`, and
+        the ``continue`` request of its views).
+
+    Raises
+    ------
+    KeyError
+        The store has no such run.
+
+    Examples
+    --------
+    >>> import taskbeam as tb, tempfile, pathlib
+    >>> store = tb.SQLiteStore(pathlib.Path(tempfile.mkdtemp()) / "runs.db")
+    >>> g = tb.Graph("demo")
+    >>> _ = g.add("a", lambda: 21)
+    >>> run = tb.start(g, store=store).wait()
+    >>> stored = tb.open_run(run.id, store)
+    >>> stored.status.value, stored.result("a")
+    ('done', 21)
+    >>> store.close()
+    """
+    return StoredRun(run_id, store if store is not None else SQLiteStore(), graph)

@@ -1,0 +1,140 @@
+"""What a server with a store finds there: projects, their stored runs, continuing them.
+
+At start, the server's projects are those of its store (the graph's name and
+params of each project it created, and the projects of runs started from
+Python). A project with no run in memory is shown by its latest stored run,
+frozen (a :class:`~taskbeam.StoredRun`); one whose run was going when the
+server died is ``interrupted``, and ``POST /api/projects/{id}/resume``
+continues it: the graph is built again from the registry with the stored
+params and the stored run goes on (done nodes are not run again).
+
+Every function here may block (it reads the store), so handlers call them
+from a worker thread.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from taskbeam._errors import NotRunning
+from taskbeam._stored import StoredRun
+from taskbeam.engine import Run, RunStatus
+from taskbeam.store import SQLiteStore
+from taskbeam.store._stored import check, page
+
+if TYPE_CHECKING:
+    from taskbeam.server._projects import Projects
+
+__all__ = [
+    "UnknownRun",
+    "continue_project",
+    "find_run",
+    "latest_stored",
+    "list_runs",
+    "stored_projects",
+]
+
+_GOING = (RunStatus.RUNNING, RunStatus.PAUSED)
+
+
+class UnknownRun(KeyError):
+    """No run has that id, in memory or in the store."""
+
+
+def find_run(projects: Projects, run_id: str) -> Run | StoredRun:
+    """A run by its id: the live one if the service holds it, else the stored one."""
+    for run in projects.service.list().values():
+        if run.id == run_id:
+            return run
+    if projects.store is not None:
+        try:
+            return StoredRun(run_id, projects.store)
+        except KeyError:
+            pass
+    raise UnknownRun(run_id)
+
+
+def list_runs(
+    projects: Projects,
+    *,
+    name: str | None = None,
+    status: str | None = None,
+    project: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> dict[str, Any]:
+    """A page of runs, newest first (see ``SQLiteStore.history``): the store's, or
+    without a store the service's runs in memory. ``ValueError`` for bad filters."""
+    from taskbeam._history import describe
+
+    if projects.store is not None:
+        return projects.store.history(
+            name=name, status=status, cursor=cursor, limit=limit, project=project
+        )
+    wanted, after = check(status, cursor, limit)
+    runs = [describe(r) for r in projects.service.list().values()]
+    runs = [
+        r
+        for r in runs
+        if (not project or r["project"] == project)
+        and (not name or name.lower() in str(r["name"]).lower())
+    ]
+    runs.sort(key=lambda r: (r["created"], r["id"]), reverse=True)
+    return page(runs, wanted, after, limit)
+
+
+def stored_projects(store: SQLiteStore) -> list[dict[str, Any]]:
+    """Every project the store knows, oldest first (see ``SQLiteStore.projects``)."""
+    return store.projects()
+
+
+def latest_stored(store: SQLiteStore, project_id: str) -> StoredRun | None:
+    """The project's newest stored run, opened read-only; ``None`` if it has none."""
+    page = store.history(project=project_id, limit=1)
+    if not page["runs"]:
+        return None
+    try:
+        return StoredRun(page["runs"][0]["id"], store)
+    except KeyError:  # deleted meanwhile
+        return None
+
+
+def continue_project(projects: Projects, project_id: str) -> Run | StoredRun:
+    """``resume``: un-pause the project's paused run, or continue its stored run.
+
+    Raises ``UnknownProject``; ``Conflict`` when the project is running or
+    done, was never started, or its graph is not registered any more.
+    """
+    from taskbeam.server._projects import Conflict
+
+    run = projects.started(project_id)
+    status = run.status
+    if isinstance(run, Run) and not run.done:
+        if status is RunStatus.PAUSED:
+            run.resume()
+            return run
+        raise Conflict(f"project {project_id!r} is {status.value}: there is nothing to resume")
+    if status in _GOING:
+        raise Conflict(
+            f"project {project_id!r} is {status.value} in another process: "
+            "it cannot be resumed here"
+        )
+    if status is RunStatus.DONE:
+        raise Conflict(f"project {project_id!r} is done: execute it to run it again")
+    project = projects._own.get(project_id)
+    if project is not None:
+        graph = projects.registry.build(project.graph, project.params)
+    elif isinstance(run, Run):
+        graph = run.graph
+    else:
+        raise Conflict(
+            f"project {project_id!r} was not started from a registered graph: "
+            "continue its run from Python (tb.open_run(run_id, store, graph=g).continue_())"
+        )
+    with projects._lock:
+        try:
+            return projects.service.resume(project_id, graph)
+        except (RuntimeError, NotRunning) as exc:  # started meanwhile, or the service is shut
+            raise Conflict(str(exc)) from None
+        except KeyError as exc:
+            raise Conflict(str(exc.args[0] if exc.args else exc)) from None
