@@ -41,7 +41,14 @@ def test_contract_names_exist() -> None:
         "cancelled",
         "skipped",
     ]
-    assert [s.value for s in tb.RunStatus] == ["running", "paused", "done", "failed", "cancelled"]
+    assert [s.value for s in tb.RunStatus] == [
+        "running",
+        "paused",
+        "done",
+        "failed",
+        "cancelled",
+        "interrupted",  # only ever a stored run's
+    ]
     assert tb.Status.DONE == "done"
 
 
