@@ -1,11 +1,12 @@
 """History mode in JupyterLab: the run list of a store, stored runs frozen, Continue.
 
-A notebook written here stores three runs in a new SQLite store: one done,
-one failed, and one interrupted (a subprocess started it and was killed
-with SIGKILL mid-run). It displays ``tb.GraphView(store, graphs=...)``; in
-headless Chromium the test reads the list (newest first, each status in
-its colour, ``interrupted`` included, in the light and the dark theme),
-filters it, opens the failed run (frozen: no controls, the stored colours
+A notebook written here stores three runs in a new SQLite store, after 25
+small ones (a second page): one done, one failed, and one interrupted (a
+subprocess started it and was killed with SIGKILL mid-run). It displays
+``tb.GraphView(store, graphs=...)``; in headless Chromium the test reads
+the list (newest first, each status in its colour, ``interrupted``
+included, in the light and the dark theme), filters it, reads its second
+page, opens the failed run (frozen: no controls, the stored colours
 of every node), goes back, opens the interrupted one and clicks Continue:
 the view turns live and the run reaches ``done`` without running again
 the nodes the killed process finished. Screenshots go to
@@ -26,6 +27,8 @@ import sys
 import time
 
 import taskbeam as tb
+
+EXTRA = 25
 
 
 def quick(i, **upstream):
@@ -72,6 +75,11 @@ def crawl(effects):
 
 def finished(db):
     store = tb.SQLiteStore(db)
+    for k in range(EXTRA):  # the oldest runs: a second page of the list
+        g = tb.Graph("batch")
+        g.add("only", quick, kwargs={"i": k})
+        tb.start(g, store=store).wait()
+    time.sleep(0.05)
     tb.start(report(), store=store).wait()
     time.sleep(0.05)  # newest first: the runs' creation times differ
     tb.start(shaky(), store=store).wait()
@@ -211,12 +219,13 @@ def test_the_history_lists_opens_and_continues_stored_runs(
     view = nb.page.locator(".taskbeam-view").nth(index)
     view.scroll_into_view_if_needed()
 
-    # The list: every stored run, newest first, each status in its colour.
-    nb.poll(lambda: len(rows(nb, index)) == 3, 20, "three runs listed", lambda: rows(nb, index))
-    listed = rows(nb, index)
+    # The list: the stored runs, newest first, a page of 25, each status in its colour.
+    nb.poll(lambda: len(rows(nb, index)) == 25, 20, "a page listed", lambda: rows(nb, index))
+    listed = rows(nb, index)[:3]
     assert [r["id"] for r in listed] == [crawl_id, failed_id, done_id], listed
     assert [r["status"] for r in listed] == ["interrupted", "failed", "done"], listed
     assert [r["name"] for r in listed] == ["crawl", "shaky", "report"], listed
+    assert {r["name"] for r in rows(nb, index)[3:]} == {"batch"}
     assert listed[0]["color"] == INTERRUPTED_LIGHT and listed[0]["dot"] == rgb(INTERRUPTED_LIGHT)
     assert len({r["dot"] for r in listed}) == 3, f"three statuses, three colours: {listed}"
     assert nb.hook(index, "tb.page()") == "list"
@@ -230,7 +239,15 @@ def test_the_history_lists_opens_and_continues_stored_runs(
     view.locator(".tb-history-status").select_option("interrupted")
     nb.poll(lambda: [r["id"] for r in rows(nb, index)] == [crawl_id], 10, "the status filter")
     view.locator(".tb-history-status").select_option("")
-    nb.poll(lambda: len(rows(nb, index)) == 3, 10, "no filter: three runs again")
+    nb.poll(lambda: len(rows(nb, index)) == 25, 10, "no filter: the first page again")
+    # More: the next page, after the last row shown; then no more.
+    more = view.locator(".tb-history-more")
+    assert more.inner_text() == "More (25 of 28)"
+    more.click()
+    nb.poll(lambda: len(rows(nb, index)) == 28, 10, "the second page", lambda: rows(nb, index))
+    assert len({r["id"] for r in rows(nb, index)}) == 28
+    assert not more.is_visible()
+    assert nb.hook(index, "tb.history().total") == 28
 
     # The failed run, frozen: the stored colours of every node, no controls, Continue offered.
     open_row(nb, index, failed_id)
@@ -307,7 +324,7 @@ def test_the_history_lists_opens_and_continues_stored_runs(
     # The list follows: the crawl is done now.
     view.locator(".tb-back").click()
     nb.poll(
-        lambda: [r["status"] for r in rows(nb, index)] == ["done", "failed", "done"],
+        lambda: [r["status"] for r in rows(nb, index)][:3] == ["done", "failed", "done"],
         15,
         "the list shows the continued run done",
         lambda: rows(nb, index),

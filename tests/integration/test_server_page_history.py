@@ -41,6 +41,7 @@ TOOLBAR = """() => {
           status: (q('.tbp-view .tb-title .tb-pill') || {}).textContent};
 }"""
 INTERRUPTED = "rgb(161, 98, 7)"  # page.css, the light scheme
+EXTRA = 25  # runs stored before the two the test opens
 
 
 def quick(i: int, **upstream: int) -> int:
@@ -60,6 +61,10 @@ def stored_runs(path: Path) -> dict[str, str]:
     failed.add("parse", boom, deps=["fetch"])
     failed.add("save", quick, deps=["parse"], kwargs={"i": 3})
     with tb.SQLiteStore(path) as store:
+        for k in range(EXTRA):  # older: the list's second page
+            g = tb.Graph("batch")
+            g.add("only", quick, kwargs={"i": k})
+            tb.start(g, store=store).wait()
         ids = {"done": tb.start(done, store=store).wait().id}
         ids["failed"] = tb.start(failed, store=store).wait().id
     return ids
@@ -91,18 +96,23 @@ def test_a_stored_run_opens_from_the_page_s_run_list(
     page = Page(browser)
     try:
         page.page.goto(server.link)
-        page.wait(lambda: len(rows(page)) == 2, "the two stored runs are listed")
-        assert [r["id"] for r in rows(page)] == [ids["failed"], ids["done"]]  # newest first
-        assert [r["status"] for r in rows(page)] == ["failed", "done"]
+        page.wait(lambda: len(rows(page)) == 25, "a page of stored runs is listed")
+        first = rows(page)
+        assert [r["id"] for r in first[:2]] == [ids["failed"], ids["done"]]  # newest first
+        assert [r["status"] for r in first[:2]] == ["failed", "done"]
+        page.page.click(".tbp-runs-more")
+        page.wait(lambda: len(rows(page)) == EXTRA + 2, "the second page")
+        assert len({r["id"] for r in rows(page)}) == EXTRA + 2
+        assert page.page.locator(".tbp-runs-more").is_hidden()
 
         # Filters: each a new GET api/runs.
-        page.page.select_option(".tbp-runs-status", "done")
-        page.wait(lambda: [r["id"] for r in rows(page)] == [ids["done"]], "the status filter")
+        page.page.select_option(".tbp-runs-status", "failed")
+        page.wait(lambda: [r["id"] for r in rows(page)] == [ids["failed"]], "the status filter")
         page.page.select_option(".tbp-runs-status", "")
-        page.page.fill(".tbp-runs-name", "SHAK")
-        page.wait(lambda: [r["id"] for r in rows(page)] == [ids["failed"]], "the name filter")
+        page.page.fill(".tbp-runs-name", "REPO")
+        page.wait(lambda: [r["id"] for r in rows(page)] == [ids["done"]], "the name filter")
         page.page.fill(".tbp-runs-name", "")
-        page.wait(lambda: len(rows(page)) == 2, "no filter")
+        page.wait(lambda: len(rows(page)) == 25, "no filter: the first page")
 
         # A run of no project opens by its id, frozen, as stored.
         page.page.click(f'.tbp-run[data-id="{ids["failed"]}"]')
