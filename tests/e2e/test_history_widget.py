@@ -258,6 +258,18 @@ def test_the_history_lists_opens_and_continues_stored_runs(
     bar = toolbar(nb, index)
     assert bar["frozen"] and bar["back"] and not bar["pause"] and not bar["cancel"], bar
     assert bar["continue"] and "tb-status-failed" in bar["pill"], bar
+    # Continue with no graph for "shaky": the answer's error shows, the run stays stored.
+    view.locator(".tb-continue").click()
+    notice = view.locator(".tb-statusline")
+    nb.poll(
+        lambda: notice.is_visible() and "continue:" in notice.inner_text(),
+        15,
+        "the continue error in the notice",
+        lambda: notice.inner_text(),
+    )
+    assert "graph" in notice.inner_text(), notice.inner_text()
+    assert toolbar(nb, index)["frozen"]
+    view.locator(".tb-statusline-close").click()
     # Details still work on a stored run.
     nb.hook(index, "tb.select('parse')")
     details = view.locator(".tb-details")
