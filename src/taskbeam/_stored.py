@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
 __all__ = ["StoredResults", "StoredRun", "open_run"]
 
 _MISSING = object()
+# The run fields of a snapshot, as the run row has them.
+_RUN_FIELDS = ("id", "name", "status", "counts", "total", "created", "ended", "error")
 
 
 class StoredResults(Mapping[str, Any]):
@@ -84,47 +87,66 @@ class StoredRun:
         self._results: dict[str, Any] = {}
         self._rows: dict[str, dict[str, Any]] | None = None
         self._view: GraphView | None = None
-        self._snap: dict[str, Any] = {}
+        self._snap_cache: dict[str, Any] | None = None
+        self._fields: dict[str, Any] = {}
         self._info: dict[str, Any] = {}
+        self.read_at = 0.0
         self.refresh()
 
     # -- reading -------------------------------------------------------------
     def refresh(self) -> StoredRun:
-        """Read the run from the store again (it may have been continued elsewhere)."""
+        """Read the run's row from the store again (it may have been continued
+        elsewhere); its nodes are read again when next needed."""
         try:
-            snap = self.store.load(self.id)
+            info = self.store.run_info(self.id)
         except KeyError:
             raise KeyError(f"no run {self.id!r} in the store at {self.store.path}") from None
-        info = self.store.run_info(self.id)
+        fields = {k: info[k] for k in _RUN_FIELDS if k in info}
         if self.graph is not None:
-            snap["run"]["continuable"] = True
+            fields["continuable"] = True
         with self._lock:
-            self._snap, self._info = snap, info
+            self._fields, self._info, self._snap_cache = fields, info, None
             self._results, self._rows = {}, None
+            self.read_at = time.monotonic()  # a later read takes over a view's room
         return self
 
     @property
+    def _snap(self) -> dict[str, Any]:
+        """The stored snapshot, read on first use (listing runs needs only their rows)."""
+        snap = self._snap_cache
+        if snap is None:
+            try:
+                snap = self.store.load(self.id)
+            except KeyError:
+                raise KeyError(f"no run {self.id!r} in the store at {self.store.path}") from None
+            if self.graph is not None:
+                snap["run"]["continuable"] = True
+            with self._lock:
+                self._snap_cache, self._fields = snap, dict(snap["run"])
+        return snap
+
+    @property
     def name(self) -> str:
-        return str(self._snap["run"]["name"])
+        return str(self._fields["name"])
 
     @property
     def status(self) -> RunStatus:
         """As stored: ``done``, ``failed``, ``cancelled``; ``interrupted`` when the
         process that ran it is gone; ``running``/``paused`` while another process runs it."""
-        return RunStatus(self._snap["run"]["status"])
+        return RunStatus(self._fields["status"])
 
     @property
     def counts(self) -> dict[str, int]:
-        return dict(self._snap["run"]["counts"])
+        return dict(self._fields["counts"])
 
     @property
     def created(self) -> float:
-        return float(self._snap["run"]["created"])
+        return float(self._fields["created"])
 
     @property
     def ended(self) -> float | None:
         """Seconds from the run's start to its end, if it ended."""
-        ended = self._snap["run"].get("ended")
+        ended = self._fields.get("ended")
         return None if ended is None else float(ended)
 
     @property
@@ -139,7 +161,7 @@ class StoredRun:
 
     @property
     def store_error(self) -> str | None:
-        error = self._snap["run"].get("error")
+        error = self._fields.get("error")
         return None if error is None else str(error)
 
     def snapshot(self) -> dict[str, Any]:
@@ -233,8 +255,11 @@ class StoredRun:
     def summaries(
         self, node_ids: Iterable[str], edges: bool = False
     ) -> tuple[dict[str, Any], dict[str, dict[str, Any]], list[list[str]] | None]:
+        ids = list(node_ids)
+        if not ids and not edges:  # the run's fields only: no need to read its nodes
+            return {**self._fields, "stored": True}, {}, None
         snap = self._snap
-        nodes = {i: copy.deepcopy(snap["nodes"][i]) for i in node_ids if i in snap["nodes"]}
+        nodes = {i: copy.deepcopy(snap["nodes"][i]) for i in ids if i in snap["nodes"]}
         run = {**snap["run"], "stored": True}
         return run, nodes, copy.deepcopy(snap["edges"]) if edges else None
 
@@ -308,7 +333,7 @@ class StoredRun:
         return bundle
 
     def __repr__(self) -> str:
-        run = self._snap["run"]
+        run = self._fields
         counts = run["counts"]
         finished = sum(counts.get(s, 0) for s in ("done", "failed", "cancelled", "skipped"))
         return (

@@ -18,9 +18,10 @@ from types import SimpleNamespace
 from typing import Any
 
 import httpx
-from tests.integration.test_server_support import Client, wait_status
+from tests.integration.test_server_support import Client, http, registry, wait_status
 
 import taskbeam as tb
+from taskbeam.server import serve as tb_serve
 
 APP = textwrap.dedent(
     """
@@ -174,3 +175,47 @@ def test_a_killed_server_restores_its_projects_and_resumes_one(tmp_path: Path) -
     after = effects(tmp_path)
     assert {n for n in done_before if after[n] != before[n]} == set()  # done nodes not rerun
     assert set(after) == {f"s{i}" for i in range(30)} | {"s0", "s1"}
+
+
+def test_a_served_service_lists_stored_projects_of_an_earlier_server(tmp_path: Path) -> None:
+
+    store = tb.SQLiteStore(tmp_path / "runs.db")
+    first = tb.ExecutionService(store=store)
+    server = tb_serve(first, registry())
+    try:
+        with http(server) as api:
+            created = api.post("/api/projects", json={"graph": "tiny", "params": {"n": 4}})
+            pid = created.json()["id"]
+            run_id = wait_status(api, pid, {"done"})["run_id"]
+        python = tb.Graph("from-python")
+        python.add("a", lambda: 1)
+        first.start("mine", python).wait()
+    finally:
+        server.stop()
+        first.shutdown(timeout=10)
+    # A new service over the same store: nothing in memory, everything in the store.
+    second = tb.ExecutionService(store=store)
+    server = tb_serve(second, registry())
+    try:
+        with http(server) as api:
+            listed = {p["id"]: p for p in api.get("/api/projects").json()["projects"]}
+            assert listed[pid]["status"] == "done" and listed[pid]["params"] == {"n": 4}
+            assert listed[pid]["graph"] == "tiny" and listed[pid]["run_id"] == run_id
+            assert listed["mine"]["status"] == "done"
+            nodes = api.get(f"/api/projects/{pid}/nodes").json()["nodes"]
+            assert len(nodes) == 4
+            runs = api.get("/api/runs", params={"project": pid}).json()
+            assert [r["id"] for r in runs["runs"]] == [run_id]
+            assert api.get("/api/runs", params={"name": "PYTHON"}).json()["total"] == 1
+            assert api.get("/api/runs", params={"status": "bogus"}).status_code == 422
+            assert api.get("/api/runs", params={"cursor": "x"}).status_code == 422
+            # Executed again: a fresh graph from the registry with the stored params.
+            again = api.post(f"/api/projects/{pid}/execute")
+            assert again.status_code == 202
+            new_run = wait_status(api, pid, {"done"})
+            assert new_run["run_id"] != run_id and new_run["run"]["total"] == 4
+            assert api.post("/api/projects/mine/resume").status_code == 409  # done
+    finally:
+        server.stop()
+        second.shutdown(timeout=10)
+        store.close()

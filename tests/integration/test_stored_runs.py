@@ -302,7 +302,7 @@ def test_history_view_lists_filters_pages_and_opens_runs(
         for bad in ({"limit": 0}, {"status": "sleeping"}, {"cursor": "x"}, {"name": 5}):
             answer = front.answer(front.ask({"type": "runs", **bad}))
             assert answer["type"] == "error" and answer["error"].startswith("runs:")
-        # Selecting a run shows it: this process still holds the live one.
+        # Selecting a run shows it (a live one while it runs, then as stored: the same).
         view.run_id = made[3].id
         wait_until(lambda: front.settle()["run"]["id"] == made[3].id)
         assert front.settle() == made[3].snapshot()
@@ -353,3 +353,80 @@ def test_lease_bookkeeping_costs_little(tmp_path: Path) -> None:
         print(f"lease touch: median {median * 1e6:.1f} us per save")
         assert median < 0.001, median  # a save of 200 nodes takes milliseconds
         assert os.getpid() == _lease.owner().pid
+
+
+def test_a_stored_runs_view_continues_it_and_turns_live(
+    tmp_path: Path, broadcaster: tb.Broadcaster
+) -> None:
+    def flaky(fail: bool) -> int:
+        if fail:
+            raise RuntimeError("down")
+        return 1
+
+    def graph(fail: bool) -> tb.Graph:
+        g = tb.Graph("flaky")
+        g.add("first", lambda: 1)
+        g.add("call", flaky, kwargs={"fail": fail})
+        g.add("sum", lambda first, call: first + call, deps=["first", "call"])
+        return g
+
+    with tb.SQLiteStore(tmp_path / "runs.db") as store:
+        run = tb.start(graph(True), store=store).wait()
+        assert run.status is tb.RunStatus.FAILED
+        rid = run.id
+        del run
+        frozen = FrontEnd(tb.GraphView(tb.open_run(rid, store), broadcaster=broadcaster))
+        frozen.resync()
+        assert frozen.settle() == store.load(rid)
+        answer = frozen.answer(frozen.ask({"type": "continue"}))
+        assert answer["type"] == "error" and "graph" in answer["error"]
+
+        stored = tb.open_run(rid, store, graph=graph(False))
+        view = tb.GraphView(stored, broadcaster=broadcaster)
+        front = FrontEnd(view)
+        front.resync()
+        wait_until(lambda: front.settle()["run"].get("continuable") is True)
+        answer = front.answer(front.ask({"type": "continue"}))
+        assert answer["type"] == "continued" and answer["run_id"] == rid
+        live = tb.engine._run.live_run(rid)
+        live.wait(30)
+        wait_until(lambda: front.settle()["run"]["status"] == "done")
+        assert front.settle() == live.snapshot()
+        assert tb.open_run(rid, store).result("sum") == 2
+        view.close()
+        frozen.view.close()
+
+
+def test_the_history_view_continues_a_run_of_a_graph_it_was_given(
+    tmp_path: Path, broadcaster: tb.Broadcaster
+) -> None:
+    def step(fail: bool) -> int:
+        if fail:
+            raise RuntimeError("down")
+        return 5
+
+    def graph(fail: bool) -> tb.Graph:
+        g = tb.Graph("again")
+        g.add("only", step, kwargs={"fail": fail})
+        return g
+
+    first = tb.SQLiteStore(tmp_path / "runs.db")
+    rid = tb.start(graph(True), store=first).wait().id
+    first.close()
+    with tb.SQLiteStore(tmp_path / "runs.db") as store:  # the run lives only in the store
+        view = tb.GraphView(store, broadcaster=broadcaster, graphs={"again": graph(False)})
+        front = FrontEnd(view)
+        listed = front.answer(front.ask({"type": "runs", "status": "failed"}))["runs"]
+        assert [r["id"] for r in listed] == [rid]
+        view.run_id = rid
+        wait_until(lambda: front.settle()["run"].get("continuable") is True)
+        answer = front.answer(front.ask({"type": "continue"}))
+        assert answer["type"] == "continued"
+        wait_until(lambda: front.settle()["run"]["status"] == "done")
+        tb.engine._run.live_run(rid).wait(30)
+        details = front.answer(front.ask({"type": "node_details", "node_id": "only"}))
+        assert details["details"]["status"] == "done"
+        assert front.settle()["run"]["status"] == "done"  # never back to the old read
+        assert store.runs()[0]["status"] == "done"
+        assert tb.open_run(rid, store).result("only") == 5
+        view.close()

@@ -826,11 +826,17 @@ def _node_diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 
 
 def _supersedes(new: Source, old: Source) -> bool:
-    """Whether a room of ``old`` passes to ``new``: a stored or ended run gives way
-    to a live one (a stored run never takes a live run's room)."""
-    if getattr(new, "stored", False):
-        return False
-    return bool(getattr(old, "stored", False)) or old.done
+    """Whether a room of ``old`` passes to ``new`` (another object, same id).
+
+    A running run is never replaced. An ended live run gives way to any
+    other; a stored run to a live one that has not ended (it was continued)
+    and to a later read of itself (``read_at``), never back and forth.
+    """
+    if not getattr(old, "stored", False):
+        return old.done
+    if not getattr(new, "stored", False):
+        return not new.done
+    return float(getattr(new, "read_at", 0.0)) > float(getattr(old, "read_at", 0.0))
 
 
 def with_request_id(answer: dict[str, Any], request: Any) -> dict[str, Any]:

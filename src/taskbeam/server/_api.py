@@ -81,10 +81,7 @@ class Api:
         return await self.list_projects(request)
 
     async def list_projects(self, request: Request) -> Response:
-        def describe_all() -> list[dict[str, Any]]:
-            return [self.projects.describe(p) for p in self.projects.ids()]
-
-        return json_response({"projects": await run_in_threadpool(describe_all)})
+        return json_response({"projects": await run_in_threadpool(self.projects.describe_all)})
 
     async def create(self, request: Request) -> Response:
         data = await _json_object(request)

@@ -99,16 +99,21 @@ class Projects:
             except RuntimeError as exc:  # started meanwhile from Python, or the service is shut
                 raise Conflict(str(exc)) from None
 
-    def run(self, project_id: str) -> Run | StoredRun | None:
+    def run(
+        self, project_id: str, latest: dict[str, str | None] | None = None
+    ) -> Run | StoredRun | None:
         """The project's latest run, if it has one (``UnknownProject`` if no such project).
 
         With a store, a project with no run in memory has its latest stored
-        run, read-only (see _restore).
+        run, read-only (see _restore); ``latest`` (project id to run id, as
+        read for a whole listing) saves looking it up.
         """
         try:
             return self.service.get(project_id)
         except KeyError:
-            stored = None if self.store is None else latest_stored(self.store, project_id)
+            stored = None
+            if self.store is not None:
+                stored = latest_stored(self.store, project_id, latest)
             if stored is not None:
                 return stored
             if project_id in self._own:
@@ -144,9 +149,18 @@ class Projects:
         others = [p for p in self.service.list() if p not in known]
         return own + others + [p for p in self._elsewhere if p not in known and p not in others]
 
-    def describe(self, project_id: str, full: bool = False) -> dict[str, Any]:
+    def describe_all(self) -> list[dict[str, Any]]:
+        """Every project as :meth:`describe` shows it (the store read once for all)."""
+        latest = None
+        if self.store is not None:
+            latest = {p["id"]: p["latest"] for p in stored_projects(self.store)}
+        return [self.describe(p, latest=latest) for p in self.ids()]
+
+    def describe(
+        self, project_id: str, full: bool = False, latest: dict[str, str | None] | None = None
+    ) -> dict[str, Any]:
         """The project as the API shows it: id, graph, params, status, run fields."""
-        run = self.run(project_id)
+        run = self.run(project_id, latest)
         project = self._own.get(project_id)
         out: dict[str, Any] = {
             "id": project_id,

@@ -88,13 +88,23 @@ def stored_projects(store: SQLiteStore) -> list[dict[str, Any]]:
     return store.projects()
 
 
-def latest_stored(store: SQLiteStore, project_id: str) -> StoredRun | None:
-    """The project's newest stored run, opened read-only; ``None`` if it has none."""
-    page = store.history(project=project_id, limit=1)
-    if not page["runs"]:
+def latest_stored(
+    store: SQLiteStore, project_id: str, latest: dict[str, str | None] | None = None
+) -> StoredRun | None:
+    """The project's newest stored run, opened read-only; ``None`` if it has none.
+
+    ``latest`` maps project ids to their newest run ids, as read once for a
+    whole listing (see ``SQLiteStore.projects``).
+    """
+    if latest is not None and project_id in latest:
+        run_id = latest[project_id]
+    else:
+        page = store.history(project=project_id, limit=1)
+        run_id = page["runs"][0]["id"] if page["runs"] else None
+    if run_id is None:
         return None
     try:
-        return StoredRun(page["runs"][0]["id"], store)
+        return StoredRun(run_id, store)
     except KeyError:  # deleted meanwhile
         return None
 

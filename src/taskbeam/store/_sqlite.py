@@ -9,7 +9,9 @@ and runs it in one transaction, so a burst of saves costs one commit; if
 that transaction fails, each piece is retried alone so one bad piece cannot
 sink the others. Reads open their own short-lived connection: WAL lets them
 run beside the writer, from any thread or process; the read-back of final
-saves keeps one open.
+saves keeps one open. A store that holds the lease of a live run also has a
+lease thread (see :mod:`taskbeam.store._lease`), which only hands renewals
+to the writer.
 
 Checkpoints
 -----------

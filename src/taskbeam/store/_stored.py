@@ -258,14 +258,22 @@ def get_project(conn: sqlite3.Connection, project_id: str) -> dict[str, Any] | N
 def list_projects(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     """Every project: the stored ones (``registered``: graph and params known), then
     the projects of stored runs that were started without one (from Python), by
-    their first run; oldest first."""
+    their first run; oldest first. ``latest`` is the id of a project's newest run."""
     try:
         rows = conn.execute(
             "SELECT id, graph, params, created FROM projects ORDER BY created, id"
         ).fetchall()
     except sqlite3.OperationalError:
         rows = []
-    out = [{**_project(row), "registered": True} for row in rows]
+    # A bare column beside max() comes from the row with the max (SQLite).
+    latest = {
+        pid: rid
+        for pid, rid, _ in conn.execute(
+            "SELECT json_extract(options, '$.project') AS p, id, max(created) FROM runs "
+            "WHERE p IS NOT NULL GROUP BY p"
+        )
+    }
+    out = [{**_project(row), "registered": True, "latest": latest.get(row[0])} for row in rows]
     known = {p["id"] for p in out}
     for pid, name, created in conn.execute(
         "SELECT json_extract(options, '$.project') AS p, name, min(created) FROM runs "
@@ -273,6 +281,13 @@ def list_projects(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     ):
         if pid not in known:
             out.append(
-                {"id": pid, "graph": name, "params": {}, "created": created, "registered": False}
+                {
+                    "id": pid,
+                    "graph": name,
+                    "params": {},
+                    "created": created,
+                    "registered": False,
+                    "latest": latest.get(pid),
+                }
             )
     return out

@@ -293,27 +293,37 @@ class GraphView(anywidget.AnyWidget):
         return None
 
     def _history_run(self, run_id: str) -> Source | None:
-        """History mode: the run alive in this process with that id, else the stored one."""
+        """History mode: the run going on in this process with that id, else the stored one.
+
+        A run that ran here and has ended is shown as stored (the same
+        picture, and one that can be continued); a stored read older than
+        that end is read again.
+        """
         if not run_id:
             return None
         assert self._store is not None
+        ended: Run | None = None
         try:
             live = live_run(run_id)
         except KeyError:
             pass
         else:  # the same run only if it is stored in this store
-            if live.store is not None and live.store.path.resolve() == self._store.path.resolve():
-                return live
+            path = self._store.path.resolve()
+            if live.store is not None and live.store.path.resolve() == path:
+                if not live.done:
+                    return live
+                ended = live
         stored = self._stored
         if stored is None or stored.id != run_id:
             try:
-                stored = StoredRun(run_id, self._store)
+                stored = StoredRun(
+                    run_id, self._store, self._graphs.get(_name(self._store, run_id))
+                )
             except KeyError:
                 return None
-            stored.graph = self._graphs.get(stored.name)
-            if stored.graph is not None:
-                stored.refresh()  # its snapshot says it can be continued
             self._stored = stored
+        elif ended is not None and stored.status.value != ended.status.value:
+            stored.refresh()  # read before the run was continued here and ended
         return stored
 
     def _listing(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -342,3 +352,11 @@ class GraphView(anywidget.AnyWidget):
 
     def __repr__(self) -> str:
         return f"<GraphView of {self.mode} {self.run_id or '(none yet)'}>"
+
+
+def _name(store: SQLiteStore, run_id: str) -> str:
+    """The stored run's graph name ("" if there is no such run)."""
+    try:
+        return str(store.run_info(run_id)["name"])
+    except KeyError:
+        return ""
