@@ -481,9 +481,13 @@ export function createView(el, channel, options = {}) {
     toolbar.continueButton.disabled = true;
     notice("info", "Continuing the run…", 30_000);
     go().then(
-      () => {
+      (answer) => {
         toolbar.continueButton.disabled = false;
         notice("info", "Continued: the run goes on from its stored state");
+        // The answer names the live run (the stored run's own id, as the protocol stands);
+        // a view that chooses its run follows it should it ever differ.
+        const id = answer && typeof answer === "object" ? /** @type {Record<string, unknown>} */ (answer).run_id : undefined;
+        if (typeof id === "string" && id && id !== store.runId() && (history || service)) store.switchRun(id);
       },
       (error) => {
         toolbar.continueButton.disabled = false;
