@@ -159,13 +159,19 @@ export function createHistoryList(options) {
    */
   function fillRow(row, run, t) {
     const d = describeRun(run, t);
-    const key = JSON.stringify([run.status, d.name, d.created, d.duration, d.counts, run.stored_status ?? ""]);
+    const key = JSON.stringify([run.status, d.name, d.created, d.duration, d.counts, run.stored_status ?? "", run.error ?? ""]);
     if (row.dataset.key === key) return;
     row.dataset.key = key;
     row.dataset.status = run.status;
     const nameCell = h("td", "tb-col-name");
     nameCell.append(h("span", "tb-history-run", d.name), h("span", "tb-history-id", run.id));
     nameCell.title = run.project ? `${run.id} (project ${run.project})` : run.id;
+    if (run.error) {
+      // The run could not be stored completely: say so where its name is.
+      const warn = h("span", "tb-history-warn", "!");
+      warn.title = `Not stored completely: ${run.error}`;
+      nameCell.prepend(warn);
+    }
     const statusCell = h("td", "tb-col-status");
     const pill = h("span", `tb-pill ${runStatusClass(run.status)}`, run.status);
     if (run.status === "interrupted") {

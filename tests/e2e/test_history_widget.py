@@ -15,6 +15,8 @@ test-artifacts/history-*.png.
 
 from __future__ import annotations
 
+import json
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -174,15 +176,19 @@ def rgb(hex_colour: str) -> str:
     return f"rgb({r}, {g}, {b})"
 
 
-def open_row(nb: Any, index: int, run_id: str) -> None:
+def open_row(nb: Any, index: int, run_id: str) -> float:
+    """Click the run's row; seconds until the view shows that run."""
     view = nb.page.locator(".taskbeam-view").nth(index)
+    began = time.monotonic()
     view.locator(f'.tb-history-row[data-id="{run_id}"]').click()
     nb.poll(
         lambda: nb.hook(index, "tb.page() === 'run' && tb.state() && tb.state().run.id") == run_id,
         20,
         f"the view shows run {run_id}",
         lambda: nb.hook(index, "[tb.page(), tb.state() && tb.state().run]"),
+        interval=0.02,
     )
+    return time.monotonic() - began
 
 
 def toolbar(nb: Any, index: int) -> dict[str, Any]:
@@ -250,7 +256,7 @@ def test_the_history_lists_opens_and_continues_stored_runs(
     assert nb.hook(index, "tb.history().total") == 28
 
     # The failed run, frozen: the stored colours of every node, no controls, Continue offered.
-    open_row(nb, index, failed_id)
+    timings = {"open failed run": open_row(nb, index, failed_id)}
     assert nb.json("view.run_id") == failed_id
     snap = assert_view_matches_kernel(nb, index, "shown_failed")
     assert snap["nodes"]["parse"]["status"] == "failed", snap
@@ -280,7 +286,7 @@ def test_the_history_lists_opens_and_continues_stored_runs(
     view.locator(".tb-back").click()
     nb.poll(lambda: nb.hook(index, "tb.page()") == "list", 10, "back on the list")
     assert nb.json("view.run_id") == ""
-    open_row(nb, index, crawl_id)
+    timings["open interrupted run"] = open_row(nb, index, crawl_id)
     snap = assert_view_matches_kernel(nb, index, "shown_crawl")
     stored = Counter(n["status"] for n in snap["nodes"].values())
     assert stored["done"] >= 3 and stored["done"] < len(snap["nodes"]), stored
@@ -314,7 +320,15 @@ def test_the_history_lists_opens_and_continues_stored_runs(
     )
 
     # Continue: the view turns live and the run reaches done.
+    began = time.monotonic()
     view.locator(".tb-continue").click()
+    nb.poll(
+        lambda: nb.hook(index, "!(tb.state() && tb.state().run.stored)"),
+        20,
+        "the view turns live",
+        interval=0.02,
+    )
+    timings["continue to live view"] = time.monotonic() - began
     nb.poll(
         lambda: nb.hook(index, "root.getAttribute('data-run-status')") == "done",
         60,
@@ -334,12 +348,18 @@ def test_the_history_lists_opens_and_continues_stored_runs(
     view.screenshot(path=str(artifacts / "history-continued.png"))
 
     # The list follows: the crawl is done now.
+    began = time.monotonic()
     view.locator(".tb-back").click()
     nb.poll(
         lambda: [r["status"] for r in rows(nb, index)][:3] == ["done", "failed", "done"],
         15,
         "the list shows the continued run done",
         lambda: rows(nb, index),
+        interval=0.02,
+    )
+    timings["back to an up-to-date list"] = time.monotonic() - began
+    (artifacts / "history-timings.json").write_text(
+        json.dumps({k: round(v, 3) for k, v in timings.items()}, indent=1)
     )
     assert nb.errors() == []
     problems = [line for line in nb.console if "pageerror" in line]
