@@ -183,8 +183,22 @@ export function createView(el, channel, options = {}) {
   }
   /** @returns {"list" | "run"} */
   const page = () => (list && !store.runId() ? "list" : "run");
+  // A run asked for that sends no snapshot within 5 s (an id the store does not have): say so.
+  let slowOpen = false;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let openTimer;
+  cleanups.push(() => clearTimeout(openTimer));
   function showPage() {
     root.dataset.page = page();
+    slowOpen = false;
+    clearTimeout(openTimer);
+    if (list && page() === "run" && !store.client.state) {
+      openTimer = setTimeout(() => {
+        slowOpen = !store.client.state;
+        domDirty = true;
+        stage.schedule();
+      }, 5000);
+    }
     if (!list) return;
     if (page() === "list") {
       list.show();
@@ -358,7 +372,11 @@ export function createView(el, channel, options = {}) {
     empty.hidden = !!state && Object.keys(counts).length > 0;
     if (state && !empty.hidden) empty.textContent = "No nodes yet";
     else if (!state) empty.textContent = store.runId() || !service ? "Waiting for the run…" : "Choose a run";
-    if (!state && history && store.runId()) empty.textContent = "Opening the run…";
+    if (!state && history && store.runId()) {
+      empty.textContent = slowOpen
+        ? `Run ${store.runId()} did not come: it may not be in this store. ← Runs goes back to the list.`
+        : "Opening the run…";
+    }
     if (state) {
       let finished = 0;
       for (const s of WORKED) finished += counts[s] ?? 0;

@@ -361,6 +361,17 @@ def test_the_history_lists_opens_and_continues_stored_runs(
     (artifacts / "history-timings.json").write_text(
         json.dumps({k: round(v, 3) for k, v in timings.items()}, indent=1)
     )
+    # A run id the store does not have (set from Python): the view says so, and goes back.
+    nb.execute("view.run_id = 'nowhere-00000000'")
+    empty = view.locator(".tb-empty")
+    nb.poll(
+        lambda: "may not be in this store" in empty.inner_text(),
+        15,
+        "the view says the run did not come",
+        lambda: empty.inner_text(),
+    )
+    nb.execute("view.run_id = ''")
+    nb.poll(lambda: nb.hook(index, "tb.page()") == "list", 10, "the list again")
     assert nb.errors() == []
     problems = [line for line in nb.console if "pageerror" in line]
     assert problems == [], problems
