@@ -22,20 +22,11 @@ import "./page.css";
 import { io } from "socket.io-client";
 import { h } from "./details.js";
 import { formatCount, formatDuration } from "./format.js";
-import {
-  ago as agoAt,
-  createHistory,
-  describeRun,
-  failPage,
-  filterHistory,
-  receivePage,
-  refreshRequest,
-  runsRequest,
-  startLoading,
-} from "./history.js";
+import { ago as agoAt } from "./history.js";
 import { ApiError, adoptToken, createApi, defaultParams, parseParams, saveToken } from "./page-api.js";
 import { socketChannel } from "./page-channel.js";
-import { CONTINUABLE, FINISHED, RUN_ENDED, RUN_STATUSES } from "./status.js";
+import { createRunList } from "./page-runs.js";
+import { CONTINUABLE, FINISHED, RUN_ENDED } from "./status.js";
 import { createStore } from "./store.js";
 import { createView } from "./view.js";
 
@@ -142,32 +133,19 @@ export function startPage(root) {
   const listEmpty = h("p", "tbp-muted tbp-list-empty", "No projects yet: start a run above.");
   listCard.append(listTitle, listEmpty, list);
 
-  // Every run the server knows, stored ones included (GET api/runs): filters, pages.
-  const runsCard = h("section", "tbp-card tbp-runs");
-  const runsTitle = h("h2", "tbp-card-title", "Runs");
-  const runsCount = h("span", "tbp-count", "");
-  runsTitle.append(runsCount);
-  const runsFilters = h("div", "tbp-runs-filters");
-  const runsName = h("input", "tbp-input tbp-runs-name");
-  runsName.type = "search";
-  runsName.placeholder = "Filter by name";
-  runsName.setAttribute("aria-label", "Filter runs by name");
-  runsName.spellcheck = false;
-  const runsStatus = h("select", "tbp-input tbp-runs-status");
-  runsStatus.setAttribute("aria-label", "Filter runs by status");
-  const anyStatus = h("option", "", "Any status");
-  anyStatus.value = "";
-  runsStatus.append(anyStatus, ...RUN_STATUSES.map((st) => Object.assign(h("option", "", st), { value: st })));
-  runsFilters.append(runsName, runsStatus);
-  const runsList = h("ul", "tbp-list");
-  runsList.setAttribute("aria-label", "Runs");
-  const runsEmpty = h("p", "tbp-muted tbp-list-empty", "");
-  const runsMore = h("button", "tbp-button tbp-quiet tbp-runs-more", "More");
-  runsMore.type = "button";
-  const runsError = h("p", "tbp-form-error");
-  runsError.hidden = true;
-  runsCard.append(runsTitle, runsFilters, runsEmpty, runsList, runsMore, runsError);
-  side.append(form, listCard, runsCard);
+  // Every run the server knows, stored ones included (GET api/runs): page-runs.js.
+  const runList = createRunList({
+    fetch: (query) => api.runs(query),
+    open: (run) => openRun(run),
+    isCurrent: (run) => run.id === selectedRun || (!!selected && run.project === selected && isLatest(run)),
+    pill,
+    refused(error) {
+      if (!(error instanceof ApiError && error.status === 401)) return false;
+      handle(error); // asks for the token
+      return true;
+    },
+  });
+  side.append(form, listCard, runList.el);
 
   const content = h("main", "tbp-content");
   const projectHead = h("div", "tbp-project-head");
@@ -243,10 +221,6 @@ export function startPage(root) {
   let selected = projectFromHash();
   /** the run shown by its id (a run of the list that is not a project's latest); "" for none */
   let selectedRun = selected ? "" : runFromHash();
-  let history = createHistory();
-  let runsLoading = false;
-  /** @type {Map<string, HTMLLIElement>} */
-  const runItems = new Map();
   /** @type {Shown | null} */
   let shown = null;
   /** @type {ReturnType<typeof setTimeout> | undefined} */
@@ -406,7 +380,7 @@ export function startPage(root) {
       loaded = true;
       showBanner("");
       renderList();
-      refreshRuns();
+      runList.refresh();
     } catch (error) {
       handle(error);
     } finally {
@@ -496,7 +470,7 @@ export function startPage(root) {
       }
     }
     renderList();
-    renderRuns();
+    runList.render();
   }
 
   window.addEventListener("hashchange", () => {
@@ -573,7 +547,7 @@ export function startPage(root) {
    */
   function renderRunHead(runId) {
     const live = shown?.id === `run:${runId}` ? shown.store.client.state?.run : undefined;
-    const listed = history.runs.find((r) => r.id === runId);
+    const listed = runList.find(runId);
     const run = live ?? listed;
     projectHead.hidden = false;
     headId.textContent = run?.name ? `${run.name} · ${runId}` : runId;
@@ -630,114 +604,12 @@ export function startPage(root) {
     else select(run.id, true);
   }
 
-  /** @param {boolean} more */
-  async function loadRuns(more) {
-    if (!authorized) return;
-    const query = history.query;
-    const { type: _type, ...request } = runsRequest(history, more);
-    history = startLoading(history);
-    runsLoading = true;
-    renderRuns();
-    try {
-      history = receivePage(history, query, await api.runs(request), more);
-    } catch (error) {
-      if (!(error instanceof ApiError && error.status === 401)) {
-        history = failPage(history, query, error instanceof Error ? error.message : String(error));
-      } else handle(error);
-    } finally {
-      if (query === history.query) runsLoading = false;
-    }
-    renderRuns();
-  }
-
-  /** Read again every run shown (statuses move on), or the first page. */
-  async function refreshRuns() {
-    if (runsLoading) return;
-    if (history.total === null) return loadRuns(false);
-    const query = history.query;
-    const { type: _type, ...request } = refreshRequest(history);
-    runsLoading = true;
-    try {
-      history = receivePage(history, query, await api.runs(request), false);
-    } catch (error) {
-      history = failPage(history, query, error instanceof Error ? error.message : String(error));
-    } finally {
-      runsLoading = false;
-    }
-    renderRuns();
-  }
-
-  function renderRuns() {
-    const now = Date.now() / 1000;
-    const filtered = !!(history.name || history.status);
-    runsCount.textContent = history.total ? String(history.total) : "";
-    runsEmpty.hidden = history.runs.length > 0 || history.total === null;
-    runsEmpty.textContent = filtered ? "No run matches these filters." : "No runs yet.";
-    runsMore.hidden = !history.next;
-    runsMore.disabled = history.loading;
-    runsMore.textContent = `More (${history.runs.length} of ${history.total ?? "?"})`;
-    runsError.hidden = !history.error;
-    runsError.textContent = history.error ? `Runs: ${history.error}` : "";
-    const keep = new Set(history.runs.map((r) => r.id));
-    for (const [id, item] of runItems) {
-      if (!keep.has(id)) {
-        item.remove();
-        runItems.delete(id);
-      }
-    }
-    history.runs.forEach((run, i) => {
-      let item = runItems.get(run.id);
-      if (!item) {
-        item = h("li", "tbp-item");
-        const button = h("button", "tbp-project tbp-run");
-        button.type = "button";
-        button.dataset.id = run.id;
-        item.append(button);
-        runItems.set(run.id, item);
-      }
-      const button = /** @type {HTMLButtonElement} */ (item.firstElementChild);
-      button.onclick = () => openRun(run);
-      const d = describeRun(run, now);
-      button.dataset.status = run.status;
-      const current = run.id === selectedRun || (!!selected && run.project === selected && isLatest(run));
-      button.setAttribute("aria-current", current ? "true" : "false");
-      const top = h("div", "tbp-project-top");
-      const name = h("span", "tbp-project-id", d.name);
-      top.append(name, pill(run.status));
-      const bar = h("div", "tbp-bar");
-      const fill = h("div", "tbp-bar-fill");
-      fill.style.width = run.total ? `${(100 * d.finished) / run.total}%` : "0%";
-      bar.append(fill);
-      const meta = h("div", "tbp-project-meta");
-      meta.append(h("span", "tbp-run-id", run.id), h("span", "", d.counts), h("span", "", d.created));
-      button.replaceChildren(top, bar, meta);
-      button.title = `${run.id}: ${run.status}${run.project ? ` (project ${run.project})` : ""}${d.duration !== "–" ? `, ${d.duration}` : ""}`;
-      if (runsList.children[i] !== item) runsList.insertBefore(item, runsList.children[i] ?? null);
-    });
-  }
-
   /** @param {import("./history.js").RunItem} run */
   function isLatest(run) {
     const project = projects.find((p) => p.id === run.project);
     return !!project && (project.run_id ?? project.run?.id) === run.id;
   }
 
-  /** @type {ReturnType<typeof setTimeout> | undefined} */
-  let runsTyping;
-  const applyRunFilters = () => {
-    const next = filterHistory(history, { name: runsName.value, status: runsStatus.value });
-    if (next === history) return;
-    history = next;
-    runsLoading = false; // answers to the old filters are dropped
-    renderRuns();
-    loadRuns(false);
-  };
-  runsName.addEventListener("input", () => {
-    clearTimeout(runsTyping);
-    runsTyping = setTimeout(applyRunFilters, 250);
-  });
-  runsStatus.addEventListener("change", applyRunFilters);
-  runsMore.addEventListener("click", () => loadRuns(true));
 
 
   /** @param {string} id */
@@ -859,7 +731,7 @@ export function startPage(root) {
     drop: () => shown?.socket.io.engine?.close(),
     refresh,
     selectedRun: () => selectedRun,
-    runs: () => history,
+    runs: () => runList.state(),
   };
   /** @type {any} */ (window).taskbeamPage = hook;
   boot();
