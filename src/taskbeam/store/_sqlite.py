@@ -268,12 +268,12 @@ class SQLiteStore:
         self._checkpointing = False  # an idle checkpoint runs (new work interrupts it)
         self._reader: sqlite3.Connection | None = None  # reads back final saves
         self._reader_lock = threading.Lock()
-        self.leases = LeaseKeeper(self)
         # The log of each run as stored, {seq: crc32}: the writer thread's own
         # record, so that a run row's checksum also counts saves that were
         # still queued when the next one was handed over.
         self._logs: dict[str, dict[int, int]] = {}
         self._empty = False  # read-only, and the file holds no tables yet
+        self.leases = LeaseKeeper(self)
         problem = _header_problem(self.path)
         if problem is not None:
             raise StoreError(
@@ -597,8 +597,8 @@ class SQLiteStore:
 
         def write(conn: sqlite3.Connection) -> Saved:
             _upsert_run(conn, record)
-            before = self._log_of(conn, run_id) if keep_checksum else {}
             self._lease(conn, record)
+            before = self._log_of(conn, run_id) if keep_checksum else {}
             saved = append(conn)
             if keep_checksum:
                 after = saved.batches if saved.replace else {**before, **saved.batches}
