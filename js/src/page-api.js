@@ -56,6 +56,7 @@ export class ApiError extends Error {
  * @property {Record<string, unknown>} params
  * @property {string} status
  * @property {number} created
+ * @property {string} [run_id] the id of its latest run
  * @property {ProjectRun} [run]
  */
 
@@ -157,10 +158,40 @@ export function createApi(token, fetcher = (...args) => fetch(...args)) {
     create: (graph, params) => call("api/projects", { method: "POST", body: { graph, params } }),
     /** @param {string} id @returns {Promise<Project>} */
     execute: (id) => call(`${project(id)}/execute`, { method: "POST" }),
+    /**
+     * Resume a paused run, or continue an interrupted, failed or cancelled one.
+     *
+     * @param {string} id @returns {Promise<Project>}
+     */
+    resume: (id) => call(`${project(id)}/resume`, { method: "POST" }),
+    /**
+     * A page of every run, stored ones included, newest first.
+     *
+     * @param {{name?: string, status?: string, cursor?: string, limit?: number}} query
+     * @returns {Promise<{runs: import("./history.js").RunItem[], next: string | null, total: number}>}
+     */
+    runs: (query) => call(`api/runs${runsQuery(query)}`),
   };
 }
 
 /** @typedef {ReturnType<typeof createApi>} Api */
+
+/**
+ * The query string of `GET api/runs` (a `runs` request's fields; `type` and
+ * empty fields left out).
+ *
+ * @param {{name?: string, status?: string, cursor?: string, limit?: number}} query
+ * @returns {string} "" or `?name=…&limit=…`
+ */
+export function runsQuery(query) {
+  const params = new URLSearchParams();
+  for (const key of /** @type {const} */ (["name", "status", "cursor", "limit"])) {
+    const value = query[key];
+    if (value !== undefined && value !== "") params.set(key, String(value));
+  }
+  const text = params.toString();
+  return text ? `?${text}` : "";
+}
 
 /**
  * The params a graph's form starts with: each param's default, `null` for required ones.

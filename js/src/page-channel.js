@@ -69,10 +69,14 @@ const FORWARDED = new Set(["node_details", "cancel_node", "pause", "resume", "ca
 
 /**
  * @param {SocketLike} socket a connection used for this project only
- * @param {string} projectId
+ * @param {string} projectId the project's id, or with `by: "run"` a run's id (any run the
+ *   server knows, stored ones included: requests then carry `run_id`, and the server
+ *   refuses the controls, which belong to projects)
+ * @param {{by?: "project" | "run"}} [options]
  * @returns {SocketChannel}
  */
-export function socketChannel(socket, projectId) {
+export function socketChannel(socket, projectId, options = {}) {
+  const key = options.by === "run" ? "run_id" : "project_id";
   /** @type {Set<(message: Message, buffers: Buffer[]) => void>} */
   const listeners = new Set();
   /** @type {Set<(state: SubscriptionState) => void>} */
@@ -122,7 +126,7 @@ export function socketChannel(socket, projectId) {
     if (closed || !socket.connected) return;
     const mine = ++generation;
     setState({ phase: "subscribing" });
-    socket.emit("subscribe", { project_id: projectId }, (/** @type {unknown} */ answer) => {
+    socket.emit("subscribe", { [key]: projectId }, (/** @type {unknown} */ answer) => {
       if (closed || mine !== generation) return;
       const ok = withId(answer, undefined);
       const ids = waiting;
@@ -183,7 +187,7 @@ export function socketChannel(socket, projectId) {
       if (closed) return fail(id, "the view is closed");
       if (type === "resync") {
         if (current.phase === "subscribed" && socket.connected) {
-          socket.emit("resync", { project_id: projectId, id }, (/** @type {unknown} */ a) => deliver(withId(a, id)));
+          socket.emit("resync", { [key]: projectId, id }, (/** @type {unknown} */ a) => deliver(withId(a, id)));
         } else {
           waiting.push(id); // answered by the next subscription, whose snapshot comes first
           if (socket.connected && current.phase !== "subscribing") subscribe();
@@ -193,14 +197,14 @@ export function socketChannel(socket, projectId) {
       if (!FORWARDED.has(type)) return fail(id, `${type} is not available on this page`);
       if (!socket.connected) return fail(id, "not connected to the server: reconnecting…");
       const { type: _type, ...fields } = message;
-      socket.emit(EVENT_OF[type] ?? type, { ...fields, project_id: projectId }, (/** @type {unknown} */ a) =>
+      socket.emit(EVENT_OF[type] ?? type, { ...fields, [key]: projectId }, (/** @type {unknown} */ a) =>
         deliver(withId(a, id)),
       );
     },
     close() {
       if (closed) return;
       if (socket.connected && current.phase === "subscribed") {
-        socket.emit("unsubscribe", { project_id: projectId });
+        socket.emit("unsubscribe", { [key]: projectId });
       }
       for (const [event, handler] of handlers) socket.off(event, handler);
       for (const id of waiting) deliver({ type: "error", error: "the view is closed", id });

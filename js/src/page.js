@@ -22,9 +22,11 @@ import "./page.css";
 import { io } from "socket.io-client";
 import { h } from "./details.js";
 import { formatCount, formatDuration } from "./format.js";
+import { ago as agoAt } from "./history.js";
 import { ApiError, adoptToken, createApi, defaultParams, parseParams, saveToken } from "./page-api.js";
 import { socketChannel } from "./page-channel.js";
-import { FINISHED, RUN_ENDED } from "./status.js";
+import { createRunList } from "./page-runs.js";
+import { CONTINUABLE, FINISHED, RUN_ENDED } from "./status.js";
 import { createStore } from "./store.js";
 import { createView } from "./view.js";
 
@@ -35,10 +37,10 @@ import { createView } from "./view.js";
 /** @typedef {import("socket.io-client").Socket} Socket */
 
 /**
- * The project shown: its connection, channel, store and view.
+ * The project (or run) shown: its connection, channel, store and view.
  *
  * @typedef {object} Shown
- * @property {string} id
+ * @property {string} id the project's id, or `run:` and a run's id
  * @property {Socket} socket
  * @property {SocketChannel} channel
  * @property {import("./store.js").Store} store
@@ -56,7 +58,9 @@ import { createView } from "./view.js";
  * @property {() => Record<string, number>} counts frames, compressed frames, dropped frames,
  *   subscriptions and connections of the shown project
  * @property {() => void} drop close the connection's transport, as a network failure would
- * @property {() => Promise<void>} refresh fetch the project list now
+ * @property {() => Promise<void>} refresh fetch the project list (and the run list) now
+ * @property {() => string} selectedRun the run shown by its id ("" for none: a project or nothing)
+ * @property {() => import("./history.js").HistoryState} runs the run list as last fetched
  */
 
 const REFRESH_MS = 2000;
@@ -128,7 +132,20 @@ export function startPage(root) {
   list.setAttribute("aria-label", "Projects");
   const listEmpty = h("p", "tbp-muted tbp-list-empty", "No projects yet: start a run above.");
   listCard.append(listTitle, listEmpty, list);
-  side.append(form, listCard);
+
+  // Every run the server knows, stored ones included (GET api/runs): page-runs.js.
+  const runList = createRunList({
+    fetch: (query) => api.runs(query),
+    open: (run) => openRun(run),
+    isCurrent: (run) => run.id === selectedRun || (!!selected && run.project === selected && isLatest(run)),
+    pill,
+    refused(error) {
+      if (!(error instanceof ApiError && error.status === 401)) return false;
+      handle(error); // asks for the token
+      return true;
+    },
+  });
+  side.append(form, listCard, runList.el);
 
   const content = h("main", "tbp-content");
   const projectHead = h("div", "tbp-project-head");
@@ -140,9 +157,18 @@ export function startPage(root) {
   const againButton = h("button", "tbp-button", "Run again");
   againButton.type = "button";
   againButton.title = "Start the project's graph again, with the same params";
+  const continueButton = h("button", "tbp-button tbp-primary tbp-continue", "Continue");
+  continueButton.type = "button";
+  continueButton.title = "Continue the run from where it stopped: its done nodes are not run again";
+  continueButton.hidden = true;
+  const headError = h("p", "tbp-form-error tbp-head-error");
+  headError.hidden = true;
+  headError.setAttribute("role", "alert");
   const headText = h("div", "tbp-head-text");
-  headText.append(headTitle, headMeta);
-  projectHead.append(headText, againButton);
+  headText.append(headTitle, headMeta, headError);
+  const headActions = h("div", "tbp-actions");
+  headActions.append(continueButton, againButton);
+  projectHead.append(headText, headActions);
   const viewHost = h("div", "tbp-view");
   viewHost.hidden = true;
   const placeholder = h("div", "tbp-placeholder");
@@ -193,6 +219,8 @@ export function startPage(root) {
   /** @type {Project[]} */
   let projects = [];
   let selected = projectFromHash();
+  /** the run shown by its id (a run of the list that is not a project's latest); "" for none */
+  let selectedRun = selected ? "" : runFromHash();
   /** @type {Shown | null} */
   let shown = null;
   /** @type {ReturnType<typeof setTimeout> | undefined} */
@@ -322,6 +350,10 @@ export function startPage(root) {
     if (liveTimer !== undefined) return;
     liveTimer = setTimeout(() => {
       liveTimer = undefined;
+      if (selectedRun) {
+        renderHead();
+        return;
+      }
       const at = projects.findIndex((p) => p.id === shown?.id);
       if (at < 0) return;
       projects[at] = withLive(projects[at]);
@@ -348,6 +380,7 @@ export function startPage(root) {
       loaded = true;
       showBanner("");
       renderList();
+      runList.refresh();
     } catch (error) {
       handle(error);
     } finally {
@@ -415,24 +448,45 @@ export function startPage(root) {
   }
 
   // -- the selected project ---------------------------------------------------
-  /** @param {string} id */
-  function select(id) {
-    if (selected !== id) {
-      selected = id;
-      const hash = id ? `#project=${encodeURIComponent(id)}` : "";
+  /**
+   * Show a project (`id`), or with `run` true a run by its id.
+   *
+   * @param {string} id
+   * @param {boolean} [run]
+   */
+  function select(id, run = false) {
+    const [project, runId] = run ? ["", id] : [id, ""];
+    if (selected !== project || selectedRun !== runId) {
+      selected = project;
+      selectedRun = runId;
+      headError.hidden = true;
+      const hash = project
+        ? `#project=${encodeURIComponent(project)}`
+        : runId
+          ? `#run=${encodeURIComponent(runId)}`
+          : "";
       if (window.location.hash !== hash) {
         window.history.replaceState(window.history.state, "", window.location.pathname + window.location.search + hash);
       }
     }
     renderList();
+    runList.render();
   }
 
-  window.addEventListener("hashchange", () => select(projectFromHash()));
+  window.addEventListener("hashchange", () => {
+    const run = runFromHash();
+    if (run) select(run, true);
+    else select(projectFromHash());
+  });
 
   function renderHead() {
     const project = projects.find((p) => p.id === selected);
     for (const [id, item] of items) {
       item.firstElementChild?.setAttribute("aria-current", id === selected ? "true" : "false");
+    }
+    if (selectedRun) {
+      renderRunHead(selectedRun);
+      return;
     }
     if (!selected || !project) {
       projectHead.hidden = true;
@@ -467,6 +521,8 @@ export function startPage(root) {
     );
     againButton.hidden = !project.run;
     againButton.disabled = !RUN_ENDED.has(project.status);
+    // A run that did not finish (interrupted when the server stopped, failed, cancelled) goes on.
+    continueButton.hidden = !project.run || !CONTINUABLE.has(project.status);
     if (project.status === "created") {
       hideView();
       placeholder.hidden = false;
@@ -484,6 +540,77 @@ export function startPage(root) {
     showView(project.id);
   }
 
+  /**
+   * The head of a run shown by its id: its name, status, project and times.
+   *
+   * @param {string} runId
+   */
+  function renderRunHead(runId) {
+    const live = shown?.id === `run:${runId}` ? shown.store.client.state?.run : undefined;
+    const listed = runList.find(runId);
+    const run = live ?? listed;
+    projectHead.hidden = false;
+    headId.textContent = run?.name ? `${run.name} · ${runId}` : runId;
+    const status = run?.status ?? "";
+    headTitle.replaceChildren(headId, ...(status ? [pill(status)] : []));
+    const meta = [h("span", "", "run")];
+    const projectId = listed?.project;
+    if (projectId) {
+      const link = h("button", "tbp-link", `project ${projectId}`);
+      link.type = "button";
+      link.addEventListener("click", () => select(projectId));
+      meta.push(link);
+    }
+    if (run?.created) {
+      const took = run.ended !== undefined ? ` · took ${formatDuration(run.ended)}` : "";
+      meta.push(h("span", "", `${ago(run.created)}${took}`));
+    }
+    headMeta.replaceChildren(...meta);
+    againButton.hidden = true;
+    continueButton.hidden = true;
+    placeholder.hidden = true;
+    showView(runId, true);
+  }
+
+  /** Continue the selected project's run (POST resume): the view follows it live. */
+  async function continueProject() {
+    const id = selected;
+    if (!id) return;
+    continueButton.disabled = true;
+    headError.hidden = true;
+    try {
+      upsert(await api.resume(id));
+    } catch (error) {
+      if (!handle(error)) {
+        headError.textContent = `Continue: ${error instanceof Error ? error.message : String(error)}`;
+        headError.hidden = false;
+      }
+    } finally {
+      continueButton.disabled = false;
+    }
+  }
+  continueButton.addEventListener("click", () => continueProject());
+
+  // -- the run list ------------------------------------------------------------
+  /**
+   * A run of the list: its project's view when it is that project's latest run
+   * (the controls work there), else the run by its id (stored ones frozen).
+   *
+   * @param {import("./history.js").RunItem} run
+   */
+  function openRun(run) {
+    const project = run.project ? projects.find((p) => p.id === run.project) : undefined;
+    if (project && (project.run_id ?? project.run?.id) === run.id) select(project.id);
+    else select(run.id, true);
+  }
+
+  /** @param {import("./history.js").RunItem} run */
+  function isLatest(run) {
+    const project = projects.find((p) => p.id === run.project);
+    return !!project && (project.run_id ?? project.run?.id) === run.id;
+  }
+
+
 
   /** @param {string} id */
   async function execute(id) {
@@ -497,9 +624,13 @@ export function startPage(root) {
   againButton.addEventListener("click", () => selected && execute(selected));
 
   // -- the live view ----------------------------------------------------------
-  /** @param {string} id */
-  function showView(id) {
-    if (shown?.id === id) return;
+  /**
+   * @param {string} id a project's id, or with `byRun` a run's
+   * @param {boolean} [byRun]
+   */
+  function showView(id, byRun = false) {
+    const key = byRun ? `run:${id}` : id;
+    if (shown?.id === key) return;
     hideView();
     const path = new URL("socket.io", window.location.href).pathname;
     const socket = io({
@@ -509,12 +640,13 @@ export function startPage(root) {
       reconnectionDelay: 500,
       reconnectionDelayMax: 4000,
     });
-    const channel = socketChannel(socket, id);
+    const channel = socketChannel(socket, id, { by: byRun ? "run" : "project" });
     const store = createStore(channel);
-    const cleanup = createView(viewHost, channel, { store, height: 480 });
+    // A project's run is continued from the page's head (POST resume), not from the view.
+    const cleanup = createView(viewHost, channel, { store, height: 480, continueRun: null });
     const offStore = store.subscribe((change) => change.run && liveChanged());
     /** @type {Shown} */
-    const state = { id, socket, channel, store, cleanup: () => (offStore(), cleanup()), connections: 0 };
+    const state = { id: key, socket, channel, store, cleanup: () => (offStore(), cleanup()), connections: 0 };
     shown = state;
     viewHost.hidden = false;
     socket.on("connect", () => {
@@ -598,6 +730,8 @@ export function startPage(root) {
     counts: () => (shown ? { ...shown.channel.counts, connections: shown.connections } : {}),
     drop: () => shown?.socket.io.engine?.close(),
     refresh,
+    selectedRun: () => selectedRun,
+    runs: () => runList.state(),
   };
   /** @type {any} */ (window).taskbeamPage = hook;
   boot();
@@ -635,12 +769,18 @@ function progress(project) {
  * @returns {string}
  */
 function ago(unix) {
-  if (!unix) return "";
-  const s = Math.max(0, Date.now() / 1000 - unix);
-  if (s < 60) return `${Math.floor(s)} s ago`;
-  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
-  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
-  return new Date(unix * 1000).toLocaleDateString();
+  return agoAt(unix, Date.now() / 1000);
+}
+
+/** @returns {string} the run in the address's hash (`#run=ID`), "" for none */
+function runFromHash() {
+  const match = /(?:^#|&)run=([^&]*)/.exec(window.location.hash);
+  if (!match) return "";
+  try {
+    return decodeURIComponent(match[1]);
+  } catch {
+    return "";
+  }
 }
 
 /** @returns {string} */

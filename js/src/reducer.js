@@ -62,6 +62,9 @@ import { applyPatch, isObject } from "./patch.js";
  * @property {number} created Unix time
  * @property {number} [ended] seconds after the start
  * @property {string} [error]
+ * @property {boolean} [stored] a stored run, frozen (`tb.open_run`, or a run picked in the history)
+ * @property {boolean} [continuable] a stored run this view can continue (it knows the graph)
+ * @property {string} [stored_status] an interrupted run: the status its row was left with
  */
 
 /**

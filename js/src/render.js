@@ -261,7 +261,8 @@ function arrows(ctx, l, pairs, v, color) {
  * @property {number} hover node index or -1
  * @property {StaticLayer} layer
  * @property {TextFitter} text
- * @property {number | undefined} [now] seconds since the run started: running nodes show how long they have run
+ * @property {number | null | undefined} [now] seconds since the run started: running nodes show how long they
+ *   have run (null: a stored run that was interrupted, whose running nodes say "stopped")
  * @property {string[]} [drawn] if given, gets the text of every label and note drawn (tests read it)
  */
 
@@ -519,7 +520,8 @@ function label(ctx, f, i, font) {
  * has been running, when `now` is known), an attempt, an error.
  *
  * @param {NodeSummary | undefined} node
- * @param {number} [now] seconds since the run started
+ * @param {number | null} [now] seconds since the run started; null: the run was interrupted (stored),
+ *   so a running node was stopped
  * @returns {string}
  */
 export function noteFor(node, now) {
@@ -529,6 +531,7 @@ export function noteFor(node, now) {
       return node.started !== undefined && node.ended !== undefined ? formatDuration(node.ended - node.started) : "";
     case "running": {
       const tried = node.attempt && node.attempt > 1 ? `try ${node.attempt}` : "";
+      if (now === null) return tried ? `${tried} · stopped` : "stopped";
       if (now === undefined || node.started === undefined) return tried || "running";
       const took = formatDuration(Math.max(0, now - node.started));
       return tried ? `${tried} · ${took}` : took;

@@ -39,7 +39,8 @@ import { localName } from "./format.js";
  * @property {(ms: number) => void} [afterDraw] called when a frame is drawn
  * @property {(camera: Camera) => void} [onCamera]
  * @property {() => void} [onLayout] called after each new layout
- * @property {() => number | undefined} [clock] seconds since the run started (live durations)
+ * @property {() => number | null | undefined} [clock] seconds since the run started (live durations;
+ *   null: an interrupted stored run, see `noteFor`)
  */
 
 const MARGIN = 24;

@@ -36,6 +36,31 @@ export const WORKED = /** @type {ReadonlySet<string>} */ (new Set(["done", "fail
 /** Run statuses after which nothing changes (pause, resume and cancel are off). */
 export const RUN_ENDED = /** @type {ReadonlySet<string>} */ (new Set(["done", "failed", "cancelled"]));
 
+/**
+ * A whole run's statuses, as the run list's filter offers them. `interrupted`
+ * is only ever a stored run's: the process that ran it is gone.
+ */
+export const RUN_STATUSES = /** @type {const} */ (["running", "paused", "done", "failed", "cancelled", "interrupted"]);
+
+/** Run statuses from which a stored run can be continued (what a "Continue" button offers). */
+export const CONTINUABLE = /** @type {ReadonlySet<string>} */ (new Set(["interrupted", "failed", "cancelled"]));
+
+/** @type {ReadonlySet<string>} */
+const RUN_STATUS_SET = new Set(RUN_STATUSES);
+
+/**
+ * The CSS class that colours a run's `status` (its pill in the toolbar and
+ * the run lists): `tb-status-<status>` for a run status, which `style.css`
+ * defines next to the node statuses (`paused` and `interrupted` are run
+ * statuses only); anything else counts as pending.
+ *
+ * @param {string | undefined} status
+ * @returns {string}
+ */
+export function runStatusClass(status) {
+  return status !== undefined && RUN_STATUS_SET.has(status) ? "tb-status-" + status : "tb-status-pending";
+}
+
 /** @type {ReadonlyMap<string, number>} */
 const INDEX = new Map(STATUSES.map((s, i) => [s, i]));
 

@@ -40,7 +40,7 @@ import { createClient, receive } from "./reducer.js";
  * @property {() => string} getRunId
  * @property {(id: string) => void} setRunId
  * @property {(callback: (id: string) => void) => () => void} onRunIdChange
- * @property {"run" | "service"} mode
+ * @property {"run" | "service" | "history"} mode
  */
 
 /**
@@ -69,7 +69,7 @@ import { createClient, receive } from "./reducer.js";
  * @property {Client} client the reducer's client (read it; do not change it)
  * @property {StoreCounts} counts
  * @property {() => string} runId
- * @property {"run" | "service"} mode
+ * @property {"run" | "service" | "history"} mode
  * @property {(listener: (change: StoreChange) => void) => () => void} subscribe
  * @property {(listener: (notice: Notice) => void) => () => void} onNotice
  * @property {(message: Message) => Promise<Message>} request send a request, resolve with its answer
@@ -127,7 +127,9 @@ export function createStore(channel, options = {}) {
       notify({ level: "error", text: String(message.error ?? "error") });
       return;
     }
-    if (runId && typeof message.room === "string" && message.room !== runId) {
+    // History mode with no run chosen ("": the list) takes no frames at all.
+    const otherRoom = runId ? message.room !== runId : channel.mode === "history";
+    if (typeof message.room === "string" && otherRoom) {
       counts.ignored += 1;
       return;
     }
@@ -175,7 +177,8 @@ export function createStore(channel, options = {}) {
       reset: true,
       seq: null,
     });
-    store.resync("switch");
+    // History mode's "" is the run list: there is no run to ask for.
+    if (id || channel.mode !== "history") store.resync("switch");
   };
 
   /** @type {Store} */
@@ -183,7 +186,7 @@ export function createStore(channel, options = {}) {
     client,
     counts,
     runId: () => runId,
-    mode: channel.mode === "service" ? "service" : "run",
+    mode: channel.mode === "service" || channel.mode === "history" ? channel.mode : "run",
     subscribe(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
@@ -225,7 +228,7 @@ export function createStore(channel, options = {}) {
       return true;
     },
     ensureState() {
-      if (client.state === null) store.resync("start");
+      if (client.state === null && (runId || channel.mode !== "history")) store.resync("start");
     },
     switchRun(id) {
       if (id === runId) return;

@@ -11,7 +11,7 @@
 import { h } from "./details.js";
 import { formatCount } from "./format.js";
 import { icon } from "./icons.js";
-import { RUN_ENDED, STATUSES, statusClass } from "./status.js";
+import { CONTINUABLE, RUN_ENDED, STATUSES, runStatusClass, statusClass } from "./status.js";
 
 /** @typedef {import("./reducer.js").State} State */
 /** @typedef {{id: string, name?: string, status?: string, project?: string}} RunEntry */
@@ -24,6 +24,8 @@ import { RUN_ENDED, STATUSES, statusClass } from "./status.js";
  * @property {(collapse: boolean) => void} groups collapse or expand every box
  * @property {(status: string) => void} legend a legend item was clicked
  * @property {(runId: string) => void} run another run was chosen
+ * @property {() => void} [back] history mode: back to the run list
+ * @property {() => void} [continueRun] a stored run's "Continue" was clicked
  */
 
 const FINISHED_ORDER = ["done", "failed", "cancelled", "skipped"];
@@ -31,12 +33,22 @@ const FINISHED_ORDER = ["done", "failed", "cancelled", "skipped"];
 export class Toolbar {
   /**
    * @param {ToolbarHandlers} handlers
-   * @param {{service: boolean}} options
+   * @param {{service: boolean, history?: boolean, canContinue?: boolean}} options `canContinue`:
+   *   offer "Continue" on a stored run that did not finish (default true)
    */
   constructor(handlers, options) {
     this.handlers = handlers;
+    this.canContinue = options.canContinue ?? true;
     this.bar = h("div", "tb-toolbar");
     this.summary = h("div", "tb-summary");
+
+    this.back = h("button", "tb-button tb-back");
+    this.back.type = "button";
+    this.back.title = "Back to the list of runs";
+    this.back.setAttribute("aria-label", "Back to the list of runs");
+    this.back.append(h("span", "tb-back-arrow", "←"), h("span", "tb-button-text", "Runs"));
+    this.back.hidden = !options.history;
+    this.back.addEventListener("click", () => handlers.back?.());
 
     this.runs = h("select", "tb-runs");
     this.runs.title = "Run";
@@ -47,7 +59,10 @@ export class Toolbar {
     this.title = h("div", "tb-title");
     this.name = h("span", "tb-title-name", "");
     this.runStatus = h("span", "tb-pill", "…");
-    this.title.append(this.name, this.runStatus);
+    this.frozen = h("span", "tb-frozen", "stored");
+    this.frozen.title = "A stored run, as it was saved: nothing changes until it is continued";
+    this.frozen.hidden = true;
+    this.title.append(this.name, this.runStatus, this.frozen);
 
     this.pause = button("pause", "Pause", "Pause the run: running nodes finish, no new ones start");
     this.resume = button("play", "Resume", "Resume the run");
@@ -58,6 +73,11 @@ export class Toolbar {
     this.cancel.addEventListener("click", () => handlers.control("cancel"));
     const controls = h("div", "tb-group");
     controls.append(this.pause, this.resume, this.cancel);
+    this.controls = controls;
+    this.continueButton = button("play", "Continue", "Continue the run: its done nodes are not run again");
+    this.continueButton.classList.add("tb-primary", "tb-continue");
+    this.continueButton.hidden = true;
+    this.continueButton.addEventListener("click", () => handlers.continueRun?.());
 
     const searchWrap = h("div", "tb-search-wrap");
     this.search = h("input", "tb-search");
@@ -103,7 +123,7 @@ export class Toolbar {
 
     const view = h("div", "tb-group");
     view.append(searchWrap, this.searchCount, this.fit, this.groups);
-    this.bar.append(this.runs, this.title, controls, stats, h("div", "tb-spacer"), view);
+    this.bar.append(this.back, this.runs, this.title, controls, this.continueButton, stats, h("div", "tb-spacer"), view);
 
     // Summary row.
     this.legend = h("div", "tb-legend");
@@ -155,9 +175,19 @@ export class Toolbar {
     this.name.title = run ? `${run.name} (${run.id})` : "";
     const status = run?.status ?? "waiting";
     setText(this.runStatus, status);
-    const cls = `tb-pill ${status === "running" ? statusClass("running") : statusClass(status)}`;
+    const cls = `tb-pill ${runStatusClass(status)}`;
     if (this.runStatus.className !== cls) this.runStatus.className = cls;
-    const ended = !run || RUN_ENDED.has(status);
+    // A stored run is frozen: no controls, but "Continue" when it did not finish.
+    const stored = !!run?.stored;
+    this.frozen.hidden = !stored;
+    this.controls.hidden = stored;
+    this.continueButton.hidden = !(stored && this.canContinue && CONTINUABLE.has(status));
+    this.continueButton.title =
+      stored && !run?.continuable
+        ? "Continue the run (this view was given no graph for it: the answer says how to pass one)"
+        : "Continue the run: its done nodes are not run again";
+    this.stats.title = stored ? "As stored: the time it ran until it stopped" : "";
+    const ended = !run || RUN_ENDED.has(status) || stored;
     this.pause.disabled = ended || status === "paused";
     this.resume.disabled = ended || status !== "paused";
     this.cancel.disabled = ended;

@@ -23,6 +23,7 @@
 import { readTheme } from "./colors.js";
 import { DetailsPanel, h } from "./details.js";
 import { formatDuration, formatRate, RateMeter } from "./format.js";
+import { createHistoryList } from "./history-list.js";
 import { bindCanvas } from "./interaction.js";
 import { countStatuses } from "./reducer.js";
 import { noteFor } from "./render.js";
@@ -45,7 +46,10 @@ import { Toolbar } from "./toolbar.js";
  * @property {number} [height] pixels; 0 or none: fit the graph (240 to 640 pixels)
  * @property {(height: number) => void} [onResize] the user dragged the view to this height
  * @property {number} [overviewThreshold] more visible nodes than this: overview mode (20,000)
- * @property {number} [runsInterval] service mode: ms between refreshes of the run list (2,000)
+ * @property {number} [runsInterval] service mode: ms between refreshes of the run list (2,000;
+ *   history mode: 3,000)
+ * @property {(() => Promise<unknown>) | null} [continueRun] what a stored run's "Continue" does
+ *   (resolves once the run goes on): by default the `continue` request; null offers no "Continue"
  */
 
 /**
@@ -72,6 +76,8 @@ import { Toolbar } from "./toolbar.js";
  * @property {() => number} height the view's height in pixels, as drawn
  * @property {() => string[]} drawnText the labels and notes drawn on the canvas in the last frame
  * @property {() => {s: number, floor: number, fit: number, clipped: boolean}} zoom the camera's scale, the automatic fit's floor, the whole graph's fit
+ * @property {() => "list" | "run"} page history mode: the run list or a run; otherwise "run"
+ * @property {() => import("./history.js").HistoryState | null} history history mode: the list's state
  */
 
 /**
@@ -95,6 +101,7 @@ export function createView(el, channel, options = {}) {
   const store = options.store ?? createStore(channel);
   const ownStore = !options.store;
   const service = store.mode === "service";
+  const history = store.mode === "history";
   /** @type {(() => void)[]} */
   const cleanups = [];
   let disposed = false;
@@ -120,8 +127,10 @@ export function createView(el, channel, options = {}) {
       run: (id) => {
         if (id) store.switchRun(id);
       },
+      back: () => store.switchRun(""),
+      continueRun: () => continueRun(),
     },
-    { service },
+    { service, history, canContinue: options.continueRun !== null },
   );
   const body = h("div", "tb-body");
   const stageEl = h("div", "tb-stage");
@@ -158,6 +167,50 @@ export function createView(el, channel, options = {}) {
   root.append(toolbar.bar, toolbar.summary, statusline, body, handle);
   el.append(root);
 
+  // -- history mode: the run list ---------------------------------------------
+  // The list and a run take turns: run_id "" is the list, any other run id
+  // that run (the live one, or the stored one, frozen).
+  const list = history
+    ? createHistoryList({
+        fetch: (request) => store.request(request),
+        open: (id) => store.switchRun(id),
+        interval: options.runsInterval ?? 3000,
+      })
+    : null;
+  if (list) {
+    root.insertBefore(list.el, statusline.nextSibling);
+    cleanups.push(() => list.cleanup());
+  }
+  /** @returns {"list" | "run"} */
+  const page = () => (list && !store.runId() ? "list" : "run");
+  // A run asked for that sends no snapshot within 5 s (an id the store does not have): say so.
+  let slowOpen = false;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let openTimer;
+  cleanups.push(() => clearTimeout(openTimer));
+  function showPage() {
+    root.dataset.page = page();
+    slowOpen = false;
+    clearTimeout(openTimer);
+    if (list && page() === "run" && !store.client.state) {
+      openTimer = setTimeout(() => {
+        slowOpen = !store.client.state;
+        domDirty = true;
+        stage.schedule();
+      }, 5000);
+    }
+    if (!list) return;
+    if (page() === "list") {
+      list.show();
+      // Fitting: as high as its rows, up to LIST_HEIGHT (style.css), then it scrolls.
+      root.style.height = fixedHeight ? `${fixedHeight}px` : "auto";
+    } else {
+      list.hide();
+      if (fixedHeight) root.style.height = `${fixedHeight}px`;
+      else fitToGraph();
+    }
+  }
+
   let theme = readTheme(root, toolbar.items);
   let themeConnected = root.isConnected;
   /** @type {{seq: number | null, t: number}[]} */
@@ -170,7 +223,7 @@ export function createView(el, channel, options = {}) {
 
   const stage = new Stage(stageEl, theme, {
     overviewThreshold: options.overviewThreshold,
-    clock: () => runClock(),
+    clock: () => nodeClock(),
     // The summary row says when only part of the graph is in view.
     onCamera: () => {
       domDirty = true;
@@ -239,8 +292,8 @@ export function createView(el, channel, options = {}) {
     if (!current.id) return;
     const state = store.client.state;
     details.show(current.id, state?.nodes[current.id], current.details, {
-      runEnded: !!state && RUN_ENDED.has(state.run.status),
-      now: runClock(),
+      runEnded: !!state && (RUN_ENDED.has(state.run.status) || !!state.run.stored),
+      now: nodeClock() ?? undefined,
       error: current.error,
       statusOf: (id) => store.client.state?.nodes[id]?.status,
       labelOf: (id) => store.client.state?.nodes[id]?.label,
@@ -273,6 +326,7 @@ export function createView(el, channel, options = {}) {
       root.dataset.seq = store.client.seq === null ? "" : String(store.client.seq);
       root.dataset.runStatus = state?.run.status ?? "";
       if (change.reset) {
+        showPage();
         stage.collapsed.clear();
         stage.userMoved = false;
         stage.whole = false;
@@ -318,6 +372,11 @@ export function createView(el, channel, options = {}) {
     empty.hidden = !!state && Object.keys(counts).length > 0;
     if (state && !empty.hidden) empty.textContent = "No nodes yet";
     else if (!state) empty.textContent = store.runId() || !service ? "Waiting for the run…" : "Choose a run";
+    if (!state && history && store.runId()) {
+      empty.textContent = slowOpen
+        ? `Run ${store.runId()} did not come: it may not be in this store. ← Runs goes back to the list.`
+        : "Opening the run…";
+    }
     if (state) {
       let finished = 0;
       for (const s of WORKED) finished += counts[s] ?? 0;
@@ -333,16 +392,31 @@ export function createView(el, channel, options = {}) {
    * @returns {number | undefined}
    */
   function runClock() {
-    const run = store.client.state?.run;
+    const state = store.client.state;
+    const run = state?.run;
     if (!run || !run.created) return undefined;
+    if (run.stored) return frozenClock(state);
     return Math.max(0, Date.now() / 1000 - run.created);
+  }
+
+  /**
+   * The clock of running nodes' durations: the run's, except for a stored
+   * run, whose running nodes do not run here: they show "stopped" when the
+   * run was interrupted (`null`), else "running" (`undefined`).
+   *
+   * @returns {number | null | undefined}
+   */
+  function nodeClock() {
+    const run = store.client.state?.run;
+    if (run?.stored) return run.status === "interrupted" ? null : undefined;
+    return runClock();
   }
 
   /** Once a second: running nodes' durations move on, on the canvas and in the details. */
   function everySecond() {
     tick();
     const counts = store.client.state?.run.counts;
-    if (counts && (counts.running ?? 0) > 0) stage.schedule();
+    if (counts && (counts.running ?? 0) > 0 && !store.client.state?.run.stored) stage.schedule();
     if (current.id && store.client.state?.nodes[current.id]?.status === "running") renderDetails();
   }
 
@@ -354,14 +428,15 @@ export function createView(el, channel, options = {}) {
       return;
     }
     const run = state.run;
-    const ended = run.ended !== undefined;
-    const elapsed = ended ? run.ended : run.created ? Math.max(0, Date.now() / 1000 - run.created) : undefined;
+    // A stored run that did not end stopped at its last stored moment: its clock does not go on.
+    const ended = run.ended !== undefined || !!run.stored;
+    const elapsed = ended ? runClock() ?? run.ended : run.created ? Math.max(0, Date.now() / 1000 - run.created) : undefined;
     let rate = meter.rate(performance.now() / 1000);
-    if (ended && run.ended) {
+    if (ended && elapsed) {
       let finished = 0;
       const counts = displayedCounts(state);
       for (const s of WORKED) finished += counts[s] ?? 0;
-      rate = finished / run.ended;
+      rate = finished / elapsed;
     }
     toolbar.setTimes(formatDuration(elapsed), formatRate(rate));
   }
@@ -415,6 +490,27 @@ export function createView(el, channel, options = {}) {
         if (status) settleControl(status);
       },
       (error) => notice("error", `${kind}: ${errorText(error)}`),
+    );
+  }
+
+  /** A stored run's "Continue": the run goes on live, and its snapshot replaces the stored one. */
+  function continueRun() {
+    const go = options.continueRun ?? (() => store.request({ type: "continue" }));
+    toolbar.continueButton.disabled = true;
+    notice("info", "Continuing the run…", 30_000);
+    go().then(
+      (answer) => {
+        toolbar.continueButton.disabled = false;
+        notice("info", "Continued: the run goes on from its stored state");
+        // The answer names the live run (the stored run's own id, as the protocol stands);
+        // a view that chooses its run follows it should it ever differ.
+        const id = answer && typeof answer === "object" ? /** @type {Record<string, unknown>} */ (answer).run_id : undefined;
+        if (typeof id === "string" && id && id !== store.runId() && (history || service)) store.switchRun(id);
+      },
+      (error) => {
+        toolbar.continueButton.disabled = false;
+        notice("error", `continue: ${errorText(error)}`, 15_000);
+      },
     );
   }
 
@@ -524,7 +620,7 @@ export function createView(el, channel, options = {}) {
     const node = store.client.state?.nodes[hit.id];
     const status = node?.status ?? "pending";
     const note =
-      hit.part === "toggle" ? (stage.collapsed.has(hit.id) ? "click to expand" : "click to collapse") : noteFor(node, runClock());
+      hit.part === "toggle" ? (stage.collapsed.has(hit.id) ? "click to expand" : "click to collapse") : noteFor(node, nodeClock());
     const name = node?.label ? [h("b", "", node.label), h("span", "tb-tooltip-id", hit.id)] : [hit.id];
     tooltip.replaceChildren(...name, h("span", `tb-pill ${statusClass(status)}`, status), note && note !== status ? `  ${note}` : "");
     tooltip.hidden = false;
@@ -540,7 +636,7 @@ export function createView(el, channel, options = {}) {
    * panel does not change it.
    */
   function fitToGraph() {
-    if (fixedHeight || disposed || !root.isConnected) return;
+    if (fixedHeight || disposed || !root.isConnected || page() === "list") return;
     const rect = body.getBoundingClientRect();
     const chrome = root.getBoundingClientRect().height - rect.height;
     const want = stage.contentHeight(chrome, Math.floor(rect.width));
@@ -552,6 +648,7 @@ export function createView(el, channel, options = {}) {
     fixedHeight = px ? clampHeight(px) : 0;
     root.dataset.height = fixedHeight ? "fixed" : "fit";
     if (fixedHeight) root.style.height = `${fixedHeight}px`;
+    else if (page() === "list") root.style.height = "auto";
     else fitToGraph();
   }
 
@@ -721,6 +818,8 @@ export function createView(el, channel, options = {}) {
     height: () => root.getBoundingClientRect().height,
     drawnText: () => [...stage.drawn],
     zoom: () => ({ s: stage.camera.s, floor: stage.floorScale(), fit: stage.fitScale(), clipped: stage.clipped }),
+    page,
+    history: () => (list ? list.state() : null),
   };
   root.taskbeam = hook;
 
@@ -729,6 +828,7 @@ export function createView(el, channel, options = {}) {
   else store.ensureState();
   root.dataset.seq = store.client.seq === null ? "" : String(store.client.seq);
   root.dataset.runStatus = store.client.state?.run.status ?? "";
+  showPage();
   stage.schedule();
 
   const remove = () => {
@@ -760,4 +860,30 @@ export function displayedCounts(state) {
     return out;
   }
   return countStatuses(state);
+}
+
+/** @type {WeakMap<State, number>} */
+const frozenClocks = new WeakMap();
+
+/**
+ * A stored run's clock, stopped: its end, or else the last moment its
+ * nodes show (the latest start or end), in seconds from the run's start.
+ *
+ * @param {State} state
+ * @returns {number}
+ */
+export function frozenClock(state) {
+  const run = state.run;
+  if (typeof run.ended === "number") return run.ended;
+  let last = frozenClocks.get(state);
+  if (last === undefined) {
+    last = 0;
+    for (const id in state.nodes) {
+      const n = state.nodes[id];
+      if (typeof n.ended === "number" && n.ended > last) last = n.ended;
+      if (typeof n.started === "number" && n.started > last) last = n.started;
+    }
+    frozenClocks.set(state, last);
+  }
+  return last;
 }

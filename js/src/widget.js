@@ -2,7 +2,8 @@
  * The anywidget adapter: turns a widget model into the view's channel.
  *
  * Model traits: `run_id` (two-way: the view sets it to switch runs in
- * service mode), `mode` (`"run"` or `"service"`), `height` (two-way: pixels,
+ * service and history mode; "" in history mode is the run list), `mode`
+ * (`"run"`, `"service"` or `"history"`), `height` (two-way: pixels,
  * 0 to fit the graph; a drag of the view's bottom edge sets it).
  * Messages arrive as custom messages (`msg:custom`, with binary buffers for
  * compressed frames) and requests leave with `model.send`.
@@ -60,8 +61,16 @@ export function modelChannel(model) {
       model.on("change:run_id", handler);
       return () => model.off("change:run_id", handler);
     },
-    mode: model.get("mode") === "service" ? "service" : "run",
+    mode: channelMode(model.get("mode")),
   };
+}
+
+/**
+ * @param {unknown} mode the model's `mode` trait
+ * @returns {"run" | "service" | "history"}
+ */
+function channelMode(mode) {
+  return mode === "service" || mode === "history" ? mode : "run";
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ApiError, adoptToken, createApi, defaultParams, parseParams, saveToken } from "../src/page-api.js";
+import { ApiError, adoptToken, createApi, defaultParams, parseParams, runsQuery, saveToken } from "../src/page-api.js";
 
 /** A Storage stand-in. */
 function memoryStorage() {
@@ -72,6 +72,19 @@ describe("createApi", () => {
     expect(calls[1].url).toBe("api/projects/a%2Fb%20c/execute");
   });
 
+  it("continues a project and reads pages of runs", async () => {
+    const { fn, calls } = fetcher(200, { runs: [], next: null, total: 0 });
+    const api = createApi(() => "", fn);
+    await api.resume("p-chain-1");
+    expect(calls[0]).toMatchObject({ url: "api/projects/p-chain-1/resume", init: { method: "POST" } });
+    expect(await api.runs({ name: "a b", status: "failed,interrupted", cursor: "1.5|r-1", limit: 25 })).toEqual({
+      runs: [],
+      next: null,
+      total: 0,
+    });
+    expect(calls[1].url).toBe("api/runs?name=a+b&status=failed%2Cinterrupted&cursor=1.5%7Cr-1&limit=25");
+  });
+
   it("sends no Authorization header without a token", async () => {
     const { fn, calls } = fetcher(200, { projects: [] });
     expect(await createApi(() => "", fn).projects()).toEqual([]);
@@ -113,5 +126,13 @@ describe("params", () => {
     expect(parseParams("")).toEqual({ params: {} });
     expect(parseParams("[1]")).toHaveProperty("error");
     expect(parseParams("{n: 3}")).toHaveProperty("error");
+  });
+});
+
+describe("runsQuery", () => {
+  it("leaves out empty fields and anything that is not a filter", () => {
+    expect(runsQuery({})).toBe("");
+    expect(runsQuery({ name: "", status: "done", limit: 5 })).toBe("?status=done&limit=5");
+    expect(runsQuery(/** @type {any} */ ({ type: "runs", limit: 1 }))).toBe("?limit=1");
   });
 });

@@ -66,6 +66,24 @@ const snapshot = (room = "r1", seq = 1, nodes = { a: { status: "running" } }) =>
 const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 describe("socketChannel", () => {
+  it("follows a run by its id: every event carries run_id", async () => {
+    const socket = fakeSocket(true);
+    const channel = socketChannel(socket, "crawl-1", { by: "run" });
+    /** @type {any[]} */
+    const got = [];
+    channel.onMessage((m) => got.push(m));
+    const sub = socket.last("subscribe");
+    expect(sub.data).toEqual({ run_id: "crawl-1" });
+    sub.ack?.({ type: "ok", room: "crawl-1" });
+    channel.send({ type: "node_details", node_id: "a", id: 3 });
+    expect(socket.last("node_details").data).toEqual({ node_id: "a", id: 3, run_id: "crawl-1" });
+    channel.send({ type: "resync", id: 4 });
+    expect(socket.last("resync").data).toEqual({ run_id: "crawl-1", id: 4 });
+    channel.close();
+    expect(socket.last("unsubscribe").data).toEqual({ run_id: "crawl-1" });
+    await settle();
+  });
+
   it("subscribes on every connection and answers a resync made before it", async () => {
     const socket = fakeSocket();
     const channel = socketChannel(socket, "p1");

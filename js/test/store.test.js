@@ -6,7 +6,7 @@ import { createStore } from "../src/store.js";
  * An in-memory channel: records what the store sends, lets the test play
  * the kernel.
  *
- * @param {{runId?: string, mode?: "run" | "service"}} [options]
+ * @param {{runId?: string, mode?: "run" | "service" | "history"}} [options]
  */
 function fakeChannel({ runId = "r", mode = "run" } = {}) {
   /** @type {Set<(m: any, b: any[]) => void>} */
@@ -193,5 +193,31 @@ describe("createStore", () => {
     store.dispose();
     expect(channel.listeners.size).toBe(0);
     await expect(p).rejects.toThrow(/closed/);
+  });
+});
+
+describe("history mode", () => {
+  it("asks for nothing and takes no frames while the list is shown", async () => {
+    const channel = fakeChannel({ runId: "", mode: "history" });
+    const store = createStore(channel);
+    expect(store.mode).toBe("history");
+    store.ensureState();
+    expect(channel.sent).toEqual([]);
+    channel.deliver(snap(1, "late"));
+    expect(store.client.state).toBeNull();
+    expect(store.counts.ignored).toBe(1);
+
+    // A run chosen: a resync, then its frames; back to the list: the state goes, no resync.
+    store.switchRun("r");
+    expect(channel.sent.map((m) => m.type)).toEqual(["resync"]);
+    channel.deliver({ type: "ok", id: channel.sent[0].id });
+    channel.deliver(snap(1, "r"));
+    expect(store.client.state?.run.id).toBe("r");
+    store.switchRun("");
+    expect(store.client.state).toBeNull();
+    expect(channel.sent).toHaveLength(1);
+    channel.deliver(snap(2, "r"));
+    expect(store.client.state).toBeNull();
+    store.dispose();
   });
 });

@@ -240,8 +240,14 @@ class StoredRun:
 
     # -- as a broadcaster source ---------------------------------------------
     def watch(self, callback: Callable[[Event], None]) -> tuple[dict[str, Any], Callable[[], None]]:
-        """The snapshot, and an unsubscribe that does nothing: a stored run never changes."""
-        return self.snapshot(), _nothing
+        """The snapshot, and an unsubscribe that does nothing: a stored run never changes.
+
+        Its run fields say ``"stored": true``, so that a view shows it frozen
+        (no controls; its clock stopped) until a live run takes its room.
+        """
+        snap = self.snapshot()
+        snap["run"]["stored"] = True
+        return snap, _nothing
 
     def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
         return _nothing
@@ -251,10 +257,11 @@ class StoredRun:
     ) -> tuple[dict[str, Any], dict[str, dict[str, Any]], list[list[str]] | None]:
         ids = list(node_ids)
         if not ids and not edges:  # the run's fields only: no need to read its nodes
-            return dict(self._fields), {}, None
+            return {**self._fields, "stored": True}, {}, None
         snap = self._snap
         nodes = {i: copy.deepcopy(snap["nodes"][i]) for i in ids if i in snap["nodes"]}
-        return dict(snap["run"]), nodes, copy.deepcopy(snap["edges"]) if edges else None
+        run = {**snap["run"], "stored": True}
+        return run, nodes, copy.deepcopy(snap["edges"]) if edges else None
 
     def _not_running(self, what: str) -> NotRunning:
         hint = (

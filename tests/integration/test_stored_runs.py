@@ -31,6 +31,11 @@ from taskbeam.testing import MemorySubscriber
 ROOT = Path(__file__).parents[2]
 
 
+def as_stored(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """``snapshot`` as a view of the stored run receives it: its run fields say ``stored``."""
+    return {**snapshot, "run": {**snapshot["run"], "stored": True}}
+
+
 def effects(path: Path) -> Counter[str]:
     return Counter(path.read_text().split()) if path.exists() else Counter()
 
@@ -229,7 +234,7 @@ def test_a_stored_run_in_the_broadcaster_refuses_controls_and_continues(tmp_path
         client = MemorySubscriber()
         client.subscription = b.subscribe(run.id, client.send)
         wait_until(lambda: client.receive() or client.state is not None)
-        assert client.state == run.snapshot()
+        assert client.state == as_stored(run.snapshot())  # what a view reads to show it frozen
         for kind in ("pause", "resume", "cancel"):
             answer = b.request(run.id, {"type": kind, "id": 1})
             assert answer["type"] == "error" and "stored, not running" in answer["error"]
@@ -303,7 +308,7 @@ def test_history_view_lists_filters_pages_and_opens_runs(
         # Selecting a run shows it (a live one while it runs, then as stored: the same).
         view.run_id = made[3].id
         wait_until(lambda: front.settle()["run"]["id"] == made[3].id)
-        assert front.settle() == made[3].snapshot()
+        assert front.settle() == as_stored(made[3].snapshot())
         # A run that lives only in the store is shown frozen from the store.
         copy = tmp_path / "copy.db"
         with sqlite3.connect(store.path) as source, sqlite3.connect(copy) as target:
@@ -315,7 +320,7 @@ def test_history_view_lists_filters_pages_and_opens_runs(
         front2.resync()
         wait_until(lambda: front2.client.receive() or front2.client.state is not None)
         state = front2.settle()
-        assert state == store.load(view2.run_id)
+        assert state == as_stored(store.load(view2.run_id))
         answer = front2.answer(front2.ask({"type": "pause"}))
         assert "stored, not running" in answer["error"]
         details = front2.answer(front2.ask({"type": "node_details", "node_id": "a"}))
@@ -373,7 +378,7 @@ def test_a_stored_runs_view_continues_it_and_turns_live(
         del run
         frozen = FrontEnd(tb.GraphView(tb.open_run(rid, store), broadcaster=broadcaster))
         frozen.resync()
-        assert frozen.settle() == store.load(rid)
+        assert frozen.settle() == as_stored(store.load(rid))
         answer = frozen.answer(frozen.ask({"type": "continue"}))
         assert answer["type"] == "error" and "graph" in answer["error"]
 

@@ -152,6 +152,10 @@ _SCHEMAS: dict[str, Any] = {
             "ended": _NUMBER,
             "error": {"type": "string"},
             "continuable": {"type": "boolean"},
+            "stored": {
+                "type": "boolean",
+                "description": "a stored run, shown as stored (frozen) until it is continued",
+            },
         },
     },
     "RunItem": {
