@@ -135,9 +135,27 @@ _SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
         "properties": {
             "graph": {"type": "string", "description": "a name from GET /api/graphs"},
-            "params": {"type": "object", "description": "keyword arguments of the graph's factory"},
+            "params": {
+                "type": "object",
+                "description": "keyword arguments of the graph's factory (JSON, at most "
+                "32 levels deep, integers in the 64-bit range)",
+                "additionalProperties": {"$ref": "#/components/schemas/JSONValue"},
+            },
             "start": {"type": "boolean", "default": True},
         },
+    },
+    "JSONValue": {
+        "description": "a JSON value the server keeps exactly: integers in the 64-bit "
+        "range (an integer is never read as a float), finite numbers",
+        "anyOf": [
+            {"type": "string"},
+            {"type": "boolean"},
+            {"type": "null"},
+            {"type": "integer", "minimum": -(2**63), "maximum": 2**64 - 1},
+            {"type": "number", "minimum": -1e300, "maximum": 1e300, "not": {"type": "integer"}},
+            {"type": "array", "items": {"$ref": "#/components/schemas/JSONValue"}},
+            {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/JSONValue"}},
+        ],
     },
     "RunFields": {
         "type": "object",
