@@ -101,6 +101,8 @@ STATUS_STYLE: dict[str, str] = {
 }
 EXIT = {RunStatus.DONE: OK, RunStatus.FAILED: RUN_FAILED, RunStatus.CANCELLED: CANCELLED}
 SAVE_EVERY = SavePolicy().watched
+# Stored runs that did not finish done: `taskbeam show` says how to continue them.
+CONTINUABLE = frozenset({"interrupted", "failed", "cancelled"})
 
 
 class CliError(Exception):
@@ -384,6 +386,14 @@ def _show(args: argparse.Namespace, console: Console) -> int:
         raise CliError(STORE, str(exc)) from exc
     if args.node is None:
         report(snap, console, show_all=args.all)
+        if snap["run"]["status"] in CONTINUABLE:
+            store_option = f" --store {args.store}" if args.store else ""
+            console.print(
+                Text(
+                    f"continue it: taskbeam run MODULE:GRAPH{store_option} --resume {args.run_id}",
+                    style="dim",
+                )
+            )
         return OK
     if args.node not in rows:
         if args.node in snap["nodes"]:  # in the graph, never started: nothing stored yet

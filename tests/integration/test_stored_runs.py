@@ -110,7 +110,11 @@ def test_the_command_line_shows_a_killed_run_interrupted(
     assert cli(["runs", "--store", str(db)]) == 0
     assert "interrupted" in capsys.readouterr().out
     assert cli(["show", "cli-run", "--store", str(db)]) == 0
-    assert "run interrupted" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "run interrupted" in out
+    assert f"continue it: taskbeam run MODULE:GRAPH --store {db} --resume cli-run" in " ".join(
+        out.split()
+    )
 
 
 def _lease_row(db: Path, **fields: Any) -> None:
