@@ -51,6 +51,35 @@ import { errorText } from "./store.js";
  */
 
 /**
+ * Wire a run list's filter inputs: the name filter applies 250 ms after the
+ * last key (at once on Enter), the status select on change, "more" loads
+ * the next page. Shared by the widget's history list and the server page's.
+ *
+ * @param {{ name: HTMLInputElement, status: HTMLSelectElement, more: HTMLElement }} inputs
+ * @param {{ filter: (filters: { name: string, status: string }) => void, more: () => void }} on
+ * @returns {() => void} cancels a pending name filter
+ */
+export function bindFilters(inputs, on) {
+  const { name, status, more } = inputs;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let typing;
+  const apply = () => on.filter({ name: name.value, status: status.value });
+  name.addEventListener("input", () => {
+    clearTimeout(typing);
+    typing = setTimeout(apply, 250);
+  });
+  name.addEventListener("keydown", (e) => {
+    if (e.key === "Enter") {
+      clearTimeout(typing);
+      apply();
+    }
+  });
+  status.addEventListener("change", apply);
+  more.addEventListener("click", on.more);
+  return () => clearTimeout(typing);
+}
+
+/**
  * @param {HistoryListOptions} options
  * @returns {HistoryList}
  */
@@ -237,27 +266,16 @@ export function createHistoryList(options) {
     );
   }
 
-  /** @type {ReturnType<typeof setTimeout> | undefined} */
-  let typing;
-  const applyFilters = () => {
-    const next = filterHistory(state, { name: name.value, status: status.value });
-    if (next === state) return;
-    state = next;
-    render();
-    load(false);
-  };
-  name.addEventListener("input", () => {
-    clearTimeout(typing);
-    typing = setTimeout(applyFilters, 250);
+  const stopFilters = bindFilters({ name, status, more }, {
+    filter(filters) {
+      const next = filterHistory(state, filters);
+      if (next === state) return;
+      state = next;
+      render();
+      load(false);
+    },
+    more: () => load(true),
   });
-  name.addEventListener("keydown", (e) => {
-    if (e.key === "Enter") {
-      clearTimeout(typing);
-      applyFilters();
-    }
-  });
-  status.addEventListener("change", applyFilters);
-  more.addEventListener("click", () => load(true));
 
   const timer = setInterval(refresh, options.interval ?? 3000);
   render();
@@ -278,7 +296,7 @@ export function createHistoryList(options) {
       if (disposed) return;
       disposed = true;
       clearInterval(timer);
-      clearTimeout(typing);
+      stopFilters();
       el.remove();
     },
   };

@@ -15,6 +15,7 @@
  */
 
 import { h } from "./details.js";
+import { bindFilters } from "./history-list.js";
 import {
   createHistory,
   describeRun,
@@ -189,28 +190,17 @@ export function createRunList(options) {
     button.title = `${run.id}: ${run.status}${project}${took}${warn}`;
   }
 
-  /** @type {ReturnType<typeof setTimeout> | undefined} */
-  let typing;
-  const applyFilters = () => {
-    const next = filterHistory(state, { name: name.value, status: status.value });
-    if (next === state) return;
-    state = next;
-    busy = false; // answers to the old filters are dropped
-    render();
-    load(false);
-  };
-  name.addEventListener("input", () => {
-    clearTimeout(typing);
-    typing = setTimeout(applyFilters, 250);
+  const stopFilters = bindFilters({ name, status, more }, {
+    filter(filters) {
+      const next = filterHistory(state, filters);
+      if (next === state) return;
+      state = next;
+      busy = false; // answers to the old filters are dropped
+      render();
+      load(false);
+    },
+    more: () => load(true),
   });
-  name.addEventListener("keydown", (e) => {
-    if (e.key === "Enter") {
-      clearTimeout(typing);
-      applyFilters();
-    }
-  });
-  status.addEventListener("change", applyFilters);
-  more.addEventListener("click", () => load(true));
   render();
 
   return {
@@ -221,7 +211,7 @@ export function createRunList(options) {
     find: (id) => state.runs.find((r) => r.id === id),
     cleanup() {
       disposed = true;
-      clearTimeout(typing);
+      stopFilters();
       el.remove();
     },
   };
