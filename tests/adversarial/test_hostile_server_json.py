@@ -12,32 +12,11 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from tests.adversarial._hostile_server import RawClient, hostile, nested_json, raw_http
-from tests.integration.test_server_support import http, start, wait_status
+from tests.adversarial._hostile_server import RawClient, nested_json, raw_http
 
 from taskbeam.server import Server
 from taskbeam.server._limits import MAX_DEPTH, query_int
 from taskbeam.server._projects import Project
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[Server]:
-    with hostile() as (srv, _):
-        yield srv
-
-
-@pytest.fixture
-def api(server: Server) -> Iterator[httpx.Client]:
-    with http(server) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def project(server: Server) -> str:
-    with http(server) as api:
-        project_id = start(api, "tiny", n=3)
-        wait_status(api, project_id, {"done"})
-    return project_id
 
 
 def _post_params(api: httpx.Client, params_text: str) -> httpx.Response:

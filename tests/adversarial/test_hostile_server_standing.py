@@ -10,7 +10,6 @@ from __future__ import annotations
 import concurrent.futures
 import socket
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -44,20 +43,6 @@ ROUTES = sorted(_document_routes())
 
 def test_every_route_of_the_app_is_in_the_openapi_document() -> None:
     assert _app_routes() == _document_routes()
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[Server]:
-    with hostile() as (srv, _):
-        yield srv
-
-
-@pytest.fixture(scope="module")
-def project(server: Server) -> str:
-    with http(server) as api:
-        project_id = start(api, "tiny", n=3)
-        wait_status(api, project_id, {"done"})
-    return project_id
 
 
 def _fill(path: str, project: str) -> str:
