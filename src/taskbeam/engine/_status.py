@@ -1,41 +1,16 @@
-"""Node and run statuses, the legal transitions, and the event record."""
+"""The legal transitions of node statuses, and the event record.
+
+The statuses themselves are defined once, in :mod:`taskbeam._schema`, and
+re-exported here.
+"""
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import NamedTuple
 
+from taskbeam._schema import RunStatus, Status
+
 __all__ = ["LEGAL", "TERMINAL", "Event", "RunStatus", "Status"]
-
-
-class Status(StrEnum):
-    """The status of one node. ``str`` values are what the wire carries."""
-
-    PENDING = "pending"
-    READY = "ready"
-    RUNNING = "running"
-    RETRYING = "retrying"
-    EXPANDED = "expanded"
-    AGGREGATING = "aggregating"
-    DONE = "done"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    SKIPPED = "skipped"
-
-
-class RunStatus(StrEnum):
-    """The status of a whole run.
-
-    ``interrupted`` is never the status of a live run: a stored run shows it
-    when the process that ran it is gone (see ``taskbeam.store._lease``).
-    """
-
-    RUNNING = "running"
-    PAUSED = "paused"
-    DONE = "done"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    INTERRUPTED = "interrupted"
 
 
 TERMINAL = frozenset({Status.DONE, Status.FAILED, Status.CANCELLED, Status.SKIPPED})

@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from taskbeam._errors import TaskbeamError
+from taskbeam._schema import NodeSummary, RunFields, Snapshot
 from taskbeam.store._log import REUSED, Log
 
 __all__ = [
@@ -152,7 +153,7 @@ def read_log(conn: sqlite3.Connection, path: object, run_id: str, checksum: str 
     return Log.decoded(batches)
 
 
-def load_snapshot(conn: sqlite3.Connection, run_id: str, path: object = "") -> dict[str, Any]:
+def load_snapshot(conn: sqlite3.Connection, run_id: str, path: object = "") -> Snapshot:
     """Rebuild ``run.snapshot()`` from the rows of one run (its log checked first).
 
     Raises
@@ -172,7 +173,7 @@ def load_snapshot(conn: sqlite3.Connection, run_id: str, path: object = "") -> d
     name, status, counts, total, created, ended, error, checksum = row
     log = read_log(conn, path, run_id, checksum)
     try:
-        run: dict[str, Any] = {
+        run: RunFields = {
             "id": run_id,
             "name": str(name),
             "status": str(status),
@@ -186,7 +187,7 @@ def load_snapshot(conn: sqlite3.Connection, run_id: str, path: object = "") -> d
             run["error"] = str(error)
     except DECODE_ERRORS as exc:
         raise damaged(path, run_id, "its row of table runs is damaged", exc) from exc
-    nodes: dict[str, dict[str, Any]] = {}
+    nodes: dict[str, NodeSummary] = {}
     edges: list[list[str]] = []
     structures = conn.execute(
         "SELECT parent, nodes FROM structure WHERE run_id = ? ORDER BY rowid", (run_id,)
@@ -198,7 +199,7 @@ def load_snapshot(conn: sqlite3.Connection, run_id: str, path: object = "") -> d
     for parent, text in structures:
         try:
             for node_id, deps, tags, *label in orjson.loads(text):
-                summary: dict[str, Any] = {"status": "pending"}
+                summary: NodeSummary = {"status": "pending"}
                 if parent:
                     summary["parent"] = parent
                 if tags:
@@ -214,16 +215,16 @@ def load_snapshot(conn: sqlite3.Connection, run_id: str, path: object = "") -> d
         for node_id in log.latest:
             row = log.row(node_id)
             status, attempt, started, ended_at, preview, error_type, error_message = row[1:8]
-            summary = nodes.setdefault(node_id, {})
+            summary = nodes.setdefault(node_id, {"status": status})
             summary["status"] = status
-            for key, value in (
-                ("attempt", attempt or None),
-                ("started", started),
-                ("ended", ended_at),
-                ("preview", preview),
-            ):
-                if value is not None:
-                    summary[key] = value
+            if attempt:
+                summary["attempt"] = attempt
+            if started is not None:
+                summary["started"] = started
+            if ended_at is not None:
+                summary["ended"] = ended_at
+            if preview is not None:
+                summary["preview"] = preview
             if error_type is not None:
                 summary["error"] = {"type": error_type, "message": error_message or ""}
             if row[REUSED]:

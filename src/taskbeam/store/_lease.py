@@ -32,12 +32,17 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+
+from taskbeam._schema import RunFields, StoredRunItem
 
 if TYPE_CHECKING:
     from taskbeam.store._sqlite import SQLiteStore
 
 __all__ = ["RENEW", "TTL", "LeaseKeeper", "Owner", "judge", "owner", "renew", "touch"]
+
+# What judge() marks: stored runs as listed, a snapshot's run fields, or plain dicts.
+Judged = TypeVar("Judged", StoredRunItem, RunFields, dict[str, Any])
 
 # Seconds a lease stays valid after its last renewal.
 TTL = 30.0
@@ -152,7 +157,7 @@ def renew(conn: sqlite3.Connection, held: Iterable[str]) -> None:
         )
 
 
-def judge(conn: sqlite3.Connection, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def judge(conn: sqlite3.Connection, items: list[Judged]) -> list[Judged]:
     """Set ``status`` to ``interrupted`` on the live-looking runs of ``items`` whose owner is gone.
 
     ``items`` are run dicts with ``id`` and ``status``; an interrupted one also
