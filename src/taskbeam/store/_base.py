@@ -1,12 +1,22 @@
-"""What every store shares: the record of a run, errors, and reading a snapshot back."""
+"""What every store shares: the record of a run, the protocol the engine
+writes through, errors, and reading a snapshot back.
+
+The store is a floor below the engine: it takes plain records (a
+:class:`RunRecord`, batches of columns, structures as lists) and gives plain
+data back, and knows nothing of runs, nodes or their classes. The engine
+builds those records (``taskbeam.engine._persist``) and writes them through
+:class:`Store`, the few methods it calls.
+"""
 
 from __future__ import annotations
 
+import concurrent.futures
 import sqlite3
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, NamedTuple, Protocol
 
 import orjson
 
@@ -16,6 +26,8 @@ from taskbeam.store._log import REUSED, Log
 
 __all__ = [
     "RunRecord",
+    "Saved",
+    "Store",
     "StoreError",
     "StoreRecoveryWarning",
     "damaged",
@@ -56,6 +68,59 @@ class RunRecord:
     total: int = 0
     checksum: str | None = None
     error: str | None = None
+
+
+class Saved(NamedTuple):
+    """What a save wrote: refused results, and ``{seq: crc32}`` of the batches written.
+
+    With ``replace`` the batches are the run's whole log (it was compacted);
+    otherwise they were added to it.
+    """
+
+    refused: int
+    batches: dict[int, int]
+    replace: bool
+
+
+class Store(Protocol):
+    """What the engine calls on a store (``SQLiteStore`` is the one shipped).
+
+    Writes return futures, resolved on the store's own writer thread, so a
+    run never waits on the disk except where it chooses to.
+    """
+
+    @property
+    def path(self) -> Path:
+        """Where the store lives; emergency backups go next to it."""
+        ...
+
+    def create_run(
+        self,
+        record: RunRecord,
+        structure: Sequence[Any] | str,
+        keep: Iterable[str] | None = None,
+    ) -> concurrent.futures.Future[Saved]:
+        """Record a new or resumed run and its graph, before any node starts."""
+        ...
+
+    def save(
+        self,
+        record: RunRecord,
+        batch: dict[str, Any],
+        structures: Sequence[tuple[str, Sequence[Any]]] = (),
+        live: Iterable[str] | None = None,
+        log: Mapping[int, int] | None = None,
+    ) -> concurrent.futures.Future[Saved]:
+        """Append a batch of changed nodes (as columns) to the run's log."""
+        ...
+
+    def verify(self, run_id: str, batches: dict[int, int], total: int) -> list[str]:
+        """Read a run back and compare it with what was written; the differences."""
+        ...
+
+    def load_for_resume(self, run_id: str) -> dict[str, Any]:
+        """Options, done nodes and stored sub-graphs of a run to continue."""
+        ...
 
 
 def log_digest(batches: Mapping[int, int]) -> str | None:

@@ -56,7 +56,7 @@ import warnings
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import orjson
 
@@ -64,6 +64,7 @@ from taskbeam._schema import StoredRunItem
 from taskbeam.store._base import (
     DECODE_ERRORS,
     RunRecord,
+    Saved,
     StoreError,
     StoreRecoveryWarning,
     damaged,
@@ -146,18 +147,6 @@ COMPACT_AFTER = 64
 
 _STOP = object()
 _CHECKPOINT = object()
-
-
-class Saved(NamedTuple):
-    """What a save wrote: refused results, and ``{seq: crc32}`` of the batches written.
-
-    With ``replace`` the batches are the run's whole log (it was compacted);
-    otherwise they were added to it.
-    """
-
-    refused: int
-    batches: dict[int, int]
-    replace: bool
 
 
 SQLITE_HEADER = b"SQLite format 3\x00"
