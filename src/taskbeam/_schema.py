@@ -1,4 +1,5 @@
-"""The statuses and the snapshot's shape: one definition each, shared by every floor.
+"""The statuses, the change record and the snapshot's shape: one definition
+each, shared by every floor.
 
 A leaf module: it imports nothing of taskbeam, so the store, the engine, the
 broadcaster, the server's OpenAPI document and the tests all read the same
@@ -13,11 +14,12 @@ uses ``null`` to delete), so every optional field is ``NotRequired``.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, Literal, NamedTuple, NotRequired, TypedDict
 
 __all__ = [
     "BatchFrame",
     "ErrorSummary",
+    "Event",
     "NodeSummary",
     "RunFields",
     "RunStatus",
@@ -56,6 +58,23 @@ class RunStatus(StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     INTERRUPTED = "interrupted"
+
+
+class Event(NamedTuple):
+    """One state change, as subscribers receive it.
+
+    ``node_id`` is ``None`` for a change of the run's own status; ``old`` is
+    ``None`` when a node first appears (children of an expanded node).
+    ``time`` is ``time.monotonic()``; ``seq`` increases by one per event of a run.
+    """
+
+    run_id: str
+    seq: int
+    node_id: str | None
+    old: str | None
+    new: str
+    attempt: int
+    time: float
 
 
 class ErrorSummary(TypedDict):

@@ -1,14 +1,12 @@
-"""The legal transitions of node statuses, and the event record.
+"""The legal transitions of node statuses.
 
-The statuses themselves are defined once, in :mod:`taskbeam._schema`, and
-re-exported here.
+The statuses and the event record are defined once, in
+:mod:`taskbeam._schema`, and re-exported here.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
-from taskbeam._schema import RunStatus, Status
+from taskbeam._schema import Event, RunStatus, Status
 
 __all__ = ["LEGAL", "TERMINAL", "Event", "RunStatus", "Status"]
 
@@ -30,20 +28,3 @@ LEGAL: dict[Status, frozenset[Status]] = {
     Status.CANCELLED: frozenset(),
     Status.SKIPPED: frozenset(),
 }
-
-
-class Event(NamedTuple):
-    """One state change, as subscribers receive it.
-
-    ``node_id`` is ``None`` for a change of the run's own status; ``old`` is
-    ``None`` when a node first appears (children of an expanded node).
-    ``time`` is ``time.monotonic()``; ``seq`` increases by one per event of a run.
-    """
-
-    run_id: str
-    seq: int
-    node_id: str | None
-    old: str | None
-    new: str
-    attempt: int
-    time: float
