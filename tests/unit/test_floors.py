@@ -55,9 +55,6 @@ CYCLES: dict[tuple[str, str], str] = {
     ("taskbeam._stored", "taskbeam.widget"): (
         "StoredRun.view builds a GraphView, whose history list opens stored runs"
     ),
-    ("taskbeam.graph._validate", "taskbeam.graph._graph"): (
-        "type only: check_task is annotated with Task, defined in the module that calls it"
-    ),
     ("taskbeam.server._restore", "taskbeam.server._projects"): (
         "type only: the restore helpers take the Projects table that calls them"
     ),
