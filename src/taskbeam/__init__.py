@@ -21,6 +21,7 @@ from taskbeam._errors import (
 )
 from taskbeam._service import ExecutionService
 from taskbeam._stored import StoredResults, StoredRun, open_run
+from taskbeam._version import __version__
 from taskbeam.broadcast import Broadcaster, BroadcastStats, Subscription
 from taskbeam.engine import (
     ErrorInfo,
@@ -51,7 +52,6 @@ if _typing.TYPE_CHECKING:
     from taskbeam.server import Registry, serve
     from taskbeam.widget import GraphView
 
-__version__ = "0.1.0"
 
 __all__ = [
     "BroadcastStats",

@@ -15,9 +15,9 @@ import pytest
 from tests.adversarial._hostile_store import remount_read_only, tmpfs
 
 import taskbeam as tb
+from taskbeam.engine._persist import columns
 from taskbeam.store._backup import write_backup
 from taskbeam.store._base import RunRecord
-from taskbeam.store._log import columns
 
 FAST = tb.SavePolicy(watched=0.01, unwatched=0.01, attempts=2, backoff=0.01)
 

@@ -447,8 +447,8 @@ def test_the_run_row_checksum_covers_the_whole_log(store: Any) -> None:
 
 
 def test_a_save_without_changed_nodes_adds_no_batch(store: Any) -> None:
+    from taskbeam.engine._persist import columns
     from taskbeam.store._base import RunRecord
-    from taskbeam.store._log import columns
 
     record = RunRecord(id="r", name="n", status="running", options={}, created=0.0, total=0)
     store.create_run(record, []).result(5)

@@ -55,11 +55,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from taskbeam._errors import NotRunning
+from taskbeam._schema import Event, Status
 from taskbeam.broadcast._batcher import RUN, Batcher, NotComposable, Priority, compose
 from taskbeam.broadcast._codec import dumps, encode
 from taskbeam.broadcast._patch import diff
 from taskbeam.broadcast._source import Source
-from taskbeam.engine import Event, Status
 
 __all__ = ["BroadcastStats", "Broadcaster", "SubscriberStats", "Subscription"]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol, runtime_checkable
 
-from taskbeam.engine import Event
+from taskbeam._schema import Event
 
 __all__ = ["Source"]
 

@@ -1,8 +1,9 @@
 """The run's side of persistence: what changed, when to save, the final save.
 
 Lives on the run's thread. The state machine marks every node it changes
-(``RunState.dirty``); the recorder turns those nodes into rows and hands
-them to the store's writer thread, which serializes results and commits,
+(``RunState.dirty``); the recorder turns those nodes into plain columns
+(:func:`columns`) and hands them to the store's writer thread, which
+serializes results and commits,
 so the run never waits on the disk except twice: its creation is stored
 before the first node starts (so any run that started can be resumed), and
 its final save is confirmed before ``run.wait()`` returns.
@@ -17,6 +18,13 @@ changed since (every node, if a save failed), then read back and compared
 (node count and the CRC-32 of every batch of the log), up to ``attempts``
 times with backoff. If the database still refuses, the run is written to an
 emergency JSON backup, and the failure becomes the run's ``store_error``.
+
+What the recorder reads of its run is explicit: the run's identity and
+options, its state machine and graph, whether it was resumed and whether
+anyone watches it (given when it is made), and the loop and start time
+(set by the run as it starts: ``loop`` before the run's thread starts,
+``t0`` when its first node may start). It writes through the store's
+protocol (:class:`taskbeam.store._base.Store`), plain records only.
 """
 
 from __future__ import annotations
@@ -25,24 +33,21 @@ import asyncio
 import concurrent.futures
 import logging
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import orjson
 
-from taskbeam.engine._state import structure
+from taskbeam.engine._capture import OutputBuffer
+from taskbeam.engine._preview import previews
+from taskbeam.engine._state import Node, RunState, structure
 from taskbeam.engine._status import Status
-from taskbeam.graph._graph import Links
+from taskbeam.graph._graph import Graph, Links
 from taskbeam.store._backup import write_backup
-from taskbeam.store._base import RunRecord, StoreError, log_digest
-from taskbeam.store._log import columns
+from taskbeam.store._base import RunRecord, Saved, Store, StoreError, log_digest
 
-if TYPE_CHECKING:
-    from taskbeam.engine._run import Run
-    from taskbeam.store._sqlite import Saved, SQLiteStore
-
-__all__ = ["Recorder", "SavePolicy"]
+__all__ = ["Recorder", "SavePolicy", "columns"]
 
 log = logging.getLogger("taskbeam.store")
 T = TypeVar("T")
@@ -81,12 +86,88 @@ class SavePolicy:
             raise ValueError("SavePolicy.attempts must be >= 1")
 
 
+def columns(nodes: Sequence[Node], t0: float, errors: bool = True) -> dict[str, Any]:
+    """A batch of ``nodes`` as plain columns (the format of :mod:`taskbeam.store._log`).
+
+    Previews of done nodes are made here if the nodes have none yet (they
+    are not kept on the nodes: a snapshot makes its own).
+
+    ``errors=False`` promises that no node is failed or retrying (the run's
+    counts tell), which skips a pass over the nodes.
+    """
+    done, failed, retrying = DONE, FAILED, RETRYING
+    count = len(nodes)
+    status = [n.status for n in nodes]
+    result = [n.result for n in nodes]
+    preview: list[str | None] = [n.preview for n in nodes]
+    if status.count(done) == count:  # the common case: every node is done
+        fmt: list[str | None] = ["json"] * count
+        if preview.count(None) == count:  # and none has its preview yet
+            # Tasks run for their effects return None: no per-result pass then.
+            preview[:] = ["None"] * count if result.count(None) == count else previews(result)
+    else:
+        fmt = ["json" if s is done else None for s in status]
+        result = [r if s is done else None for s, r in zip(status, result, strict=True)]
+        preview = [p if s is done else None for s, p in zip(status, preview, strict=True)]
+    if None in preview:
+        missing = [i for i, p in enumerate(preview) if p is None and status[i] is done]
+        for i, text in zip(missing, previews([result[i] for i in missing]), strict=True):
+            preview[i] = text
+    return {
+        "t0": t0,
+        "id": [n.id for n in nodes],
+        "status": status,
+        "attempt": [n.attempt for n in nodes],
+        "started": [n.started for n in nodes],
+        "ended": [n.ended for n in nodes],
+        "preview": preview,
+        "format": fmt,
+        "result": result,
+        "fingerprint": [n.fingerprint for n in nodes],
+        "error": {
+            n.id: [n.error.type, n.error.message, n.error.traceback]
+            for n in nodes
+            if n.error is not None and (n.status is failed or n.status is retrying)
+        }
+        if errors
+        else {},
+        "output": {
+            n.id: text for n in nodes if n.output is not None and (text := n.output.getvalue())
+        }
+        if OutputBuffer.made
+        else {},
+    }
+
+
 class Recorder:
     """Saves one run to one store. Every method runs on the run's thread except ``create``."""
 
-    def __init__(self, run: Run, store: SQLiteStore, policy: SavePolicy) -> None:
-        self.run = run
+    def __init__(
+        self,
+        state: RunState,
+        graph: Graph,
+        store: Store,
+        policy: SavePolicy,
+        *,
+        run_id: str,
+        name: str,
+        options: dict[str, Any],
+        created: float,
+        resumed: bool,
+        watched: Callable[[], bool],
+    ) -> None:
+        self.state = state
+        self.graph = graph
         self.store = store
+        self.id = run_id
+        self.name = name
+        self.options = options
+        self.created = created
+        self.resumed = resumed
+        self.watched = watched  # whether the run has subscribers now
+        # Set by the run: its loop (before its thread starts), its start time.
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.t0 = 0.0
         self.policy = policy
         self.timer: asyncio.TimerHandle | None = None
         self.error: str | None = None
@@ -99,14 +180,14 @@ class Recorder:
         self.batches: dict[int, int] = {}  # the run's log as written: {seq: crc32}
 
     def record(self) -> RunRecord:
-        st = self.run._state
+        st = self.state
         return RunRecord(
-            id=self.run.id,
-            name=self.run.name,
+            id=self.id,
+            name=self.name,
             status=st.status.value,
-            options=self.run.options,
-            created=self.run.created,
-            ended=None if st.ended is None else round(st.ended - self.run._t0, 3),
+            options=self.options,
+            created=self.created,
+            ended=None if st.ended is None else round(st.ended - self.t0, 3),
             counts={s.value: n for s, n in st.counts.items()},
             total=len(st.nodes),
             checksum=log_digest(self.batches),
@@ -115,8 +196,8 @@ class Recorder:
 
     def create(self, keep: list[str] | None) -> None:
         """Store the run and its graph; blocks the caller. Raises StoreError."""
-        st = self.run._state
-        links = self.run.graph.links()
+        st = self.state
+        links = self.graph.links()
         text = _STRUCTURE.get(links)
         if text is None:  # the top level is the graph itself: encoded once per graph version
             text = _STRUCTURE[links] = orjson.dumps(st.structure()).decode()
@@ -139,10 +220,10 @@ class Recorder:
         free again (at most every ``STREAM_GAP`` seconds), so the writer works
         beside the run instead of after it.
         """
-        if self.run._state.open == 0:
+        if self.state.open == 0:
             return  # the run has ended: its final save follows at once
         now = loop.time()
-        if self.run._subscribers:
+        if self.watched():
             delay = self.policy.watched
             if self.in_flight is None or self.in_flight.done():
                 delay = min(delay, max(0.0, self.last + STREAM_GAP - now))
@@ -160,13 +241,13 @@ class Recorder:
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
-        st = self.run._state
+        st = self.state
         if not st.dirty or st.open == 0:
             return  # nothing to save, or the run has ended and its final save follows
-        batch = columns(list(st.dirty), self.run._t0, self._errors())
+        batch = columns(list(st.dirty), self.t0, self._errors())
         st.dirty.clear()
         structures, st.structures = st.structures, []
-        loop = self.run._loop
+        loop = self.loop
         self.last = loop.time() if loop is not None else 0.0
         applied = self.in_flight = concurrent.futures.Future()
         self.store.save(self.record(), batch, structures, log=self.batches).add_done_callback(
@@ -174,7 +255,7 @@ class Recorder:
         )
 
     def _errors(self) -> bool:
-        counts = self.run._state.counts
+        counts = self.state.counts
         return bool(counts.get(FAILED) or counts.get(RETRYING))
 
     def _saved(
@@ -185,9 +266,7 @@ class Recorder:
             exc = future.exception()
             if exc is not None:
                 self.lost = True  # the final save sends every node, not only the last changes
-                log.warning(
-                    "saving run %s failed (the final save will retry): %s", self.run.id, exc
-                )
+                log.warning("saving run %s failed (the final save will retry): %s", self.id, exc)
             else:
                 self._apply(future.result())
         finally:
@@ -198,10 +277,10 @@ class Recorder:
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
-        st = self.run._state
+        st = self.state
         nodes = list(st.nodes.values())
         dirty, st.dirty = st.dirty or set(), None
-        live = [n.id for n in nodes] if self.run._resumed else None
+        live = [n.id for n in nodes] if self.resumed else None
         if self.in_flight is not None:  # whether it landed decides what is sent now
             await asyncio.wrap_future(self.in_flight)
             self.in_flight = None
@@ -209,7 +288,7 @@ class Recorder:
         for attempt in range(self.policy.attempts):
             full = self.lost or attempt > 0
             every = full or len(dirty) == len(nodes)  # then in the run's order
-            batch = columns(nodes if every else list(dirty), self.run._t0, self._errors())
+            batch = columns(nodes if every else list(dirty), self.t0, self._errors())
             structures = (
                 [(n.id, structure(n.children)) for n in nodes if n.children]
                 if full or live is not None
@@ -221,17 +300,17 @@ class Recorder:
                 )
                 self._apply(saved)
                 # Read back on this thread: the run has ended, nothing waits on its loop.
-                problems = self.store.verify(self.run.id, self.batches, len(nodes))
+                problems = self.store.verify(self.id, self.batches, len(nodes))
                 if problems:
                     raise StoreError(
-                        f"verification of run {self.run.id} failed: " + "; ".join(problems)
+                        f"verification of run {self.id} failed: " + "; ".join(problems)
                     )
                 return
             except StoreError as exc:
                 last = exc
                 if attempt + 1 < self.policy.attempts:
                     await asyncio.sleep(self.policy.backoff * 2**attempt)
-        batch = columns(nodes, self.run._t0)
+        batch = columns(nodes, self.t0)
         structures = [(n.id, structure(n.children)) for n in nodes if n.children]
         try:
             path = await _off_loop(
@@ -245,7 +324,7 @@ class Recorder:
             self.error = f"{last}; the run was written to the emergency backup {path}"
         except StoreError as exc:
             self.error = f"{last}; {exc}; results are only in memory (run.results)"
-        log.error("run %s: %s", self.run.id, self.error)
+        log.error("run %s: %s", self.id, self.error)
 
 
 async def _off_loop(fn: Callable[..., T], *args: Any) -> T:

@@ -87,7 +87,7 @@ from taskbeam.engine._status import TERMINAL, Event, RunStatus, Status
 from taskbeam.graph import Expansion, Graph
 
 if TYPE_CHECKING:
-    from taskbeam.store import SQLiteStore
+    from taskbeam.store._base import Store
     from taskbeam.widget import GraphView
 
 __all__ = ["Run", "resume", "start"]
@@ -147,7 +147,7 @@ class Run:
         sync_workers: int | None = None,
         output_limit: int = OUTPUT_LIMIT,
         seed: int | None = None,
-        store: SQLiteStore | None = None,
+        store: Store | None = None,
         save_policy: SavePolicy | None = None,
         project: str | None = None,
         executor: Executor | None = None,
@@ -205,7 +205,18 @@ class Run:
             self.options["project"] = project
         self._recorder: Recorder | None = None
         if store is not None:
-            self._recorder = Recorder(self, store, save_policy or SavePolicy())
+            self._recorder = Recorder(
+                self._state,
+                graph,
+                store,
+                save_policy or SavePolicy(),
+                run_id=self.id,
+                name=self.name,
+                options=self.options,
+                created=self.created,
+                resumed=restore is not None,
+                watched=lambda: bool(self._subscribers),
+            )
         self._subscribers: tuple[Subscriber, ...] = ()
         self._view: GraphView | None = None
         self._done: concurrent.futures.Future[Run] = concurrent.futures.Future()
@@ -243,6 +254,8 @@ class Run:
         # from this thread may queue on it as soon as this returns, without
         # waiting for the new thread to get going.
         loop = self._loop = new_loop(self._nested)
+        if self._recorder is not None:
+            self._recorder.loop = loop
         # asyncio.to_thread from a task: daemon threads, never waited for at the end.
         threads = min(32, (os.cpu_count() or 1) + 4)  # as asyncio's own default
         loop.set_default_executor(LoopThreads(threads, f"taskbeam-{self.id}-to_thread"))
@@ -353,6 +366,8 @@ class Run:
     async def _main(self) -> None:
         self._finished = asyncio.Event()
         self._t0 = now = time.monotonic()
+        if self._recorder is not None:
+            self._recorder.t0 = now
         self._state.start(now)
         # Pumped from a plain callback rather than from this Task, so each
         # task started eagerly need not step out of this one and back.
@@ -863,7 +878,7 @@ class Run:
         return None if self._recorder is None else self._recorder.error
 
     @property
-    def store(self) -> SQLiteStore | None:
+    def store(self) -> Store | None:
         return None if self._recorder is None else self._recorder.store
 
     def details(self, node_id: str) -> dict[str, Any]:
@@ -1000,7 +1015,7 @@ def start(
     sync_workers: int | None = None,
     output_limit: int = OUTPUT_LIMIT,
     seed: int | None = None,
-    store: SQLiteStore | None = None,
+    store: Store | None = None,
     save_policy: SavePolicy | None = None,
     project: str | None = None,
     executor: Executor | None = None,
@@ -1070,7 +1085,7 @@ def resume(
     run_id: str,
     graph: Graph,
     *,
-    store: SQLiteStore | None = None,
+    store: Store | None = None,
     **options: Any,
 ) -> Run:
     """Continue a stored run of ``graph``; return the new, running Run (same id).

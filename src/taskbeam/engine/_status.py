@@ -1,41 +1,14 @@
-"""Node and run statuses, the legal transitions, and the event record."""
+"""The legal transitions of node statuses.
+
+The statuses and the event record are defined once, in
+:mod:`taskbeam._schema`, and re-exported here.
+"""
 
 from __future__ import annotations
 
-from enum import StrEnum
-from typing import NamedTuple
+from taskbeam._schema import Event, RunStatus, Status
 
 __all__ = ["LEGAL", "TERMINAL", "Event", "RunStatus", "Status"]
-
-
-class Status(StrEnum):
-    """The status of one node. ``str`` values are what the wire carries."""
-
-    PENDING = "pending"
-    READY = "ready"
-    RUNNING = "running"
-    RETRYING = "retrying"
-    EXPANDED = "expanded"
-    AGGREGATING = "aggregating"
-    DONE = "done"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    SKIPPED = "skipped"
-
-
-class RunStatus(StrEnum):
-    """The status of a whole run.
-
-    ``interrupted`` is never the status of a live run: a stored run shows it
-    when the process that ran it is gone (see ``taskbeam.store._lease``).
-    """
-
-    RUNNING = "running"
-    PAUSED = "paused"
-    DONE = "done"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    INTERRUPTED = "interrupted"
 
 
 TERMINAL = frozenset({Status.DONE, Status.FAILED, Status.CANCELLED, Status.SKIPPED})
@@ -55,20 +28,3 @@ LEGAL: dict[Status, frozenset[Status]] = {
     Status.CANCELLED: frozenset(),
     Status.SKIPPED: frozenset(),
 }
-
-
-class Event(NamedTuple):
-    """One state change, as subscribers receive it.
-
-    ``node_id`` is ``None`` for a change of the run's own status; ``old`` is
-    ``None`` when a node first appears (children of an expanded node).
-    ``time`` is ``time.monotonic()``; ``seq`` increases by one per event of a run.
-    """
-
-    run_id: str
-    seq: int
-    node_id: str | None
-    old: str | None
-    new: str
-    attempt: int
-    time: float

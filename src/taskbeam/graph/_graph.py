@@ -18,11 +18,12 @@ from __future__ import annotations
 import inspect
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, overload
 
 from taskbeam._errors import GraphError
+from taskbeam.graph._task import Task
 from taskbeam.graph._validate import check_task, find_cycle
 
 if TYPE_CHECKING:
@@ -35,30 +36,6 @@ _NO_KWARGS: Mapping[str, Any] = MappingProxyType({})
 _SPEC_ATTRS = ("kwargs", "retries", "backoff", "timeout", "priority", "tags", "label")
 # A label is for people to read on a node: one line, short.
 LABEL_CHARS = 200
-
-
-@dataclass(frozen=True, slots=True)
-class Task:
-    """One node of a graph: a callable, its dependencies and its policies.
-
-    ``deps`` are dependency ids and ``args`` the keyword names their results
-    are passed under (the same unless a mapping was given). ``label`` is
-    what views show for the node instead of its id (the id stays its
-    identity); ``None`` shows the id.
-    """
-
-    id: str
-    fn: Callable[..., Any]
-    deps: tuple[str, ...] = ()
-    args: tuple[str, ...] = ()
-    kwargs: Mapping[str, Any] = field(default_factory=dict)
-    retries: int = 0
-    backoff: float = 0.5
-    timeout: float | None = None
-    priority: int = 0
-    tags: tuple[str, ...] = ()
-    is_async: bool = False
-    label: str | None = None
 
 
 @dataclass(frozen=True, slots=True, eq=False, weakref_slot=True)

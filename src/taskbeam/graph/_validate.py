@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from taskbeam._errors import GraphError
 
 if TYPE_CHECKING:
-    from taskbeam.graph._graph import Task
+    from taskbeam.graph._task import Task
 
 __all__ = ["check_task", "find_cycle"]
 

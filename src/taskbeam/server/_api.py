@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-import taskbeam
+from taskbeam._version import __version__
 from taskbeam.server._hub import Hub
 from taskbeam.server._limits import MAX_DEPTH, JSONLimitError, check_json, query_int, strict_loads
 from taskbeam.server._openapi import OPENAPI
@@ -69,7 +69,7 @@ class Api:
         ]
 
     async def health(self, request: Request) -> Response:
-        return json_response({"status": "ok", "version": taskbeam.__version__})
+        return json_response({"status": "ok", "version": __version__})
 
     async def openapi(self, request: Request) -> Response:
         return json_response(OPENAPI)

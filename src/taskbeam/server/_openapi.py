@@ -9,15 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from taskbeam._schema import RunStatus, Status
 from taskbeam.store._stored import CURSOR, STATUS_FILTER
 
 __all__ = ["OPENAPI"]
 
-_STATUSES = ["created", "running", "paused", "done", "failed", "cancelled", "interrupted"]
-_NODE_STATUSES = [
-    "pending", "ready", "running", "retrying", "expanded",
-    "aggregating", "done", "failed", "cancelled", "skipped",
-]  # fmt: skip
+# A project is "created" before its first run starts; then it has its run's status.
+_STATUSES = ["created", *(s.value for s in RunStatus)]
+_NODE_STATUSES = [s.value for s in Status]
 
 
 def _ref(name: str) -> dict[str, str]:

@@ -1,20 +1,33 @@
-"""What every store shares: the record of a run, errors, and reading a snapshot back."""
+"""What every store shares: the record of a run, the protocol the engine
+writes through, errors, and reading a snapshot back.
+
+The store is a floor below the engine: it takes plain records (a
+:class:`RunRecord`, batches of columns, structures as lists) and gives plain
+data back, and knows nothing of runs, nodes or their classes. The engine
+builds those records (``taskbeam.engine._persist``) and writes them through
+:class:`Store`, the few methods it calls.
+"""
 
 from __future__ import annotations
 
+import concurrent.futures
 import sqlite3
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, NamedTuple, Protocol
 
 import orjson
 
 from taskbeam._errors import TaskbeamError
+from taskbeam._schema import NodeSummary, RunFields, Snapshot
 from taskbeam.store._log import REUSED, Log
 
 __all__ = [
     "RunRecord",
+    "Saved",
+    "Store",
     "StoreError",
     "StoreRecoveryWarning",
     "damaged",
@@ -55,6 +68,59 @@ class RunRecord:
     total: int = 0
     checksum: str | None = None
     error: str | None = None
+
+
+class Saved(NamedTuple):
+    """What a save wrote: refused results, and ``{seq: crc32}`` of the batches written.
+
+    With ``replace`` the batches are the run's whole log (it was compacted);
+    otherwise they were added to it.
+    """
+
+    refused: int
+    batches: dict[int, int]
+    replace: bool
+
+
+class Store(Protocol):
+    """What the engine calls on a store (``SQLiteStore`` is the one shipped).
+
+    Writes return futures, resolved on the store's own writer thread, so a
+    run never waits on the disk except where it chooses to.
+    """
+
+    @property
+    def path(self) -> Path:
+        """Where the store lives; emergency backups go next to it."""
+        ...
+
+    def create_run(
+        self,
+        record: RunRecord,
+        structure: Sequence[Any] | str,
+        keep: Iterable[str] | None = None,
+    ) -> concurrent.futures.Future[Saved]:
+        """Record a new or resumed run and its graph, before any node starts."""
+        ...
+
+    def save(
+        self,
+        record: RunRecord,
+        batch: dict[str, Any],
+        structures: Sequence[tuple[str, Sequence[Any]]] = (),
+        live: Iterable[str] | None = None,
+        log: Mapping[int, int] | None = None,
+    ) -> concurrent.futures.Future[Saved]:
+        """Append a batch of changed nodes (as columns) to the run's log."""
+        ...
+
+    def verify(self, run_id: str, batches: dict[int, int], total: int) -> list[str]:
+        """Read a run back and compare it with what was written; the differences."""
+        ...
+
+    def load_for_resume(self, run_id: str) -> dict[str, Any]:
+        """Options, done nodes and stored sub-graphs of a run to continue."""
+        ...
 
 
 def log_digest(batches: Mapping[int, int]) -> str | None:
@@ -152,7 +218,7 @@ def read_log(conn: sqlite3.Connection, path: object, run_id: str, checksum: str 
     return Log.decoded(batches)
 
 
-def load_snapshot(conn: sqlite3.Connection, run_id: str, path: object = "") -> dict[str, Any]:
+def load_snapshot(conn: sqlite3.Connection, run_id: str, path: object = "") -> Snapshot:
     """Rebuild ``run.snapshot()`` from the rows of one run (its log checked first).
 
     Raises
@@ -172,7 +238,7 @@ def load_snapshot(conn: sqlite3.Connection, run_id: str, path: object = "") -> d
     name, status, counts, total, created, ended, error, checksum = row
     log = read_log(conn, path, run_id, checksum)
     try:
-        run: dict[str, Any] = {
+        run: RunFields = {
             "id": run_id,
             "name": str(name),
             "status": str(status),
@@ -186,7 +252,7 @@ def load_snapshot(conn: sqlite3.Connection, run_id: str, path: object = "") -> d
             run["error"] = str(error)
     except DECODE_ERRORS as exc:
         raise damaged(path, run_id, "its row of table runs is damaged", exc) from exc
-    nodes: dict[str, dict[str, Any]] = {}
+    nodes: dict[str, NodeSummary] = {}
     edges: list[list[str]] = []
     structures = conn.execute(
         "SELECT parent, nodes FROM structure WHERE run_id = ? ORDER BY rowid", (run_id,)
@@ -198,7 +264,7 @@ def load_snapshot(conn: sqlite3.Connection, run_id: str, path: object = "") -> d
     for parent, text in structures:
         try:
             for node_id, deps, tags, *label in orjson.loads(text):
-                summary: dict[str, Any] = {"status": "pending"}
+                summary: NodeSummary = {"status": "pending"}
                 if parent:
                     summary["parent"] = parent
                 if tags:
@@ -214,16 +280,16 @@ def load_snapshot(conn: sqlite3.Connection, run_id: str, path: object = "") -> d
         for node_id in log.latest:
             row = log.row(node_id)
             status, attempt, started, ended_at, preview, error_type, error_message = row[1:8]
-            summary = nodes.setdefault(node_id, {})
+            summary = nodes.setdefault(node_id, {"status": status})
             summary["status"] = status
-            for key, value in (
-                ("attempt", attempt or None),
-                ("started", started),
-                ("ended", ended_at),
-                ("preview", preview),
-            ):
-                if value is not None:
-                    summary[key] = value
+            if attempt:
+                summary["attempt"] = attempt
+            if started is not None:
+                summary["started"] = started
+            if ended_at is not None:
+                summary["ended"] = ended_at
+            if preview is not None:
+                summary["preview"] = preview
             if error_type is not None:
                 summary["error"] = {"type": error_type, "message": error_message or ""}
             if row[REUSED]:

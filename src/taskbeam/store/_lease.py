@@ -25,19 +25,34 @@ Threading: :func:`touch` and :func:`renew` run on the store's writer thread
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import os
 import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, NamedTuple, Protocol, TypeVar
 
-if TYPE_CHECKING:
-    from taskbeam.store._sqlite import SQLiteStore
+from taskbeam._schema import RunFields, StoredRunItem
 
 __all__ = ["RENEW", "TTL", "LeaseKeeper", "Owner", "judge", "owner", "renew", "touch"]
+
+# What judge() marks: stored runs as listed, a snapshot's run fields, or plain dicts.
+Judged = TypeVar("Judged", StoredRunItem, RunFields, dict[str, Any])
+T = TypeVar("T")
+
+
+class Writer(Protocol):
+    """What the lease keeper needs of its store (``SQLiteStore`` is one)."""
+
+    @property
+    def path(self) -> Path: ...
+
+    def submit(self, fn: Callable[[sqlite3.Connection], T]) -> concurrent.futures.Future[T]: ...
+
 
 # Seconds a lease stays valid after its last renewal.
 TTL = 30.0
@@ -152,7 +167,7 @@ def renew(conn: sqlite3.Connection, held: Iterable[str]) -> None:
         )
 
 
-def judge(conn: sqlite3.Connection, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def judge(conn: sqlite3.Connection, items: list[Judged]) -> list[Judged]:
     """Set ``status`` to ``interrupted`` on the live-looking runs of ``items`` whose owner is gone.
 
     ``items`` are run dicts with ``id`` and ``status``; an interrupted one also
@@ -199,7 +214,7 @@ class LeaseKeeper:
     store's writer.
     """
 
-    def __init__(self, store: SQLiteStore, interval: float = RENEW) -> None:
+    def __init__(self, store: Writer, interval: float = RENEW) -> None:
         self.store = store
         self.interval = interval
         self.held: set[str] = set()  # touched on the writer thread only

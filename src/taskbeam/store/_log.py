@@ -1,9 +1,11 @@
-"""Node states as a log of batches: make, encode and read them back (pure functions).
+"""Node states as a log of batches: encode them and read them back (pure functions).
 
 Each save appends one batch: one transaction and one database row however
 many nodes changed. The state of a node is its row in the latest batch that
 holds it. A batch is a JSON object of columns, so that making one from
-thousands of nodes is a handful of list comprehensions and one orjson call::
+thousands of nodes is a handful of list comprehensions and one orjson call
+(the engine makes them, in ``taskbeam.engine._persist.columns``: the store
+takes plain columns and knows nothing of nodes)::
 
     {"t0": 5341.2,                     # monotonic time the run started
      "id": ["a", "b"], "status": ["done", "running"], "attempt": [1, 1],
@@ -26,18 +28,15 @@ import contextlib
 import math
 import sqlite3
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from itertools import repeat
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
 from taskbeam.store._serialize import JSONSerializer, Serializer
 
-if TYPE_CHECKING:
-    from taskbeam.engine._state import Node
-
-__all__ = ["FIELDS", "REUSED", "Log", "columns", "encode"]
+__all__ = ["FIELDS", "REUSED", "Log", "encode"]
 
 FIELDS = (
     "node_id",
@@ -59,61 +58,6 @@ FIELDS = (
 REUSED = FIELDS.index("reused")  # a row's mark: restored from an earlier run on continue
 _JSON = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 _STRICT = orjson.OPT_SERIALIZE_NUMPY  # non-string keys raise
-
-
-def columns(nodes: Sequence[Node], t0: float, errors: bool = True) -> dict[str, Any]:
-    """A batch (as columns) of ``nodes``; previews of done nodes are made here if
-    the nodes have none yet (they are not kept on the nodes: a snapshot makes its own).
-
-    ``errors=False`` promises that no node is failed or retrying (the run's
-    counts tell), which skips a pass over the nodes.
-    """
-    from taskbeam.engine._capture import OutputBuffer
-    from taskbeam.engine._preview import previews
-    from taskbeam.engine._status import Status
-
-    done, failed, retrying = Status.DONE, Status.FAILED, Status.RETRYING
-    count = len(nodes)
-    status = [n.status for n in nodes]
-    result = [n.result for n in nodes]
-    preview: list[str | None] = [n.preview for n in nodes]
-    if status.count(done) == count:  # the common case: every node is done
-        fmt: list[str | None] = ["json"] * count
-        if preview.count(None) == count:  # and none has its preview yet
-            # Tasks run for their effects return None: no per-result pass then.
-            preview[:] = ["None"] * count if result.count(None) == count else previews(result)
-    else:
-        fmt = ["json" if s is done else None for s in status]
-        result = [r if s is done else None for s, r in zip(status, result, strict=True)]
-        preview = [p if s is done else None for s, p in zip(status, preview, strict=True)]
-    if None in preview:
-        missing = [i for i, p in enumerate(preview) if p is None and status[i] is done]
-        for i, text in zip(missing, previews([result[i] for i in missing]), strict=True):
-            preview[i] = text
-    return {
-        "t0": t0,
-        "id": [n.id for n in nodes],
-        "status": status,
-        "attempt": [n.attempt for n in nodes],
-        "started": [n.started for n in nodes],
-        "ended": [n.ended for n in nodes],
-        "preview": preview,
-        "format": fmt,
-        "result": result,
-        "fingerprint": [n.fingerprint for n in nodes],
-        "error": {
-            n.id: [n.error.type, n.error.message, n.error.traceback]
-            for n in nodes
-            if n.error is not None and (n.status is failed or n.status is retrying)
-        }
-        if errors
-        else {},
-        "output": {
-            n.id: text for n in nodes if n.output is not None and (text := n.output.getvalue())
-        }
-        if OutputBuffer.made
-        else {},
-    }
 
 
 def encode(batch: dict[str, Any], serializer: Serializer) -> tuple[bytes, list[Any], int]:

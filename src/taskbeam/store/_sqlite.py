@@ -56,13 +56,15 @@ import warnings
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar, cast
 
 import orjson
 
+from taskbeam._schema import StoredRunItem
 from taskbeam.store._base import (
     DECODE_ERRORS,
     RunRecord,
+    Saved,
     StoreError,
     StoreRecoveryWarning,
     damaged,
@@ -145,18 +147,6 @@ COMPACT_AFTER = 64
 
 _STOP = object()
 _CHECKPOINT = object()
-
-
-class Saved(NamedTuple):
-    """What a save wrote: refused results, and ``{seq: crc32}`` of the batches written.
-
-    With ``replace`` the batches are the run's whole log (it was compacted);
-    otherwise they were added to it.
-    """
-
-    refused: int
-    batches: dict[int, int]
-    replace: bool
 
 
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -699,7 +689,7 @@ class SQLiteStore:
             raise StoreError(f"no run store at {self.path}")
         return _connect(self.path, self.busy_timeout)
 
-    def runs(self) -> list[dict[str, Any]]:
+    def runs(self) -> list[StoredRunItem]:
         """Every stored run, newest first: id, name, status, counts, created, ended, project.
 
         A run whose row is damaged is still listed, with ``"damaged"`` saying what.
@@ -713,7 +703,7 @@ class SQLiteStore:
             ).fetchall()
         out = []
         for rid, name, status, counts, total, created, ended, error, options in rows:
-            item: dict[str, Any] = {
+            item: StoredRunItem = {
                 "id": str(rid),
                 "name": str(name),
                 "status": str(status),
@@ -754,9 +744,10 @@ class SQLiteStore:
         with self._reading(run_id) as conn:
             snap = load_snapshot(conn, run_id, self.path)
             judge(conn, [snap["run"]])
-            return snap
+            # Typed as run.snapshot() is: plain data its callers edit freely.
+            return cast("dict[str, Any]", snap)
 
-    def _judged(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _judged(self, items: list[StoredRunItem]) -> list[StoredRunItem]:
         """``items`` with the runs whose owner is gone marked ``interrupted`` (see _lease)."""
         if any(item["status"] in ("running", "paused") for item in items):
             with self._reading() as conn:

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from taskbeam._schema import RunStatus
 from taskbeam.store._lease import judge
 from taskbeam.store._log import Log
 from taskbeam.store._serialize import JSONSerializer, PickleSerializer, Serializer
@@ -41,7 +42,7 @@ PROJECTS = """
     ) WITHOUT ROWID;
 """
 # Statuses a stored run can show (``interrupted``: see taskbeam.store._lease).
-STATUSES = ("running", "paused", "done", "failed", "cancelled", "interrupted")
+STATUSES = tuple(s.value for s in RunStatus)
 MAX_LIMIT = 500
 
 
