@@ -74,9 +74,7 @@ export function bindCanvas(stage, handlers) {
         handlers.hover(null, p.x, p.y);
       }
       if (drag.moved) {
-        stage.camera = { ...stage.camera, tx: drag.tx + p.x - drag.x, ty: drag.ty + p.y - drag.y };
-        stage.userMoved = true;
-        stage.schedule();
+        stage.dragTo(drag.tx + p.x - drag.x, drag.ty + p.y - drag.y);
       }
       return;
     }

@@ -6,22 +6,27 @@
  * Graph layout (`mode: "graph"`), per container (the top level, and every
  * expanded node that has children and is not collapsed), innermost first:
  *
- * 1. Layering: longest path from the sources (Kahn's order, so a cycle in
- *    bad data cannot hang it), then each source is pulled right to just
- *    before its first dependant, so an input used late does not sit in
- *    layer 0 with a long edge.
- * 2. Ordering: barycenter sweeps, down then up, sorting each layer by the
- *    mean y of the node's neighbours in any earlier (later) layer. Long
- *    edges get no dummy nodes: that keeps the cost linear in the edges.
- * 3. Coordinates: each layer is a column; within it the nodes keep their
- *    order and sit as close as they can to their barycenter without
- *    overlapping, which is an isotonic regression solved exactly by
- *    pool-adjacent-violators in one pass.
+ * 1. Layering (`assignLayers`): longest path from the sources (Kahn's
+ *    order, so a cycle in bad data cannot hang it), then each source is
+ *    pulled right to just before its first dependant, so an input used
+ *    late does not sit in layer 0 with a long edge.
+ * 2. Ordering (`orderLayers`): barycenter sweeps, down then up, sorting
+ *    each layer by the mean y of the node's neighbours in any earlier
+ *    (later) layer. Long edges get no dummy nodes: that keeps the cost
+ *    linear in the edges.
+ * 3. Coordinates (`orderLayers`, then `placeColumns`): each layer is a
+ *    column; within it the nodes keep their order and sit as close as they
+ *    can to their barycenter without overlapping, which is an isotonic
+ *    regression solved exactly by pool-adjacent-violators in one pass.
  * 4. Compaction, only when the result would be much taller than the
  *    canvas is shaped (the layout is then done again): a layer much taller
  *    than the graph is wide (a fan-out of many independent steps) is split
- *    into side-by-side columns, the other layers placed again around it;
- *    and pieces with no edge between them are packed side by side.
+ *    into side-by-side columns (`wrapLayers`), the other layers placed
+ *    again around it; and pieces with no edge between them are packed side
+ *    by side (`layered`).
+ *
+ * `layeredPiece` runs the steps for one connected piece; each is exported
+ * for its unit tests.
  *
  * An open compound node is a box (header plus padding) around its
  * children's own layout, and takes part in its parent container's layout
@@ -402,7 +407,21 @@ export function layered(kids, pairs, w, h, x, y, local, o) {
 }
 
 /**
- * The layered layout of one connected piece (see `layered`).
+ * @typedef {object} Adjacency a piece's edges in local indices (0 .. m-1), both ways,
+ *   duplicates and self-loops dropped: the predecessors of node i are
+ *   `preds[predStart[i] .. predStart[i+1])`, its successors likewise
+ * @property {number} m
+ * @property {Int32Array} predStart
+ * @property {Int32Array} preds
+ * @property {Int32Array} succStart
+ * @property {Int32Array} succs
+ */
+
+/**
+ * The layered layout of one connected piece (see `layered`), in the steps
+ * of the module's docstring: `adjacency`, `assignLayers` (1), `layerLists`,
+ * `orderLayers` (2 and 3), `wrapLayers` (4, compact only) and
+ * `placeColumns`.
  *
  * @param {ArrayLike<number>} kids
  * @param {[number, number][]} pairs
@@ -417,9 +436,38 @@ export function layered(kids, pairs, w, h, x, y, local, o) {
 function layeredPiece(kids, pairs, w, h, x, y, local, o) {
   const m = kids.length;
   if (m === 0) return { width: 0, height: 0 };
-  for (let i = 0; i < m; i++) local[kids[i]] = i;
+  const adj = adjacency(kids, pairs, local);
+  const { layer, topo } = assignLayers(adj);
+  const cols = layerLists(layer, topo);
+  const hh = new Float64Array(m);
+  const ww = new Float64Array(m);
+  for (let i = 0; i < m; i++) {
+    hh[i] = h[kids[i]];
+    ww[i] = w[kids[i]];
+  }
+  const sweeps = orderLayers(cols, adj, hh, o.nodeGap);
+  const wrap = wrapLayers(cols, hh, ww, sweeps.cy, o);
+  if (wrap.fixed.some((f) => f)) {
+    // The other layers follow the wrapped ones.
+    sweeps.down(wrap.fixed);
+    sweeps.up(wrap.fixed);
+    sweeps.down(wrap.fixed);
+  }
+  return placeColumns(cols, kids, sweeps.cy, hh, ww, wrap, x, y, o.layerGap);
+}
 
-  // Local CSR adjacency, duplicates dropped.
+/**
+ * A piece's edges as local CSR adjacency, both ways. Writes `local[kid]`,
+ * the kid's position in `kids`.
+ *
+ * @param {ArrayLike<number>} kids
+ * @param {ReadonlyArray<readonly [number, number]>} pairs edges between kids
+ * @param {Int32Array} local scratch, indexed by node
+ * @returns {Adjacency}
+ */
+export function adjacency(kids, pairs, local) {
+  const m = kids.length;
+  for (let i = 0; i < m; i++) local[kids[i]] = i;
   /** @type {Set<number>} */
   const seen = new Set();
   /** @type {number[]} */
@@ -447,16 +495,27 @@ function layeredPiece(kids, pairs, w, h, x, y, local, o) {
   }
   const preds = new Int32Array(from.length);
   const succs = new Int32Array(from.length);
-  {
-    const pf = predStart.slice(0, m);
-    const sf = succStart.slice(0, m);
-    for (let e = 0; e < from.length; e++) {
-      succs[sf[from[e]]++] = to[e];
-      preds[pf[to[e]]++] = from[e];
-    }
+  const pf = predStart.slice(0, m);
+  const sf = succStart.slice(0, m);
+  for (let e = 0; e < from.length; e++) {
+    succs[sf[from[e]]++] = to[e];
+    preds[pf[to[e]]++] = from[e];
   }
+  return { m, predStart, preds, succStart, succs };
+}
 
-  // 1. Layering: longest path from the sources, in Kahn's order.
+/**
+ * Step 1, layering: each node's layer is the longest path to it from a
+ * source, in Kahn's order (a cycle, in bad data, is broken by releasing
+ * the first node still waiting, so it cannot hang); then each source moves
+ * right to just before its first dependant.
+ *
+ * @param {Adjacency} adj
+ * @returns {{layer: Int32Array, topo: Int32Array}} the layer of each node, and the nodes in
+ *   the order they were taken (topological where there is no cycle)
+ */
+export function assignLayers(adj) {
+  const { m, predStart, succStart, succs } = adj;
   const layer = new Int32Array(m);
   const indeg = new Int32Array(m);
   for (let i = 0; i < m; i++) indeg[i] = predStart[i + 1] - predStart[i];
@@ -489,22 +548,50 @@ function layeredPiece(kids, pairs, w, h, x, y, local, o) {
     for (let k = succStart[i]; k < succStart[i + 1]; k++) min = Math.min(min, layer[succs[k]]);
     if (min - 1 > layer[i]) layer[i] = min - 1;
   }
+  return { layer, topo };
+}
 
-  // Layers as lists, first in topological order.
+/**
+ * The layers as lists of local nodes, each first in `topo`'s order.
+ *
+ * @param {Int32Array} layer
+ * @param {Int32Array} topo
+ * @returns {number[][]}
+ */
+export function layerLists(layer, topo) {
+  const m = layer.length;
   let layers = 0;
   for (let i = 0; i < m; i++) if (layer[i] + 1 > layers) layers = layer[i] + 1;
   /** @type {number[][]} */
   const cols = Array.from({ length: layers }, () => []);
   for (let k = 0; k < m; k++) cols[layer[topo[k]]].push(topo[k]);
+  return cols;
+}
 
-  const hh = new Float64Array(m);
-  const ww = new Float64Array(m);
-  for (let i = 0; i < m; i++) {
-    hh[i] = h[kids[i]];
-    ww[i] = w[kids[i]];
-  }
+/**
+ * @typedef {object} Sweeps
+ * @property {Float64Array} cy each local node's centre, y
+ * @property {(fixed?: Uint8Array) => void} down sweep layers 1 .. last by their predecessors,
+ *   leaving out the `fixed` ones
+ * @property {(fixed?: Uint8Array) => void} up sweep layers last-1 .. 0 by their successors
+ */
 
-  // 2 and 3. Initial stacking, then barycenter sweeps with exact placement.
+/**
+ * Steps 2 and 3, ordering and coordinates: each layer is stacked and
+ * centred on y = 0, then barycenter sweeps (down, then up; 5 rounds, 3
+ * above 1,000 nodes, 2 above 4,000, and a last one down) sort each layer
+ * by the mean y of the node's neighbours in the layer before (after) it
+ * and place it exactly with `pava`. Sorts `cols` in place.
+ *
+ * @param {number[][]} cols
+ * @param {Adjacency} adj
+ * @param {Float64Array} hh each local node's height
+ * @param {number} gap between the nodes of a layer
+ * @returns {Sweeps} the centres, and the sweeps to run again (see `wrapLayers`)
+ */
+export function orderLayers(cols, adj, hh, gap) {
+  const { m, predStart, preds, succStart, succs } = adj;
+  const layers = cols.length;
   const cy = new Float64Array(m);
   const want = new Float64Array(m);
   const pos = new Float64Array(m);
@@ -512,16 +599,16 @@ function layeredPiece(kids, pairs, w, h, x, y, local, o) {
     let t = 0;
     for (const v of col) {
       cy[v] = t + hh[v] / 2;
-      t += hh[v] + o.nodeGap;
+      t += hh[v] + gap;
     }
-    centre(col, cy, hh, o.nodeGap);
+    centre(col, cy, hh, gap);
   }
   /**
    * @param {number[]} col
    * @param {Int32Array} start
-   * @param {Int32Array} adj
+   * @param {Int32Array} nbrs
    */
-  const sweep = (col, start, adj) => {
+  const sweep = (col, start, nbrs) => {
     for (let r = 0; r < col.length; r++) {
       const v = col[r];
       pos[v] = r;
@@ -532,30 +619,54 @@ function layeredPiece(kids, pairs, w, h, x, y, local, o) {
         continue;
       }
       let s = 0;
-      for (let k = a; k < b; k++) s += cy[adj[k]];
+      for (let k = a; k < b; k++) s += cy[nbrs[k]];
       want[v] = s / (b - a);
     }
     col.sort((p, q) => want[p] - want[q] || pos[p] - pos[q]);
-    pava(col, want, cy, hh, o.nodeGap);
+    pava(col, want, cy, hh, gap);
+  };
+  /** @param {Uint8Array} [fixed] */
+  const down = (fixed) => {
+    for (let l = 1; l < layers; l++) if (!fixed?.[l]) sweep(cols[l], predStart, preds);
+  };
+  /** @param {Uint8Array} [fixed] */
+  const up = (fixed) => {
+    for (let l = layers - 2; l >= 0; l--) if (!fixed?.[l]) sweep(cols[l], succStart, succs);
   };
   const rounds = m > 4000 ? 2 : m > 1000 ? 3 : 5;
-  /** @type {Uint8Array} layers whose positions are settled (wrapped ones) */
-  const fixed = new Uint8Array(layers);
-  const down = () => {
-    for (let l = 1; l < layers; l++) if (!fixed[l]) sweep(cols[l], predStart, preds);
-  };
-  const up = () => {
-    for (let l = layers - 2; l >= 0; l--) if (!fixed[l]) sweep(cols[l], succStart, succs);
-  };
   for (let r = 0; r < rounds; r++) {
     down();
     up();
   }
   down();
+  return { cy, down, up };
+}
 
-  // 4. Wrapping: a layer far taller than the whole graph is wide (a fan-out
-  // of many independent steps) becomes several columns side by side, so the
-  // graph keeps a shape a screen can show.
+/**
+ * @typedef {object} Wrapping
+ * @property {Float64Array} colWidth the widest node of each layer
+ * @property {Int32Array} wraps side-by-side sub-columns per layer (1: not wrapped)
+ * @property {Int32Array} sub each local node's sub-column in its layer
+ * @property {Uint8Array} fixed the wrapped layers, whose positions are settled
+ */
+
+/**
+ * Step 4, wrapping (only with `o.compact`): a layer of 4 or more nodes
+ * whose stack is over 1.3 times √(area / aspectGraph) (a fan-out of many
+ * independent steps) becomes as many side-by-side sub-columns as that
+ * limit needs, each node stacked from y = 0 in its sub-column (in `cy`),
+ * so the graph keeps a shape a screen can show. The caller sweeps the
+ * other layers again around the wrapped ones.
+ *
+ * @param {number[][]} cols
+ * @param {Float64Array} hh
+ * @param {Float64Array} ww each local node's width
+ * @param {Float64Array} cy written for the nodes of wrapped layers
+ * @param {{nodeGap: number, layerGap: number, aspectGraph: number, compact: boolean}} o
+ * @returns {Wrapping}
+ */
+export function wrapLayers(cols, hh, ww, cy, o) {
+  const layers = cols.length;
   const colWidth = new Float64Array(layers);
   let area = 0;
   let tallest = 0;
@@ -570,7 +681,8 @@ function layeredPiece(kids, pairs, w, h, x, y, local, o) {
   }
   const limit = Math.max(tallest, Math.sqrt(area / o.aspectGraph));
   const wraps = new Int32Array(layers).fill(1);
-  const sub = new Int32Array(m); // sub-column of each node in a wrapped layer
+  const sub = new Int32Array(hh.length);
+  const fixed = new Uint8Array(layers);
   for (let l = 0; o.compact && l < layers; l++) {
     const col = cols[l];
     let stack = -o.nodeGap;
@@ -593,22 +705,37 @@ function layeredPiece(kids, pairs, w, h, x, y, local, o) {
     wraps[l] = c + 1;
     fixed[l] = 1;
   }
-  if (fixed.some((f) => f)) {
-    // The other layers follow the wrapped ones.
-    down();
-    up();
-    down();
-  }
+  return { colWidth, wraps, sub, fixed };
+}
 
-  // Columns: x by layer, each node centred in its column; y from the top.
+/**
+ * The last step, coordinates: x by layer (a wrapped layer takes its
+ * sub-columns, half a layer gap apart), each node centred in its column;
+ * y from the centres, shifted so the top is 0. Writes `x` and `y` of the
+ * kids.
+ *
+ * @param {number[][]} cols
+ * @param {ArrayLike<number>} kids local node → node
+ * @param {Float64Array} cy
+ * @param {Float64Array} hh
+ * @param {Float64Array} ww
+ * @param {Pick<Wrapping, "colWidth" | "wraps" | "sub">} wrap
+ * @param {Float64Array} x
+ * @param {Float64Array} y
+ * @param {number} layerGap
+ * @returns {{width: number, height: number}} the piece's size
+ */
+export function placeColumns(cols, kids, cy, hh, ww, wrap, x, y, layerGap) {
+  const { colWidth, wraps, sub } = wrap;
+  const layers = cols.length;
   let minTop = Infinity;
   let maxBottom = -Infinity;
-  for (let i = 0; i < m; i++) {
+  for (let i = 0; i < cy.length; i++) {
     minTop = Math.min(minTop, cy[i] - hh[i] / 2);
     maxBottom = Math.max(maxBottom, cy[i] + hh[i] / 2);
   }
   let left = 0;
-  const subGap = o.layerGap / 2;
+  const subGap = layerGap / 2;
   for (let l = 0; l < layers; l++) {
     const cw = colWidth[l];
     for (const v of cols[l]) {
@@ -616,7 +743,7 @@ function layeredPiece(kids, pairs, w, h, x, y, local, o) {
       x[id] = left + sub[v] * (cw + subGap) + (cw - ww[v]) / 2;
       y[id] = cy[v] - hh[v] / 2 - minTop;
     }
-    left += wraps[l] * cw + (wraps[l] - 1) * subGap + (l < layers - 1 ? o.layerGap : 0);
+    left += wraps[l] * cw + (wraps[l] - 1) * subGap + (l < layers - 1 ? layerGap : 0);
   }
   return { width: left, height: maxBottom - minTop };
 }

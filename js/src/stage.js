@@ -9,6 +9,10 @@
  * Selection, search match and hover are kept as node ids, so they survive
  * a new layout; a node hidden in a collapsed box is shown by that box.
  *
+ * Its owner changes it through its methods (`update`, `select`, `setMatch`,
+ * `setHover`, `reset`, `toggle`, `fit`, `dragTo`...), never by writing its
+ * fields; it reads them freely.
+ *
  * @module
  */
 
@@ -335,6 +339,52 @@ export class Stage {
     this.schedule();
   }
 
+  // -- what is marked, and a new run ----------------------------------------
+
+  /**
+   * Select `id` (null: nothing), drawn highlighted. Selecting a node is the
+   * user's hand on the view: automatic fits stop moving the camera.
+   *
+   * @param {string | null} id
+   */
+  select(id) {
+    if (id !== null) this.userMoved = true;
+    this.selected = id;
+    this.layer.invalidate();
+    this.schedule();
+  }
+
+  /**
+   * Mark `id` as the search's (or the legend's) current match (null: none).
+   *
+   * @param {string | null} id
+   */
+  setMatch(id) {
+    this.match = id;
+    this.schedule();
+  }
+
+  /**
+   * The node under the pointer (null: none); draws again only if it changed.
+   *
+   * @param {string | null} id
+   */
+  setHover(id) {
+    if (id === this.hover) return;
+    this.hover = id;
+    this.schedule();
+  }
+
+  /**
+   * Another run (or the same one from scratch): no box collapsed, and the
+   * camera follows automatic fits again. The next `update` lays it out.
+   */
+  reset() {
+    this.collapsed.clear();
+    this.userMoved = false;
+    this.whole = false;
+  }
+
   // -- camera ---------------------------------------------------------------
 
   /**
@@ -476,6 +526,19 @@ export class Stage {
     this.userMoved = true;
     this.clipped = false;
     this.options.onCamera?.(this.camera);
+    this.schedule();
+  }
+
+  /**
+   * Put the camera's offset at (tx, ty), canvas pixels, at the same scale:
+   * a drag of the canvas, which is the user's move.
+   *
+   * @param {number} tx
+   * @param {number} ty
+   */
+  dragTo(tx, ty) {
+    this.camera = { ...this.camera, tx, ty };
+    this.userMoved = true;
     this.schedule();
   }
 
