@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from tests.adversarial._hostile_server import RawClient, hostile, nested_json, raw_http
-from tests.integration.test_server_support import http, start, wait_status
+from tests.integration._server import http, start, wait_status
 
 from taskbeam.server import Server
 from taskbeam.server._limits import MAX_DEPTH, query_int
