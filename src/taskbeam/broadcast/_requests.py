@@ -31,14 +31,11 @@ import bisect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from taskbeam._errors import NotRunning
 from taskbeam.broadcast._source import Source
 from taskbeam.store._stored import MAX_LIMIT, STATUSES
-
-if TYPE_CHECKING:
-    from taskbeam.broadcast._broadcaster import Broadcaster, Subscription
 
 __all__ = [
     "CONTROL",
@@ -48,6 +45,8 @@ __all__ = [
     "TRANSPORTS",
     "BadRequest",
     "Request",
+    "Resyncable",
+    "Rooms",
     "Target",
     "answer",
     "answered_by",
@@ -69,16 +68,28 @@ class BadRequest(ValueError):
     """What a client sent cannot be answered; the message says why."""
 
 
+class Rooms(Protocol):
+    """What a handler needs of the broadcaster (no import of it: no cycle)."""
+
+    def attach(self, run: Source) -> str: ...
+
+
+class Resyncable(Protocol):
+    """What a handler needs of the subscription that asks."""
+
+    def resync(self) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     """What a room's request acts on: the room, its run and its copy of the run's
     state, and the subscription that asks (if any)."""
 
-    broadcaster: Broadcaster
+    broadcaster: Rooms
     room: str
     run: Source
     state: dict[str, Any]
-    subscription: Subscription | None = None
+    subscription: Resyncable | None = None
 
 
 Fields = dict[str, Any]

@@ -6,9 +6,11 @@ buffer. Threading follows two rules (see docs/widget.md):
 
 * Only the broadcaster thread sends. Comm handlers (``on_msg``, trait
   observers) run on whichever thread the kernel uses for comm messages; they
-  check the message's shape and hand the work to the broadcaster with
-  ``submit``, nothing else. So a busy cell, a busy run or a slow browser
-  never make two threads write to one comm.
+  copy the message and hand the work to the broadcaster with ``submit``,
+  nothing else. There a request is checked and answered through the request
+  table (``taskbeam.broadcast._requests``), as every transport does it. So
+  a busy cell, a busy run or a slow browser never make two threads write to
+  one comm.
 * Nothing depends on messages sent before the view is displayed: the front
   end asks for a snapshot (``resync``) when it renders. The view also
   subscribes when it is displayed, and sends a fresh snapshot a few times
@@ -44,10 +46,10 @@ from taskbeam.store import SQLiteStore
 __all__ = ["GraphView", "display_run"]
 
 STATIC = pathlib.Path(__file__).parent / "static"
-# The requests of the table a view answers itself (their methods, below); it
-# hands every other one the comm offers to the broadcaster, for the room of
+# The requests of the table a view answers itself (their methods, below; a
+# test checks them against the entries the table marks as the comm's own).
+# Every other one the comm offers goes to the broadcaster, for the room of
 # the current run.
-# (A test checks that these are the entries the table marks as the comm's own.)
 OWN = {"resync": "_resync", "runs": "_runs_page"}
 # Seconds after display at which a view that has not heard from its front
 # end yet sends it a fresh snapshot (its first one may have arrived before
