@@ -37,6 +37,11 @@ error, the end of the run) are flushed at once and bypass the frame-rate cap.
 Comm subscribers (the Jupyter widget) also share a process-wide budget of
 frames per second: the Jupyter server drops comm messages above about 1,000
 per second averaged over 3 s.
+
+Requests (node details, a page of nodes, the controls, ...) are answered on
+the broadcaster thread through the request table of :mod:`._requests`:
+:meth:`Broadcaster.request` checks a message there, :meth:`Broadcaster.answer`
+answers one a transport has already checked.
 """
 
 from __future__ import annotations
