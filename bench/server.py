@@ -5,8 +5,9 @@ The server (``tb.serve`` over an ExecutionService, in its own process, on
 chains of 100 async steps of 0.1 s, so every project streams changes for
 about 10 s. 200 reading clients (python-socketio ``AsyncClient``, 50 per
 event loop, one loop per worker process) follow them, 20 per project; each
-applies the frames as the front ends do (snapshot, batches whose
-``base_seq`` must match, a resync on a gap or a stale heartbeat).
+applies the frames as the front ends do, with ``taskbeam.testing.Follower``
+(snapshot, batches whose ``base_seq`` must match, a resync on a gap or a
+stale heartbeat).
 
 Phases, interleaved (A B A B), each with 10 fresh projects:
 
@@ -73,6 +74,7 @@ import wsproto.events as ev
 
 import taskbeam as tb
 from taskbeam.broadcast import decode
+from taskbeam.testing import Follower
 
 HERE = Path(__file__).resolve()
 ENDED = {"done", "failed", "cancelled"}
@@ -234,13 +236,30 @@ class Reader:
         self.token = token
         self.sio = socketio.AsyncClient(reconnection=False)
         self.project = ""
-        self.room = ""
-        self.state: dict[str, Any] | None = None
-        self.seq: int | None = None
+        # Frames decoded for this client alone: patches may be applied in place.
+        self.follower = Follower(room="", in_place=True)
         self.latencies = array("d")
-        self.counts = dict.fromkeys(("frames", "batches", "snapshots", "gaps", "other_rooms"), 0)
         for event in ("snapshot", "batch_update", "heartbeat"):
             self.sio.on(event, self._frame)
+
+    @property
+    def room(self) -> str:
+        return self.follower.room or ""
+
+    @property
+    def state(self) -> dict[str, Any] | None:
+        return self.follower.state
+
+    @property
+    def counts(self) -> dict[str, int]:
+        f = self.follower
+        return {
+            "frames": f.frames,
+            "batches": f.batches,
+            "snapshots": f.snapshots,
+            "gaps": f.gaps,
+            "other_rooms": f.other_rooms,  # runs of another phase: ignored
+        }
 
     async def connect(self) -> None:
         await self.sio.connect(
@@ -248,10 +267,9 @@ class Reader:
         )
 
     def follow(self, project: str, room: str) -> None:
-        self.project, self.room = project, room
-        self.state, self.seq = None, None
+        self.project = project
+        self.follower.reset(room)
         self.latencies = array("d")
-        self.counts = dict.fromkeys(self.counts, 0)
 
     async def subscribe(self) -> None:
         answer = await self.sio.call("subscribe", {"project_id": self.project}, timeout=60)
@@ -261,46 +279,18 @@ class Reader:
     async def unsubscribe(self) -> None:
         if self.project:
             await self.sio.call("unsubscribe", {"project_id": self.project}, timeout=60)
-        self.project = self.room = ""
+        self.project = ""
+        self.follower.room = ""
 
     async def _frame(self, message: dict[str, Any], buffer: bytes | None = None) -> None:
         received = time.time()
-        if message.get("room") != self.room:
-            self.counts["other_rooms"] += 1  # a run of another phase: ignored
-            return
-        frame = decode(message, [buffer] if buffer is not None else [])
-        self.counts["frames"] += 1
-        kind = frame["type"]
-        if kind == "snapshot":
-            self.state, self.seq = frame["state"], frame["seq"]
-            self.counts["snapshots"] += 1
-        elif kind == "batch" and self.state is not None and frame["base_seq"] == self.seq:
-            patch = frame["patch"]
-            for fields in (patch.get("nodes") or {}).values():
+        step = self.follower.feed(message, [buffer] if buffer is not None else [])
+        if step.applied and step.frame["type"] == "batch":
+            for fields in (step.frame["patch"].get("nodes") or {}).values():
                 if fields and fields.get("status") == "done" and "preview" in fields:
                     self.latencies.append(received - float(fields["preview"]))
-            merge(self.state, patch)
-            self.seq = frame["seq"]
-            self.counts["batches"] += 1
-        elif kind == "heartbeat" and frame["seq"] == self.seq:
-            pass
-        else:  # a lost frame: ask for the whole state again
-            self.counts["gaps"] += 1
+        elif step.resync:  # a lost frame: ask for the whole state again
             await self.sio.emit("resync", {"project_id": self.project})
-
-
-def merge(target: dict[str, Any], patch: dict[str, Any]) -> None:
-    """Apply a JSON merge patch (RFC 7386) to ``target`` in place."""
-    for key, value in patch.items():
-        if value is None:
-            target.pop(key, None)
-        elif isinstance(value, dict):
-            inner = target.get(key)
-            if not isinstance(inner, dict):
-                inner = target[key] = {}
-            merge(inner, value)
-        else:
-            target[key] = value
 
 
 def worker_main(conn: Any, url: str, token: str, n: int) -> None:

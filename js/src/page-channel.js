@@ -60,11 +60,20 @@
  * }} SocketChannel
  */
 
-/** Frame events and the message types they carry. */
-export const FRAME_EVENTS = /** @type {const} */ (["snapshot", "batch_update", "heartbeat"]);
+/**
+ * Socket.IO's names for the protocol's message types where they differ, kept for
+ * compatibility: the frames the server sends and the requests it is sent. The one
+ * place the page renames them (the server's is `SOCKETIO_NAMES` in
+ * `taskbeam/server/_outbox.py`); every other type keeps its name.
+ */
+export const SOCKETIO_NAMES = /** @type {const} */ ({ batch: "batch_update", cancel: "stop" });
 
-/** View request types → server events (the rest keep their names). */
-const EVENT_OF = /** @type {Record<string, string>} */ ({ cancel: "stop" });
+/** @param {string} type a message type of the protocol @returns {string} its Socket.IO event */
+const eventOf = (type) => /** @type {Record<string, string>} */ (SOCKETIO_NAMES)[type] ?? type;
+
+/** Frame events: the Socket.IO events that carry the frame types. */
+export const FRAME_EVENTS = /** @type {const} */ (["snapshot", SOCKETIO_NAMES.batch, "heartbeat"]);
+
 const FORWARDED = new Set(["node_details", "cancel_node", "pause", "resume", "cancel", "nodes"]);
 
 /**
@@ -197,7 +206,7 @@ export function socketChannel(socket, projectId, options = {}) {
       if (!FORWARDED.has(type)) return fail(id, `${type} is not available on this page`);
       if (!socket.connected) return fail(id, "not connected to the server: reconnecting…");
       const { type: _type, ...fields } = message;
-      socket.emit(EVENT_OF[type] ?? type, { ...fields, [key]: projectId }, (/** @type {unknown} */ a) =>
+      socket.emit(eventOf(type), { ...fields, [key]: projectId }, (/** @type {unknown} */ a) =>
         deliver(withId(a, id)),
       );
     },

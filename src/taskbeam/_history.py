@@ -4,8 +4,9 @@ In history mode (``GraphView(store)``) the page comes from the store,
 newest first (:meth:`taskbeam.SQLiteStore.history`); in service and run
 mode from the runs the view knows, in the order they started. Either way
 the answer is ``{"type": "runs", "runs": [...], "next": cursor or null,
-"total": n}`` (see docs/protocol.md). Pure functions, called on the
-broadcaster thread.
+"total": n}`` (see docs/protocol.md). The request's fields are checked by
+its entry in the request table (``taskbeam.broadcast._requests``). Pure
+functions, called on the broadcaster thread.
 """
 
 from __future__ import annotations
@@ -14,12 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 from taskbeam.broadcast._source import Source
-from taskbeam.store._stored import MAX_LIMIT, STATUSES
 
-__all__ = ["DEFAULT_LIMIT", "describe", "listing"]
-
-DEFAULT_LIMIT = 50
-MAX_TEXT = 200  # characters of a name filter or a cursor
+__all__ = ["describe", "listing"]
 
 
 def describe(run: Source) -> dict[str, Any]:
@@ -40,31 +37,17 @@ def describe(run: Source) -> dict[str, Any]:
     return item
 
 
-def _check(request: dict[str, Any]) -> tuple[str | None, str | None, str | None, int] | str:
-    name, status = request.get("name"), request.get("status")
-    cursor, limit = request.get("cursor"), request.get("limit", DEFAULT_LIMIT)
-    for key, value in (("name", name), ("status", status), ("cursor", cursor)):
-        if value is not None and (not isinstance(value, str) or len(value) > MAX_TEXT):
-            return f"runs: '{key}' is a string of at most {MAX_TEXT} characters"
-    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIMIT:
-        return f"runs: 'limit' is an integer from 1 to {MAX_LIMIT}"
-    if status:
-        unknown = [s for s in status.split(",") if s.strip() not in STATUSES]
-        if unknown:
-            return f"runs: unknown status {unknown[0][:40]!r}; statuses: {', '.join(STATUSES)}"
-    return name or None, status or None, cursor or None, limit
-
-
 def listing(
-    request: dict[str, Any],
+    fields: dict[str, Any],
     history: Callable[..., dict[str, Any]] | None,
     runs: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The answer to a ``runs`` request, from ``history`` (a store's) or from ``runs``."""
-    checked = _check(request)
-    if isinstance(checked, str):
-        return {"type": "error", "error": checked}
-    name, status, cursor, limit = checked
+    """The answer to a ``runs`` request, from ``history`` (a store's) or from ``runs``.
+
+    ``fields`` are the request's, as the request table's validator checked
+    them (``name``, ``status``, ``cursor``: a string or None; ``limit``).
+    """
+    name, status, cursor, limit = (fields[k] for k in ("name", "status", "cursor", "limit"))
     if history is not None:
         try:
             page = history(name=name, status=status, cursor=cursor, limit=limit)

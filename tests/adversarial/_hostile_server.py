@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import psutil
-from tests.integration.test_server_support import RawClient, registry, running
+from tests.integration._server import RawClient, registry, running
 
 import taskbeam as tb
 from taskbeam.server import Registry, Server

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from tests.adversarial._hostile_server import hostile
-from tests.integration.test_server_support import http, start, wait_status
+from tests.integration._server import http, start, wait_status
 
 from taskbeam.server import Server
 

@@ -7,7 +7,7 @@ import statistics
 import time
 
 from tests.adversarial._hostile_server import hostile
-from tests.integration.test_server_support import http, start, wait_status
+from tests.integration._server import http, start, wait_status
 
 from taskbeam.server._listen import bind
 

@@ -9,7 +9,7 @@ import weakref
 
 from tests.adversarial._hostile_server import hostile
 from tests.conftest import wait_until
-from tests.integration.test_server_support import Client, http, start, wait_status
+from tests.integration._server import Client, http, start, wait_status
 
 from taskbeam.engine import Run
 

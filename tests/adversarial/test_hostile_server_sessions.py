@@ -21,7 +21,7 @@ from tests.adversarial._hostile_server import (
     rss,
 )
 from tests.conftest import wait_until
-from tests.integration.test_server_support import http
+from tests.integration._server import http
 
 MB = 1 << 20
 

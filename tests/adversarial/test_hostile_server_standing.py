@@ -14,7 +14,7 @@ import time
 import httpx
 import pytest
 from tests.adversarial._hostile_server import RawClient, hostile, raw_http
-from tests.integration.test_server_support import http, start, wait_status
+from tests.integration._server import http, start, wait_status
 
 from taskbeam.server import Server
 from taskbeam.server._api import Api

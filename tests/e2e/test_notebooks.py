@@ -23,9 +23,48 @@ import pytest
 
 # The Jupyter server drops IOPub messages above 1,000 a second averaged over 3 s.
 IOPUB_LIMIT = 1000
-# The views of one kernel share a budget of frames a second (Broadcaster(comm_fps=200));
-# answers and heartbeats come on top, and a second's count depends on when frames land.
+# The views of one kernel share a budget of frames a second (Broadcaster(comm_fps=200)).
+# It is set in the kernel, so it is measured there: what the browser counts in one
+# second also depends on how the kernel's IOPub thread and the websocket bunch messages.
 COMM_BUDGET = 200
+# In the kernel: the shared broadcaster's counters sampled every 50 ms into
+# _tb_frames, for 90 s at most, as (monotonic time before the read, after it,
+# batches sent so far).
+FRAME_SAMPLER = """\
+import threading as _th, time as _t
+import taskbeam as _tb
+_tb_frames = []
+def _tb_sample():
+    b, end = _tb.Broadcaster.shared(), _t.monotonic() + 90
+    while _t.monotonic() < end:
+        before = _t.monotonic()
+        s = b.stats()
+        _tb_frames.append((before, _t.monotonic(), s.frames_out - s.snapshots_out))
+        _t.sleep(0.05)
+_th.Thread(target=_tb_sample, daemon=True).start()
+print(len(_tb_frames) >= 0)"""
+
+
+def kernel_frame_peak(samples: list[tuple[float, float, int]]) -> tuple[float, int, float]:
+    """The most batches the kernel sent between two samples at least 1 s apart:
+    ``(the longest the batches between them can have taken, their number, the start)``.
+
+    A count is read somewhere between its sample's two times, so the batches
+    between samples i and j went out within ``after_j - before_i`` seconds.
+    """
+    best = (1.0, 0, 0.0)
+    j = 0
+    for i, (before, _, count) in enumerate(samples):
+        j = max(j, i)
+        while j < len(samples) and samples[j][0] - samples[i][1] < 1.0:
+            j += 1
+        if j == len(samples):
+            break
+        sent = samples[j][2] - count
+        if sent > best[1]:
+            best = (samples[j][1] - before, sent, before)
+    return best
+
 
 ENDED = ("done", "failed", "cancelled")
 # Statuses of nodes that have not started.
@@ -468,6 +507,8 @@ def test_a_fast_run_stays_under_the_rate_limit_and_a_slow_one_is_cancelled_from_
 ) -> None:
     write_notebook(lab.root, "scratch", SCRATCH)
     nb = open_notebook("scratch")
+    nb.wait_kernel_idle(60)
+    nb.execute(FRAME_SAMPLER)
     since = nb.traffic.mark()
     nb.run("notebook:run-all-cells")
     nb.wait_cells_done(None, 60)
@@ -501,10 +542,31 @@ def test_a_fast_run_stays_under_the_rate_limit_and_a_slow_one_is_cancelled_from_
     (artifacts / "fast-run-view.json").write_text(json.dumps(stats))
     check_traffic(nb, artifacts)
     assert nb.traffic.total("comm_msg", since) > 0, "the page received no comm message at all"
-    comm = nb.traffic.peak("comm_msg", since)
-    assert comm <= 1.5 * COMM_BUDGET, (
-        f"{comm} comm messages in one second, over the views' shared budget of "
-        f"{COMM_BUDGET} a second (per second: {nb.traffic.summary('comm_msg')})"
+    # At the browser, what matters is Jupyter's limit: 1,000 a second over 3 s.
+    comm = nb.traffic.window_peak("comm_msg", 3, since)
+    assert comm < IOPUB_LIMIT, (
+        f"{comm:.0f} comm messages a second over 3 s at the browser, above Jupyter's limit "
+        f"of {IOPUB_LIMIT} (per second: {nb.traffic.summary('comm_msg')})"
+    )
+    # In the kernel, the broadcaster's budget: frames at least 1/COMM_BUDGET s apart,
+    # but for the critical frame of the run's end, which each view gets at once
+    # (snapshots are not counted: they answer a view's resync).
+    samples = [(float(a), float(b), int(n)) for a, b, n in nb.json("_tb_frames")]
+    assert len(samples) > 20, f"the kernel's frame sampler took {len(samples)} samples"
+    seconds, sent, start = kernel_frame_peak(samples)
+    # + 1 for the interval's first frame, + the run's end to each view of both runs
+    allowed = COMM_BUDGET * seconds + 1 + (1 + EXTRA_VIEWS) + 1
+    rates = {
+        "browser_comm_3s": comm,
+        "browser_comm_1s_peak": nb.traffic.peak("comm_msg", since),
+        "kernel_window_s": seconds,
+        "kernel_frames": sent,
+        "kernel_allowed": allowed,
+    }
+    (artifacts / "fast-run-rates.json").write_text(json.dumps(rates))
+    assert sent <= allowed, (
+        f"the kernel sent {sent} frames in {seconds:.2f} s from {start - samples[0][0]:.2f} s, "
+        f"over the views' shared budget of {COMM_BUDGET} a second (at most {allowed:.0f})"
     )
     assert nb.errors() == [], f"the scratch notebook shows errors: {nb.errors()}"
 

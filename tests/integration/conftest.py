@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from tests.integration.test_server_support import http, running
+from tests.integration._server import http, running
 
 from taskbeam.server import Server
 

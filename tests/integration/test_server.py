@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.integration.test_server_support import http, running, wait_status
+from tests.integration._server import http, running, wait_status
 
 import taskbeam as tb
 from taskbeam.server import Server, serve

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.integration.test_server_support import http, running, wait_status
+from tests.integration._server import http, running, wait_status
 
 from taskbeam._cli import main
 from taskbeam.server._command import demo_registry

@@ -19,7 +19,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.integration.test_server_support import Client, RawClient, http, wait_status
+from tests.integration._server import Client, RawClient, http, wait_status
 
 from taskbeam.server import Server
 from taskbeam.server._openapi import OPENAPI

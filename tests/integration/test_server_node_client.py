@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.integration.test_server_support import start, wait_status
+from tests.integration._server import start, wait_status
 
 from taskbeam.server import Server
 

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 from tests.e2e._lab import CHROMIUM, CHROMIUM_ARGS, poll
-from tests.integration.test_server_support import registry, running, wait_status
+from tests.integration._server import registry, running, wait_status
 
 import taskbeam as tb
 from taskbeam.server import Server

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.integration._server import http, registry, wait_status
 from tests.integration.test_server_page import ARTIFACTS, SEEN, VIEW, Page, differences
 from tests.integration.test_server_page import browser as browser  # the fixture
 from tests.integration.test_server_restore import APP, api_of, effects, serve
-from tests.integration.test_server_support import http, registry, wait_status
 
 import taskbeam as tb
 from taskbeam.server import serve as serve_in_thread

@@ -18,7 +18,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import httpx
-from tests.integration.test_server_support import Client, http, registry, wait_status
+from tests.integration._server import Client, http, registry, wait_status
 
 import taskbeam as tb
 from taskbeam.server import serve as tb_serve

@@ -14,7 +14,7 @@ import httpx
 import psutil
 import pytest
 import socketio
-from tests.integration.test_server_support import (
+from tests.integration._server import (
     Client,
     RawClient,
     http,

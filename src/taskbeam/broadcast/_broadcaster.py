@@ -37,12 +37,16 @@ error, the end of the run) are flushed at once and bypass the frame-rate cap.
 Comm subscribers (the Jupyter widget) also share a process-wide budget of
 frames per second: the Jupyter server drops comm messages above about 1,000
 per second averaged over 3 s.
+
+Requests (node details, a page of nodes, the controls, ...) are answered on
+the broadcaster thread through the request table of :mod:`._requests`:
+:meth:`Broadcaster.request` checks a message there, :meth:`Broadcaster.answer`
+answers one a transport has already checked.
 """
 
 from __future__ import annotations
 
 import atexit
-import bisect
 import concurrent.futures
 import functools
 import itertools
@@ -54,11 +58,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from taskbeam._errors import NotRunning
 from taskbeam._schema import Event, Status
 from taskbeam.broadcast._batcher import RUN, Batcher, NotComposable, Priority, compose
 from taskbeam.broadcast._codec import dumps, encode
 from taskbeam.broadcast._patch import diff
+from taskbeam.broadcast._requests import (
+    BadRequest,
+    Request,
+    Target,
+    answer,
+    parse,
+    with_request_id,
+)
 from taskbeam.broadcast._source import Source
 
 __all__ = ["BroadcastStats", "Broadcaster", "SubscriberStats", "Subscription"]
@@ -71,7 +82,6 @@ _CRITICAL_NODE = frozenset({Status.FAILED})
 # Module constants: looking a member up on its enum class costs more than the rest of a change.
 NORMAL, CRITICAL = Priority.NORMAL, Priority.CRITICAL
 _RUN_END = frozenset({"done", "failed", "cancelled"})
-_CONTROLS = frozenset({"pause", "resume", "cancel"})
 # After a burst of frames, a room sends its seq this many seconds later, twice,
 # so a client whose last frame was lost finds out and resyncs.
 HEARTBEATS = (1.0, 10.0)
@@ -301,76 +311,32 @@ class Broadcaster:
         """Answer a request for ``room`` (see docs/protocol.md).
 
         ``{"type": "resync" | "node_details" | "nodes" | "pause" | "resume" |
-        "cancel" | "cancel_node", ...}``. The answer carries the request's
-        ``id`` when it had one (an integer or a short string), so a client can
+        "cancel" | "cancel_node" | "continue", ...}``: the entries of
+        :data:`~taskbeam.broadcast._requests.REQUESTS` offered to the
+        ``"broadcaster"`` transport. The answer carries the request's ``id``
+        when it had one (an integer or a short string), so a client can
         match answers to requests over a transport without acknowledgements.
         """
-        return with_request_id(self._request(room, message, sub), message)
+        if room not in self._rooms:
+            return with_request_id({"type": "error", "error": f"no room {room!r}"}, message)
+        try:
+            entry, fields = parse("broadcaster", message)
+        except BadRequest as exc:
+            return with_request_id({"type": "error", "error": str(exc)}, message)
+        return with_request_id(self.answer(room, entry, fields, sub), message)
 
-    def _request(
-        self, room: str, message: dict[str, Any], sub: Subscription | None
+    def answer(
+        self, room: str, entry: Request, fields: dict[str, Any], sub: Subscription | None = None
     ) -> dict[str, Any]:
-        kind = message.get("type") if isinstance(message, dict) else None
+        """Answer a request that :func:`~taskbeam.broadcast._requests.parse` checked.
+
+        On the broadcaster thread (transports call it from ``submit``). The
+        answer carries no ``id``: the transport adds the request's.
+        """
         target = self._rooms.get(room)
         if target is None:
             return {"type": "error", "error": f"no room {room!r}"}
-        if kind == "resync":
-            if sub is None:
-                return {"type": "error", "error": "resync needs a subscription"}
-            sub.resync()
-            return {"type": "ok"}
-        if kind == "node_details":
-            node = message.get("node_id")
-            if not isinstance(node, str):
-                return {"type": "error", "error": "node_details needs a string node_id"}
-            try:
-                return {
-                    "type": "node_details",
-                    "node_id": node,
-                    "details": target.run.details(node),
-                }
-            except KeyError:
-                return {"type": "error", "error": f"no node {node!r} in run {room}"}
-        if kind == "nodes":
-            return _page(target, message)
-        if kind in _CONTROLS:
-            try:
-                getattr(target.run, kind)()  # posts to the run's loop; never waits for it
-            except NotRunning as exc:
-                return {"type": "error", "error": str(exc)}
-            return {"type": "ok"}
-        if kind == "cancel_node":
-            node = message.get("node_id")
-            if not isinstance(node, str):
-                return {"type": "error", "error": "cancel_node needs a string node_id"}
-            try:
-                target.run.cancel_node(node)
-            except KeyError:
-                return {"type": "error", "error": f"no node {node!r} in run {room}"}
-            except NotRunning as exc:
-                return {"type": "error", "error": str(exc)}
-            return {"type": "ok"}
-        if kind == "continue":
-            return self._continue(target)
-        return {"type": "error", "error": f"unknown request {kind!r}"}
-
-    def _continue(self, target: _Room) -> dict[str, Any]:
-        """Continue the room's stored run; the room passes to the new live run."""
-        go = getattr(target.run, "continue_", None)
-        if go is None:
-            return {
-                "type": "error",
-                "error": f"run {target.name} is live: there is nothing to continue",
-            }
-        try:
-            run = go()
-        except (NotRunning, ValueError, KeyError, OSError) as exc:
-            return {
-                "type": "error",
-                "error": str(exc.args[0] if isinstance(exc, KeyError) else exc),
-            }
-        self.attach(run)
-        return {"type": "continued", "run_id": run.id}
+        return answer(entry, Target(self, room, target.run, target.state, sub), fields)
 
     def submit(self, fn: Callable[[], None]) -> None:
         """Call ``fn()`` on the broadcaster thread, soon; return at once.
@@ -854,37 +820,9 @@ def _supersedes(new: Source, old: Source) -> bool:
     return float(getattr(new, "read_at", 0.0)) > float(getattr(old, "read_at", 0.0))
 
 
-def with_request_id(answer: dict[str, Any], request: Any) -> dict[str, Any]:
-    """``answer`` with the request's ``id`` (an integer or a string of 64 or fewer chars)."""
-    rid = request.get("id") if isinstance(request, dict) else None
-    if (isinstance(rid, int) and not isinstance(rid, bool)) or (
-        isinstance(rid, str) and len(rid) <= 64
-    ):
-        answer["id"] = rid
-    return answer
-
-
 def _waiting(sub: _Subscriber) -> bool:
     return sub.pending is not None or sub.needs_snapshot
 
 
 def _size(patch: dict[str, Any]) -> int:
     return len(dumps(patch))
-
-
-def _page(room: _Room, message: dict[str, Any]) -> dict[str, Any]:
-    """A page of node summaries from the room's copy of the state."""
-    cursor = message.get("cursor") or ""
-    limit = message.get("limit", 500)
-    if not isinstance(cursor, str) or not isinstance(limit, int) or not 1 <= limit <= 5000:
-        return {"type": "error", "error": "nodes takes a string cursor and 1 <= limit <= 5000"}
-    nodes = room.state["nodes"]
-    ids = sorted(nodes)
-    start = 0
-    if cursor:
-        start = bisect.bisect_right(ids, cursor)
-    chosen = ids[start : start + limit]
-    out: dict[str, Any] = {"type": "nodes", "nodes": {i: nodes[i] for i in chosen}}
-    if start + limit < len(ids):
-        out["cursor"] = chosen[-1]
-    return out

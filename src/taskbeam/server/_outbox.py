@@ -30,12 +30,16 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-__all__ = ["EVENTS", "Outbox", "event_of"]
+__all__ = ["EVENTS", "SOCKETIO_NAMES", "Outbox", "event_of"]
 
 log = logging.getLogger("taskbeam.server")
 
-# The broadcaster's message types and the Socket.IO events that carry them.
-EVENTS = {"snapshot": "snapshot", "batch": "batch_update", "heartbeat": "heartbeat"}
+# Socket.IO's names for the protocol's message types where they differ, kept
+# for compatibility: the frames it sends and the requests it is sent. The one
+# place Python renames them (the page's is js/src/page-channel.js).
+SOCKETIO_NAMES = {"batch": "batch_update", "cancel": "stop"}
+# The broadcaster's frame types and the Socket.IO events that carry them.
+EVENTS = {kind: SOCKETIO_NAMES.get(kind, kind) for kind in ("snapshot", "batch", "heartbeat")}
 
 Emit = Callable[[str, Any], Awaitable[None]]
 

@@ -1,5 +1,12 @@
 """Socket.IO: the token check at connect, and the events clients send.
 
+An event is a request of the request table (``taskbeam.broadcast._requests``)
+offered to ``"socketio"``, under its Socket.IO name (``stop`` for
+``cancel``: ``_outbox.SOCKETIO_NAMES``), with the project (``project_id``)
+or the run (``run_id``) it is about. The table checks its fields; this
+module answers the entries Socket.IO owns (``subscribe``, ``unsubscribe``,
+``resync``, the controls) and hands the others to the broadcaster.
+
 Every event is answered by its acknowledgement: the broadcaster's answer
 (``{"type": "ok"}``, ``{"type": "nodes", ...}``, ...) or
 ``{"type": "error", "error": "..."}``. A handler never raises: whatever a
@@ -20,18 +27,27 @@ sessions and binary packets are bounded by ``_guard.GuardedServer``.
 from __future__ import annotations
 
 import logging
-import re
 import secrets
 from collections.abc import Callable
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
-from taskbeam.broadcast._broadcaster import with_request_id
+from taskbeam.broadcast._requests import (
+    CONTROL,
+    MAX_ID_CHARS,
+    BadRequest,
+    Request,
+    check_id,
+    offered,
+    parse,
+    with_request_id,
+)
 from taskbeam.server._client import Client
 from taskbeam.server._guard import GuardedServer
-from taskbeam.server._hub import Hub
+from taskbeam.server._hub import Hub, on_broadcaster
 from taskbeam.server._limits import Malformed
+from taskbeam.server._outbox import SOCKETIO_NAMES
 from taskbeam.server._projects import Conflict, Projects, Released, UnknownProject
 from taskbeam.server._restore import find_run
 
@@ -39,6 +55,7 @@ __all__ = [
     "CONTROL",
     "EVENTS",
     "MAX_ID_CHARS",
+    "OWN",
     "BadRequest",
     "attach_handlers",
     "check_id",
@@ -47,26 +64,12 @@ __all__ = [
 
 log = logging.getLogger("taskbeam.server")
 
-MAX_ID_CHARS = 1000
-CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # C0 and C1 control characters
-_COMMANDS = frozenset({"pause", "resume", "stop"})
-_RUN_REQUESTS = frozenset({"node_details", "nodes", "cancel_node"})
-EVENTS = ("subscribe", "unsubscribe", "resync", *sorted(_RUN_REQUESTS), *sorted(_COMMANDS))
-
-
-class BadRequest(ValueError):
-    """What a client sent cannot be answered; the message says why."""
-
-
-def check_id(value: Any, what: str, limit: int = MAX_ID_CHARS) -> str:
-    """``value`` if it is a usable id: a non-empty string, not too long, no control chars."""
-    if not isinstance(value, str) or not value:
-        raise BadRequest(f"{what} must be a non-empty string")
-    if len(value) > limit:
-        raise BadRequest(f"{what} is longer than {limit} characters")
-    if CONTROL.search(value):
-        raise BadRequest(f"{what} has control characters")
-    return value
+# The requests of the table that Socket.IO offers, by their Socket.IO names.
+EVENTS = tuple(SOCKETIO_NAMES.get(kind, kind) for kind in offered("socketio"))
+_TYPE_OF = {event: kind for kind, event in SOCKETIO_NAMES.items()}
+_CONTROLS = frozenset({"pause", "resume", "cancel"})  # a project's run, through its project
+# The entries Socket.IO answers itself (a test checks them against the table).
+OWN = frozenset({"subscribe", "unsubscribe", "resync", *_CONTROLS})
 
 
 def valid_token(auth: Any, token: str) -> bool:
@@ -129,7 +132,8 @@ def attach_handlers(
                 raise BadRequest(f"unknown event {str(event)[:100]!r}; events: {', '.join(EVENTS)}")
             if not isinstance(data, dict):
                 raise BadRequest(f"{event} takes one object, e.g. {{'project_id': ...}}")
-            return await _answer(client, event, data)
+            entry, fields = parse("socketio", {**data, "type": _TYPE_OF.get(event, event)})
+            answer = await _answer(client, event, entry, fields, data)
         except BadRequest as exc:
             answer = {"type": "error", "error": str(exc)}
         except Released as exc:
@@ -145,29 +149,32 @@ def attach_handlers(
             answer = {"type": "error", "error": "internal error"}
         return with_request_id(answer, data)
 
-    async def _answer(client: Client, event: str, data: dict[str, Any]) -> dict[str, Any]:
+    async def _answer(
+        client: Client, event: str, entry: Request, fields: dict[str, Any], data: dict[str, Any]
+    ) -> dict[str, Any]:
+        kind = entry.type
         if "project_id" not in data and "run_id" in data:  # a run by id, stored ones too
             project_id = check_id(data.get("run_id"), "run_id", 200)
-            if event in _COMMANDS:
+            if kind in _CONTROLS:
                 raise BadRequest(f"{event} takes a project_id, not a run_id")
         else:
             project_id = check_id(data.get("project_id"), "project_id", 200)
-        if event == "unsubscribe":
+        if kind == "unsubscribe":
             client.replace(project_id, None)
-            return with_request_id({"type": "ok"}, data)
-        if event in _COMMANDS:
+            return {"type": "ok"}
+        if kind in _CONTROLS:  # the project's vocabulary, as in REST: pause, resume, stop
             run = await run_in_threadpool(projects.control, project_id, event)
-            if event == "resume":  # a continued run takes over the room of the stored one
+            if kind == "resume":  # a continued run takes over the room of the stored one
                 await hub.attach(run)
-            return with_request_id({"type": "ok"}, data)
+            return {"type": "ok"}
         if "project_id" not in data:
             run = await run_in_threadpool(find_run, projects, project_id)
         else:
             run = await run_in_threadpool(projects.started, project_id)
-        if event == "subscribe":
+        if kind == "subscribe":
             room = await hub.subscribe(client.sid, project_id, run)
-            return with_request_id({"type": "ok", "room": room}, data)
-        if event == "resync":
+            return {"type": "ok", "room": room}
+        if kind == "resync":
             sub = client.subs.get(project_id)
             if sub is None:
                 raise BadRequest(f"not subscribed to {project_id!r}: subscribe first")
@@ -175,29 +182,16 @@ def attach_handlers(
                 await hub.subscribe(client.sid, project_id, run)
             else:
                 client.resync(project_id)
-            return with_request_id({"type": "ok"}, data)
-        message = _run_request(event, data)
-        return await hub.request(run, message)
+            return {"type": "ok"}
+        b = hub.broadcaster
+
+        def ask() -> dict[str, Any]:
+            b.attach(run)
+            return b.answer(run.id, entry, fields)
+
+        return await on_broadcaster(b, ask)
 
     handlers: dict[str, Callable[..., Any]] = {"connect": connect, "disconnect": disconnect}
     for name, handler in handlers.items():
         sio.on(name, handler)
     sio.on("*", any_event)
-
-
-def _run_request(event: str, data: dict[str, Any]) -> dict[str, Any]:
-    """The broadcaster request for ``event``, built from checked fields only."""
-    message: dict[str, Any] = {"type": event}
-    if event in ("node_details", "cancel_node"):
-        message["node_id"] = check_id(data.get("node_id"), "node_id")
-    else:
-        cursor = data.get("cursor", "")
-        limit = data.get("limit", 500)
-        if not isinstance(cursor, str) or len(cursor) > MAX_ID_CHARS:
-            raise BadRequest("cursor must be a string (a node id)")
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 5000:
-            raise BadRequest("limit must be an integer from 1 to 5000")
-        message.update(cursor=cursor, limit=limit)
-    if "id" in data:
-        message["id"] = data["id"]
-    return message

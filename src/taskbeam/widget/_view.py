@@ -6,9 +6,11 @@ buffer. Threading follows two rules (see docs/widget.md):
 
 * Only the broadcaster thread sends. Comm handlers (``on_msg``, trait
   observers) run on whichever thread the kernel uses for comm messages; they
-  check the message's shape and hand the work to the broadcaster with
-  ``submit``, nothing else. So a busy cell, a busy run or a slow browser
-  never make two threads write to one comm.
+  copy the message and hand the work to the broadcaster with ``submit``,
+  nothing else. There a request is checked and answered through the request
+  table (``taskbeam.broadcast._requests``), as every transport does it. So
+  a busy cell, a busy run or a slow browser never make two threads write to
+  one comm.
 * Nothing depends on messages sent before the view is displayed: the front
   end asks for a snapshot (``resync``) when it renders. The view also
   subscribes when it is displayed, and sends a fresh snapshot a few times
@@ -34,7 +36,7 @@ from taskbeam._history import describe, listing
 from taskbeam._service import ExecutionService
 from taskbeam._stored import StoredRun
 from taskbeam.broadcast import Broadcaster, Subscription
-from taskbeam.broadcast._broadcaster import with_request_id
+from taskbeam.broadcast._requests import BadRequest, parse, with_request_id
 from taskbeam.broadcast._source import Source
 from taskbeam.engine import Run
 from taskbeam.engine._run import live_run
@@ -44,10 +46,11 @@ from taskbeam.store import SQLiteStore
 __all__ = ["GraphView", "display_run"]
 
 STATIC = pathlib.Path(__file__).parent / "static"
-# Requests answered by the broadcaster for the room of the current run.
-_ROOM_REQUESTS = frozenset(
-    {"node_details", "nodes", "pause", "resume", "cancel", "cancel_node", "continue"}
-)
+# The requests of the table a view answers itself (their methods, below; a
+# test checks them against the entries the table marks as the comm's own).
+# Every other one the comm offers goes to the broadcaster, for the room of
+# the current run.
+OWN = {"resync": "_resync", "runs": "_runs_page"}
 # Seconds after display at which a view that has not heard from its front
 # end yet sends it a fresh snapshot (its first one may have arrived before
 # the front end's code had loaded).
@@ -207,12 +210,7 @@ class GraphView(anywidget.AnyWidget):
 
     def _on_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
         self._heard = True
-        if not isinstance(content, dict) or not isinstance(content.get("type"), str):
-            kind = type(content).__name__
-            message = f"a request is an object with a string 'type', not {kind}"
-            self._submit(lambda: self._reply({"type": "error", "error": message}))
-            return
-        request = dict(content)
+        request = dict(content) if isinstance(content, dict) else content
         self._submit(lambda: self._answer(request))
 
     def _on_run_id(self, change: dict[str, Any]) -> None:
@@ -231,26 +229,34 @@ class GraphView(anywidget.AnyWidget):
         super().close()
 
     # -- the broadcaster thread ----------------------------------------------
-    def _answer(self, request: dict[str, Any]) -> None:
-        kind = request["type"]
-        if kind == "resync":
-            self._reply({"type": "ok"}, request)
-            if self._sub is None or self._sub.room != self.run_id:
-                self._switch()
-            else:
-                self._sub.resync()
-        elif kind == "runs":
-            self._reply(self._listing(request), request)
-        elif kind in _ROOM_REQUESTS:
-            run = self._current()
-            if run is None:
-                self._reply({"type": "error", "error": "no run to ask"}, request)
-                return
-            self._broadcaster.attach(run)
-            self._reply(self._broadcaster.request(run.id, request, self._sub))
+    def _answer(self, request: Any) -> None:
+        """Answer a request through the request table (see docs/protocol.md)."""
+        try:
+            entry, fields = parse("comm", request)
+        except BadRequest as exc:
+            self._reply({"type": "error", "error": str(exc)}, request)
+            return
+        if entry.type in OWN:
+            getattr(self, OWN[entry.type])(request, fields)
+            return
+        run = self._current()
+        if run is None:
+            self._reply({"type": "error", "error": "no run to ask"}, request)
+            return
+        self._broadcaster.attach(run)
+        self._reply(self._broadcaster.answer(run.id, entry, fields, self._sub), request)
+
+    def _resync(self, request: dict[str, Any], fields: dict[str, Any]) -> None:
+        """``resync``: a fresh snapshot, of the run ``run_id`` names (it may have changed)."""
+        self._reply({"type": "ok"}, request)
+        if self._sub is None or self._sub.room != self.run_id:
+            self._switch()
         else:
-            error = f"unknown request {kind[:100]!r}"
-            self._reply({"type": "error", "error": error}, request)
+            self._sub.resync()
+
+    def _runs_page(self, request: dict[str, Any], fields: dict[str, Any]) -> None:
+        """``runs``: a page of the history, or of the runs this view knows."""
+        self._reply(self._listing(fields), request)
 
     def _on_display(self) -> None:
         if self._sub is None or self._sub.room != self.run_id:
@@ -326,12 +332,12 @@ class GraphView(anywidget.AnyWidget):
             stored.refresh()  # read before the run was continued here and ended
         return stored
 
-    def _listing(self, request: dict[str, Any]) -> dict[str, Any]:
+    def _listing(self, fields: dict[str, Any]) -> dict[str, Any]:
         """The answer to ``runs``: a page of the history, or of the runs this view knows."""
         if self._store is not None:
-            return listing(request, self._store.history)
+            return listing(fields, self._store.history)
         runs = self._runs()
-        return listing(request, None, runs)
+        return listing(fields, None, runs)
 
     def _runs(self) -> list[dict[str, Any]]:
         runs: list[Source]
@@ -347,7 +353,7 @@ class GraphView(anywidget.AnyWidget):
     def _send_frame(self, message: dict[str, Any], buffers: list[bytes]) -> None:
         self.send(message, buffers or None)
 
-    def _reply(self, answer: dict[str, Any], request: dict[str, Any] | None = None) -> None:
+    def _reply(self, answer: dict[str, Any], request: Any = None) -> None:
         self.send(with_request_id(answer, request) if request is not None else answer)
 
     def __repr__(self) -> str:

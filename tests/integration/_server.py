@@ -1,8 +1,9 @@
 """What the server tests share: test graphs, a running server, Socket.IO clients.
 
 No tests here. :class:`Client` is a python-socketio ``AsyncClient`` that
-applies frames exactly as the front ends do (snapshot, then batches whose
-``base_seq`` must match; a gap or a stale heartbeat asks for a resync).
+keeps its state with :class:`taskbeam.testing.Follower`, as the front ends
+do (snapshot, then batches whose ``base_seq`` must match; a gap or a stale
+heartbeat asks for a resync).
 :class:`RawClient` speaks Engine.IO over a bare socket and can stop reading,
 to play a client that never reads. Everything talks to 127.0.0.1 only.
 """
@@ -24,9 +25,8 @@ import wsproto
 import wsproto.events as ev
 
 import taskbeam as tb
-from taskbeam.broadcast._codec import decode
-from taskbeam.broadcast._patch import apply
 from taskbeam.server import Registry, Server, serve
+from taskbeam.testing import Follower
 
 
 def tiny(n: int = 3) -> tb.Graph:
@@ -150,11 +150,9 @@ class Client:
         self.url = server.url
         self.token = server.token if token == "" else token
         self.sio = socketio.AsyncClient(reconnection=False)
-        self.state: dict[str, Any] | None = None
-        self.seq: int | None = None
+        self.follower = Follower()
         self.project: str | None = None
         self.frames: list[dict[str, Any]] = []  # decoded, in arrival order
-        self.gaps = 0
         self.sio.on("snapshot", self._frame)
         self.sio.on("batch_update", self._frame)
         self.sio.on("heartbeat", self._frame)
@@ -180,18 +178,22 @@ class Client:
         answer: dict[str, Any] = await self.call("subscribe", {"project_id": project_id})
         return answer
 
+    @property
+    def state(self) -> dict[str, Any] | None:
+        return self.follower.state
+
+    @property
+    def seq(self) -> int | None:
+        return self.follower.seq
+
+    @property
+    def gaps(self) -> int:
+        return self.follower.gaps
+
     async def _frame(self, message: dict[str, Any], buffer: bytes | None = None) -> None:
-        frame = decode(message, [buffer] if buffer is not None else [])
-        self.frames.append(frame)
-        if frame["type"] == "snapshot":
-            self.state, self.seq = frame["state"], frame["seq"]
-        elif frame["type"] == "batch" and self.state is not None and frame["base_seq"] == self.seq:
-            self.state = apply(self.state, frame["patch"])
-            self.seq = frame["seq"]
-        elif frame["type"] == "heartbeat" and frame["seq"] == self.seq:
-            pass
-        elif self.project is not None:  # a lost frame: ask for the whole state again
-            self.gaps += 1
+        step = self.follower.feed(message, [buffer] if buffer is not None else [])
+        self.frames.append(step.frame)
+        if step.resync and self.project is not None:  # a lost frame: ask for the whole state
             await self.sio.emit("resync", {"project_id": self.project})
 
     async def until(self, predicate: Any, timeout: float = 30) -> None:

@@ -1,0 +1,326 @@
+"""The requests views send back: one table, checked once, answered in one place.
+
+Every request of the wire protocol (docs/protocol.md) is one entry of
+:data:`REQUESTS`, keyed by its ``type``, in the style of a route table: a
+validator that turns the request into its checked fields (or raises
+:class:`BadRequest` saying why), a handler that answers it for a room, and
+the transports that offer it:
+
+* ``"broadcaster"``: :meth:`Broadcaster.request`, which in-memory clients,
+  tests and the REST API call directly;
+* ``"comm"``: a Jupyter view (``GraphView``), over the widget's comm;
+* ``"socketio"``: a client of ``taskbeam serve``.
+
+A transport may answer an entry itself (``own``): the Jupyter view answers
+``resync`` (it may have to follow another run first) and ``runs`` (a page
+of the runs it knows); the Socket.IO server answers ``subscribe``,
+``unsubscribe``, ``resync`` (per project) and the controls (a project's
+run, through the server's projects). Every other entry is answered by its
+handler, on the broadcaster thread, with the room's run. Transports rename
+nothing here: a transport whose wire names differ (Socket.IO says ``stop``
+and ``batch_update``) maps them at its own edge, in one mapping.
+
+Everything here is pure but for the handlers, which run on the broadcaster
+thread (they read the room's run and post commands to its loop; they never
+wait for it).
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from taskbeam._errors import NotRunning
+from taskbeam.broadcast._source import Source
+from taskbeam.store._stored import MAX_LIMIT, STATUSES
+
+__all__ = [
+    "CONTROL",
+    "MAX_ID_CHARS",
+    "MAX_TEXT",
+    "REQUESTS",
+    "TRANSPORTS",
+    "BadRequest",
+    "Request",
+    "Resyncable",
+    "Rooms",
+    "Target",
+    "answer",
+    "answered_by",
+    "check_id",
+    "offered",
+    "parse",
+    "with_request_id",
+]
+
+MAX_ID_CHARS = 1000
+MAX_TEXT = 200  # characters of a run name filter, a status list or a run-list cursor
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # C0 and C1 control characters
+NODES_LIMIT, NODES_MAX = 500, 5000  # default and largest page of ``nodes``
+RUNS_LIMIT = 50  # default page of ``runs``
+TRANSPORTS = frozenset({"broadcaster", "comm", "socketio"})
+
+
+class BadRequest(ValueError):
+    """What a client sent cannot be answered; the message says why."""
+
+
+class Rooms(Protocol):
+    """What a handler needs of the broadcaster (no import of it: no cycle)."""
+
+    def attach(self, run: Source) -> str: ...
+
+
+class Resyncable(Protocol):
+    """What a handler needs of the subscription that asks."""
+
+    def resync(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What a room's request acts on: the room, its run and its copy of the run's
+    state, and the subscription that asks (if any)."""
+
+    broadcaster: Rooms
+    room: str
+    run: Source
+    state: dict[str, Any]
+    subscription: Resyncable | None = None
+
+
+Fields = dict[str, Any]
+Validate = Callable[[dict[str, Any]], Fields]
+Handler = Callable[[Target, Fields], dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One entry of the table.
+
+    Attributes
+    ----------
+    type : str
+        The request's ``type``.
+    validate : callable
+        ``validate(message)``: the checked fields, or :class:`BadRequest`.
+    handler : callable or None
+        ``handler(target, fields)``: the answer for a room. None when every
+        transport that offers the request answers it itself.
+    transports : frozenset of str
+        The transports that offer it.
+    own : frozenset of str
+        The transports that answer it themselves instead of ``handler``.
+    """
+
+    type: str
+    validate: Validate
+    handler: Handler | None
+    transports: frozenset[str] = TRANSPORTS
+    own: frozenset[str] = frozenset()
+
+
+def check_id(value: Any, what: str, limit: int = MAX_ID_CHARS) -> str:
+    """``value`` if it is a usable id: a non-empty string, not too long, no control chars."""
+    if not isinstance(value, str) or not value:
+        raise BadRequest(f"{what} must be a non-empty string")
+    if len(value) > limit:
+        raise BadRequest(f"{what} is longer than {limit} characters")
+    if CONTROL.search(value):
+        raise BadRequest(f"{what} has control characters")
+    return value
+
+
+def with_request_id(answer: dict[str, Any], request: Any) -> dict[str, Any]:
+    """``answer`` with the request's ``id`` (an integer or a string of 64 or fewer chars)."""
+    rid = request.get("id") if isinstance(request, dict) else None
+    if (isinstance(rid, int) and not isinstance(rid, bool)) or (
+        isinstance(rid, str) and len(rid) <= 64
+    ):
+        answer["id"] = rid
+    return answer
+
+
+def parse(transport: str, message: Any) -> tuple[Request, Fields]:
+    """The entry that answers ``message`` over ``transport``, and its checked fields.
+
+    Raises
+    ------
+    BadRequest
+        For a message that is not an object with a string ``type``, a type
+        the transport does not offer, or fields the entry's validator refuses.
+
+    Examples
+    --------
+    >>> entry, fields = parse("comm", {"type": "nodes", "limit": 2, "id": 7})
+    >>> entry.type, fields
+    ('nodes', {'cursor': '', 'limit': 2})
+    >>> parse("socketio", {"type": "runs"})
+    Traceback (most recent call last):
+    ...
+    taskbeam.broadcast._requests.BadRequest: unknown request 'runs'
+    """
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        kind = type(message).__name__
+        raise BadRequest(f"a request is an object with a string 'type', not {kind}")
+    kind = message["type"]
+    entry = REQUESTS.get(kind)
+    if entry is None or transport not in entry.transports:
+        raise BadRequest(f"unknown request {kind[:100]!r}")
+    return entry, entry.validate(message)
+
+
+def offered(transport: str) -> tuple[str, ...]:
+    """The request types ``transport`` offers, in the table's order."""
+    return tuple(t for t, entry in REQUESTS.items() if transport in entry.transports)
+
+
+def answered_by(transport: str) -> frozenset[str]:
+    """The request types ``transport`` answers itself (the entries it ``own``s)."""
+    return frozenset(t for t, entry in REQUESTS.items() if transport in entry.own)
+
+
+def answer(entry: Request, target: Target, fields: Fields) -> dict[str, Any]:
+    """``entry``'s handler's answer for ``target``; a refusal becomes an error answer."""
+    if entry.handler is None:
+        return {"type": "error", "error": f"{entry.type} is not answered for a room"}
+    try:
+        return entry.handler(target, fields)
+    except BadRequest as exc:
+        return {"type": "error", "error": str(exc)}
+
+
+# -- validators ----------------------------------------------------------------
+
+
+def _no_fields(message: dict[str, Any]) -> Fields:
+    return {}
+
+
+def _node(message: dict[str, Any]) -> Fields:
+    return {"node_id": check_id(message.get("node_id"), "node_id")}
+
+
+def _page(message: dict[str, Any]) -> Fields:
+    cursor = message.get("cursor")
+    limit = message.get("limit", NODES_LIMIT)
+    if cursor is None:
+        cursor = ""
+    if not isinstance(cursor, str) or len(cursor) > MAX_ID_CHARS:
+        raise BadRequest("cursor must be a string (a node id)")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= NODES_MAX:
+        raise BadRequest(f"limit must be an integer from 1 to {NODES_MAX}")
+    return {"cursor": cursor, "limit": limit}
+
+
+def _runs(message: dict[str, Any]) -> Fields:
+    name, status = message.get("name"), message.get("status")
+    cursor, limit = message.get("cursor"), message.get("limit", RUNS_LIMIT)
+    for key, value in (("name", name), ("status", status), ("cursor", cursor)):
+        if value is not None and (not isinstance(value, str) or len(value) > MAX_TEXT):
+            raise BadRequest(f"runs: '{key}' is a string of at most {MAX_TEXT} characters")
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIMIT:
+        raise BadRequest(f"runs: 'limit' is an integer from 1 to {MAX_LIMIT}")
+    if status:
+        unknown = [s for s in status.split(",") if s.strip() not in STATUSES]
+        if unknown:
+            statuses = ", ".join(STATUSES)
+            raise BadRequest(f"runs: unknown status {unknown[0][:40]!r}; statuses: {statuses}")
+    return {
+        "name": name or None,
+        "status": status or None,
+        "cursor": cursor or None,
+        "limit": limit,
+    }
+
+
+# -- handlers (the broadcaster thread) -----------------------------------------
+
+
+def _resync(target: Target, fields: Fields) -> dict[str, Any]:
+    if target.subscription is None:
+        raise BadRequest("resync needs a subscription")
+    target.subscription.resync()
+    return {"type": "ok"}
+
+
+def _node_details(target: Target, fields: Fields) -> dict[str, Any]:
+    node = fields["node_id"]
+    try:
+        details = target.run.details(node)
+    except KeyError:
+        raise BadRequest(f"no node {node!r} in run {target.room}") from None
+    return {"type": "node_details", "node_id": node, "details": details}
+
+
+def _nodes(target: Target, fields: Fields) -> dict[str, Any]:
+    """A page of node summaries, in id order, from the room's copy of the state."""
+    cursor, limit = fields["cursor"], fields["limit"]
+    nodes = target.state["nodes"]
+    ids = sorted(nodes)
+    start = bisect.bisect_right(ids, cursor) if cursor else 0
+    chosen = ids[start : start + limit]
+    out: dict[str, Any] = {"type": "nodes", "nodes": {i: nodes[i] for i in chosen}}
+    if start + limit < len(ids):
+        out["cursor"] = chosen[-1]
+    return out
+
+
+def _control(command: str) -> Handler:
+    def control(target: Target, fields: Fields) -> dict[str, Any]:
+        try:
+            getattr(target.run, command)()  # posts to the run's loop; never waits for it
+        except NotRunning as exc:
+            raise BadRequest(str(exc)) from None
+        return {"type": "ok"}
+
+    control.__name__ = f"_{command}"
+    return control
+
+
+def _cancel_node(target: Target, fields: Fields) -> dict[str, Any]:
+    node = fields["node_id"]
+    try:
+        target.run.cancel_node(node)
+    except KeyError:
+        raise BadRequest(f"no node {node!r} in run {target.room}") from None
+    except NotRunning as exc:
+        raise BadRequest(str(exc)) from None
+    return {"type": "ok"}
+
+
+def _continue(target: Target, fields: Fields) -> dict[str, Any]:
+    """Continue the room's stored run; the room passes to the new live run."""
+    go = getattr(target.run, "continue_", None)
+    if go is None:
+        raise BadRequest(f"run {target.room} is live: there is nothing to continue")
+    try:
+        run = go()
+    except (NotRunning, ValueError, KeyError, OSError) as exc:
+        raise BadRequest(str(exc.args[0] if isinstance(exc, KeyError) else exc)) from None
+    target.broadcaster.attach(run)
+    return {"type": "continued", "run_id": run.id}
+
+
+_LOCAL = frozenset({"broadcaster", "comm"})
+_SIO = frozenset({"socketio"})
+
+REQUESTS: dict[str, Request] = {
+    entry.type: entry
+    for entry in (
+        Request("resync", _no_fields, _resync, own=frozenset({"comm", "socketio"})),
+        Request("node_details", _node, _node_details),
+        Request("nodes", _page, _nodes),
+        Request("pause", _no_fields, _control("pause"), own=_SIO),
+        Request("resume", _no_fields, _control("resume"), own=_SIO),
+        Request("cancel", _no_fields, _control("cancel"), own=_SIO),
+        Request("cancel_node", _node, _cancel_node),
+        Request("continue", _no_fields, _continue, transports=_LOCAL),
+        Request("runs", _runs, None, transports=frozenset({"comm"}), own=frozenset({"comm"})),
+        Request("subscribe", _no_fields, None, transports=_SIO, own=_SIO),
+        Request("unsubscribe", _no_fields, None, transports=_SIO, own=_SIO),
+    )
+}
