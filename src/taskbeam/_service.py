@@ -10,14 +10,34 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from taskbeam.engine import Run, start
+from taskbeam.engine import Run, RunStatus, start
 from taskbeam.engine._run import resume
 from taskbeam.graph import Graph
 
 if TYPE_CHECKING:
     from taskbeam.store import SQLiteStore
 
-__all__ = ["ExecutionService"]
+__all__ = ["ExecutionService", "finished"]
+
+# A run's status turns final a moment before its thread ends (the final save
+# comes after it): seconds a start waits for that rather than refusing.
+ENDING_GRACE = 10.0
+_FINAL = frozenset({RunStatus.DONE, RunStatus.FAILED, RunStatus.CANCELLED})
+
+
+def finished(run: Run, grace: float = ENDING_GRACE) -> bool:
+    """Whether ``run`` has ended: its thread is gone, or its status is final
+    and its thread ends within ``grace`` seconds (so a project shown ``done``
+    can be started again at once)."""
+    if run.done:
+        return True
+    if run.status not in _FINAL:
+        return False
+    try:
+        run.wait(grace)
+    except TimeoutError:
+        return False
+    return True
 
 
 class ExecutionService:
@@ -54,7 +74,7 @@ class ExecutionService:
             if self._closed:
                 raise RuntimeError("this ExecutionService has been shut down")
             current = self._runs.get(project_id)
-            if current is not None and not current.done:
+            if current is not None and not finished(current):
                 raise RuntimeError(
                     f"project {project_id!r} is still running (run {current.id}); "
                     "stop it or wait for it first"
@@ -84,7 +104,7 @@ class ExecutionService:
             if self._closed:
                 raise RuntimeError("this ExecutionService has been shut down")
             current = self._runs.get(project_id)
-            if current is not None and not current.done:
+            if current is not None and not finished(current):
                 raise RuntimeError(f"project {project_id!r} is still running (run {current.id})")
             stored = [r for r in store.runs() if r.get("project") == project_id]
             if not stored:
@@ -123,7 +143,7 @@ class ExecutionService:
         """
         with self._lock:
             run = self.get(project_id)
-            if not run.done:
+            if not finished(run):
                 raise RuntimeError(f"project {project_id!r} is still running (run {run.id})")
             run.wait()
             del self._runs[project_id]

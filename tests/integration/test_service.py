@@ -117,3 +117,26 @@ def test_interpreter_exit_cancels_live_runs(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert marker.read_text() == "cancelled"
+
+
+def test_a_project_whose_run_reads_done_can_be_started_again_at_once() -> None:
+    # A run's status turns final a moment before its thread ends; a start made
+    # in that moment waits for the thread instead of calling the run "still running".
+    g = tb.Graph("quick")
+    g.add("a", lambda: 1)
+    seen_done = threading.Event()
+
+    def slow_goodbye(event: tb.Event) -> None:
+        if event.node_id is None and event.new == "done":
+            seen_done.set()
+            threading.Event().wait(0.3)  # holds the run's thread after its status is final
+
+    with tb.ExecutionService() as svc:
+        first = svc.start("p", g)
+        first.subscribe(slow_goodbye)
+        assert seen_done.wait(10)
+        assert first.status is tb.RunStatus.DONE
+        second = svc.start("p", g)  # would have raised "still running"
+        assert second is not first
+        assert second.wait(10).status is tb.RunStatus.DONE
+        assert first.done

@@ -37,7 +37,7 @@ from typing import Any
 import orjson
 
 from taskbeam._errors import NotRunning
-from taskbeam._service import ExecutionService
+from taskbeam._service import ExecutionService, finished
 from taskbeam._stored import StoredRun
 from taskbeam.engine import Run
 from taskbeam.graph import Graph
@@ -140,8 +140,8 @@ class Projects:
         released: list[tuple[str, Run]] = []
         with self._lock:
             runs = self.service.list()
-            finished = [p for p in self._started if p in runs and runs[p].done]
-            for project_id in finished[: max(0, len(finished) - self.keep_finished)]:
+            ended = [p for p in self._started if p in runs and runs[p].done]
+            for project_id in ended[: max(0, len(ended) - self.keep_finished)]:
                 try:
                     run = self.service.forget(project_id)
                 except (KeyError, RuntimeError):  # restarted or forgotten meanwhile
@@ -175,7 +175,9 @@ class Projects:
     def _start(self, project_id: str, graph: Graph) -> Run:
         with self._lock:
             current = self.run(project_id)
-            if current is not None and not current.done:
+            if current is not None and not (
+                current.done if isinstance(current, StoredRun) else finished(current)
+            ):
                 raise Conflict(f"project {project_id!r} is {current.status.value}: stop it first")
             try:
                 run = self.service.start(project_id, graph)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from taskbeam._errors import NotRunning
+from taskbeam._service import finished
 from taskbeam._stored import StoredRun
 from taskbeam.engine import Run, RunStatus
 from taskbeam.store import SQLiteStore
@@ -119,7 +120,7 @@ def continue_project(projects: Projects, project_id: str) -> Run | StoredRun:
 
     run = projects.started(project_id)
     status = run.status
-    if isinstance(run, Run) and not run.done:
+    if isinstance(run, Run) and not finished(run):
         if status is RunStatus.PAUSED:
             run.resume()
             return run
