@@ -122,8 +122,8 @@ def test_interpreter_exit_cancels_live_runs(tmp_path: Path) -> None:
 def test_a_project_whose_run_reads_done_can_be_started_again_at_once() -> None:
     # A run's status turns final a moment before its thread ends; a start made
     # in that moment waits for the thread instead of calling the run "still running".
-    g = tb.Graph("quick")
-    g.add("a", lambda: 1)
+    gate = threading.Event()
+    g = gated_graph("quick", gate)
     seen_done = threading.Event()
 
     def slow_goodbye(event: tb.Event) -> None:
@@ -133,10 +133,11 @@ def test_a_project_whose_run_reads_done_can_be_started_again_at_once() -> None:
 
     with tb.ExecutionService() as svc:
         first = svc.start("p", g)
-        first.subscribe(slow_goodbye)
+        first.subscribe(slow_goodbye)  # before the gate opens: it sees the run end
+        gate.set()
         assert seen_done.wait(10)
         assert first.status is tb.RunStatus.DONE
-        second = svc.start("p", g)  # would have raised "still running"
+        second = svc.start("p", g)  # would have raised "still running" (the gate is open)
         assert second is not first
         assert second.wait(10).status is tb.RunStatus.DONE
         assert first.done

@@ -159,6 +159,29 @@ def _connect(path: Path, timeout: float) -> sqlite3.Connection:
     return conn
 
 
+def _journal_wal(conn: sqlite3.Connection, timeout: float) -> str:
+    """Switch to WAL (a no-op on a WAL file) and return the journal mode.
+
+    SQLite answers "database is locked" here without calling its busy
+    handler while another process recovers the WAL a killed writer left, or
+    holds the lock that switching needs: try again, with backoff, for up to
+    ``timeout`` seconds, as the busy handler would.
+    """
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        try:
+            mode: str = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            return mode
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
+
+
 def _connect_readonly(path: Path, timeout: float) -> sqlite3.Connection:
     """A connection that cannot write or create anything (``mode=ro`` URI).
 
@@ -327,7 +350,7 @@ class SQLiteStore:
         conn = _connect(self.path, self.busy_timeout)
         try:
             conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # only a new file takes it
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            mode = _journal_wal(conn, self.busy_timeout)
             if mode != "wal":
                 raise sqlite3.OperationalError(f"cannot switch to WAL (journal mode {mode})")
             conn.execute("PRAGMA synchronous = NORMAL")
