@@ -51,6 +51,28 @@ import { errorText } from "./store.js";
  */
 
 /**
+ * A run list's filter inputs: a name search box and a status select ("Any
+ * status" and every run status). Shared by the widget's list and the page's.
+ *
+ * @param {string} nameClass
+ * @param {string} statusClass
+ * @returns {{ name: HTMLInputElement, status: HTMLSelectElement }}
+ */
+export function filterInputs(nameClass, statusClass) {
+  const name = h("input", nameClass);
+  name.type = "search";
+  name.placeholder = "Filter by name";
+  name.setAttribute("aria-label", "Filter runs by name");
+  name.spellcheck = false;
+  const status = h("select", statusClass);
+  status.setAttribute("aria-label", "Filter runs by status");
+  const any = h("option", "", "Any status");
+  any.value = "";
+  status.append(any, ...RUN_STATUSES.map((s) => Object.assign(h("option", "", s), { value: s })));
+  return { name, status };
+}
+
+/**
  * Wire a run list's filter inputs: the name filter applies 250 ms after the
  * last key (at once on Enter), the status select on change, "more" loads
  * the next page. Shared by the widget's history list and the server page's.
@@ -95,16 +117,7 @@ export function createHistoryList(options) {
   const bar = h("div", "tb-history-bar");
   const title = h("span", "tb-history-title", "Runs");
   const count = h("span", "tb-history-count", "");
-  const name = h("input", "tb-history-name");
-  name.type = "search";
-  name.placeholder = "Filter by name";
-  name.setAttribute("aria-label", "Filter runs by name");
-  name.spellcheck = false;
-  const status = h("select", "tb-history-status");
-  status.setAttribute("aria-label", "Filter runs by status");
-  const any = h("option", "", "Any status");
-  any.value = "";
-  status.append(any, ...RUN_STATUSES.map((s) => Object.assign(h("option", "", s), { value: s })));
+  const { name, status } = filterInputs("tb-history-name", "tb-history-status");
   bar.append(title, count, h("div", "tb-spacer"), name, status);
 
   const table = h("table", "tb-history-table");

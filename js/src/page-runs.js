@@ -15,7 +15,7 @@
  */
 
 import { h } from "./details.js";
-import { bindFilters } from "./history-list.js";
+import { bindFilters, filterInputs } from "./history-list.js";
 import {
   createHistory,
   describeRun,
@@ -26,7 +26,6 @@ import {
   runsRequest,
   startLoading,
 } from "./history.js";
-import { RUN_STATUSES } from "./status.js";
 
 /** @typedef {import("./history.js").HistoryState} HistoryState */
 /** @typedef {import("./history.js").RunItem} RunItem */
@@ -69,16 +68,7 @@ export function createRunList(options) {
   const count = h("span", "tbp-count", "");
   title.append(count);
   const filters = h("div", "tbp-runs-filters");
-  const name = h("input", "tbp-input tbp-runs-name");
-  name.type = "search";
-  name.placeholder = "Filter by name";
-  name.setAttribute("aria-label", "Filter runs by name");
-  name.spellcheck = false;
-  const status = h("select", "tbp-input tbp-runs-status");
-  status.setAttribute("aria-label", "Filter runs by status");
-  const any = h("option", "", "Any status");
-  any.value = "";
-  status.append(any, ...RUN_STATUSES.map((s) => Object.assign(h("option", "", s), { value: s })));
+  const { name, status } = filterInputs("tbp-input tbp-runs-name", "tbp-input tbp-runs-status");
   filters.append(name, status);
   const list = h("ul", "tbp-list");
   list.setAttribute("aria-label", "Runs");

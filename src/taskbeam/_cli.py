@@ -137,16 +137,16 @@ def load_graph(spec: str) -> Graph:
         module = spec.partition(":")[0]
         raise CliError(BAD_GRAPH, f"importing {module!r} raised {_one_line(exc)}") from exc
     if callable(obj) and not isinstance(obj, Graph):
-        try:
-            inspect.signature(obj).bind()
-        except TypeError:
-            raise CliError(
-                BAD_GRAPH,
-                f"{spec} needs arguments {_signature(obj)}: name a Graph or a function "
-                "that takes none",
-            ) from None
-        except ValueError:  # no signature to inspect (some builtins): just call it
-            pass
+        # No signature to inspect (some builtins: ValueError): just call it.
+        with contextlib.suppress(ValueError):
+            try:
+                inspect.signature(obj).bind()
+            except TypeError:
+                raise CliError(
+                    BAD_GRAPH,
+                    f"{spec} needs arguments {_signature(obj)}: name a Graph or a function "
+                    "that takes none",
+                ) from None
         try:
             obj = obj()
         except Exception as exc:

@@ -14,6 +14,7 @@ from a worker thread.
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Any
 
 from taskbeam._errors import NotRunning
@@ -48,10 +49,8 @@ def find_run(projects: Projects, run_id: str) -> Run | StoredRun:
         if run.id == run_id:
             return run
     if projects.store is not None:
-        try:
+        with contextlib.suppress(KeyError):  # not in the store either
             return StoredRun(run_id, projects.store)
-        except KeyError:
-            pass
     raise UnknownRun(run_id)
 
 

@@ -26,6 +26,7 @@ Threading: :func:`touch` and :func:`renew` run on the store's writer thread
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import functools
 import os
 import socket
@@ -124,10 +125,15 @@ def alive(who: Owner) -> bool | None:
         os.kill(who.pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:  # exists, someone else's
-        pass
+    except PermissionError:  # it exists: someone else's process
+        return _same_start(who)
     except OSError:
         return None
+    return _same_start(who)
+
+
+def _same_start(who: Owner) -> bool:
+    """Whether the process with ``who``'s pid started when ``who`` did (not a reused pid)."""
     if who.started is None:
         return True
     now = process_start(who.pid)
@@ -177,7 +183,8 @@ def judge(conn: sqlite3.Connection, items: list[Judged]) -> list[Judged]:
     if not live:
         return items
     leases: dict[str, tuple[Any, ...]] = {}
-    try:
+    # A file of an older schema, opened without migrating, has no lease columns.
+    with contextlib.suppress(sqlite3.OperationalError):
         ids = [item["id"] for item in live]
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
@@ -187,8 +194,6 @@ def judge(conn: sqlite3.Connection, items: list[Judged]) -> list[Judged]:
                 chunk,
             ):
                 leases[row[0]] = row[1:]
-    except sqlite3.OperationalError:  # a file of an older schema, opened without migrating
-        pass
     now = time.time()
     verdicts: dict[Owner, bool | None] = {}
     for item in live:

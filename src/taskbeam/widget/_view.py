@@ -310,15 +310,15 @@ class GraphView(anywidget.AnyWidget):
         assert self._store is not None
         ended: Run | None = None
         try:
-            live = live_run(run_id)
+            live: Run | None = live_run(run_id)
         except KeyError:
-            pass
-        else:  # the same run only if it is stored in this store
-            path = self._store.path.resolve()
-            if live.store is not None and live.store.path.resolve() == path:
-                if not live.done:
-                    return live
-                ended = live
+            live = None  # not alive in this process
+        here = self._store.path.resolve()
+        # The same run only if it is stored in this store.
+        if live is not None and live.store is not None and live.store.path.resolve() == here:
+            if not live.done:
+                return live
+            ended = live
         stored = self._stored
         if stored is None or stored.id != run_id:
             try:
