@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 from taskbeam._errors import NotRunning
 from taskbeam.engine import Event, Run, RunStatus
 from taskbeam.engine._preview import preview
-from taskbeam.engine._run import _BY_ID, resume
+from taskbeam.engine._registry import BY_ID
+from taskbeam.engine._run import resume
 from taskbeam.graph import Graph
 from taskbeam.store import SQLiteStore
 
@@ -304,7 +305,7 @@ class StoredRun:
                 f"run {self.id} can only be continued with its graph: "
                 "tb.open_run(run_id, store, graph=g) or stored.continue_(g)"
             )
-        live = _BY_ID.get(self.id)
+        live = BY_ID.get(self.id)
         if live is not None and not live.done:
             raise NotRunning(f"run {self.id} is {live.status.value} in this process already")
         status = RunStatus(self.store.load(self.id)["run"]["status"])

@@ -19,6 +19,7 @@ posts outcomes from whatever thread it learns them on.
 from __future__ import annotations
 
 import abc
+import asyncio
 import concurrent.futures
 import functools
 import logging
@@ -101,6 +102,35 @@ class Session(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None:
         """The run has ended: cancel whatever is still queued or running."""
+
+    # Results an executor keeps where they were computed (``Executor.remote``)
+    # reach the run's own thread only through these two.
+    def fetch(self, values: Iterable[Any]) -> list[Any]:
+        """``values`` with each :class:`RemoteResult` replaced by its value (blocks).
+
+        Usable after :meth:`close`: ``run.results`` reads through it once the run has ended.
+        """
+        return fetch_all(values)
+
+    async def localized(
+        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        """Await ``fn(*args, **kwargs)`` once the remote results among them are fetched.
+
+        An async task runs in the kernel: a result kept on a cluster must come
+        here first. The fetch runs in a thread, so the loop goes on meanwhile;
+        a dict among ``args`` (an aggregator's results) is fetched value by value.
+        """
+
+        def fetch() -> tuple[tuple[Any, ...], dict[str, Any]]:
+            local = tuple(
+                dict(zip(a, self.fetch(a.values()), strict=True)) if type(a) is dict else a
+                for a in self.fetch(args)
+            )
+            return local, dict(zip(kwargs, self.fetch(kwargs.values()), strict=True))
+
+        args, kwargs = await asyncio.to_thread(fetch)
+        return await fn(*args, **kwargs)
 
 
 class Executor(abc.ABC):
