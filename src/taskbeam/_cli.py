@@ -39,7 +39,9 @@ from rich.text import Text
 
 from taskbeam._errors import GraphError
 from taskbeam._spec import load_object
-from taskbeam.engine import Executor, ProcessExecutor, Run, RunStatus, SavePolicy, resume, start
+from taskbeam.engine import Executor, ProcessExecutor, Run, RunStatus, SavePolicy, resume
+from taskbeam.engine._options import RunOptions
+from taskbeam.engine._run import launch
 from taskbeam.engine._status import TERMINAL, Status
 from taskbeam.graph import Graph
 from taskbeam.server._command import add_arguments as _serve_arguments
@@ -263,29 +265,35 @@ def _run_line(run: Mapping[str, Any], reused: set[str] | frozenset[str]) -> Text
     return line
 
 
+# The options of `taskbeam run` a resumed run takes from the command line, not from the store.
+_OVERRIDES = ("max_concurrency", "limits", "on_error", "max_depth", "save_policy", "executor")
+
+
 def _run(graph: Graph, args: argparse.Namespace, console: Console) -> int:
     limits = dict(_parse_limit(x) for x in args.limit or [])
     if args.save_every < 0:
         raise CliError(USAGE, f"--save-every takes SECONDS >= 0, got {args.save_every}")
     if args.max_concurrency is not None and args.max_concurrency < 1:
         raise CliError(USAGE, f"--max-concurrency takes N >= 1, got {args.max_concurrency}")
-    options: dict[str, Any] = {
-        "max_concurrency": args.max_concurrency,
-        "limits": limits,
-        "on_error": args.on_error,
-        "max_depth": args.max_depth,
-        # The terminal watches the run, so it saves as a watched run does.
-        "save_policy": SavePolicy(watched=args.save_every, unwatched=args.save_every),
-    }
     store = _store(args.store) if args.store else None
     with contextlib.ExitStack() as stack:
-        options["executor"] = _executor(args, stack)
+        options = RunOptions(
+            max_concurrency=args.max_concurrency,
+            limits=limits,
+            on_error=args.on_error,
+            max_depth=args.max_depth,
+            # The terminal watches the run, so it saves as a watched run does.
+            save_policy=SavePolicy(watched=args.save_every, unwatched=args.save_every),
+            executor=_executor(args, stack),
+        )
         try:
             with _ctrl_c_deferred() as interrupted:
                 if args.resume:
-                    run = resume(args.resume, graph, store=store or _store(None), **options)
+                    # What the command line sets overrides the stored options.
+                    given = {name: getattr(options, name) for name in _OVERRIDES}
+                    run = resume(args.resume, graph, store=store or _store(None), **given)
                 else:
-                    run = start(graph, store=store, **options)
+                    run = launch(graph, options.replace(store=store))
             if interrupted:
                 run.cancel()
         except KeyError as exc:  # resume: no such run

@@ -10,8 +10,9 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from taskbeam.engine import Run, RunStatus, start
-from taskbeam.engine._run import resume
+from taskbeam.engine import Run, RunStatus
+from taskbeam.engine._options import RunOptions, checked
+from taskbeam.engine._run import launch, resume
 from taskbeam.graph import Graph
 
 if TYPE_CHECKING:
@@ -46,8 +47,9 @@ class ExecutionService:
     Parameters
     ----------
     **defaults
-        Options passed to :func:`taskbeam.start` for every run unless
-        overridden in :meth:`start`.
+        Options of :func:`taskbeam.start` for every run unless overridden in
+        :meth:`start`; kept as a mapping of :class:`RunOptions` fields and
+        merged with each call's options into one ``RunOptions``.
 
     Examples
     --------
@@ -61,7 +63,7 @@ class ExecutionService:
     """
 
     def __init__(self, **defaults: Any) -> None:
-        self._defaults = defaults
+        self._defaults = checked(defaults, "ExecutionService")
         self._runs: dict[str, Run] = {}
         self._lock = threading.RLock()
         self._closed = False
@@ -81,7 +83,8 @@ class ExecutionService:
                 )
             if current is not None:
                 current.wait()  # ended: join its thread
-            run = start(graph, **{**self._defaults, **options, "project": project_id})
+            merged = {**self._defaults, **checked(options, "start"), "project": project_id}
+            run = launch(graph, RunOptions(**merged))
             self._runs[project_id] = run
             return run
 

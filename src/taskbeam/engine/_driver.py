@@ -62,6 +62,7 @@ from typing import Any, TypeVar
 from taskbeam._errors import DepthError, GraphError, NodeTimeout
 from taskbeam.engine import _registry
 from taskbeam.engine._capture import current_output, install
+from taskbeam.engine._contain import Contained
 from taskbeam.engine._executor import Call, LocalExecutor, LoopThreads, RemoteResult, Session
 from taskbeam.engine._failure import error_info
 from taskbeam.engine._fingerprint import fingerprints
@@ -186,8 +187,7 @@ class Driver:
         self._pumping = False
         self.t0 = 0.0
         self._crash: BaseException | None = None  # see _loop_error
-        # (role, id(callback), exception type) -> [callback, count]; see _callback_raised.
-        self._raised: dict[tuple[str, int, type[BaseException]], list[Any]] = {}
+        self.contained = Contained(self.id)  # what user callbacks raised
 
     # -- life cycle ----------------------------------------------------------
     def begin(self) -> None:
@@ -254,7 +254,7 @@ class Driver:
         finally:
             with self._lock:
                 self._accepting = False
-            self._report_callback_errors()
+            self.contained.report()
             loop.run_until_complete(_close(loop))
             loop.close()
             asyncio.set_event_loop(None)
@@ -292,18 +292,6 @@ class Driver:
         self.state.events.clear()
         if self._finished is not None:
             self._finished.set()
-
-    def _report_callback_errors(self) -> None:
-        for (role, _, kind), (callback, count) in self._raised.items():
-            if count > 1:
-                log.warning(
-                    "%s %s of run %s raised %s %d times in all",
-                    role,
-                    _describe(callback),
-                    self.id,
-                    kind.__qualname__,
-                    count,
-                )
 
     def _raised_by_node(self, exc: BaseException) -> bool:
         """Whether ``exc`` is the outcome of a node's Task (a suspended one, so tracked)."""
@@ -378,37 +366,7 @@ class Driver:
                 try:
                     sub(event)
                 except BaseException as exc:  # KeyboardInterrupt too: user code never stops a run
-                    self._callback_raised("subscriber", sub, exc)
-
-    def _callback_raised(self, role: str, callback: object, exc: BaseException) -> None:
-        """Contain an exception from user code the run calls (a subscriber): log it once.
-
-        The first exception of each kind from each callback is logged with
-        its traceback; the rest are only counted (:attr:`callback_errors`),
-        so a subscriber that raises on every event neither floods the log
-        nor slows the run down.
-        """
-        key = (role, id(callback), type(exc))
-        seen = self._raised.get(key)
-        if seen is not None:
-            seen[1] += 1
-            return
-        self._raised[key] = [callback, 1]
-        log.error(
-            "%s %s of run %s raised %s; the run goes on (it is logged once, then counted)",
-            role,
-            _describe(callback),
-            self.id,
-            type(exc).__qualname__,
-            exc_info=exc,
-        )
-
-    def callback_errors(self) -> list[dict[str, Any]]:
-        """Exceptions contained from user callbacks: ``{role, callback, type, count}`` each."""
-        return [
-            {"role": role, "callback": _describe(cb), "type": kind.__qualname__, "count": n}
-            for (role, _, kind), (cb, n) in list(self._raised.items())
-        ]
+                    self.contained.raised("subscriber", sub, exc)
 
     def _launch(self, node: Node) -> None:
         task = node.task
@@ -724,14 +682,6 @@ class Driver:
     def local(self, values: list[Any]) -> list[Any]:
         """``values`` as the caller can use them: results kept remotely are fetched."""
         return self.session.fetch(values) if self._remote else values
-
-
-def _describe(callback: object) -> str:
-    """A short, safe name for a user callback (its ``repr`` may be long or raise)."""
-    name = getattr(callback, "__qualname__", None)
-    if not isinstance(name, str):
-        name = type(callback).__qualname__
-    return name[:200]
 
 
 async def _coroutine(awaitable: Awaitable[T]) -> T:

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from taskbeam.store._base import Store
     from taskbeam.widget import GraphView
 
-__all__ = ["Run", "resume", "start"]
+__all__ = ["Run", "launch", "resume", "start"]
 
 
 def live_run(run_id: str) -> Run:
@@ -241,7 +241,7 @@ class Run:
     @property
     def callback_errors(self) -> list[dict[str, Any]]:
         """Exceptions contained from user callbacks: ``{role, callback, type, count}`` each."""
-        return self._driver.callback_errors()
+        return self._driver.contained.listed()
 
     def details(self, node_id: str) -> dict[str, Any]:
         """Everything known about one node: its summary, traceback, captured output."""
@@ -380,7 +380,7 @@ def start(
     -------
     Run
     """
-    return Run(
+    return launch(
         graph,
         RunOptions(
             max_concurrency=max_concurrency,
@@ -397,7 +397,12 @@ def start(
             project=project,
             executor=executor,
         ),
-    )._begin()
+    )
+
+
+def launch(graph: Graph, options: RunOptions) -> Run:
+    """:func:`start` with its options already in one value (the service's, the CLI's)."""
+    return Run(graph, options)._begin()
 
 
 def resume(
