@@ -220,7 +220,7 @@ class Driver:
             if self.thread.ident is not None:
                 # Interrupted (Ctrl-C) while waiting for a thread that did
                 # start: the run exists and runs, so it is cancelled, not torn down.
-                self.command(self.state.cancel)
+                self.cancel()
                 raise
             self._accepting = False
             _registry.leave(self)
