@@ -2,22 +2,27 @@
 
 from taskbeam.engine._executor import Executor, LocalExecutor, ProcessExecutor, RemoteResult
 from taskbeam.engine._persist import SavePolicy
+from taskbeam.engine._questions import NO_DEFAULT, Question, ask, ask_sync
 from taskbeam.engine._run import Run, resume, start
 from taskbeam.engine._state import ErrorInfo, RunState
 from taskbeam.engine._status import Event, RunStatus, Status
 
 __all__ = [
+    "NO_DEFAULT",
     "ErrorInfo",
     "Event",
     "Executor",
     "LocalExecutor",
     "ProcessExecutor",
+    "Question",
     "RemoteResult",
     "Run",
     "RunState",
     "RunStatus",
     "SavePolicy",
     "Status",
+    "ask",
+    "ask_sync",
     "resume",
     "start",
 ]

@@ -73,6 +73,8 @@ from taskbeam.engine._failure import error_info
 from taskbeam.engine._fingerprint import fingerprints
 from taskbeam.engine._loop import eager_task, import_nest_asyncio2, new_loop
 from taskbeam.engine._persist import Recorder, SavePolicy
+from taskbeam.engine._questions import Question, current_asker
+from taskbeam.engine._waiting import Waiting
 from taskbeam.engine._preview import (
     CHEAP_TYPES,
     DETAIL_CHARS,
@@ -153,6 +155,7 @@ class Run:
         executor: Executor | None = None,
         restore: Mapping[str, tuple[str | None, Any]] | None = None,
         restore_tree: Mapping[str, list[list[Any]]] | None = None,
+        answers: Mapping[str, tuple[Any, str]] | None = None,
     ) -> None:
         if not isinstance(graph, Graph):
             raise TypeError(f"start() takes a taskbeam.Graph, not {type(graph).__name__}")
@@ -196,6 +199,12 @@ class Run:
         self._remote = executor.remote
         # Holds nothing until the first sync task, so opening it here is free.
         self._session: Session = executor.open(self.id, self._post, self._state.max_concurrency)
+        # Questions (see engine/_questions.py): answers stored before a crash come back by key.
+        self._waiting = Waiting(self, dict(answers or {}))
+        self._asker = self._waiting.questions
+        self._state.question_fields = self._waiting.fields
+        if hasattr(self._session, "asker"):  # threads of this run may ask_sync
+            self._session.asker = self._asker
         if not isinstance(executor, LocalExecutor):
             self.options["executor"] = repr(executor)
         self._seed = seed
@@ -254,6 +263,7 @@ class Run:
         # from this thread may queue on it as soon as this returns, without
         # waiting for the new thread to get going.
         loop = self._loop = new_loop(self._nested)
+        self._asker.loop = loop
         if self._recorder is not None:
             self._recorder.loop = loop
         # asyncio.to_thread from a task: daemon threads, never waited for at the end.
@@ -402,7 +412,11 @@ class Run:
                     for node in aggregates:
                         self._launch_aggregate(node)
                 batch = st.schedule(time.monotonic())
-                if not batch:
+                if st.to_resume:
+                    resumed, st.to_resume = st.to_resume, []
+                    for node in resumed:
+                        self._waiting.resumed(node)
+                elif not batch:
                     break
                 for node in batch:
                     self._launch(node)
@@ -482,6 +496,7 @@ class Run:
             # once, before anything else runs here.
             try:
                 token = current_output.set(node)
+                asking = current_asker.set(self._asker)
                 try:
                     if self._remote and RemoteResult in map(type, kwargs.values()):
                         coro = _localized(task.fn, (), kwargs)
@@ -491,6 +506,7 @@ class Run:
                             coro = _coroutine(coro)
                     running = eager_task(loop, coro)
                 finally:
+                    current_asker.reset(asking)
                     current_output.reset(token)
             except BaseException as exc:  # e.g. an async __call__ that raises at once
                 self._failed(node, attempt, exc)
@@ -556,7 +572,9 @@ class Run:
 
     def _current(self, node: Node, attempt: int) -> bool:
         if node.status is not RUNNING or node.attempt != attempt:
-            return False  # a late outcome of a timed-out or cancelled attempt
+            if node.status is not Status.WAITING or node.attempt != attempt:
+                return False  # a late outcome of a timed-out or cancelled attempt
+            self._waiting.woke(node)  # it ended without waiting for its question
         if self._tasks:
             self._tasks.pop(node, None)
         timer = self._timers.pop(node, None) if self._timers else None
@@ -631,6 +649,7 @@ class Run:
         self._pump()
 
     def _abort(self, node: Node) -> None:
+        self._waiting.withdraw(node)
         task = self._tasks.pop(node, None)
         if task is not None:
             task.cancel()
@@ -900,9 +919,31 @@ class Run:
                     out["output"] = text
             if node.children:
                 out["children"] = [c.id for c in node.children]
+            asked = self._asker.of(node)
+            if asked:
+                out["questions"] = [q.to_dict() for q in asked]
             return out
 
         return self._call(read)
+
+    def questions(self) -> list[Question]:
+        """The open questions of the run, in the order they were asked."""
+        return self._call(self._asker.all_open)
+
+    def answer(self, question_id: str, value: Any) -> None:
+        """Answer an open question, from any thread.
+
+        The value is validated against the question (choices, schema, or
+        text): :class:`~taskbeam.AnswerError` says what is wrong and the
+        question stays open. An unknown, already answered or withdrawn id
+        raises :class:`~taskbeam.AnswerError` too. The answer is stored
+        before the task sees it.
+        """
+        self._waiting.answer(question_id, value)
+
+    def question_events(self, after: int | None) -> tuple[int, list[dict[str, Any]]]:
+        """``question`` / ``answered`` events for viewers: ``(count, those after ``after``)``."""
+        return self._waiting.events(after)
 
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
         """Call ``callback(event)`` for every state change from now on.
@@ -1110,12 +1151,17 @@ def resume(
     saved = store.load_for_resume(run_id)
     stored = {k: v for k, v in saved["options"].items() if k in _RESUMABLE}
     restore = {nid: (fp, result) for nid, (_, fp, result) in saved["done"].items()}
+    # Answers given before: a node that asks the same key again gets its answer at once.
+    answers = {
+        q["key"]: (q["answer"], q["by"]) for q in store.questions(run_id) if "answer" in q
+    }
     return Run(
         graph,
         run_id=run_id,
         store=store,
         restore=restore,
         restore_tree=saved["structure"],
+        answers=answers,
         **{**stored, **options},
     )._begin()
 

@@ -1,0 +1,97 @@
+"""The questions a run asked and the answers it got, in the store.
+
+One row per ``(run_id, key)``: the question as asked (its full JSON) and,
+once answered, the answer, who gave it (``person`` or ``default``) and when.
+Both are written at once, not on the save schedule, so an answer survives
+a crash that comes right after it; the two writes may arrive in either
+order (each fills its own columns). Plain SQL on a connection the caller
+owns: the writer thread for writes, any reader for reads.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import orjson
+
+__all__ = ["MIGRATION", "put_answer", "put_question", "read_questions"]
+
+# Schema 2 -> 3.
+MIGRATION = """
+    CREATE TABLE questions (
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        question TEXT,
+        asked REAL,
+        answer TEXT,
+        by TEXT,
+        answered REAL,
+        PRIMARY KEY (run_id, key)
+    ) WITHOUT ROWID;
+"""
+
+BY = ("person", "default")
+
+
+def put_question(conn: sqlite3.Connection, run_id: str, question: dict[str, Any]) -> None:
+    """Record ``question`` (a full question dict); an answer already there is kept."""
+    key = question.get("key")
+    if not isinstance(key, str) or not key:
+        raise ValueError("a stored question needs its key (a non-empty str)")
+    text = orjson.dumps(question).decode()
+    asked = float(question.get("asked", 0.0))
+    conn.execute(
+        "INSERT INTO questions (run_id, key, question, asked) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (run_id, key) DO UPDATE SET question = excluded.question, "
+        "asked = excluded.asked",
+        (run_id, key, text, asked),
+    )
+
+
+def put_answer(
+    conn: sqlite3.Connection, run_id: str, key: str, value: Any, by: str, at: float
+) -> None:
+    """Record the answer to ``key``: ``value`` (JSON data), ``by`` person or default, ``at``."""
+    if by not in BY:
+        raise ValueError(f"by must be one of {BY}, not {by!r}")
+    text = orjson.dumps(value).decode()
+    conn.execute(
+        "INSERT INTO questions (run_id, key, answer, by, answered) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT (run_id, key) DO UPDATE SET answer = excluded.answer, "
+        "by = excluded.by, answered = excluded.answered",
+        (run_id, key, text, by, float(at)),
+    )
+
+
+def read_questions(conn: sqlite3.Connection, run_id: str) -> list[dict[str, Any]]:
+    """The run's questions in asked order, each with ``answer``/``by``/``answered`` if answered.
+
+    A row whose JSON does not decode is skipped (it is asked again).
+    """
+    if not conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'questions'"
+    ).fetchone():
+        return []  # a read-only store of an older schema: no question was ever stored
+    rows = conn.execute(
+        "SELECT key, question, asked, answer, by, answered FROM questions "
+        "WHERE run_id = ? ORDER BY asked, key",
+        (run_id,),
+    ).fetchall()
+    out: list[dict[str, Any]] = []
+    for key, question, asked, answer, by, answered in rows:
+        try:
+            item = orjson.loads(question) if question else {"key": key}
+            if not isinstance(item, dict):
+                continue
+            item["key"] = key
+            if asked is not None:
+                item.setdefault("asked", asked)
+            if answer is not None:
+                item["answer"] = orjson.loads(answer)
+                item["by"] = by
+                item["answered"] = answered
+        except orjson.JSONDecodeError:
+            continue
+        out.append(item)
+    return out
