@@ -60,7 +60,6 @@ if _typing.TYPE_CHECKING:
 
 
 __all__ = [
-    "NO_DEFAULT",
     "AnswerError",
     "BroadcastStats",
     "Broadcaster",
@@ -77,6 +76,7 @@ __all__ = [
     "IllegalTransition",
     "JSONSerializer",
     "LocalExecutor",
+    "NO_DEFAULT",
     "NodeTimeout",
     "NotRunning",
     "PickleSerializer",

@@ -8,11 +8,11 @@ from taskbeam.engine._state import ErrorInfo, RunState
 from taskbeam.engine._status import Event, RunStatus, Status
 
 __all__ = [
-    "NO_DEFAULT",
     "ErrorInfo",
     "Event",
     "Executor",
     "LocalExecutor",
+    "NO_DEFAULT",
     "ProcessExecutor",
     "Question",
     "RemoteResult",

@@ -26,7 +26,6 @@ from taskbeam.engine._questions import Question, Questions, check_answer, check_
 from taskbeam.engine._status import Status
 
 if TYPE_CHECKING:
-    from taskbeam.engine._run import Run
     from taskbeam.engine._state import Node
 
 __all__ = ["NOTES_KEPT", "Waiting"]
@@ -36,9 +35,13 @@ NOTES_KEPT = 10_000  # question events kept for viewers that fall behind
 
 
 class Waiting:
-    """Questions of one run and what waiting costs (see the module docstring)."""
+    """Questions of one run and what waiting costs (see the module docstring).
 
-    def __init__(self, run: Run, answers: dict[str, tuple[Any, str]] | None) -> None:
+    ``run`` is the :class:`~taskbeam.engine._run.Run` it serves (typed
+    loosely: that module imports this one).
+    """
+
+    def __init__(self, run: Any, answers: dict[str, tuple[Any, str]] | None) -> None:
         self.run = run
         self.questions = Questions(run.id, self, answers)
         self.remaining: dict[Node, float] = {}  # task timeout left of waiting nodes
