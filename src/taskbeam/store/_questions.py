@@ -15,7 +15,14 @@ from typing import Any
 
 import orjson
 
-__all__ = ["MIGRATION", "put_answer", "put_question", "read_questions"]
+__all__ = [
+    "MIGRATION",
+    "answer_row",
+    "put_answer",
+    "put_question",
+    "question_row",
+    "read_questions",
+]
 
 # Schema 2 -> 3.
 MIGRATION = """
@@ -34,33 +41,56 @@ MIGRATION = """
 BY = ("person", "default")
 
 
-def put_question(conn: sqlite3.Connection, run_id: str, question: dict[str, Any]) -> None:
-    """Record ``question`` (a full question dict); an answer already there is kept."""
-    key = question.get("key")
+def question_row(question: dict[str, Any]) -> tuple[str, str, float]:
+    """``(key, JSON text, asked)`` of a question dict; ``ValueError`` if it cannot be stored.
+
+    Checked in the caller's thread, before anything reaches the writer.
+    """
+    key = question.get("key") if isinstance(question, dict) else None
     if not isinstance(key, str) or not key:
         raise ValueError("a stored question needs its key (a non-empty str)")
-    text = orjson.dumps(question).decode()
-    asked = float(question.get("asked", 0.0))
+    asked = question.get("asked", 0.0)
+    if isinstance(asked, bool) or not isinstance(asked, int | float):
+        raise ValueError("a stored question's 'asked' is a number (epoch seconds)")
+    try:
+        text = orjson.dumps(question).decode()
+    except TypeError as exc:
+        raise ValueError(f"the question cannot be stored as JSON: {exc}") from None
+    return key, text, float(asked)
+
+
+def answer_row(key: str, value: Any, by: str, at: float) -> tuple[str, str, str, float]:
+    """``(key, JSON text, by, at)`` of an answer; ``ValueError`` if it cannot be stored."""
+    if not isinstance(key, str) or not key:
+        raise ValueError("an answer needs the key of its question (a non-empty str)")
+    if by not in BY:
+        raise ValueError(f"by must be one of {BY}, not {by!r}")
+    if isinstance(at, bool) or not isinstance(at, int | float):
+        raise ValueError("an answer's time is a number (epoch seconds)")
+    try:
+        text = orjson.dumps(value).decode()
+    except TypeError as exc:
+        raise ValueError(f"the answer cannot be stored as JSON: {exc}") from None
+    return key, text, by, float(at)
+
+
+def put_question(conn: sqlite3.Connection, run_id: str, row: tuple[str, str, float]) -> None:
+    """Record a question (see :func:`question_row`); an answer already there is kept."""
     conn.execute(
         "INSERT INTO questions (run_id, key, question, asked) VALUES (?, ?, ?, ?) "
         "ON CONFLICT (run_id, key) DO UPDATE SET question = excluded.question, "
         "asked = excluded.asked",
-        (run_id, key, text, asked),
+        (run_id, *row),
     )
 
 
-def put_answer(
-    conn: sqlite3.Connection, run_id: str, key: str, value: Any, by: str, at: float
-) -> None:
-    """Record the answer to ``key``: ``value`` (JSON data), ``by`` person or default, ``at``."""
-    if by not in BY:
-        raise ValueError(f"by must be one of {BY}, not {by!r}")
-    text = orjson.dumps(value).decode()
+def put_answer(conn: sqlite3.Connection, run_id: str, row: tuple[str, str, str, float]) -> None:
+    """Record an answer (see :func:`answer_row`)."""
     conn.execute(
         "INSERT INTO questions (run_id, key, answer, by, answered) VALUES (?, ?, ?, ?, ?) "
         "ON CONFLICT (run_id, key) DO UPDATE SET answer = excluded.answer, "
         "by = excluded.by, answered = excluded.answered",
-        (run_id, key, text, by, float(at)),
+        (run_id, *row),
     )
 
 

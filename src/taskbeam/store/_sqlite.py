@@ -76,7 +76,13 @@ from taskbeam.store._lease import MIGRATION as LEASES
 from taskbeam.store._lease import LeaseKeeper, judge, touch
 from taskbeam.store._log import FIELDS, Log, encode
 from taskbeam.store._questions import MIGRATION as QUESTIONS
-from taskbeam.store._questions import put_answer, put_question, read_questions
+from taskbeam.store._questions import (
+    answer_row,
+    put_answer,
+    put_question,
+    question_row,
+    read_questions,
+)
 from taskbeam.store._serialize import JSONSerializer, PickleSerializer, Serializer
 from taskbeam.store._stored import (
     get_project,
@@ -932,11 +938,13 @@ class SQLiteStore:
         Raises :class:`StoreError` when the store is read-only, closed, or
         the write fails (a full disk, say).
         """
-        self._write_now(lambda conn: put_question(conn, run_id, question))
+        row = question_row(question)
+        self._write_now(lambda conn: put_question(conn, run_id, row))
 
     def save_answer(self, run_id: str, key: str, value: Any, by: str, at: float) -> None:
         """Store the answer to question ``key`` (``by``: person or default); committed on return."""
-        self._write_now(lambda conn: put_answer(conn, run_id, key, value, by, at))
+        row = answer_row(key, value, by, at)
+        self._write_now(lambda conn: put_answer(conn, run_id, row))
 
     def _write_now(self, fn: Callable[[sqlite3.Connection], None]) -> None:
         try:
