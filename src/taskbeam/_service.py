@@ -22,6 +22,8 @@ __all__ = ["ExecutionService", "finished"]
 # A run's status turns final a moment before its thread ends (the final save
 # comes after it): seconds a start waits for that rather than refusing.
 ENDING_GRACE = 10.0
+# (project id, question) pairs; named here because ``list`` is a method of the service.
+OpenQuestions = list[tuple[str, Question]]
 _FINAL = frozenset({RunStatus.DONE, RunStatus.FAILED, RunStatus.CANCELLED})
 
 
@@ -152,7 +154,7 @@ class ExecutionService:
     def pause(self, project_id: str) -> None:
         self.get(project_id).pause()
 
-    def questions(self) -> list[tuple[str, Question]]:
+    def questions(self) -> OpenQuestions:
         """Open questions across the service's projects: ``(project_id, Question)`` pairs.
 
         Projects in the order they were first started, each project's

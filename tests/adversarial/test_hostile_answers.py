@@ -1,4 +1,4 @@
-"""Hostile answers: huge, deeply nested, wrong types, unknown ids; nothing breaks, nothing is lost."""
+"""Hostile answers: huge, deeply nested, wrong types, unknown ids; nothing breaks or is lost."""
 
 from __future__ import annotations
 
@@ -87,12 +87,9 @@ def test_a_hostile_value_is_refused_clearly_and_the_question_stays_open(
 ) -> None:
     for node in ("form", "pick", "text"):
         q = by_node(run)[node]
-        try:
+        with pytest.raises(tb.AnswerError) as info:  # nothing here fits every question
             run.answer(q.id, value)
-        except tb.AnswerError as exc:
-            assert str(exc) and len(str(exc)) < 2000
-        else:  # only a value that fits may pass: nothing here fits every question
-            pytest.fail(f"{node} took {type(value).__name__}")
+        assert str(info.value) and len(str(info.value)) < 2000
         assert q.id in {x.id for x in run.questions()}
     # and the run still answers
     qs = by_node(run)

@@ -26,7 +26,9 @@ def lines(log: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("answered", [("n0:0", "n3:0"), (), ("n0:0", "n1:0", "n2:0", "n3:0")])
-def test_killed_with_questions_open_then_continued(tmp_path: Path, answered: tuple[str, ...]) -> None:
+def test_killed_with_questions_open_then_continued(
+    tmp_path: Path, answered: tuple[str, ...]
+) -> None:
     db, log = tmp_path / "runs.db", tmp_path / "log.txt"
     proc = subprocess.Popen(
         [sys.executable, str(WORKER), str(db), str(log), "kq", "start", ",".join(answered)],

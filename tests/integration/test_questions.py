@@ -191,7 +191,9 @@ def test_question_timeout_with_a_default_and_without() -> None:
     assert run.result("defaulted") == "no"
     assert run.snapshot()["nodes"]["strict"]["error"]["type"] == "taskbeam.QuestionTimeout"
     assert len(attempts) == 2  # retries apply
-    until(lambda: sub.receive() >= 0 and len([e for e in sub.events if e["kind"] == "answered"]) >= 3)
+    until(
+        lambda: sub.receive() >= 0 and len([e for e in sub.events if e["kind"] == "answered"]) >= 3
+    )
     by = sorted(e["by"] for e in sub.events if e["kind"] == "answered")
     assert by == ["default", "withdrawn", "withdrawn"]
     assert sorted(e["node_id"] for e in sub.events if e["kind"] == "question") == [

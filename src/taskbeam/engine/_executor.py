@@ -35,7 +35,6 @@ from typing import Any, Generic, NamedTuple, TypeAlias, TypeVar
 from taskbeam._errors import WorkerLost
 from taskbeam.engine._capture import TextSink, current_output, install, write_output
 from taskbeam.engine._failure import error_info
-from taskbeam.engine._questions import current_asker
 from taskbeam.engine._preview import (
     Previewed,
     needs_previews,
@@ -43,6 +42,7 @@ from taskbeam.engine._preview import (
     register,
     safe_preview,
 )
+from taskbeam.engine._questions import current_asker
 from taskbeam.engine._state import ErrorInfo, Node
 from taskbeam.graph import Expansion
 

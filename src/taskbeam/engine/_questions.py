@@ -477,7 +477,9 @@ class Questions:
         if reason == "answered":
             return f"question {question_id!r} is already answered"
         if reason == "withdrawn":
-            return f"question {question_id!r} was withdrawn (its node was cancelled or it timed out)"
+            return (
+                f"question {question_id!r} was withdrawn (its node was cancelled or it timed out)"
+            )
         return f"run {self.run_id} has no question {question_id!r}"
 
     def claim(self, question_id: str) -> Question:
@@ -570,7 +572,8 @@ current_asker: ContextVar[Questions | None] = ContextVar("taskbeam_asker", defau
 
 def _where() -> tuple[Questions, Node]:
     from taskbeam.engine._capture import current_output
-    from taskbeam.engine._state import Node, Status
+    from taskbeam.engine._state import Node
+    from taskbeam.engine._status import Status
 
     questions = current_asker.get()
     sink = current_output.get()

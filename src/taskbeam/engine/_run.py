@@ -73,8 +73,6 @@ from taskbeam.engine._failure import error_info
 from taskbeam.engine._fingerprint import fingerprints
 from taskbeam.engine._loop import eager_task, import_nest_asyncio2, new_loop
 from taskbeam.engine._persist import Recorder, SavePolicy
-from taskbeam.engine._questions import Question, current_asker
-from taskbeam.engine._waiting import Waiting
 from taskbeam.engine._preview import (
     CHEAP_TYPES,
     DETAIL_CHARS,
@@ -84,8 +82,10 @@ from taskbeam.engine._preview import (
     preview_then,
     safe_preview,
 )
+from taskbeam.engine._questions import Question, current_asker
 from taskbeam.engine._state import ErrorInfo, Node, RunState, short_id
 from taskbeam.engine._status import TERMINAL, Event, RunStatus, Status
+from taskbeam.engine._waiting import Waiting
 from taskbeam.graph import Expansion, Graph
 
 if TYPE_CHECKING:
@@ -1152,9 +1152,7 @@ def resume(
     stored = {k: v for k, v in saved["options"].items() if k in _RESUMABLE}
     restore = {nid: (fp, result) for nid, (_, fp, result) in saved["done"].items()}
     # Answers given before: a node that asks the same key again gets its answer at once.
-    answers = {
-        q["key"]: (q["answer"], q["by"]) for q in store.questions(run_id) if "answer" in q
-    }
+    answers = {q["key"]: (q["answer"], q["by"]) for q in store.questions(run_id) if "answer" in q}
     return Run(
         graph,
         run_id=run_id,

@@ -490,7 +490,7 @@ class RunState:
         self._move(node, RUNNING, now)
 
     def touch(self, node: Node, now: float) -> None:
-        """``node``'s summary changed with no change of status: an event from its status to itself."""
+        """``node``'s summary changed, not its status: an event from its status to itself."""
         self.seq += 1
         if self.record:
             self.events.append((self.seq, node.id, node.status, node.status, node.attempt, now))

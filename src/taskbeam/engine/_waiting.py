@@ -166,7 +166,9 @@ class Waiting:
         try:
             self.save_answer(question.key, plain, "person", time.time())
         except Exception as exc:  # the live run still gets it; only a crash would lose it
-            log.warning("run %s: the answer to %s could not be stored: %s", run.id, question_id, exc)
+            log.warning(
+                "run %s: the answer to %s could not be stored: %s", run.id, question_id, exc
+            )
 
         def deliver() -> None:
             questions.deliver(question_id, plain, "person")

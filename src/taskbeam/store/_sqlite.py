@@ -955,7 +955,7 @@ class SQLiteStore:
             raise _store_error(self.path, exc) from exc
 
     def questions(self, run_id: str) -> list[dict[str, Any]]:
-        """The run's questions in asked order, answered ones with ``answer``, ``by``, ``answered``."""
+        """The run's questions in asked order (answered ones: ``answer``, ``by``, ``answered``)."""
         with self._reading(run_id) as conn:
             return read_questions(conn, run_id)
 
