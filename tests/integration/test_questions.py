@@ -396,3 +396,74 @@ def test_the_service_lists_questions_across_projects() -> None:
         assert svc.get("p2").wait(20).result("a") == "done"
         with pytest.raises(KeyError):
             svc.answer("nope", "q-1", "x")
+
+
+def test_a_waiting_sync_task_does_not_starve_the_others() -> None:
+    def waits() -> Any:
+        return tb.ask_sync("?")
+
+    g = tb.Graph("threads")
+    for i in range(3):
+        g.add(f"w{i}", waits)
+    for i in range(10):
+        g.add(f"s{i}", lambda i=i: i)
+    run = tb.start(g, sync_workers=2, max_concurrency=8)
+    asked(run, 3)  # three threads blocked in ask_sync, more than the pool's two
+    until(lambda: run.counts.get("done") == 10)
+    for q in run.questions():
+        run.answer(q.id, "a")
+    assert run.wait(20).status is tb.RunStatus.DONE
+
+
+def test_a_task_that_stops_waiting_on_its_own_runs_on() -> None:
+    async def impatient() -> Any:
+        try:
+            return await asyncio.wait_for(tb.ask("quick?"), 0.2)
+        except TimeoutError:
+            return "gave up"
+
+    g = tb.Graph("impatient")
+    g.add("i", impatient)
+    g.add("j", impatient)
+    run = tb.start(g, max_concurrency=1)
+    assert run.wait(20).results == {"i": "gave up", "j": "gave up"}
+    assert run.questions() == []
+
+
+def test_a_stored_answer_is_announced_and_never_shown() -> None:
+    attempts: list[int] = []
+
+    async def twice() -> Any:
+        answer = await tb.ask("?")
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise RuntimeError("again")
+        return answer
+
+    g = tb.Graph("stored-by")
+    g.add("t", twice, retries=1, backoff=0.01)
+    run = tb.start(g)
+    b = tb.Broadcaster(max_delay_ms=5)
+    sub = MemorySubscriber()
+    sub.join(b, b.attach(run))
+    run.answer(asked(run, 1)[0].id, "x")
+    run.wait(20)
+    until(
+        lambda: sub.receive() >= 0 and len([e for e in sub.events if e["kind"] == "answered"]) >= 2
+    )
+    assert [e["by"] for e in sub.events if e["kind"] == "answered"] == ["person", "stored"]
+    assert attempts == [1, 1] and run.result("t") == "x"
+    b.close()
+
+
+def test_ask_sync_in_a_worker_process_is_refused_naming_the_alternative() -> None:
+    g = tb.Graph("process")
+    g.add("p", _ask_in_process)
+    with tb.ProcessExecutor(1) as processes:
+        run = tb.start(g, executor=processes).wait(60)
+    message = run.snapshot()["nodes"]["p"]["error"]["message"]
+    assert "worker process" in message and "LocalExecutor" in message
+
+
+def _ask_in_process() -> Any:
+    return tb.ask_sync("?")
