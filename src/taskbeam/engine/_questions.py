@@ -553,7 +553,8 @@ class Questions:
         return [self.open[i].question for i in self.by_node.get(node, ()) if i in self.open]
 
     def all_open(self) -> list[Question]:
-        return [p.question for p in self.open.values()]
+        """The open questions, oldest first (one whose answer is being stored is not open)."""
+        return [p.question for p in self.open.values() if not p.claimed]
 
 
 def _log_failure(future: asyncio.Future[Any]) -> None:
