@@ -467,3 +467,26 @@ def test_ask_sync_in_a_worker_process_is_refused_naming_the_alternative() -> Non
 
 def _ask_in_process() -> Any:
     return tb.ask_sync("?")
+
+
+def test_a_thread_given_up_on_cannot_ask_later() -> None:
+    late: list[str] = []
+    release = threading.Event()
+
+    def slow() -> Any:
+        release.wait(20)
+        try:
+            return tb.ask_sync("too late?")
+        except RuntimeError as exc:
+            late.append(str(exc))
+            raise
+
+    g = tb.Graph("late")
+    g.add("slow", slow, timeout=0.1)
+    run = tb.start(g)
+    until(lambda: run.snapshot()["nodes"]["slow"]["status"] == "failed")
+    release.set()
+    until(lambda: late)
+    assert "cannot ask any more" in late[0]
+    assert run.questions() == []
+    run.wait(20)

@@ -384,6 +384,11 @@ class Questions:
 
     async def ask(self, node: Node, prompt: Any, **options: Any) -> Any:
         """Ask on behalf of ``node`` (its Task, or a thread of it waiting on this)."""
+        from taskbeam.engine._status import Status
+
+        if node.status is not Status.RUNNING and node.status is not Status.WAITING:
+            # A thread of an attempt given up (timed out, cancelled) that asks late.
+            raise RuntimeError(f"node {node.id!r} is {node.status.value}: it cannot ask any more")
         key = options.pop("key", None)
         if key is None:
             key = self.next_key(node)
