@@ -483,10 +483,22 @@ def test_a_thread_given_up_on_cannot_ask_later() -> None:
 
     g = tb.Graph("late")
     g.add("slow", slow, timeout=0.1)
+    g.add("keep", _asker, kwargs={"text": "keeps the run going"})
     run = tb.start(g)
     until(lambda: run.snapshot()["nodes"]["slow"]["status"] == "failed")
     release.set()
     until(lambda: late)
     assert "cannot ask any more" in late[0]
-    assert run.questions() == []
+    [keep] = run.questions()
+    run.answer(keep.id, "ok")
     run.wait(20)
+
+    late.clear()
+    g2 = tb.Graph("late-end")  # the run has ended by the time the thread asks
+    g2.add("slow", slow, timeout=0.1)
+    release.clear()
+    run2 = tb.start(g2)
+    run2.wait(20)
+    release.set()
+    until(lambda: late)
+    assert "its run has ended" in late[0]

@@ -667,5 +667,9 @@ def ask_sync(
         raise RuntimeError("ask_sync() inside an event loop would block it: await tb.ask()")
     options = {"data": data, "choices": choices, "schema": schema, "default": default}
     coro = questions.ask(node, prompt, timeout=timeout, key=key, **options)
-    future = asyncio.run_coroutine_threadsafe(coro, loop)
+    try:
+        future = asyncio.run_coroutine_threadsafe(coro, loop)
+    except RuntimeError:  # the loop is closed: the run ended while this thread went on
+        coro.close()
+        raise RuntimeError(f"node {node.id!r} cannot ask any more: its run has ended") from None
     return future.result()
