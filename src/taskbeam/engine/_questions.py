@@ -373,6 +373,7 @@ class Questions:
         # What a node's asks return once it has a slot again: (future, value, error).
         self.held: dict[Node, list[tuple[asyncio.Future[Any], Any, BaseException | None]]] = {}
         self._index: dict[Node, tuple[int, int]] = {}  # node -> (attempt, next index)
+        self.durable = False  # the run has a store: questions are stored before they open
 
     # -- asking (loop) -------------------------------------------------------
     def next_key(self, node: Node) -> str:
@@ -402,6 +403,19 @@ class Questions:
             )
             return stored[0]
         pending = self.open.get(question.id)
+        if pending is None and self.durable:
+            # Stored before anyone sees it: a question shown is a question kept.
+            await self._stored(question)
+            if node.status is not Status.RUNNING and node.status is not Status.WAITING:
+                raise asyncio.CancelledError  # cancelled while it was being stored
+            stored = self.answers.get(key)
+            if stored is not None:  # answered meanwhile under the same key
+                self.host.note(
+                    {"kind": "answered", "node_id": node.id, "question_id": question.id,
+                     "by": "stored"}
+                )  # fmt: skip
+                return stored[0]
+            pending = self.open.get(question.id)  # or asked meanwhile: shared
         if pending is None:
             pending = self._open(question, node)
         try:
@@ -427,7 +441,6 @@ class Questions:
         assert loop is not None
         pending = _Open(question, node, loop.create_future())
         self.open[question.id] = pending
-        self._save(self.host.save_question, question.to_dict())
         ids = self.by_node.setdefault(node, [])
         ids.append(question.id)
         if len(ids) == 1:
@@ -446,6 +459,15 @@ class Questions:
             delay = max(0.0, question.deadline - time.time())
             pending.timer = loop.call_later(delay, self._expire, question.id)
         return pending
+
+    async def _stored(self, question: Question) -> None:
+        """Store ``question`` on a thread (the loop never waits on the disk); errors are logged."""
+        loop = self.loop
+        assert loop is not None
+        try:
+            await loop.run_in_executor(None, self.host.save_question, question.to_dict())
+        except Exception as exc:
+            log.warning("question %s could not be stored: %s", question.key, exc)
 
     def _save(self, fn: Callable[..., None], *args: Any) -> None:
         """Write through the store now, on a thread: the loop never waits on the disk."""

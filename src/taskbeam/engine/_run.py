@@ -200,7 +200,7 @@ class Run:
         # Holds nothing until the first sync task, so opening it here is free.
         self._session: Session = executor.open(self.id, self._post, self._state.max_concurrency)
         # Questions (see engine/_questions.py): answers stored before a crash come back by key.
-        self._waiting = Waiting(self, dict(answers or {}))
+        self._waiting = Waiting(self, dict(answers or {}), durable=store is not None)
         self._asker = self._waiting.questions
         self._state.question_fields = self._waiting.fields
         if hasattr(self._session, "asker"):  # threads of this run may ask_sync

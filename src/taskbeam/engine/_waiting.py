@@ -41,9 +41,12 @@ class Waiting:
     loosely: that module imports this one).
     """
 
-    def __init__(self, run: Any, answers: dict[str, tuple[Any, str]] | None) -> None:
+    def __init__(
+        self, run: Any, answers: dict[str, tuple[Any, str]] | None, durable: bool = False
+    ) -> None:
         self.run = run
         self.questions = Questions(run.id, self, answers)
+        self.questions.durable = durable
         self.remaining: dict[Node, float] = {}  # task timeout left of waiting nodes
         self.notes: deque[dict[str, Any]] = deque(maxlen=NOTES_KEPT)
         self.noted = 0  # question events made so far
