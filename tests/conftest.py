@@ -5,6 +5,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from hypothesis import HealthCheck, settings
+
+# Hypothesis's "too slow" health check times data generation, which on a
+# loaded 2-core machine is noise, not a property of the code: it is off for
+# every test. Deadlines stay per test, where a test sets them.
+settings.register_profile("taskbeam", suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("taskbeam")
+
 
 def wait_until(
     predicate: Callable[[], object], timeout: float = 10.0, interval: float = 0.005

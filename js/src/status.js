@@ -14,6 +14,7 @@ export const STATUSES = /** @type {const} */ ([
   "pending",
   "ready",
   "running",
+  "waiting",
   "retrying",
   "expanded",
   "aggregating",

@@ -3,11 +3,12 @@ import { css, luminance, mix, pack } from "../src/colors.js";
 import { FINISHED, FINISHED_INDEX, RUN_ENDED, STATUSES, statusClass, statusIndex } from "../src/status.js";
 
 describe("statuses", () => {
-  it("lists the ten node statuses in a node's order of life", () => {
+  it("lists the eleven node statuses in a node's order of life", () => {
     expect(STATUSES).toEqual([
       "pending",
       "ready",
       "running",
+      "waiting",
       "retrying",
       "expanded",
       "aggregating",
@@ -19,7 +20,7 @@ describe("statuses", () => {
   });
 
   it("maps a status to its index and class; an unknown one counts as pending", () => {
-    expect(statusIndex("done")).toBe(6);
+    expect(statusIndex("done")).toBe(7);
     expect(statusClass("failed")).toBe("tb-status-failed");
     expect(statusIndex("mystery")).toBe(0);
     expect(statusClass(undefined)).toBe("tb-status-pending");

@@ -11,11 +11,13 @@
 import typing as _typing
 
 from taskbeam._errors import (
+    AnswerError,
     DepthError,
     GraphError,
     IllegalTransition,
     NodeTimeout,
     NotRunning,
+    QuestionTimeout,
     TaskbeamError,
     WorkerLost,
 )
@@ -24,17 +26,21 @@ from taskbeam._stored import StoredResults, StoredRun, open_run
 from taskbeam._version import __version__
 from taskbeam.broadcast import Broadcaster, BroadcastStats, Subscription
 from taskbeam.engine import (
+    NO_DEFAULT,
     ErrorInfo,
     Event,
     Executor,
     LocalExecutor,
     ProcessExecutor,
+    Question,
     RemoteResult,
     Run,
     RunState,
     RunStatus,
     SavePolicy,
     Status,
+    ask,
+    ask_sync,
     resume,
     start,
 )
@@ -54,6 +60,7 @@ if _typing.TYPE_CHECKING:
 
 
 __all__ = [
+    "AnswerError",
     "BroadcastStats",
     "Broadcaster",
     "DaskExecutor",
@@ -69,10 +76,13 @@ __all__ = [
     "IllegalTransition",
     "JSONSerializer",
     "LocalExecutor",
+    "NO_DEFAULT",
     "NodeTimeout",
     "NotRunning",
     "PickleSerializer",
     "ProcessExecutor",
+    "Question",
+    "QuestionTimeout",
     "Registry",
     "RemoteResult",
     "Run",
@@ -90,6 +100,8 @@ __all__ = [
     "TaskbeamError",
     "WorkerLost",
     "__version__",
+    "ask",
+    "ask_sync",
     "expand",
     "open_run",
     "resume",

@@ -79,6 +79,7 @@ _NODE_STYLE: dict[Status, str] = {
     Status.PENDING: "dim",
     Status.READY: "blue",
     Status.RUNNING: "cyan",
+    Status.WAITING: "bright_green",
     Status.RETRYING: "magenta",
     Status.EXPANDED: "bright_cyan",
     Status.AGGREGATING: "bright_blue",

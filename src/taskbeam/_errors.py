@@ -7,11 +7,13 @@ person reading it in a notebook knows what to change without a debugger.
 from __future__ import annotations
 
 __all__ = [
+    "AnswerError",
     "DepthError",
     "GraphError",
     "IllegalTransition",
     "NodeTimeout",
     "NotRunning",
+    "QuestionTimeout",
     "TaskbeamError",
     "WorkerLost",
 ]
@@ -49,6 +51,18 @@ class NotRunning(TaskbeamError, RuntimeError):
     """A control (pause, cancel, ...) was sent to a stored run, which nothing runs."""
 
 
+class AnswerError(TaskbeamError, ValueError):
+    """An answer was refused: it does not fit its question, or the question is not open.
+
+    The message says which: what is wrong with the value (the question stays
+    open), or that the id is unknown, already answered or withdrawn.
+    """
+
+
+class QuestionTimeout(TaskbeamError, TimeoutError):
+    """A question's ``timeout`` passed with no answer and no ``default``."""
+
+
 # Users meet these as ``taskbeam.NodeTimeout`` etc.: name them so in tracebacks
 # and in the error types that runs record.
 for _cls in (
@@ -59,5 +73,7 @@ for _cls in (
     DepthError,
     WorkerLost,
     NotRunning,
+    AnswerError,
+    QuestionTimeout,
 ):
     _cls.__module__ = "taskbeam"

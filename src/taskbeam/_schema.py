@@ -21,6 +21,8 @@ __all__ = [
     "ErrorSummary",
     "Event",
     "NodeSummary",
+    "QuestionDict",
+    "QuestionSummary",
     "RunFields",
     "RunStatus",
     "Snapshot",
@@ -36,6 +38,7 @@ class Status(StrEnum):
     PENDING = "pending"
     READY = "ready"
     RUNNING = "running"
+    WAITING = "waiting"  # running, but blocked on an open question (holds no slot)
     RETRYING = "retrying"
     EXPANDED = "expanded"
     AGGREGATING = "aggregating"
@@ -97,6 +100,33 @@ class NodeSummary(TypedDict):
     tags: NotRequired[list[str]]
     label: NotRequired[str]
     reused: NotRequired[bool]  # restored from an earlier run when it was continued
+    question: NotRequired[QuestionSummary]  # while waiting: its oldest open question
+    questions: NotRequired[int]  # while waiting with more than one open question
+
+
+class QuestionSummary(TypedDict):
+    """A waiting node's oldest open question in its summary; the full question is a detail."""
+
+    id: str
+    prompt: str
+    choices: NotRequired[list[Any]]
+    form: NotRequired[bool]  # the answer has a schema
+    preview: NotRequired[str]  # a short repr of its data (at most 120 characters)
+
+
+class QuestionDict(TypedDict):
+    """One question in full (``Question.to_dict()``, the ``questions`` request, details)."""
+
+    id: str
+    node_id: str
+    key: str
+    prompt: str
+    data: NotRequired[Any]
+    choices: NotRequired[list[Any]]
+    schema: NotRequired[dict[str, Any]]
+    default: NotRequired[Any]
+    asked: float  # wall-clock time (``time.time()``)
+    deadline: NotRequired[float]  # wall-clock time
 
 
 class RunFields(TypedDict):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from taskbeam.engine import Run, RunStatus
+from taskbeam.engine import Question, Run, RunStatus
 from taskbeam.engine._options import RunOptions, checked
 from taskbeam.engine._run import launch, resume
 from taskbeam.graph import Graph
@@ -23,6 +23,8 @@ __all__ = ["ExecutionService", "finished"]
 # A run's status turns final a moment before its thread ends (the final save
 # comes after it): seconds a start waits for that rather than refusing.
 ENDING_GRACE = 10.0
+# (project id, question) pairs; named here because ``list`` is a method of the service.
+OpenQuestions = list[tuple[str, Question]]
 _FINAL = frozenset({RunStatus.DONE, RunStatus.FAILED, RunStatus.CANCELLED})
 
 
@@ -154,6 +156,29 @@ class ExecutionService:
 
     def pause(self, project_id: str) -> None:
         self.get(project_id).pause()
+
+    def questions(self) -> OpenQuestions:
+        """Open questions across the service's projects: ``(project_id, Question)`` pairs.
+
+        Projects in the order they were first started, each project's
+        questions in the order they were asked. A list rather than a dict, so
+        it reads in one order whatever the number of projects.
+        """
+        with self._lock:
+            runs = list(self._runs.items())
+        out: list[tuple[str, Question]] = []
+        for project_id, run in runs:
+            if not run.done:
+                out.extend((project_id, q) for q in run.questions())
+        return out
+
+    def answer(self, project_id: str, question_id: str, value: Any) -> None:
+        """Answer a question of the project's latest run (see :meth:`taskbeam.Run.answer`).
+
+        ``KeyError`` for an unknown project; :class:`~taskbeam.AnswerError`
+        for a value that does not fit, or a question that is not open.
+        """
+        self.get(project_id).answer(question_id, value)
 
     def stop(self, project_id: str, timeout: float | None = None) -> Run:
         """Cancel the project's run and wait for it to end."""

@@ -27,12 +27,19 @@ def test_contract_names_exist() -> None:
         "Status",
         "RunStatus",
         "GraphError",
+        "ask",
+        "ask_sync",
+        "Question",
+        "AnswerError",
+        "QuestionTimeout",
+        "NO_DEFAULT",
     ):
         assert name in tb.__all__
     assert [s.value for s in tb.Status] == [
         "pending",
         "ready",
         "running",
+        "waiting",
         "retrying",
         "expanded",
         "aggregating",

@@ -2,10 +2,12 @@
 
 ``Shell`` below plays the part of :mod:`taskbeam.engine._run` without threads,
 sleeps or a clock: it starts the run, launches what ``schedule`` returns,
-drains ``to_abort`` and ``to_aggregate``, and lets a ``random.Random`` seeded by
-hypothesis decide which launched node finishes next and how: success,
-failure (with retries), expansion into a random sub-graph, and now and then a
-pause, a resume, a ``cancel_node`` or a ``cancel``. ``Checker`` reads the
+drains ``to_abort``, ``to_aggregate`` and ``to_resume``, and lets a
+``random.Random`` seeded by hypothesis decide which launched node finishes
+next and how: success, failure (with retries), expansion into a random
+sub-graph, a question (the node waits until an answer comes, then needs a
+slot again), and now and then a pause, a resume, a ``cancel_node`` or a
+``cancel``. ``Checker`` reads the
 recorded events as they come and checks every step against the rules; the
 tests then check the final state.
 """
@@ -29,6 +31,7 @@ from taskbeam.engine._status import LEGAL, TERMINAL
 PENDING, READY, RUNNING = Status.PENDING, Status.READY, Status.RUNNING
 RETRYING, EXPANDED, AGGREGATING = Status.RETRYING, Status.EXPANDED, Status.AGGREGATING
 DONE, FAILED, CANCELLED, SKIPPED = Status.DONE, Status.FAILED, Status.CANCELLED, Status.SKIPPED
+WAITING = Status.WAITING
 ENDED = frozenset({RunStatus.DONE, RunStatus.FAILED, RunStatus.CANCELLED})
 
 LIMITABLE = ("gpu", "io", "llm")  # tags that may get a limit
@@ -146,6 +149,23 @@ class Checker:
             return
         assert self.status[nid] is old, f"{nid}: event says {old}, was {self.status[nid]}"
         assert new in LEGAL[old], f"{nid}: illegal {old} -> {new}"
+        if old is WAITING or new is WAITING:  # a question: the slot goes, then comes back
+            assert attempt == self.attempts[nid], f"{nid}: attempt {attempt}"
+            if new is WAITING:
+                assert old is RUNNING
+                self.running.remove(nid)
+                for tag in self.limited(node):
+                    self.tag_running[tag] -= 1
+            elif new is RUNNING:  # answered: it resumes, paused or not, within the limits
+                self.running.add(nid)
+                assert len(self.running) <= state.max_concurrency, "max_concurrency exceeded"
+                for tag in self.limited(node):
+                    self.tag_running[tag] += 1
+                    assert self.tag_running[tag] <= self.limits[tag], f"limit of {tag!r} exceeded"
+            else:
+                assert new is CANCELLED, event
+            self.status[nid] = new
+            return
         if new is not RUNNING:
             assert attempt == self.attempts[nid], f"{nid}: attempt {attempt}"
         if self.first_failed is not None and state.on_error == "fail_fast":
@@ -236,6 +256,8 @@ class Policy:
     safe_cancel: bool = False
     model_schedule: bool = False  # compare every schedule() with Checker.expected_batch
     deep: bool = True  # O(nodes) consistency checks after every call
+    p_ask: float = 0.0  # chance that a task asks a question (and waits) instead of ending
+    p_answer: float = 0.5  # chance per step that a waiting node gets its answer
 
 
 class Shell:
@@ -254,6 +276,9 @@ class Shell:
         self.pauses = 0
         self.cancel_nodes = 0
         self.cancelled = False  # cancel() or cancel_node() was used
+        self.waiting: dict[Node, bool] = {}  # WAITING nodes -> answered yet
+        self.asked: set[Node] = set()  # nodes that asked in their current attempt
+        self.resumed = 0
 
     # -- plumbing ------------------------------------------------------------
     def tick(self) -> None:
@@ -265,7 +290,15 @@ class Shell:
         aborts, state.to_abort = state.to_abort, []
         for node in aborts:
             assert node.status is CANCELLED, node
-            del self.inflight[node]
+            if node in self.waiting:
+                del self.waiting[node]
+            else:
+                del self.inflight[node]
+        resumed, state.to_resume = state.to_resume, []
+        for node in resumed:  # answered: its task goes on, with a slot again
+            assert node.status is RUNNING and self.waiting.pop(node) is True, node
+            self.inflight[node] = None
+            self.resumed += 1
         aggregates, state.to_aggregate = state.to_aggregate, []
         for node in aggregates:
             assert node.status is AGGREGATING, node
@@ -284,6 +317,7 @@ class Shell:
         if self.policy.deep:
             live = {n.id for n in self.inflight}
             assert live == checker.running | checker.aggregating
+            assert all(n.status is WAITING and not n.slot for n in self.waiting)
             check_counts(state)
             assert {n.id: n.status for n in state.nodes.values()} == checker.status
 
@@ -291,11 +325,23 @@ class Shell:
         state, checker = self.state, self.checker
         expected = checker.expected_batch() if self.policy.model_schedule else None
         ready = dict(checker.ready) if self.policy.deep else None
+        answered = [n for n, a in self.waiting.items() if a]
+        running_before = state.running
         batch = state.schedule(self.now)
+        resumed = list(state.to_resume)
+        if batch:  # answered nodes that fit were given slots before any READY node
+            for node in answered:
+                fits = not any(state._tag_full(t) for t in node.task.tags)
+                assert node in resumed or not fits or node.status is not WAITING, node
+        assert state.running <= max(state.max_concurrency, running_before)
         for node in batch:
             assert node.status is RUNNING and node not in self.inflight
             self.inflight[node] = None
         self.settle()
+        free = state.max_concurrency - state.running
+        for node, answered in self.waiting.items():  # none left behind while a slot is free
+            if answered and free > 0:
+                assert any(state._tag_full(t) for t in node.task.tags), node
         ids = [n.id for n in batch]
         if ready is not None:  # with any tags: a batch starts in (priority desc, readiness) order
             keys = [(-n.task.priority, ready[n.id]) for n in batch]
@@ -311,6 +357,17 @@ class Shell:
         self.settle()
         self.pump()
         while True:
+            unanswered = [n for n, a in self.waiting.items() if not a]
+            if unanswered and (
+                (not self.inflight and not self.timers) or chance(rnd, policy.p_answer)
+            ):
+                self.tick()
+                node = rnd.choice(unanswered)
+                self.waiting[node] = True
+                state.answered(node)
+                self.settle()
+                self.pump()
+                continue
             if not self.inflight and not self.timers:
                 if state.paused:
                     self.tick()
@@ -408,6 +465,14 @@ class Shell:
                 assert node.status is DONE and node.result == results
             return
         assert node.status is RUNNING, node
+        if node not in self.asked and chance(rnd, policy.p_ask):
+            self.asked.add(node)  # asks once per attempt: then it ends as below
+            held = state.running
+            state.wait(node, self.now)
+            assert node.status is WAITING and not node.slot and state.running == held - 1
+            self.waiting[node] = False
+            return
+        self.asked.discard(node)
         choice = 1.0 - rnd.random()  # in (0, 1]; a draw of 0 means plain success
         if choice <= policy.p_expand and self.expansions < policy.max_expansions:
             self.expansions += 1
@@ -531,8 +596,8 @@ def check_final(shell: Shell) -> None:
         assert skipped == from_failed - started
     # results, errors, times
     last_time = {}
-    for _, nid, _, new, _, now in checker.log:
-        if nid is not None:
+    for _, nid, old, new, _, now in checker.log:
+        if nid is not None and not (old is WAITING and new is RUNNING):  # resuming: no restart
             last_time[nid, new] = now
     for n in nodes.values():
         assert n.ended == last_time[n.id, n.status]
@@ -674,6 +739,43 @@ def test_random_runs_keep_every_invariant(
         on_error=on_error,
         max_depth=max_depth,
     )
+
+
+@SMALL
+@given(
+    seed=seeds_st,
+    n=st.integers(0, 25),
+    shape=shapes_st,
+    max_concurrency=st.integers(1, 5),
+    limits=limits_st,
+    on_error=on_error_st,
+    p_ask=st.sampled_from((0.2, 0.5, 0.9)),
+    p_answer=st.sampled_from((0.1, 0.5)),
+)
+def test_questions_keep_every_invariant(
+    seed: int,
+    n: int,
+    shape: Shape,
+    max_concurrency: int,
+    limits: dict[str, int],
+    on_error: str,
+    p_ask: float,
+    p_answer: float,
+) -> None:
+    """Nodes that ask wait without a slot, resume first when answered, cancel cleanly."""
+    policy = Policy(p_ask=p_ask, p_answer=p_answer)
+    shell = simulate(
+        random.Random(seed),
+        n,
+        shape=shape,
+        policy=policy,
+        max_concurrency=max_concurrency,
+        limits=limits,
+        on_error=on_error,
+    )
+    assert not shell.waiting
+    if shell.resumed:
+        event("a node resumed after an answer")
 
 
 @SMALL

@@ -190,6 +190,7 @@ class _Room:
     seq: int = 0
     subscribers: list[_Subscriber] = field(default_factory=list)
     heartbeats: list[float] = field(default_factory=list)  # when to send the next ones
+    notes: int = 0  # how many of the run's question events the room has sent
 
 
 class Broadcaster:
@@ -522,9 +523,12 @@ class Broadcaster:
             return
         name = run.id
         snap, unsubscribe = run.watch(functools.partial(self._on_event, name))
-        self._rooms[name] = _Room(
+        self._rooms[name] = room = _Room(
             name, run, snap, unsubscribe, Batcher(self.max_delay, self.max_batch)
         )
+        notes = getattr(run, "question_events", None)
+        if notes is not None:  # a live run: its question events from now on
+            room.notes = notes(None)[0]
 
     def _replace(self, room: _Room, run: Source) -> None:
         """Give ``room`` to ``run`` (same id); every subscriber gets a fresh snapshot."""
@@ -597,6 +601,10 @@ class Broadcaster:
                 if summary["status"] == "failed" and (old or {}).get("status") != "failed":
                     error = summary.get("error", {})
                     events.append({"kind": "error", "node_id": node_id, **error})
+        notes = getattr(room.run, "question_events", None)
+        if notes is not None:  # question / answered events (see docs/questions.md)
+            room.notes, asked = notes(room.notes)
+            events.extend(asked)
         patch: dict[str, Any] = {}
         run_patch = diff(room.state["run"], run_fields)
         if run_patch:

@@ -305,6 +305,34 @@ def _continue(target: Target, fields: Fields) -> dict[str, Any]:
     return {"type": "continued", "run_id": run.id}
 
 
+def _answer_fields(message: dict[str, Any]) -> Fields:
+    if "value" not in message:
+        raise BadRequest("answer needs a 'value' (any JSON)")
+    return {
+        "question_id": check_id(message.get("question_id"), "question_id"),
+        "value": message["value"],
+    }
+
+
+def _questions(target: Target, fields: Fields) -> dict[str, Any]:
+    """The room's run's open questions, in asked order (a stored run has none)."""
+    read = getattr(target.run, "questions", None)
+    asked = [] if read is None else [q.to_dict() for q in read()]
+    return {"type": "questions", "questions": asked}
+
+
+def _answer(target: Target, fields: Fields) -> dict[str, Any]:
+    """Answer a question of the room's run; an AnswerError's message is the error."""
+    give = getattr(target.run, "answer", None)
+    if give is None:
+        raise BadRequest(f"run {target.room} is not running: its questions cannot be answered")
+    try:
+        give(fields["question_id"], fields["value"])
+    except ValueError as exc:  # AnswerError
+        raise BadRequest(str(exc)) from None
+    return {"type": "ok"}
+
+
 _LOCAL = frozenset({"broadcaster", "comm"})
 _SIO = frozenset({"socketio"})
 
@@ -319,6 +347,8 @@ REQUESTS: dict[str, Request] = {
         Request("cancel", _no_fields, _control("cancel"), own=_SIO),
         Request("cancel_node", _node, _cancel_node),
         Request("continue", _no_fields, _continue, transports=_LOCAL),
+        Request("questions", _no_fields, _questions),
+        Request("answer", _answer_fields, _answer),
         Request("runs", _runs, None, transports=frozenset({"comm"}), own=frozenset({"comm"})),
         Request("subscribe", _no_fields, None, transports=_SIO, own=_SIO),
         Request("unsubscribe", _no_fields, None, transports=_SIO, own=_SIO),

@@ -2,6 +2,7 @@
 
 from taskbeam.engine._executor import Executor, LocalExecutor, ProcessExecutor, RemoteResult
 from taskbeam.engine._persist import SavePolicy
+from taskbeam.engine._questions import NO_DEFAULT, Question, ask, ask_sync
 from taskbeam.engine._run import Run, resume, start
 from taskbeam.engine._state import ErrorInfo, RunState
 from taskbeam.engine._status import Event, RunStatus, Status
@@ -11,13 +12,17 @@ __all__ = [
     "Event",
     "Executor",
     "LocalExecutor",
+    "NO_DEFAULT",
     "ProcessExecutor",
+    "Question",
     "RemoteResult",
     "Run",
     "RunState",
     "RunStatus",
     "SavePolicy",
     "Status",
+    "ask",
+    "ask_sync",
     "resume",
     "start",
 ]

@@ -76,8 +76,10 @@ from taskbeam.engine._preview import (
     preview_then,
     safe_preview,
 )
+from taskbeam.engine._questions import current_asker
 from taskbeam.engine._state import ErrorInfo, Node, RunState, short_id
 from taskbeam.engine._status import Event, Status
+from taskbeam.engine._waiting import Waiting
 from taskbeam.graph import Expansion, Graph
 
 __all__ = ["Driver", "Subscriber"]
@@ -111,6 +113,7 @@ class Driver:
         *,
         restore: Mapping[str, tuple[str | None, Any]] | None = None,
         restore_tree: Mapping[str, list[list[Any]]] | None = None,
+        answers: Mapping[str, tuple[Any, str]] | None = None,
     ) -> None:
         if not isinstance(graph, Graph):
             raise TypeError(f"start() takes a taskbeam.Graph, not {type(graph).__name__}")
@@ -149,6 +152,13 @@ class Driver:
         self._remote = executor.remote
         # Holds nothing until the first sync task, so opening it here is free.
         self.session: Session = executor.open(self.id, self._post, self.state.max_concurrency)
+        self.store = store
+        # Questions (see engine/_questions.py): answers stored before a crash come back by key.
+        self.waiting = Waiting(self, dict(answers or {}), durable=store is not None)
+        self.asker = self.waiting.questions
+        self.state.question_fields = self.waiting.fields
+        if hasattr(self.session, "asker"):  # threads of this run may ask_sync
+            self.session.asker = self.asker
         if not isinstance(executor, LocalExecutor):
             self.options["executor"] = repr(executor)
         self._seed = opts.seed
@@ -204,6 +214,7 @@ class Driver:
         # from this thread may queue on it as soon as this returns, without
         # waiting for the new thread to get going.
         loop = self.loop = new_loop(self._nested)
+        self.asker.loop = loop
         if self.recorder is not None:
             self.recorder.loop = loop
         # asyncio.to_thread from a task: daemon threads, never waited for at the end.
@@ -338,7 +349,11 @@ class Driver:
                     for node in aggregates:
                         self._launch_aggregate(node)
                 batch = st.schedule(time.monotonic())
-                if not batch:
+                if st.to_resume:
+                    resumed, st.to_resume = st.to_resume, []
+                    for node in resumed:
+                        self.waiting.resumed(node)
+                elif not batch:
                     break
                 for node in batch:
                     self._launch(node)
@@ -387,6 +402,7 @@ class Driver:
             # once, before anything else runs here.
             try:
                 token = current_output.set(node)
+                asking = current_asker.set(self.asker)
                 try:
                     if self._remote and RemoteResult in map(type, kwargs.values()):
                         coro = self.session.localized(task.fn, (), kwargs)
@@ -396,6 +412,7 @@ class Driver:
                             coro = _coroutine(coro)
                     running = eager_task(loop, coro)
                 finally:
+                    current_asker.reset(asking)
                     current_output.reset(token)
             except BaseException as exc:  # e.g. an async __call__ that raises at once
                 self._failed(node, attempt, exc)
@@ -461,7 +478,9 @@ class Driver:
 
     def _current(self, node: Node, attempt: int) -> bool:
         if node.status is not RUNNING or node.attempt != attempt:
-            return False  # a late outcome of a timed-out or cancelled attempt
+            if node.status is not Status.WAITING or node.attempt != attempt:
+                return False  # a late outcome of a timed-out or cancelled attempt
+            self.waiting.woke(node)  # it ended without waiting for its question
         if self._tasks:
             self._tasks.pop(node, None)
         timer = self._timers.pop(node, None) if self._timers else None
@@ -536,6 +555,7 @@ class Driver:
         self._pump()
 
     def _abort(self, node: Node) -> None:
+        self.waiting.withdraw(node)
         task = self._tasks.pop(node, None)
         if task is not None:
             task.cancel()

@@ -43,6 +43,7 @@ from taskbeam.engine._preview import (
     register,
     safe_preview,
 )
+from taskbeam.engine._questions import current_asker
 from taskbeam.engine._state import ErrorInfo, Node
 from taskbeam.graph import Expansion
 
@@ -98,6 +99,13 @@ class Session(abc.ABC):
 
     def cancel(self, node: Node) -> None:  # noqa: B027 - threads cannot be stopped
         """Give up the node's current attempt (timed out or cancelled): stop it if possible."""
+
+    def grow(self, n: int) -> None:  # noqa: B027 - only a thread pool needs it
+        """``n`` more (or, negative, fewer) of the run's sync tasks block waiting for an answer.
+
+        A thread pool grows by one thread per waiting task, so that other
+        sync tasks never starve (at most :data:`WAITING_THREADS` extra).
+        """
 
     @abc.abstractmethod
     def close(self) -> None:
@@ -302,17 +310,32 @@ class LoopThreads(concurrent.futures.ThreadPoolExecutor):
         self._workers.close()
 
 
+WAITING_THREADS = 256  # most threads a run's pool adds for sync tasks waiting for answers
+
+
 class _ThreadSession(Session):
     def __init__(self, run_id: str, post: Post, workers: int) -> None:
         self._run_id = run_id
         self._post = post
         self._workers = workers
+        self._extra = 0  # sync tasks of the run blocked in ask_sync
         self._pool: _Workers[Call] | None = None
+        self.asker: Any = None  # the run's questions, named in each call's context
+
+    def grow(self, n: int) -> None:
+        self._extra = max(0, self._extra + n)
+        if self._pool is not None:
+            with self._pool._lock:
+                self._pool._size = self._workers + min(self._extra, WAITING_THREADS)
 
     def submit(self, call: Call) -> None:
         pool = self._pool
         if pool is None:  # made at the first sync task: most async graphs never need it
-            pool = self._pool = _Workers(self._workers, f"taskbeam-{self._run_id}-sync", self._call)
+            pool = self._pool = _Workers(
+                self._workers + min(self._extra, WAITING_THREADS),
+                f"taskbeam-{self._run_id}-sync",
+                self._call,
+            )
         pool.submit(call)
 
     def _call(self, call: Call) -> None:
@@ -323,12 +346,15 @@ class _ThreadSession(Session):
         subscribers) must not print into the node's output.
         """
         token = current_output.set(call.node)
+        asking = current_asker.set(self.asker)
         try:
             result = call.fn(*call.args, **call.kwargs)
         except BaseException as exc:
+            current_asker.reset(asking)
             current_output.reset(token)
             self._post(call.failed(error_info(exc)))
             return
+        current_asker.reset(asking)
         current_output.reset(token)
         if self._pool is not None:  # the task is over: a preview that hangs here is not it
             self._pool.running.pop(threading.get_ident(), None)

@@ -24,6 +24,7 @@ from taskbeam.engine._executor import Executor, RemoteResult
 from taskbeam.engine._options import RESUMABLE, RunOptions
 from taskbeam.engine._persist import SavePolicy
 from taskbeam.engine._preview import DETAIL_CHARS, preview
+from taskbeam.engine._questions import Question
 from taskbeam.engine._registry import BY_ID as _BY_ID
 from taskbeam.engine._state import Node, RunState
 from taskbeam.engine._status import TERMINAL, RunStatus, Status
@@ -67,6 +68,7 @@ class Run:
         *,
         restore: Mapping[str, tuple[str | None, Any]] | None = None,
         restore_tree: Mapping[str, list[list[Any]]] | None = None,
+        answers: Mapping[str, tuple[Any, str]] | None = None,
         **options: Any,
     ) -> None:
         if opts is None:
@@ -74,7 +76,7 @@ class Run:
         elif options:
             raise TypeError("pass a RunOptions or keyword options, not both")
         driver = self._driver = Driver(
-            graph, opts, self, restore=restore, restore_tree=restore_tree
+            graph, opts, self, restore=restore, restore_tree=restore_tree, answers=answers
         )
         self.graph = graph
         self.id = driver.id
@@ -263,9 +265,31 @@ class Run:
                     out["output"] = text
             if node.children:
                 out["children"] = [c.id for c in node.children]
+            asked = driver.asker.of(node)
+            if asked:
+                out["questions"] = [q.to_dict() for q in asked]
             return out
 
         return driver.call(read)
+
+    def questions(self) -> list[Question]:
+        """The open questions of the run, in the order they were asked."""
+        return self._driver.call(self._driver.asker.all_open)
+
+    def answer(self, question_id: str, value: Any) -> None:
+        """Answer an open question, from any thread.
+
+        The value is validated against the question (choices, schema, or
+        text): :class:`~taskbeam.AnswerError` says what is wrong and the
+        question stays open. An unknown, already answered or withdrawn id
+        raises :class:`~taskbeam.AnswerError` too. The answer is stored
+        before the task sees it.
+        """
+        self._driver.waiting.answer(question_id, value)
+
+    def question_events(self, after: int | None) -> tuple[int, list[dict[str, Any]]]:
+        """``question`` / ``answered`` events for viewers: ``(count, those after ``after``)``."""
+        return self._driver.waiting.events(after)
 
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
         """Call ``callback(event)`` for every state change from now on.
@@ -437,4 +461,7 @@ def resume(
     stored = {k: v for k, v in saved["options"].items() if k in RESUMABLE}
     opts = RunOptions(**{**stored, **options, "run_id": run_id, "store": store})
     restore = {nid: (fp, result) for nid, (_, fp, result) in saved["done"].items()}
-    return Run(graph, opts, restore=restore, restore_tree=saved["structure"])._begin()
+    # Answers given before: a node that asks the same key again gets its answer at once.
+    answers = {q["key"]: (q["answer"], q["by"]) for q in store.questions(run_id) if "answer" in q}
+    run = Run(graph, opts, restore=restore, restore_tree=saved["structure"], answers=answers)
+    return run._begin()

@@ -20,7 +20,13 @@ blocked : dict[tag, heap]
 running, tag_running : int, dict[tag, int]
     Slots held. A node holds one slot from READY -> RUNNING until it leaves
     RUNNING; an EXPANDED node releases it, so deep recursion with a small
-    ``max_concurrency`` cannot deadlock.
+    ``max_concurrency`` cannot deadlock. A WAITING node (blocked on an open
+    question) releases it too.
+resuming : dict[Node, None]
+    WAITING nodes whose questions are all closed, in the order they closed:
+    each takes the next free slot (and tag slots) before any READY node, so
+    an answered node is never starved and the limits are never exceeded.
+    :meth:`schedule` moves them to RUNNING and lists them in ``to_resume``.
 counts : dict[Status, int]
     Nodes per status, kept up to date by every transition.
 open : int
@@ -78,6 +84,7 @@ __all__ = ["MESSAGE_CHARS", "ErrorInfo", "Node", "RunState", "short_id"]
 
 PENDING, READY, RUNNING = Status.PENDING, Status.READY, Status.RUNNING
 RETRYING, EXPANDED, AGGREGATING = Status.RETRYING, Status.EXPANDED, Status.AGGREGATING
+WAITING = Status.WAITING
 DONE, FAILED, CANCELLED, SKIPPED = Status.DONE, Status.FAILED, Status.CANCELLED, Status.SKIPPED
 ON_ERROR = ("continue", "fail_fast")
 MESSAGE_CHARS = 2000  # longest error message a node keeps (as in _failure)
@@ -248,6 +255,10 @@ class RunState:
         self.events: list[tuple[int, str | None, str | None, str, int, float]] = []
         self.to_abort: list[Node] = []
         self.to_aggregate: list[Node] = []
+        self.resuming: dict[Node, None] = {}
+        self.to_resume: list[Node] = []
+        # The summary fields of a waiting node's questions (set by the shell).
+        self.question_fields: Callable[[Node], dict[str, Any]] | None = None
         # Persistence (all None/empty unless a store is attached): a fingerprint
         # per node, results restored from an earlier run, and what changed since
         # the shell last saved.
@@ -457,8 +468,66 @@ class RunState:
                 self._make_ready(node, now)
         self._check_finished(initial, now)
 
+    def wait(self, node: Node, now: float) -> None:
+        """RUNNING -> WAITING: ``node`` asked a question; its slots are free meanwhile."""
+        self._release(node)
+        self._move(node, WAITING, now)
+
+    def answered(self, node: Node) -> None:
+        """A WAITING node's questions are all closed: it queues for a slot (see ``resuming``)."""
+        if node.status is WAITING:
+            self.resuming[node] = None
+
+    def wake(self, node: Node, now: float) -> None:
+        """WAITING -> RUNNING at once, holding a slot even over the limit.
+
+        Only for a task that went on without its question (it cancelled its
+        own ask, or returned): it runs, so it counts; no new node starts
+        until the count is back under the limit.
+        """
+        self.resuming.pop(node, None)
+        self._take(node)
+        self._move(node, RUNNING, now)
+
+    def touch(self, node: Node, now: float) -> None:
+        """``node``'s summary changed, not its status: an event from its status to itself."""
+        self.seq += 1
+        if self.record:
+            self.events.append((self.seq, node.id, node.status, node.status, node.attempt, now))
+        if self.dirty is not None:
+            self.dirty.add(node)
+
+    def _take(self, node: Node) -> None:
+        node.slot = True
+        self.running += 1
+        limits = self.limits
+        if limits:
+            for t in node.task.tags:
+                if t in limits:
+                    self.tag_running[t] += 1
+
+    def _resume_answered(self, now: float) -> None:
+        for node in list(self.resuming):
+            if self.running >= self.max_concurrency:
+                return
+            if node.status is not WAITING:
+                del self.resuming[node]
+                continue
+            if self.limits and any(self._tag_full(t) for t in node.task.tags):
+                continue  # its tag is busy: later ones may still fit
+            del self.resuming[node]
+            self._take(node)
+            self._move(node, RUNNING, now)
+            self.to_resume.append(node)
+
     def schedule(self, now: float) -> list[Node]:
-        """Move ready nodes to RUNNING while slots allow; return them to launch."""
+        """Move ready nodes to RUNNING while slots allow; return them to launch.
+
+        Answered WAITING nodes get slots first (even while paused: pause only
+        stops new launches); they go to ``to_resume``, not to the list returned.
+        """
+        if self.resuming:
+            self._resume_answered(now)
         if self.paused or self.open == 0:
             return []
         if self.fifo is not None:
@@ -765,8 +834,9 @@ class RunState:
         self._check_finished(before, now)
 
     def _cancel(self, node: Node, now: float) -> None:
-        if node.status is RUNNING or node.status is AGGREGATING:
+        if node.status is RUNNING or node.status is AGGREGATING or node.status is WAITING:
             self.to_abort.append(node)
+            self.resuming.pop(node, None)
         self._release(node)
         self._move(node, CANCELLED, now)
 
@@ -820,6 +890,8 @@ class RunState:
             out["tags"] = list(node.task.tags)
         if node.task.label is not None:
             out["label"] = node.task.label
+        if node.status is WAITING and self.question_fields is not None:
+            out.update(self.question_fields(node))
         return out
 
     def run_fields(self, run_id: str, t0: float, created: float) -> dict[str, Any]:

@@ -18,8 +18,17 @@ LEGAL: dict[Status, frozenset[Status]] = {
     Status.PENDING: frozenset({Status.READY, Status.SKIPPED, Status.CANCELLED}),
     Status.READY: frozenset({Status.RUNNING, Status.CANCELLED}),
     Status.RUNNING: frozenset(
-        {Status.DONE, Status.FAILED, Status.RETRYING, Status.EXPANDED, Status.CANCELLED}
+        {
+            Status.DONE,
+            Status.FAILED,
+            Status.RETRYING,
+            Status.EXPANDED,
+            Status.WAITING,
+            Status.CANCELLED,
+        }
     ),
+    # A node waits while it has an open question, and holds no slot meanwhile.
+    Status.WAITING: frozenset({Status.RUNNING, Status.CANCELLED}),
     Status.RETRYING: frozenset({Status.READY, Status.CANCELLED}),
     Status.EXPANDED: frozenset({Status.AGGREGATING, Status.FAILED, Status.CANCELLED}),
     Status.AGGREGATING: frozenset({Status.DONE, Status.FAILED, Status.CANCELLED}),

@@ -86,6 +86,19 @@ _SUMMARY = {
         },
         "parent": {"type": "string"},
         "tags": {"type": "array", "items": {"type": "string"}},
+        # while the node is waiting (docs/questions.md): its oldest open question
+        "question": {
+            "type": "object",
+            "required": ["id", "prompt"],
+            "properties": {
+                "id": {"type": "string"},
+                "prompt": {"type": "string"},
+                "choices": {"type": "array"},
+                "form": {"type": "boolean"},
+                "preview": {"type": "string"},
+            },
+        },
+        "questions": {"type": "integer"},
     },
 }
 _SCHEMAS: dict[str, Any] = {

@@ -122,6 +122,18 @@ class Store(Protocol):
         """Options, done nodes and stored sub-graphs of a run to continue."""
         ...
 
+    def save_question(self, run_id: str, question: dict[str, Any]) -> None:
+        """Store a question as it is asked; durable when this returns."""
+        ...
+
+    def save_answer(self, run_id: str, key: str, value: Any, by: str, at: float) -> None:
+        """Store the answer to the question ``key``; durable when this returns."""
+        ...
+
+    def questions(self, run_id: str) -> list[dict[str, Any]]:
+        """The run's questions, each with ``answer``/``by``/``answered`` once answered."""
+        ...
+
 
 def log_digest(batches: Mapping[int, int]) -> str | None:
     """The checksum of a run's whole log (``{seq: crc32}``), kept in the run row:

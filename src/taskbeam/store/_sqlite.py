@@ -75,6 +75,14 @@ from taskbeam.store._base import (
 from taskbeam.store._lease import MIGRATION as LEASES
 from taskbeam.store._lease import LeaseKeeper, judge, touch
 from taskbeam.store._log import FIELDS, Log, encode
+from taskbeam.store._questions import MIGRATION as QUESTIONS
+from taskbeam.store._questions import (
+    answer_row,
+    put_answer,
+    put_question,
+    question_row,
+    read_questions,
+)
 from taskbeam.store._serialize import JSONSerializer, PickleSerializer, Serializer
 from taskbeam.store._stored import (
     get_project,
@@ -91,7 +99,7 @@ log = logging.getLogger("taskbeam.store")
 _logger = log  # for methods with a parameter named log
 T = TypeVar("T")
 DEFAULT_PATH = Path(".taskbeam") / "runs.db"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # Page size of new databases. Batches are large blobs: bigger pages mean fewer
 # overflow pages (and WAL frames) to write and read back per save.
 PAGE_SIZE = 16384
@@ -140,6 +148,7 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     """,
     LEASES,  # 1 -> 2: who owns a live run (see _lease)
+    QUESTIONS,  # 2 -> 3: questions asked inside runs, and their answers (see _questions)
 ]
 
 # A run whose log grows past this many batches is compacted into one.
@@ -921,6 +930,34 @@ class SQLiteStore:
                 stacklevel=2,
             )
         return {"options": options, "done": nodes, "structure": structure}
+
+    # -- questions (see store/_questions.py) ----------------------------------
+    def save_question(self, run_id: str, question: dict[str, Any]) -> None:
+        """Store a question as it is asked; it is committed when this returns.
+
+        Raises :class:`StoreError` when the store is read-only, closed, or
+        the write fails (a full disk, say).
+        """
+        row = question_row(question)
+        self._write_now(lambda conn: put_question(conn, run_id, row))
+
+    def save_answer(self, run_id: str, key: str, value: Any, by: str, at: float) -> None:
+        """Store the answer to question ``key`` (``by``: person or default); committed on return."""
+        row = answer_row(key, value, by, at)
+        self._write_now(lambda conn: put_answer(conn, run_id, row))
+
+    def _write_now(self, fn: Callable[[sqlite3.Connection], None]) -> None:
+        try:
+            self.submit(fn).result()
+        except StoreError:
+            raise
+        except (sqlite3.Error, OSError) as exc:
+            raise _store_error(self.path, exc) from exc
+
+    def questions(self, run_id: str) -> list[dict[str, Any]]:
+        """The run's questions in asked order (answered ones: ``answer``, ``by``, ``answered``)."""
+        with self._reading(run_id) as conn:
+            return read_questions(conn, run_id)
 
     def accept(self, run_id: str) -> str | None:
         """Accept a run's log as it is now: store its checksum in the run row.

@@ -1,0 +1,697 @@
+"""Questions inside a run: a task asks a person and waits for the answer.
+
+The model (see ``docs/questions.md``)
+-------------------------------------
+A task calls ``await tb.ask(...)`` (async) or ``tb.ask_sync(...)`` (sync, on
+the run's own threads). The question gets a ``key`` (by default
+``"<node id>:<index>"``, the index counting asks within the current attempt)
+and an ``id`` derived from the run id and the key, so a retry, or a re-run
+after a crash that asks again in the same order, finds the same question.
+One question per key per run: a key with an answer (given in this process,
+or stored before a crash) is answered at once, without asking anyone.
+
+While a node has an open question it is ``waiting`` and holds no slot. When
+its last open question closes it queues for a slot again and takes the next
+free one before any ready node; only then does its ask return (or raise), so
+``max_concurrency`` is never exceeded by answered nodes.
+
+Threading
+---------
+:class:`Questions` belongs to one run and is touched on the run's loop
+thread only. ``ask`` runs there (async tasks) or is sent there from the
+task's thread (``ask_sync``). ``run.answer`` from any thread reads the open
+question on the loop, validates the value in its own thread, claims the
+question on the loop, saves the answer, then delivers it on the loop.
+
+Everything else here is pure: the :class:`Question` record, ids, and the
+validation of questions and answers (the ``jsonschema`` library, Draft
+2020-12).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import math
+import time
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+import orjson
+
+from taskbeam._errors import AnswerError, QuestionTimeout
+
+if TYPE_CHECKING:
+    from taskbeam.engine._state import Node
+
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_ITEMS",
+    "NO_DEFAULT",
+    "Question",
+    "Questions",
+    "check_answer",
+    "check_json",
+    "current_asker",
+    "make_question",
+    "question_id",
+]
+
+log = logging.getLogger("taskbeam")
+
+MAX_DEPTH = 64  # deepest nesting of a value a question or an answer may carry
+MAX_ITEMS = 100_000  # most values (containers and scalars) in one
+MAX_CHARS = 1_000_000  # most characters of strings (and keys) in one
+PREVIEW_CHARS = 120
+PROMPT_CHARS = 100_000
+
+
+class _NoDefault:
+    """The ``default`` of a question that has none (``taskbeam.NO_DEFAULT``)."""
+
+    _instance: _NoDefault | None = None
+
+    def __new__(cls) -> _NoDefault:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "taskbeam.NO_DEFAULT"
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __reduce__(self) -> str:
+        return "NO_DEFAULT"
+
+
+NO_DEFAULT: Any = _NoDefault()
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """One question a task asked; ``run.questions()`` lists the open ones.
+
+    ``asked`` and ``deadline`` are wall-clock seconds (``time.time()``);
+    ``deadline`` is ``None`` without a timeout, ``default`` is
+    :data:`NO_DEFAULT` without a default.
+    """
+
+    id: str
+    node_id: str
+    prompt: str
+    data: Any
+    choices: tuple[Any, ...] | None
+    schema: dict[str, Any] | None
+    default: Any
+    asked: float
+    deadline: float | None
+    key: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The question as JSON: fields without a value are left out."""
+        out: dict[str, Any] = {
+            "id": self.id,
+            "node_id": self.node_id,
+            "key": self.key,
+            "prompt": self.prompt,
+        }
+        if self.data is not None:
+            out["data"] = self.data
+        if self.choices is not None:
+            out["choices"] = list(self.choices)
+        if self.schema is not None:
+            out["schema"] = self.schema
+        if self.default is not NO_DEFAULT:
+            out["default"] = self.default
+        out["asked"] = self.asked
+        if self.deadline is not None:
+            out["deadline"] = self.deadline
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        """What a waiting node's summary shows of it: id, prompt, choices, form, preview."""
+        out: dict[str, Any] = {"id": self.id, "prompt": self.prompt}
+        if self.choices is not None:
+            out["choices"] = list(self.choices)
+        if self.schema is not None:
+            out["form"] = True
+        if self.data is not None:
+            text = orjson.dumps(self.data).decode()
+            if len(text) > PREVIEW_CHARS:
+                text = text[: PREVIEW_CHARS - 1] + "…"
+            out["preview"] = text
+        return out
+
+
+def question_id(run_id: str, key: str) -> str:
+    """``"q-"`` and 16 hex digits: opaque, URL-safe, the same for the same run id and key."""
+    digest = hashlib.blake2b(f"{run_id}\0{key}".encode(), digest_size=8).hexdigest()
+    return "q-" + digest
+
+
+def check_json(value: Any, what: str, error: type[Exception] = ValueError) -> None:
+    """Raise ``error`` unless ``value`` is plain JSON data within the size limits.
+
+    Plain JSON: dicts with str keys, lists (tuples too), str, int, finite
+    float, bool, None; at most :data:`MAX_DEPTH` levels, :data:`MAX_ITEMS`
+    values and :data:`MAX_CHARS` characters. The walk uses a stack of its
+    own, so a value nested a million levels deep is refused, not a crash.
+    """
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    items = chars = 0
+    while stack:
+        item, depth = stack.pop()
+        items += 1
+        if items > MAX_ITEMS:
+            raise error(f"{what} has more than {MAX_ITEMS:,} values")
+        if depth > MAX_DEPTH:
+            raise error(f"{what} is nested deeper than {MAX_DEPTH} levels")
+        kind = type(item)
+        if item is None or kind is bool or kind is int:
+            continue
+        if kind is str:
+            chars += len(item)
+        elif kind is float:
+            if not math.isfinite(item):
+                raise error(f"{what} holds {item!r}, which JSON cannot carry")
+        elif kind is list or kind is tuple:
+            stack.extend((v, depth + 1) for v in item)
+        elif kind is dict:
+            for k, v in item.items():
+                if type(k) is not str:
+                    raise error(f"{what} has a key of type {type(k).__name__}; JSON keys are str")
+                chars += len(k)
+                stack.append((v, depth + 1))
+        else:
+            raise error(f"{what} holds a {kind.__name__}, which is not JSON data")
+        if chars > MAX_CHARS:
+            raise error(f"{what} holds more than {MAX_CHARS:,} characters")
+
+
+def _plain(value: Any) -> Any:
+    """A copy of checked JSON data as plain dicts and lists (tuples become lists)."""
+    return orjson.loads(orjson.dumps(value))
+
+
+def _same(a: Any, b: Any) -> bool:
+    """JSON equality of two scalars: ``True`` is not ``1``, ``1`` is ``1.0``."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return a == b
+    return type(a) is type(b) and a == b
+
+
+def make_question(
+    run_id: str,
+    node_id: str,
+    key: str,
+    prompt: Any,
+    *,
+    data: Any = None,
+    choices: Any = None,
+    schema: Any = None,
+    default: Any = NO_DEFAULT,
+    timeout: Any = None,
+    now: float,
+) -> Question:
+    """Check the arguments of an ask and make its :class:`Question` (``now``: wall clock).
+
+    Raises ``TypeError`` or ``ValueError`` naming the argument that is wrong;
+    a bad ``schema`` (not valid Draft 2020-12) raises here, at the ask.
+    """
+    if not isinstance(prompt, str):
+        raise TypeError(f"ask() takes the prompt as a str, not {type(prompt).__name__}")
+    if len(prompt) > PROMPT_CHARS:
+        raise ValueError(f"the prompt is longer than {PROMPT_CHARS:,} characters")
+    check_json(data, "data")
+    if choices is not None and schema is not None:
+        raise ValueError("pass choices or schema, not both (a schema may hold an enum)")
+    choice_list: tuple[Any, ...] | None = None
+    if choices is not None:
+        if isinstance(choices, str | bytes) or not isinstance(choices, list | tuple):
+            raise TypeError(f"choices must be a list of JSON scalars, not {type(choices).__name__}")
+        if not choices:
+            raise ValueError("choices must not be empty")
+        for c in choices:
+            if c is not None and not isinstance(c, str | int | float | bool):
+                raise TypeError(f"each choice must be a JSON scalar, not {type(c).__name__}")
+        check_json(list(choices), "choices")
+        choice_list = tuple(choices)
+    if schema is not None:
+        if not isinstance(schema, dict):
+            raise TypeError(f"schema must be a dict (a JSON Schema), not {type(schema).__name__}")
+        check_json(schema, "schema")
+        from jsonschema import Draft202012Validator
+        from jsonschema.exceptions import SchemaError
+
+        try:
+            Draft202012Validator.check_schema(schema)
+        except SchemaError as exc:
+            raise ValueError(f"schema is not a valid JSON Schema: {exc.message}") from None
+        schema = _plain(schema)
+    if timeout is not None:
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+            raise TypeError(f"timeout must be seconds (a number), not {type(timeout).__name__}")
+        if not (timeout > 0 and math.isfinite(timeout)):
+            raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
+    question = Question(
+        id=question_id(run_id, key),
+        node_id=node_id,
+        prompt=prompt,
+        data=None if data is None else _plain(data),
+        choices=choice_list,
+        schema=schema,
+        default=NO_DEFAULT,
+        asked=now,
+        deadline=None if timeout is None else now + float(timeout),
+        key=key,
+    )
+    if default is not NO_DEFAULT:
+        try:
+            check_answer(question, default)
+        except AnswerError as exc:
+            raise ValueError(f"the default does not fit the question: {exc}") from None
+        question = _replace_default(question, _plain(default))
+    return question
+
+
+def _replace_default(q: Question, default: Any) -> Question:
+    return Question(
+        q.id, q.node_id, q.prompt, q.data, q.choices, q.schema, default, q.asked, q.deadline, q.key
+    )
+
+
+def check_answer(question: Question, value: Any) -> None:
+    """Raise :class:`AnswerError` naming what is wrong unless ``value`` answers ``question``."""
+    check_json(value, "the answer", AnswerError)
+    if question.choices is not None:
+        if not any(_same(value, c) for c in question.choices):
+            shown = ", ".join(_short(c) for c in question.choices[:20])
+            raise AnswerError(f"the answer {_short(value)} is not one of the choices: {shown}")
+        return
+    if question.schema is not None:
+        from jsonschema import Draft202012Validator
+
+        validator = Draft202012Validator(question.schema)
+        error = next(iter(validator.iter_errors(_plain(value))), None)
+        if error is not None:
+            where = "/".join(str(p) for p in error.absolute_path) or "the answer"
+            raise AnswerError(f"{where}: {error.message[:500]}")
+        return
+    if not isinstance(value, str):
+        raise AnswerError(f"the answer must be text (a str), not {type(value).__name__}")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
+# -- the run's side ----------------------------------------------------------
+
+
+class Host(Protocol):
+    """What :class:`Questions` needs of its run (all called on the run's loop)."""
+
+    def wait(self, node: Node) -> None:
+        """``node`` has its first open question: it waits and gives up its slot."""
+
+    def answered(self, node: Node) -> None:
+        """``node``'s last open question closed: it queues for a slot again."""
+
+    def touch(self, node: Node) -> None:
+        """``node``'s open questions changed while it waits (its summary changed)."""
+
+    def woke(self, node: Node) -> None:
+        """``node``'s task went on without waiting for its questions: it runs at once."""
+
+    def note(self, event: dict[str, Any]) -> None:
+        """A ``question`` or ``answered`` event for the run's viewers."""
+
+    def save_question(self, question: dict[str, Any]) -> None:
+        """Store the question now (may be a no-op; called off the loop)."""
+
+    def save_answer(self, key: str, value: Any, by: str, at: float) -> None:
+        """Store the answer now (may be a no-op; called off the loop)."""
+
+
+class _Open:
+    """An open question: its record, its node, and the future its asks await."""
+
+    __slots__ = ("claimed", "future", "node", "question", "timer")
+
+    def __init__(self, question: Question, node: Node, future: asyncio.Future[Any]) -> None:
+        self.question = question
+        self.node = node
+        self.future = future
+        self.timer: asyncio.TimerHandle | None = None
+        self.claimed = False  # an answer is on its way (being saved); nobody else may give one
+
+
+class Questions:
+    """The questions of one run. Loop thread only (see the module's docstring)."""
+
+    def __init__(
+        self,
+        run_id: str,
+        host: Host,
+        answers: dict[str, tuple[Any, str]] | None = None,
+    ) -> None:
+        self.run_id = run_id
+        self.host = host
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.open: dict[str, _Open] = {}  # by question id, in asked order
+        self.by_node: dict[Node, list[str]] = {}
+        self.answers: dict[str, tuple[Any, str]] = dict(answers or {})  # key -> (value, by)
+        self.closed: dict[str, str] = {}  # question id -> "answered" | "withdrawn"
+        # What a node's asks return once it has a slot again: (future, value, error).
+        self.held: dict[Node, list[tuple[asyncio.Future[Any], Any, BaseException | None]]] = {}
+        self._index: dict[Node, tuple[int, int]] = {}  # node -> (attempt, next index)
+        self.durable = False  # the run has a store: questions are stored before they open
+
+    # -- asking (loop) -------------------------------------------------------
+    def next_key(self, node: Node) -> str:
+        attempt, index = self._index.get(node, (node.attempt, 0))
+        if attempt != node.attempt:
+            index = 0
+        self._index[node] = (node.attempt, index + 1)
+        return f"{node.id}:{index}"
+
+    async def ask(self, node: Node, prompt: Any, **options: Any) -> Any:
+        """Ask on behalf of ``node`` (its Task, or a thread of it waiting on this)."""
+        from taskbeam.engine._status import Status
+
+        if node.status is not Status.RUNNING and node.status is not Status.WAITING:
+            # A thread of an attempt given up (timed out, cancelled) that asks late.
+            raise RuntimeError(f"node {node.id!r} is {node.status.value}: it cannot ask any more")
+        key = options.pop("key", None)
+        if key is None:
+            key = self.next_key(node)
+        elif not isinstance(key, str) or not key or len(key) > 1000:
+            raise TypeError("key must be a non-empty str of at most 1,000 characters")
+        question = make_question(self.run_id, node.id, key, prompt, now=time.time(), **options)
+        stored = self.answers.get(key)
+        if stored is not None:
+            self.host.note(
+                {"kind": "answered", "node_id": node.id, "question_id": question.id, "by": "stored"}
+            )
+            return stored[0]
+        pending = self.open.get(question.id)
+        if pending is None and self.durable:
+            # Stored before anyone sees it: a question shown is a question kept.
+            await self._stored(question)
+            if node.status is not Status.RUNNING and node.status is not Status.WAITING:
+                raise asyncio.CancelledError  # cancelled while it was being stored
+            stored = self.answers.get(key)
+            if stored is not None:  # answered meanwhile under the same key
+                self.host.note(
+                    {"kind": "answered", "node_id": node.id, "question_id": question.id,
+                     "by": "stored"}
+                )  # fmt: skip
+                return stored[0]
+            pending = self.open.get(question.id)  # or asked meanwhile: shared
+        if pending is None:
+            pending = self._open(question, node)
+        try:
+            return await asyncio.shield(pending.future)
+        except asyncio.CancelledError:
+            if self.open.get(question.id) is pending and not pending.claimed:
+                # The task gave up its own ask (asyncio.wait_for, a cancel
+                # scope) and goes on: the question is withdrawn and the node
+                # runs again at once.
+                self._close(pending, "withdrawn", "withdrawn")
+                ids = self.by_node.get(node, [])
+                if question.id in ids:
+                    ids.remove(question.id)
+                if not ids:
+                    self.by_node.pop(node, None)
+                    self.host.woke(node)
+                else:
+                    self.host.touch(node)
+            raise
+
+    def _open(self, question: Question, node: Node) -> _Open:
+        loop = self.loop
+        assert loop is not None
+        pending = _Open(question, node, loop.create_future())
+        self.open[question.id] = pending
+        ids = self.by_node.setdefault(node, [])
+        ids.append(question.id)
+        if len(ids) == 1:
+            self.host.wait(node)
+        else:
+            self.host.touch(node)
+        self.host.note(
+            {
+                "kind": "question",
+                "node_id": node.id,
+                "question_id": question.id,
+                "prompt": question.prompt,
+            }
+        )
+        if question.deadline is not None:
+            delay = max(0.0, question.deadline - time.time())
+            pending.timer = loop.call_later(delay, self._expire, question.id)
+        return pending
+
+    async def _stored(self, question: Question) -> None:
+        """Store ``question`` on a thread (the loop never waits on the disk); errors are logged."""
+        loop = self.loop
+        assert loop is not None
+        try:
+            await loop.run_in_executor(None, self.host.save_question, question.to_dict())
+        except Exception as exc:
+            log.warning("question %s could not be stored: %s", question.key, exc)
+
+    def _save(self, fn: Callable[..., None], *args: Any) -> None:
+        """Write through the store now, on a thread: the loop never waits on the disk."""
+        loop = self.loop
+        assert loop is not None
+        future = loop.run_in_executor(None, fn, *args)
+        future.add_done_callback(_log_failure)
+
+    def _expire(self, question_id: str) -> None:
+        pending = self.open.get(question_id)
+        if pending is None or pending.claimed:
+            return
+        q = pending.question
+        if q.default is not NO_DEFAULT:
+            self.claim(question_id)
+            self._save(self.host.save_answer, q.key, q.default, "default", time.time())
+            self.deliver(question_id, q.default, "default")
+            return
+        timeout = (q.deadline or q.asked) - q.asked
+        error = QuestionTimeout(f"question {q.key!r} had no answer after {timeout:g} s")
+        self._close(pending, "withdrawn", "withdrawn")
+        self._hold(pending.node, q.id, pending.future, None, error)
+
+    # -- answering (loop) ----------------------------------------------------
+    def get_open(self, question_id: str) -> Question:
+        """The open question ``question_id``; :class:`AnswerError` saying why if there is none."""
+        pending = self.open.get(question_id)
+        if pending is not None and not pending.claimed:
+            return pending.question
+        raise AnswerError(self._why_not(question_id, pending is not None))
+
+    def _why_not(self, question_id: str, claimed: bool) -> str:
+        reason = "answered" if claimed else self.closed.get(question_id)
+        if reason == "answered":
+            return f"question {question_id!r} is already answered"
+        if reason == "withdrawn":
+            return (
+                f"question {question_id!r} was withdrawn (its node was cancelled or it timed out)"
+            )
+        return f"run {self.run_id} has no question {question_id!r}"
+
+    def claim(self, question_id: str) -> Question:
+        """Take the right to answer ``question_id`` (one answer wins); raise if not open."""
+        question = self.get_open(question_id)
+        self.open[question_id].claimed = True
+        return question
+
+    def deliver(self, question_id: str, value: Any, by: str) -> None:
+        """Close a claimed question with ``value``; its node resumes when it has a slot."""
+        pending = self.open.get(question_id)
+        if pending is None:
+            return  # withdrawn while the answer was being saved
+        self.answers[pending.question.key] = (value, by)
+        self._close(pending, "answered", by)
+        self._hold(pending.node, question_id, pending.future, value, None)
+
+    def _close(self, pending: _Open, reason: str, by: str) -> None:
+        q = pending.question
+        self.open.pop(q.id, None)
+        self.closed[q.id] = reason
+        if pending.timer is not None:
+            pending.timer.cancel()
+        self.host.note({"kind": "answered", "node_id": q.node_id, "question_id": q.id, "by": by})
+
+    def _hold(
+        self,
+        node: Node,
+        question_id: str,
+        future: asyncio.Future[Any],
+        value: Any,
+        error: BaseException | None,
+    ) -> None:
+        self.held.setdefault(node, []).append((future, value, error))
+        ids = self.by_node.get(node, [])
+        if question_id in ids:
+            ids.remove(question_id)
+        if ids:
+            self.host.touch(node)
+        else:
+            self.by_node.pop(node, None)
+            self.host.answered(node)
+
+    def release(self, node: Node) -> None:
+        """``node`` has its slot again: its asks return (or raise) now."""
+        for future, value, error in self.held.pop(node, ()):
+            if future.done():
+                continue
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(value)
+
+    def withdraw(self, node: Node) -> None:
+        """``node`` was cancelled: close its open questions; its asks raise CancelledError."""
+        for qid in self.by_node.pop(node, ()):
+            pending = self.open.get(qid)
+            if pending is not None:
+                self._close(pending, "withdrawn", "withdrawn")
+                pending.future.cancel()
+        for future, _, _ in self.held.pop(node, ()):
+            future.cancel()
+
+    def withdraw_all(self) -> None:
+        for node in list(self.by_node):
+            self.withdraw(node)
+
+    # -- reading (loop) ------------------------------------------------------
+    def of(self, node: Node) -> list[Question]:
+        """The open questions of ``node``, oldest first."""
+        return [self.open[i].question for i in self.by_node.get(node, ()) if i in self.open]
+
+    def all_open(self) -> list[Question]:
+        """The open questions, oldest first (one whose answer is being stored is not open)."""
+        return [p.question for p in self.open.values() if not p.claimed]
+
+
+def _log_failure(future: asyncio.Future[Any]) -> None:
+    if future.cancelled():
+        return
+    exc = future.exception()
+    if exc is not None:
+        log.warning("a question or answer could not be stored: %s", exc)
+
+
+# -- the task's side ---------------------------------------------------------
+
+
+current_asker: ContextVar[Questions | None] = ContextVar("taskbeam_asker", default=None)
+
+
+def _where() -> tuple[Questions, Node]:
+    from taskbeam.engine._capture import current_output
+    from taskbeam.engine._state import Node
+    from taskbeam.engine._status import Status
+
+    questions = current_asker.get()
+    sink = current_output.get()
+    if questions is None or not isinstance(sink, Node):
+        if isinstance(sink, Node) and sink.status is Status.AGGREGATING:
+            raise RuntimeError("an aggregator cannot ask: ask in a task of the graph")
+        if sink is not None:
+            raise RuntimeError(
+                "ask_sync() cannot ask from a worker process or a Dask worker: run the "
+                "task on the default LocalExecutor or make it async and use await tb.ask(), "
+                "or ask in an earlier task and pass the answer on (see docs/scale.md)"
+            )
+        raise RuntimeError("tb.ask() and tb.ask_sync() work only inside a task of a running run")
+    return questions, sink
+
+
+async def ask(
+    prompt: str,
+    *,
+    data: Any = None,
+    choices: list[Any] | None = None,
+    schema: dict[str, Any] | None = None,
+    default: Any = NO_DEFAULT,
+    timeout: float | None = None,
+    key: str | None = None,
+) -> Any:
+    """Ask a person and wait for the answer, from an async task.
+
+    Parameters
+    ----------
+    prompt : str
+        Markdown.
+    data : JSON value, optional
+        Shown with the prompt; the starting value of a form.
+    choices : list of JSON scalars, optional
+        The answer is one of them.
+    schema : dict, optional
+        A JSON Schema (Draft 2020-12) the answer must fit. Without ``choices``
+        or ``schema`` the answer is free text (a str).
+    default : optional
+        The answer when ``timeout`` passes (it must fit the question itself).
+    timeout : float, optional
+        Seconds from asking; without a default the ask raises
+        :class:`~taskbeam.QuestionTimeout` then.
+    key : str, optional
+        What identifies the question in the run (default
+        ``"<node id>:<index>"``); a key already answered returns at once.
+
+    Returns
+    -------
+    The answer (JSON data).
+    """
+    questions, node = _where()
+    loop = asyncio.get_running_loop()
+    if loop is not questions.loop:
+        raise RuntimeError("await tb.ask() on the run's own loop (in the task itself)")
+    options = {"data": data, "choices": choices, "schema": schema, "default": default}
+    return await questions.ask(node, prompt, timeout=timeout, key=key, **options)
+
+
+def ask_sync(
+    prompt: str,
+    *,
+    data: Any = None,
+    choices: list[Any] | None = None,
+    schema: dict[str, Any] | None = None,
+    default: Any = NO_DEFAULT,
+    timeout: float | None = None,
+    key: str | None = None,
+) -> Any:
+    """:func:`ask` for a sync task: blocks its thread until the answer comes.
+
+    The thread is kept while it waits; the run's pool grows by one thread
+    per waiting sync node so that other sync tasks still run (see
+    ``docs/questions.md``).
+    """
+    questions, node = _where()
+    loop = questions.loop
+    assert loop is not None
+    try:
+        running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is not None:
+        raise RuntimeError("ask_sync() inside an event loop would block it: await tb.ask()")
+    options = {"data": data, "choices": choices, "schema": schema, "default": default}
+    coro = questions.ask(node, prompt, timeout=timeout, key=key, **options)
+    try:
+        future = asyncio.run_coroutine_threadsafe(coro, loop)
+    except RuntimeError:  # the loop is closed: the run ended while this thread went on
+        coro.close()
+        raise RuntimeError(f"node {node.id!r} cannot ask any more: its run has ended") from None
+    return future.result()
