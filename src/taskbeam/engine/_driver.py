@@ -543,19 +543,20 @@ class Driver:
         self._timers.pop(node, None)
         if node.status is not RUNNING or node.attempt != attempt:
             return
-        task = self._tasks.pop(node, None)
-        if task is not None:
-            task.cancel()
-            self._aborted.add(task)
-            task.add_done_callback(self._aborted.discard)
-        else:
-            self.session.cancel(node)
+        self._stop_attempt(node)
         exc = NodeTimeout(f"task {short_id(node.id)!r} timed out after {node.task.timeout:g} s")
         self._fail(node, error_info(exc))
         self._pump()
 
     def _abort(self, node: Node) -> None:
         self.waiting.withdraw(node)
+        self._stop_attempt(node)
+        timer = self._timers.pop(node, None)
+        if timer is not None:
+            timer.cancel()
+
+    def _stop_attempt(self, node: Node) -> None:
+        """Cancel the node's asyncio Task, or ask its executor to give up a sync call."""
         task = self._tasks.pop(node, None)
         if task is not None:
             task.cancel()
@@ -563,9 +564,6 @@ class Driver:
             task.add_done_callback(self._aborted.discard)
         else:
             self.session.cancel(node)
-        timer = self._timers.pop(node, None)
-        if timer is not None:
-            timer.cancel()
 
     def _expand(self, node: Node, expansion: Expansion) -> None:
         st = self.state

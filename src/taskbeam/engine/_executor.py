@@ -350,12 +350,15 @@ class _ThreadSession(Session):
         try:
             result = call.fn(*call.args, **call.kwargs)
         except BaseException as exc:
+            error: ErrorInfo | None = error_info(exc)
+        else:
+            error = None
+        finally:
             current_asker.reset(asking)
             current_output.reset(token)
-            self._post(call.failed(error_info(exc)))
+        if error is not None:
+            self._post(call.failed(error))
             return
-        current_asker.reset(asking)
-        current_output.reset(token)
         if self._pool is not None:  # the task is over: a preview that hangs here is not it
             self._pool.running.pop(threading.get_ident(), None)
         post_result(call, result, self._post, here=True)  # the task's own thread

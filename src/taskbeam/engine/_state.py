@@ -560,11 +560,7 @@ class RunState:
                 if full is not None:
                     heapq.heappush(blocked[full], entry)
                     continue
-                for t in node.task.tags:
-                    if t in limits:
-                        self.tag_running[t] += 1
-            self.running += 1
-            node.slot = True
+            self._take(node)
             node.attempt += 1
             node.started = now
             self._move(node, RUNNING, now)

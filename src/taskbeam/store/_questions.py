@@ -46,32 +46,40 @@ def question_row(question: dict[str, Any]) -> tuple[str, str, float]:
 
     Checked in the caller's thread, before anything reaches the writer.
     """
-    key = question.get("key") if isinstance(question, dict) else None
-    if not isinstance(key, str) or not key:
-        raise ValueError("a stored question needs its key (a non-empty str)")
-    asked = question.get("asked", 0.0)
-    if isinstance(asked, bool) or not isinstance(asked, int | float):
-        raise ValueError("a stored question's 'asked' is a number (epoch seconds)")
-    try:
-        text = orjson.dumps(question).decode()
-    except TypeError as exc:
-        raise ValueError(f"the question cannot be stored as JSON: {exc}") from None
-    return key, text, float(asked)
+    key = _key(
+        question.get("key") if isinstance(question, dict) else None,
+        "a stored question needs its key",
+    )
+    asked = _epoch(question.get("asked", 0.0), "a stored question's 'asked'")
+    return key, _json_text(question, "the question"), asked
 
 
 def answer_row(key: str, value: Any, by: str, at: float) -> tuple[str, str, str, float]:
     """``(key, JSON text, by, at)`` of an answer; ``ValueError`` if it cannot be stored."""
-    if not isinstance(key, str) or not key:
-        raise ValueError("an answer needs the key of its question (a non-empty str)")
+    key = _key(key, "an answer needs the key of its question")
     if by not in BY:
         raise ValueError(f"by must be one of {BY}, not {by!r}")
-    if isinstance(at, bool) or not isinstance(at, int | float):
-        raise ValueError("an answer's time is a number (epoch seconds)")
+    at = _epoch(at, "an answer's time")
+    return key, _json_text(value, "the answer"), by, at
+
+
+def _key(key: object, what: str) -> str:
+    if not isinstance(key, str) or not key:
+        raise ValueError(f"{what} (a non-empty str)")
+    return key
+
+
+def _epoch(value: object, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{what} is a number (epoch seconds)")
+    return float(value)
+
+
+def _json_text(value: Any, what: str) -> str:
     try:
-        text = orjson.dumps(value).decode()
+        return orjson.dumps(value).decode()
     except TypeError as exc:
-        raise ValueError(f"the answer cannot be stored as JSON: {exc}") from None
-    return key, text, by, float(at)
+        raise ValueError(f"{what} cannot be stored as JSON: {exc}") from None
 
 
 def put_question(conn: sqlite3.Connection, run_id: str, row: tuple[str, str, float]) -> None:
