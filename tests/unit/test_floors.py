@@ -18,7 +18,16 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 # Lowest first. A module belongs to the floor of its longest listed prefix; a
 # module may import from its own floor and any floor below it.
 FLOORS: list[tuple[str, tuple[str, ...]]] = [
-    ("leaf", ("taskbeam._errors", "taskbeam._schema", "taskbeam._spec", "taskbeam._version")),
+    (
+        "leaf",
+        (
+            "taskbeam._errors",
+            "taskbeam._json",
+            "taskbeam._schema",
+            "taskbeam._spec",
+            "taskbeam._version",
+        ),
+    ),
     ("graph", ("taskbeam.graph",)),
     ("examples", ("taskbeam.examples",)),
     ("store", ("taskbeam.store",)),

@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import orjson
 
 from taskbeam._errors import AnswerError, QuestionTimeout
+from taskbeam._json import check_json as _check_json
 
 if TYPE_CHECKING:
     from taskbeam.engine._state import Node
@@ -157,40 +158,14 @@ def question_id(run_id: str, key: str) -> str:
 def check_json(value: Any, what: str, error: type[Exception] = ValueError) -> None:
     """Raise ``error`` unless ``value`` is plain JSON data within the size limits.
 
-    Plain JSON: dicts with str keys, lists (tuples too), str, int, finite
-    float, bool, None; at most :data:`MAX_DEPTH` levels, :data:`MAX_ITEMS`
-    values and :data:`MAX_CHARS` characters. The walk uses a stack of its
-    own, so a value nested a million levels deep is refused, not a crash.
+    Plain JSON as :func:`taskbeam._json.check_json` has it, at most
+    :data:`MAX_DEPTH` levels, :data:`MAX_ITEMS` values and :data:`MAX_CHARS`
+    characters. Iterative, so a value nested a million levels deep is
+    refused, not a crash.
     """
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    items = chars = 0
-    while stack:
-        item, depth = stack.pop()
-        items += 1
-        if items > MAX_ITEMS:
-            raise error(f"{what} has more than {MAX_ITEMS:,} values")
-        if depth > MAX_DEPTH:
-            raise error(f"{what} is nested deeper than {MAX_DEPTH} levels")
-        kind = type(item)
-        if item is None or kind is bool or kind is int:
-            continue
-        if kind is str:
-            chars += len(item)
-        elif kind is float:
-            if not math.isfinite(item):
-                raise error(f"{what} holds {item!r}, which JSON cannot carry")
-        elif kind is list or kind is tuple:
-            stack.extend((v, depth + 1) for v in item)
-        elif kind is dict:
-            for k, v in item.items():
-                if type(k) is not str:
-                    raise error(f"{what} has a key of type {type(k).__name__}; JSON keys are str")
-                chars += len(k)
-                stack.append((v, depth + 1))
-        else:
-            raise error(f"{what} holds a {kind.__name__}, which is not JSON data")
-        if chars > MAX_CHARS:
-            raise error(f"{what} holds more than {MAX_CHARS:,} characters")
+    _check_json(
+        value, what, max_depth=MAX_DEPTH, max_items=MAX_ITEMS, max_chars=MAX_CHARS, error=error
+    )
 
 
 def _plain(value: Any) -> Any:

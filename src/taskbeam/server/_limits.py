@@ -24,6 +24,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from taskbeam._json import JSONLimitError
+from taskbeam._json import check_json as _check_json
+
 __all__ = [
     "JSON",
     "MALFORMED",
@@ -37,12 +40,7 @@ __all__ = [
 
 MAX_DEPTH = 32
 MAX_INT_DIGITS = 20  # 2**64 has 20 digits; the range check below is the exact one
-_INT_MIN, _INT_MAX = -(1 << 63), (1 << 64) - 1  # what orjson can encode
 _ASCII_DIGITS = re.compile("[0-9]+")
-
-
-class JSONLimitError(ValueError):
-    """A JSON value is nested too deeply, or holds what cannot be encoded again."""
 
 
 class Malformed(str):
@@ -56,45 +54,17 @@ def check_json(value: Any, max_depth: int = MAX_DEPTH, what: str = "the JSON") -
     """Raise :class:`JSONLimitError` unless ``value`` is JSON that can be encoded again.
 
     Checks nesting (objects and arrays, at most ``max_depth`` levels),
-    integers (64-bit range), strings and keys (valid Unicode: no lone
-    surrogates). Iterative, so no depth can exhaust the stack.
+    integers (64-bit range), finite floats, strings and keys (valid Unicode:
+    no lone surrogates); see :func:`taskbeam._json.check_json`. Iterative,
+    so no depth can exhaust the stack.
 
     >>> check_json({"a": [1, {"b": "c"}]})
     >>> check_json([[[1]]], max_depth=2)
     Traceback (most recent call last):
     ...
-    taskbeam.server._limits.JSONLimitError: the JSON is nested deeper than 2 levels
+    taskbeam._json.JSONLimitError: the JSON is nested deeper than 2 levels
     """
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, Mapping | list | tuple):
-            if depth >= max_depth:
-                raise JSONLimitError(f"{what} is nested deeper than {max_depth} levels")
-            if isinstance(item, Mapping):
-                for key, child in item.items():
-                    if not isinstance(key, str):
-                        raise JSONLimitError(f"{what} has a key that is not a string")
-                    _check_text(key, what)
-                    stack.append((child, depth + 1))
-            else:
-                stack.extend((child, depth + 1) for child in item)
-        elif isinstance(item, str):
-            _check_text(item, what)
-        elif isinstance(item, bool) or item is None or isinstance(item, float):
-            continue
-        elif isinstance(item, int):
-            if not _INT_MIN <= item <= _INT_MAX:
-                raise JSONLimitError(f"{what} has an integer outside the 64-bit range")
-        else:
-            raise JSONLimitError(f"{what} has a {type(item).__name__}, which is not JSON")
-
-
-def _check_text(text: str, what: str) -> None:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise JSONLimitError(f"{what} has a string with a lone surrogate") from None
+    _check_json(value, what, max_depth=max_depth)
 
 
 def _parse_int(text: str) -> int:
