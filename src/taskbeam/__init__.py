@@ -8,6 +8,7 @@
 {'load': [1, 2, 3], 'total': 6}
 """
 
+import importlib as _importlib
 import typing as _typing
 
 from taskbeam._errors import (
@@ -39,6 +40,7 @@ from taskbeam.engine import (
     RunStatus,
     SavePolicy,
     Status,
+    _display,
     ask,
     ask_sync,
     resume,
@@ -108,6 +110,11 @@ __all__ = [
     "serve",
     "start",
 ]
+
+
+# A run shows itself in a notebook through the widget, which the engine does not
+# import: the first view loads it (see taskbeam.engine._display).
+_display.set_loader(lambda: _importlib.import_module("taskbeam.widget"))
 
 
 def __getattr__(name: str) -> _typing.Any:

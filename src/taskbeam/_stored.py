@@ -20,18 +20,16 @@ import copy
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from taskbeam._errors import NotRunning
 from taskbeam.engine import Event, Run, RunStatus
+from taskbeam.engine._display import renderer
 from taskbeam.engine._preview import preview
 from taskbeam.engine._registry import BY_ID
 from taskbeam.engine._run import resume
 from taskbeam.graph import Graph
 from taskbeam.store import SQLiteStore
-
-if TYPE_CHECKING:
-    from taskbeam.widget import GraphView
 
 __all__ = ["StoredResults", "StoredRun", "open_run"]
 
@@ -87,7 +85,7 @@ class StoredRun:
         self._lock = threading.Lock()
         self._results: dict[str, Any] = {}
         self._rows: dict[str, dict[str, Any]] | None = None
-        self._view: GraphView | None = None
+        self._view: Any = None  # the view shown for this run, reused when shown again
         self._snap_cache: dict[str, Any] | None = None
         self._fields: dict[str, Any] = {}
         self._info: dict[str, Any] = {}
@@ -317,11 +315,9 @@ class StoredRun:
         return resume(self.id, graph, store=self.store, **options)
 
     # -- display -------------------------------------------------------------
-    def view(self, **options: Any) -> GraphView:
-        """A view of this stored run for Jupyter, frozen (see :class:`taskbeam.GraphView`)."""
-        from taskbeam.widget import GraphView
-
-        return GraphView(self, **options)
+    def view(self, **options: Any) -> Any:
+        """A view of this stored run for Jupyter, frozen: a :class:`taskbeam.GraphView`."""
+        return renderer("view")(self, **options)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         view = self._view

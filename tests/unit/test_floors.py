@@ -47,27 +47,12 @@ FLOORS: list[tuple[str, tuple[str, ...]]] = [
     ("top", ("taskbeam._cli", "taskbeam")),
 ]
 
-_VIEW = "a run shows itself in a notebook by building the widget (Run.view, _repr_mimebundle_)"
-_DISPLAY = "Run._ipython_display_ calls the widget's display_run (a display id per run)"
-
 # Imports that point up a floor: (importer, imported) -> why it is still there.
-UPWARD: dict[tuple[str, str], str] = {
-    ("taskbeam.engine._run", "taskbeam.widget"): _VIEW,
-    ("taskbeam.engine._run", "taskbeam.widget._view"): _DISPLAY,
-}
+UPWARD: dict[tuple[str, str], str] = {}
 
 # Imports that close a cycle: (importer, imported) -> why. Without these edges
 # the import graph has no cycle; each of them still lies on one.
-CYCLES: dict[tuple[str, str], str] = {
-    ("taskbeam.engine._run", "taskbeam.widget"): _VIEW + "; the widget imports the engine",
-    ("taskbeam.engine._run", "taskbeam.widget._view"): _DISPLAY + "; the widget imports the engine",
-    ("taskbeam._stored", "taskbeam.widget"): (
-        "StoredRun.view builds a GraphView, whose history list opens stored runs"
-    ),
-    ("taskbeam.server._restore", "taskbeam.server._projects"): (
-        "type only: the restore helpers take the Projects table that calls them"
-    ),
-}
+CYCLES: dict[tuple[str, str], str] = {}
 
 
 def modules() -> dict[str, Path]:

@@ -19,6 +19,7 @@ from collections.abc import Callable, Generator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from taskbeam.engine._capture import OUTPUT_LIMIT
+from taskbeam.engine._display import renderer
 from taskbeam.engine._driver import Driver, Subscriber
 from taskbeam.engine._executor import Executor, RemoteResult
 from taskbeam.engine._options import RESUMABLE, RunOptions
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
     import threading
 
     from taskbeam.store._base import Store
-    from taskbeam.widget import GraphView
 
 __all__ = ["Run", "launch", "resume", "start"]
 
@@ -85,7 +85,7 @@ class Run:
         self.options: dict[str, Any] = driver.options
         self.executor: Executor = driver.executor
         self.project = opts.project
-        self._view: GraphView | None = None
+        self._view: Any = None  # the view shown for this run, reused when shown again
 
     def _begin(self) -> Run:
         self._driver.begin()
@@ -309,14 +309,12 @@ class Run:
         except KeyError:
             raise KeyError(f"run {self.id} has no node {node_id!r}") from None
 
-    def view(self, *, height: int = 0, **options: Any) -> GraphView:
-        """A new live view of this run for Jupyter (see :class:`taskbeam.GraphView`).
+    def view(self, *, height: int = 0, **options: Any) -> Any:
+        """A new live view of this run for Jupyter: a :class:`taskbeam.GraphView`.
 
         ``height`` in pixels; 0 (the default) fits the graph, up to a limit.
         """
-        from taskbeam.widget import GraphView
-
-        return GraphView(self, height=height, **options)
+        return renderer("view")(self, height=height, **options)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         # A run shown in a notebook is its live view. Showing it again reuses
@@ -332,10 +330,8 @@ class Run:
 
     def _ipython_display_(self) -> None:
         # The view with a display id, so that its text line is brought up to
-        # date when the run ends (see taskbeam.widget.display_run).
-        from taskbeam.widget._view import display_run
-
-        display_run(self, self._done)
+        # date when the run ends (the widget's display_run).
+        renderer("display")(self, self._done)
 
     def __repr__(self) -> str:
         c = self._state.counts

@@ -43,7 +43,7 @@ from taskbeam.engine import Run
 from taskbeam.graph import Graph
 from taskbeam.server._limits import check_json
 from taskbeam.server._registry import BadParams, Registry
-from taskbeam.server._restore import continue_project, latest_stored, stored_projects
+from taskbeam.server._restore import Conflict, continue_project, latest_stored, stored_projects
 
 __all__ = ["Conflict", "Project", "Projects", "Released", "UnknownProject"]
 
@@ -64,10 +64,6 @@ class Released(UnknownProject):
             f"project {str(self.args[0])[:200]!r} finished and was released from the "
             "server's memory; its runs are in the store"
         )
-
-
-class Conflict(RuntimeError):
-    """The project is not in a state that allows the command."""
 
 
 @dataclass

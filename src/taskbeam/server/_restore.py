@@ -15,19 +15,21 @@ from a worker thread.
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Any
+import threading
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from taskbeam._errors import NotRunning
-from taskbeam._service import finished
+from taskbeam._service import ExecutionService, finished
 from taskbeam._stored import StoredRun
 from taskbeam.engine import Run, RunStatus
+from taskbeam.server._registry import Registry
 from taskbeam.store import SQLiteStore
 from taskbeam.store._stored import check, page
 
-if TYPE_CHECKING:
-    from taskbeam.server._projects import Projects
-
 __all__ = [
+    "Conflict",
+    "Table",
     "UnknownRun",
     "continue_project",
     "find_run",
@@ -43,7 +45,38 @@ class UnknownRun(KeyError):
     """No run has that id, in memory or in the store."""
 
 
-def find_run(projects: Projects, run_id: str) -> Run | StoredRun:
+class Conflict(RuntimeError):
+    """The project is not in a state that allows the command."""
+
+
+class _Own(Protocol):
+    """What a project created by the server remembers: its graph's name and params."""
+
+    graph: str
+    params: dict[str, Any]
+
+
+class Table(Protocol):
+    """What these helpers read of the server's projects table (``Projects``): its
+    service and store, the graphs it can build, the projects it created, and the
+    lock under which it starts runs. Typed here so that this module, which the
+    table imports, does not import it back."""
+
+    @property
+    def service(self) -> ExecutionService: ...
+    @property
+    def store(self) -> SQLiteStore | None: ...
+    @property
+    def registry(self) -> Registry: ...
+    @property
+    def _own(self) -> Mapping[str, _Own]: ...
+    @property
+    def _lock(self) -> threading.Lock: ...
+
+    def started(self, project_id: str) -> Run | StoredRun: ...
+
+
+def find_run(projects: Table, run_id: str) -> Run | StoredRun:
     """A run by its id: the live one if the service holds it, else the stored one."""
     for run in projects.service.list().values():
         if run.id == run_id:
@@ -55,7 +88,7 @@ def find_run(projects: Projects, run_id: str) -> Run | StoredRun:
 
 
 def list_runs(
-    projects: Projects,
+    projects: Table,
     *,
     name: str | None = None,
     status: str | None = None,
@@ -109,14 +142,12 @@ def latest_stored(
         return None
 
 
-def continue_project(projects: Projects, project_id: str) -> Run | StoredRun:
+def continue_project(projects: Table, project_id: str) -> Run | StoredRun:
     """``resume``: un-pause the project's paused run, or continue its stored run.
 
     Raises ``UnknownProject``; ``Conflict`` when the project is running or
     done, was never started, or its graph is not registered any more.
     """
-    from taskbeam.server._projects import Conflict
-
     run = projects.started(project_id)
     status = run.status
     if isinstance(run, Run) and not finished(run):
