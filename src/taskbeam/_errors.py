@@ -13,6 +13,7 @@ __all__ = [
     "IllegalTransition",
     "NodeTimeout",
     "NotRunning",
+    "QuestionClosed",
     "QuestionTimeout",
     "TaskbeamError",
     "WorkerLost",
@@ -59,6 +60,16 @@ class AnswerError(TaskbeamError, ValueError):
     """
 
 
+class QuestionClosed(AnswerError):
+    """The question is not open: ``reason`` is ``"unknown"`` (no such id in the
+    run), ``"answered"`` or ``"withdrawn"`` (its node was cancelled, or it
+    timed out)."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class QuestionTimeout(TaskbeamError, TimeoutError):
     """A question's ``timeout`` passed with no answer and no ``default``."""
 
@@ -74,6 +85,7 @@ for _cls in (
     WorkerLost,
     NotRunning,
     AnswerError,
+    QuestionClosed,
     QuestionTimeout,
 ):
     _cls.__module__ = "taskbeam"

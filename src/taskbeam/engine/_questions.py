@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
-from taskbeam._errors import AnswerError, QuestionTimeout
+from taskbeam._errors import AnswerError, QuestionClosed, QuestionTimeout
 from taskbeam._json import check_json as _check_json
 
 if TYPE_CHECKING:
@@ -472,17 +472,18 @@ class Questions:
         pending = self.open.get(question_id)
         if pending is not None and not pending.claimed:
             return pending.question
-        raise AnswerError(self._why_not(question_id, pending is not None))
+        raise self._why_not(question_id, pending is not None)
 
-    def _why_not(self, question_id: str, claimed: bool) -> str:
+    def _why_not(self, question_id: str, claimed: bool) -> QuestionClosed:
         reason = "answered" if claimed else self.closed.get(question_id)
         if reason == "answered":
-            return f"question {question_id!r} is already answered"
+            return QuestionClosed(f"question {question_id!r} is already answered", "answered")
         if reason == "withdrawn":
-            return (
-                f"question {question_id!r} was withdrawn (its node was cancelled or it timed out)"
+            return QuestionClosed(
+                f"question {question_id!r} was withdrawn (its node was cancelled or it timed out)",
+                "withdrawn",
             )
-        return f"run {self.run_id} has no question {question_id!r}"
+        return QuestionClosed(f"run {self.run_id} has no question {question_id!r}", "unknown")
 
     def claim(self, question_id: str) -> Question:
         """Take the right to answer ``question_id`` (one answer wins); raise if not open."""

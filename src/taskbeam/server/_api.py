@@ -19,7 +19,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from taskbeam._errors import AnswerError, NotRunning, QuestionClosed
+from taskbeam._stored import StoredRun
 from taskbeam._version import __version__
+from taskbeam.engine import Question, Run
 from taskbeam.server._hub import Hub
 from taskbeam.server._limits import MAX_DEPTH, JSONLimitError, check_json, query_int, strict_loads
 from taskbeam.server._openapi import OPENAPI
@@ -64,6 +67,8 @@ class Api:
             Route(f"{project}/stop", self.control, methods=["POST"], name="stop"),
             Route(f"{project}/nodes", self.nodes, methods=["GET"]),
             Route(f"{project}/nodes/{{node_id:path}}", self.node, methods=["GET"]),
+            Route(f"{project}/questions", self.questions, methods=["GET"]),
+            Route(f"{project}/questions/{{question_id}}", self.answer, methods=["POST"]),
             Route("/api/runs", self.runs, methods=["GET"]),
             Route("/api/runs/{run_id}", self.run, methods=["GET"]),
         ]
@@ -152,6 +157,37 @@ class Api:
             ) from None
         return json_response(details)
 
+    async def questions(self, request: Request) -> Response:
+        """The open questions of the project's run, in asked order (a stored run has none)."""
+        run = await run_in_threadpool(self.projects.started, _project_id(request))
+        asked = await run_in_threadpool(_open_questions, run)
+        return json_response({"questions": [q.to_dict() for q in asked]})
+
+    async def answer(self, request: Request) -> Response:
+        """Answer one: 400 a value that does not fit, 404 unknown, 409 no longer open."""
+        project_id = _project_id(request)
+        question_id = check_id(request.path_params["question_id"], "question id", 200)
+        data = await _json_object(request)
+        unknown = sorted(set(data) - {"value"})
+        if unknown or "value" not in data:
+            raise HTTPException(422, 'the body is {"value": <the answer, any JSON>}')
+        run = await run_in_threadpool(self.projects.started, project_id)
+        if not isinstance(run, Run):
+            raise HTTPException(409, f"project {project_id!r} is not running: nothing to answer")
+        asked = {q.id: q for q in await run_in_threadpool(_open_questions, run)}
+        try:
+            await run_in_threadpool(run.answer, question_id, data["value"])
+        except QuestionClosed as exc:
+            raise HTTPException(404 if exc.reason == "unknown" else 409, str(exc)) from None
+        except AnswerError as exc:  # the value does not fit: the question stays open
+            raise HTTPException(400, str(exc)) from None
+        except NotRunning as exc:  # the run ended meanwhile
+            raise HTTPException(409, str(exc)) from None
+        question = asked.get(question_id)
+        return json_response(
+            {"answered": question_id, "question": None if question is None else question.to_dict()}
+        )
+
     async def runs(self, request: Request) -> Response:
         """A page of the runs (stored ones included), newest first; see docs/server.md."""
         query = request.query_params
@@ -180,6 +216,10 @@ class Api:
         run_id = check_id(request.path_params["run_id"], "run id", 200)
         found = await run_in_threadpool(find_run, self.projects, run_id)
         return json_response(await run_in_threadpool(found.snapshot))
+
+
+def _open_questions(run: Run | StoredRun) -> list[Question]:
+    return run.questions() if isinstance(run, Run) and not run.done else []
 
 
 def _project_id(request: Request) -> str:

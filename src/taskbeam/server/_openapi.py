@@ -101,7 +101,48 @@ _SUMMARY = {
         "questions": {"type": "integer"},
     },
 }
+_QUESTION = {
+    "type": "object",
+    "required": ["id", "node_id", "key", "prompt", "asked"],
+    "properties": {
+        "id": {"type": "string"},
+        "node_id": {"type": "string"},
+        "key": {"type": "string", "description": "the same key asks the same question"},
+        "prompt": {"type": "string", "description": "Markdown"},
+        "data": {"description": "any JSON shown with the prompt (a form's starting value)"},
+        "choices": {"type": "array", "items": {"type": "string"}},
+        "schema": {"type": "object", "description": "a JSON Schema the answer must meet"},
+        "default": {"description": "the answer when the deadline passes"},
+        "asked": _NUMBER,
+        "deadline": _NUMBER,
+    },
+}
 _SCHEMAS: dict[str, Any] = {
+    "Question": _QUESTION,
+    "QuestionList": {
+        "type": "object",
+        "required": ["questions"],
+        "properties": {"questions": {"type": "array", "items": _ref("Question")}},
+    },
+    "AnswerBody": {
+        "type": "object",
+        "required": ["value"],
+        "additionalProperties": False,
+        "properties": {
+            "value": {
+                "$ref": "#/components/schemas/JSONValue",
+                "description": "the answer: JSON that fits the question",
+            }
+        },
+    },
+    "Answered": {
+        "type": "object",
+        "required": ["answered"],
+        "properties": {
+            "answered": {"type": "string", "description": "the question's id"},
+            "question": {"oneOf": [_ref("Question"), {"type": "null"}]},
+        },
+    },
     "Error": {
         "type": "object",
         "required": ["error"],
@@ -395,6 +436,33 @@ OPENAPI: dict[str, Any] = {
                 200,
                 (400, 404, 409, 503),
             ),
+        },
+        "/api/projects/{project_id}/questions": {
+            "parameters": [_PROJECT_ID],
+            "get": _operation(
+                "The open questions of the project's run, in asked order",
+                "The questions",
+                "QuestionList",
+                200,
+                (400, 404, 409, 503),
+            ),
+        },
+        "/api/projects/{project_id}/questions/{question_id}": {
+            "parameters": [_PROJECT_ID, {**_PROJECT_ID, "name": "question_id"}],
+            "post": {
+                **_operation(
+                    "Answer an open question: 400 when the value does not fit it (it stays "
+                    "open), 404 no such question, 409 answered, withdrawn or not running",
+                    "Answered: the task goes on",
+                    "Answered",
+                    200,
+                    (400, 404, 409, 413, 422, 503),
+                ),
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("AnswerBody")}},
+                },
+            },
         },
         "/api/runs": {
             "get": {
