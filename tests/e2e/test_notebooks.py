@@ -229,7 +229,13 @@ def run_notebook_and_check_view(nb: Any, artifacts: Path) -> dict[str, Any]:
 
 @pytest.mark.timeout(150)
 @pytest.mark.parametrize(
-    "name", ["02-recursive-research-agent", "03-errors-retries-timeouts", "05-scale-out"]
+    "name",
+    [
+        "02-recursive-research-agent",
+        "03-errors-retries-timeouts",
+        "05-scale-out",
+        "06-human-in-the-loop",
+    ],
 )
 def test_a_notebook_runs_and_its_view_shows_the_kernels_state(
     open_notebook: Any, artifacts: Path, name: str
