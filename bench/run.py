@@ -19,6 +19,7 @@ from pathlib import Path
 import broadcast
 import engine
 import persist
+import questions
 import scale
 import server
 import widget
@@ -42,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     views = widget.run_benchmark(quick=args.quick)
     served = server.run_benchmark(quick=args.quick)
     scaled = scale.run_benchmark(quick=args.quick)
+    asked = questions.run_benchmark(quick=args.quick)
     report = "\n".join(
         [
             engine.render(results),
@@ -50,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
             widget.render(views),
             server.render(served),
             scale.render(scaled),
+            questions.render(asked),
         ]
     )
     args.output.write_text(report, encoding="utf-8")
@@ -62,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         "widget": widget.to_json(views),
         "server": server.to_json(served),
         "scale": scale.to_json(scaled),
+        "questions": questions.to_json(asked),
     }
     raw.write_text(json.dumps(data, indent=1), encoding="utf-8")
     print(report)
