@@ -359,7 +359,6 @@ export function drawGraph(ctx, f) {
         for (const i of buckets[st]) label(ctx, f, i, font);
       }
     }
-    if (buckets[WAITING]?.length) badges(ctx, f, buckets[WAITING]);
   }
 
   // Hover, match and selection rings; a halo when nodes are too small to see one.
@@ -383,6 +382,8 @@ export function drawGraph(ctx, f) {
       ctx.stroke();
     }
   }
+  // Over the rings: a selected waiting node keeps its badge in sight.
+  if (cards && buckets[WAITING]?.length) badges(ctx, f, buckets[WAITING]);
 }
 
 /**

@@ -248,7 +248,8 @@ export function createQuestions({ store, notices, focus, details, detailsOpen, r
       } else if (s.shape !== shape) {
         const old = s;
         s = build(entry, old);
-        old.el.replaceWith(s.el);
+        if (before === old.el) before = old.el.nextSibling;
+        old.el.remove();
         shown.set(entry.id, s);
       } else s.entry = entry;
       s.el.classList.toggle("tb-q-open", entry.id === current);
@@ -449,6 +450,7 @@ export function createQuestions({ store, notices, focus, details, detailsOpen, r
         s.error = errorText(error);
         paints.get(s)?.();
         if (open) resized();
+        s.el.querySelector(".tb-q-error")?.scrollIntoView?.({ block: "nearest" });
       },
     );
   }
