@@ -22,7 +22,7 @@
 
 import { displayName, errorNote, formatDuration } from "./format.js";
 import { LEGIBLE_PX } from "./size.js";
-import { FINISHED_INDEX } from "./status.js";
+import { FINISHED_INDEX, statusIndex } from "./status.js";
 import { COLLAPSED, LEAF, OPEN } from "./tree.js";
 
 /** @typedef {import("./colors.js").Theme} Theme */
@@ -56,6 +56,9 @@ const FONT = 12.5;
 const META = 0.88;
 const BAR = 5;
 const RADIUS = 5;
+/** A waiting node (it asked a question) wears a "?" badge on its top-right corner. */
+const WAITING = statusIndex("waiting");
+const BADGE = 7;
 
 /**
  * @param {CanvasRenderingContext2D} ctx
@@ -379,6 +382,41 @@ export function drawGraph(ctx, f) {
       ctx.stroke();
     }
   }
+  // Over the rings: a selected waiting node keeps its badge in sight.
+  if (cards && buckets[WAITING]?.length) badges(ctx, f, buckets[WAITING]);
+}
+
+/**
+ * The "?" badge of waiting nodes: a disc in the status colour on the card's
+ * top-right corner, at least 5 screen pixels across (a question must be seen).
+ *
+ * @param {CanvasRenderingContext2D} ctx
+ * @param {GraphFrame} f
+ * @param {number[]} list the waiting nodes on screen
+ */
+function badges(ctx, f, list) {
+  const { layout: l, theme, camera } = f;
+  const { x, y, w } = l;
+  const r = Math.max(BADGE, 5 / camera.s);
+  ctx.beginPath();
+  for (const i of list) {
+    const cx = x[i] + w[i] - r * 0.6;
+    ctx.moveTo(cx + r, y[i]);
+    ctx.arc(cx, y[i], r, 0, Math.PI * 2);
+  }
+  ctx.fillStyle = theme.status[WAITING];
+  ctx.fill();
+  ctx.lineWidth = 1.5 / camera.s;
+  ctx.strokeStyle = theme.bg;
+  ctx.stroke();
+  if (r * camera.s < 5) return;
+  ctx.font = `700 ${r * 1.45}px ${theme.font}`;
+  ctx.fillStyle = "#ffffff";
+  ctx.textAlign = "center";
+  ctx.textBaseline = "middle";
+  for (const i of list) ctx.fillText("?", x[i] + w[i] - r * 0.6, y[i] + r * 0.08);
+  ctx.textAlign = "left";
+  f.drawn?.push("?");
 }
 
 /**
@@ -538,6 +576,8 @@ export function noteFor(node, now) {
     }
     case "retrying":
       return `retry ${node.attempt ?? ""}`.trim();
+    case "waiting":
+      return node.questions && node.questions > 1 ? `${node.questions} questions` : "question";
     case "failed":
       return node.error ? errorNote(node.error) : "failed";
     case "cancelled":

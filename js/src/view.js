@@ -20,7 +20,8 @@
  * controls (`view-controls.js`), the canvas's clicks, keys and tooltip
  * (`view-canvas.js`), the height and its handle (`view-height.js`), the
  * theme (`view-theme.js`), history mode's pages (`view-pages.js`), service
- * mode's run selector (`view-runs.js`) and the test hook (`view-hook.js`).
+ * mode's run selector (`view-runs.js`), the open questions (`view-questions.js`)
+ * and the test hook (`view-hook.js`).
  * What the server sends (the store's state) is kept apart from the view's
  * own state (what is selected, collapsed, in view), which lives in the
  * parts and in the stage, changed only through the stage's methods.
@@ -35,6 +36,7 @@
  */
 
 import { h } from "./details.js";
+import { AUTO_MAX } from "./size.js";
 import { Stage } from "./stage.js";
 import { createStore } from "./store.js";
 import { Toolbar } from "./toolbar.js";
@@ -46,6 +48,7 @@ import { createHeight } from "./view-height.js";
 import { createTestHook } from "./view-hook.js";
 import { createNotices } from "./view-notices.js";
 import { createPages } from "./view-pages.js";
+import { createQuestions } from "./view-questions.js";
 import { watchRuns } from "./view-runs.js";
 import { createSearch } from "./view-search.js";
 import { watchTheme } from "./view-theme.js";
@@ -138,7 +141,9 @@ export function createView(el, channel, options = {}) {
   const height = createHeight({
     root,
     body,
-    contentHeight: (chrome, width) => stage.contentHeight(chrome, width),
+    // An open questions panel may need more room than the graph (within the fit's bounds).
+    contentHeight: (chrome, width) =>
+      Math.max(stage.contentHeight(chrome, width), Math.min(AUTO_MAX, chrome + questions.contentHeight())),
     page,
     height: options.height,
     onResize: options.onResize,
@@ -147,7 +152,20 @@ export function createView(el, channel, options = {}) {
   const detailsEl = h("aside", "tb-details");
   detailsEl.setAttribute("aria-label", "Node details");
   stageEl.append(empty, caption, tooltip);
-  body.append(stageEl, detailsEl);
+  const questions = createQuestions({
+    store,
+    notices,
+    focus: (id) => {
+      stage.select(id);
+      stage.bringIntoView(id);
+    },
+    details: (id) => select(id, true),
+    detailsOpen: () => !detailsEl.hidden,
+    resized: () => height.fit(),
+  });
+  cleanups.push(questions.cleanup);
+  toolbar.bar.insertBefore(questions.badge, toolbar.stats);
+  body.append(stageEl, questions.el, detailsEl);
   root.append(toolbar.bar, toolbar.summary, notices.el, body, height.handle);
   el.append(root);
 
@@ -201,7 +219,22 @@ export function createView(el, channel, options = {}) {
     nodeClock: () => clock.nodeClock(),
     focus: (id) => focusNode(id, true),
   });
-  const select = selection.select;
+  /**
+   * Select a node: a waiting one opens its question (unless `details`), any other its
+   * details; the questions panel and the details take turns beside the canvas.
+   *
+   * @param {string | null} id
+   * @param {boolean} [details]
+   */
+  function select(id, details = false) {
+    if (id !== null && !details && questions.openNode(id)) {
+      selection.select(null);
+      stage.select(id);
+      return;
+    }
+    if (id !== null) questions.close();
+    selection.select(id);
+  }
 
   /**
    * Centre `id` (and select it): the details panel opens first, so the
@@ -240,6 +273,7 @@ export function createView(el, channel, options = {}) {
       ui.dirty = true;
       if (state) notices.settle(state.run.status);
       selection.changed(change);
+      questions.changed(change);
       for (const event of change.events) onEvent(/** @type {Record<string, any>} */ (event));
     }),
   );

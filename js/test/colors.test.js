@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { css, luminance, mix, pack } from "../src/colors.js";
 import { FINISHED, FINISHED_INDEX, RUN_ENDED, STATUSES, statusClass, statusIndex } from "../src/status.js";
@@ -51,5 +52,25 @@ describe("colours", () => {
     expect(luminance([255, 255, 255])).toBeCloseTo(1);
     expect(luminance([0, 0, 0])).toBe(0);
     expect(luminance([17, 17, 17])).toBeLessThan(0.4);
+  });
+});
+
+describe("the waiting status", () => {
+  const css = readFileSync(new URL("../src/style.css", import.meta.url), "utf8");
+  const page = readFileSync(new URL("../src/page.css", import.meta.url), "utf8");
+
+  it("is teal: #0f9488 on light themes, #2dd4bf on dark ones, in the view and the page", () => {
+    expect(css).toContain(".taskbeam-view .tb-status-waiting { --tb-color: var(--tb-status-waiting, #0f9488); }");
+    expect(css).toMatch(
+      /body\[data-jp-theme-light="false"\] \.taskbeam-view \.tb-status-waiting \{\s*--tb-color: var\(--tb-status-waiting, #2dd4bf\);/,
+    );
+    expect(page).toContain("--tb-status-waiting: #0f9488;");
+    expect(page).toContain("--tb-status-waiting: #2dd4bf;");
+  });
+
+  it("has a legend item and a canvas colour like every status", () => {
+    expect(STATUSES).toContain("waiting");
+    expect(statusClass("waiting")).toBe("tb-status-waiting");
+    expect(statusIndex("waiting")).toBe(3);
   });
 });

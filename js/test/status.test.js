@@ -39,3 +39,10 @@ describe("run statuses", () => {
     expect(noteFor({ status: "running", started: 1 }, 3.5)).toBe("2.5 s");
   });
 });
+
+describe("a waiting node's note", () => {
+  it("says it asks, and how many questions when more than one", () => {
+    expect(noteFor({ status: "waiting" })).toBe("question");
+    expect(noteFor({ status: "waiting", questions: 3 })).toBe("3 questions");
+  });
+});
