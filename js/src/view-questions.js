@@ -18,6 +18,9 @@
  * Entries are kept across frames: a frame that changes nothing about an
  * entry leaves its DOM (and what is being typed into it) alone.
  *
+ * A stored run's view shows its waiting nodes' questions with their
+ * controls disabled and a note: only a live run takes answers.
+ *
  * The panel and the details panel share the room beside the canvas: one
  * opening closes the other. The panel opens by itself when the first
  * question comes, unless it was closed by hand while questions were open.
@@ -66,6 +69,10 @@ import { errorText } from "./store.js";
  * @property {() => number} count open questions
  * @property {() => void} cleanup
  */
+
+/** What a stored run's entry says in place of an answer. */
+export const STORED_NOTE =
+  "This view shows a stored run: answer where the run is running, or continue it (the question is asked again).";
 
 /**
  * One entry's DOM and what is being typed into it.
@@ -187,6 +194,11 @@ export function createQuestions({ store, notices, focus, details, detailsOpen, r
     const out = {};
     if (nodes) for (const id of waiting) if (nodes[id]) out[id] = nodes[id];
     return out;
+  }
+
+  /** A stored run's questions are shown, not answered: the run is not running here. */
+  function stored() {
+    return store.client.state?.run.stored === true;
   }
 
   /** @param {string} id */
@@ -340,7 +352,7 @@ export function createQuestions({ store, notices, focus, details, detailsOpen, r
       });
       answer.append(row);
     } else if (entry.kind === "form") {
-      if (!entry.schema) answer.append(h("div", "tb-q-loading", "Loading the form…"));
+      if (!entry.schema) answer.append(h("div", "tb-q-loading", stored() ? "" : "Loading the form…"));
       else {
         const field = formFor(entry.schema);
         const state = old?.form ? old.form.state : initialState(field, entry.data, entry.hasData);
@@ -412,10 +424,17 @@ export function createQuestions({ store, notices, focus, details, detailsOpen, r
 
     /** Show the entry's state: busy, answered, its error. */
     const paint = () => {
-      for (const c of controls) c.disabled = s.busy || s.answered;
+      const frozen = stored();
+      for (const c of controls) c.disabled = s.busy || s.answered || frozen;
       error.textContent = s.error;
       error.hidden = !s.error;
-      status.textContent = s.busy ? "Sending…" : s.answered ? "Answered: the run goes on." : "";
+      status.textContent = frozen
+        ? STORED_NOTE
+        : s.busy
+          ? "Sending…"
+          : s.answered
+            ? "Answered: the run goes on."
+            : "";
       status.hidden = !status.textContent;
       el.classList.toggle("tb-q-answered", s.answered);
     };
@@ -434,7 +453,7 @@ export function createQuestions({ store, notices, focus, details, detailsOpen, r
    * @param {unknown} value
    */
   function send(s, value) {
-    if (s.busy || s.answered) return;
+    if (s.busy || s.answered || stored()) return;
     s.busy = true;
     s.error = "";
     paints.get(s)?.();

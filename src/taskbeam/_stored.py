@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from taskbeam._errors import NotRunning
-from taskbeam.engine import Event, Run, RunStatus
+from taskbeam.engine import NO_DEFAULT, Event, Question, Run, RunStatus
 from taskbeam.engine._display import renderer
 from taskbeam.engine._preview import preview
 from taskbeam.engine._registry import BY_ID
@@ -120,9 +120,28 @@ class StoredRun:
                 raise KeyError(f"no run {self.id!r} in the store at {self.store.path}") from None
             if self.graph is not None:
                 snap["run"]["continuable"] = True
+            self._show_questions(snap)
             with self._lock:
                 self._snap_cache, self._fields = snap, dict(snap["run"])
         return snap
+
+    def _show_questions(self, snap: dict[str, Any]) -> None:
+        """Give each waiting node the summary of its open question, as a live run's has.
+
+        A view of the stored run shows the question (and takes no answer): its
+        answer goes to the live run, or to the node when the run is continued.
+        """
+        waiting = [nid for nid, n in snap["nodes"].items() if n.get("status") == "waiting"]
+        if not waiting:
+            return
+        latest: dict[str, dict[str, Any]] = {}
+        for q in self.store.questions(self.id):
+            if "answer" not in q and isinstance(q.get("node_id"), str):
+                latest[q["node_id"]] = q
+        for nid in waiting:
+            record = latest.get(nid)
+            if record is not None and isinstance(record.get("id"), str):
+                snap["nodes"][nid]["question"] = _question(record).summary()
 
     @property
     def name(self) -> str:
@@ -337,6 +356,25 @@ class StoredRun:
             f"<StoredRun {self.id} {self.name!r} {run['status']}: "
             f"{finished}/{run['total']} finished>"
         )
+
+
+def _question(record: dict[str, Any]) -> Question:
+    """A stored question as :class:`Question` (what its record leaves out is left empty)."""
+    choices = record.get("choices")
+    schema = record.get("schema")
+    deadline = record.get("deadline")
+    return Question(
+        id=record["id"],
+        node_id=record["node_id"],
+        prompt=str(record.get("prompt", "")),
+        data=record.get("data"),
+        choices=tuple(choices) if isinstance(choices, list) else None,
+        schema=schema if isinstance(schema, dict) else None,
+        default=record.get("default", NO_DEFAULT),
+        asked=float(record.get("asked") or 0.0),
+        deadline=float(deadline) if isinstance(deadline, int | float) else None,
+        key=str(record.get("key", "")),
+    )
 
 
 def _nothing() -> None:

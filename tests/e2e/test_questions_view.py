@@ -322,3 +322,53 @@ def test_the_server_page_answers_a_question(browser: Any, server: Server, artifa
     finally:
         api.close()
         context.close()
+
+
+# --- a stored run ------------------------------------------------------------------------
+
+STORED = """\
+import time
+import taskbeam as tb
+
+store = tb.SQLiteStore("stored-questions.db")
+g = tb.Graph("stored")
+
+
+@g.task
+async def gate() -> str:
+    return await tb.ask("Ship **it**?", choices=["yes", "no"], data={"build": 7})
+
+
+run = tb.start(g, store=store, save_policy=tb.SavePolicy(watched=0.05, unwatched=0.05))
+for _ in range(400):  # until the store holds the waiting node (at most 20 s)
+    if tb.open_run(run.id, store).snapshot()["nodes"]["gate"]["status"] == "waiting":
+        break
+    time.sleep(0.05)
+tb.open_run(run.id, store)"""
+
+
+@pytest.mark.timeout(120)
+def test_a_stored_runs_questions_show_but_take_no_answer(
+    lab: Any, open_notebook: Any, artifacts: Path
+) -> None:
+    write_notebook(lab.root, "stored-questions", [STORED])
+    nb = open_notebook("stored-questions")
+    nb.run("notebook:run-all-cells")
+    nb.wait_cells_done(None, 60)
+    run_id = nb.json("run.id")
+    index = nb.view_index(run_id)
+    view = nb.page.locator(".taskbeam-view").nth(index)
+    view.scroll_into_view_if_needed()
+    gate = entry(view, "gate")
+    poll(lambda: gate.count() == 1, 20, "the stored run's question in its panel", nb.describe)
+    assert "Ship it?" in gate.locator(".tb-q-prompt").inner_text()
+    choices = gate.locator(".tb-q-choice")
+    assert choices.count() == 2
+    assert all(choices.nth(k).is_disabled() for k in range(2)), "a stored run took a click"
+    note = gate.locator(".tb-q-status")
+    assert "stored run" in note.inner_text(), note.inner_text()
+    view.screenshot(path=str(artifacts / "questions-stored.png"))
+    # The live run still takes its answer; the stored view was only a picture.
+    nb.execute("run.answer(run.questions()[0].id, 'yes'); run.wait(10)")
+    assert nb.json("run.result('gate')") == "yes"
+    assert nb.errors() == [], nb.errors()

@@ -502,3 +502,39 @@ def test_a_thread_given_up_on_cannot_ask_later() -> None:
     release.set()
     until(lambda: late)
     assert "its run has ended" in late[0]
+
+
+def test_a_stored_view_of_a_waiting_node_shows_its_question_and_takes_no_answer(
+    tmp_path: Any,
+) -> None:
+    store = tb.SQLiteStore(tmp_path / "runs.db")
+    g = tb.Graph("stored")
+
+    @g.task
+    async def gate() -> str:
+        return str(await tb.ask("Ship?", choices=["yes", "no"], data={"build": 7}))
+
+    run = tb.start(g, store=store, save_policy=tb.SavePolicy(watched=0.01, unwatched=0.01))
+    try:
+        deadline = time.monotonic() + 10
+        while tb.open_run(run.id, store).snapshot()["nodes"]["gate"]["status"] != "waiting":
+            assert time.monotonic() < deadline, "the store never held the waiting node"
+            time.sleep(0.02)
+        stored = tb.open_run(run.id, store)
+        shown = stored.snapshot()["nodes"]["gate"]["question"]
+        assert shown == run.snapshot()["nodes"]["gate"]["question"]
+        assert shown["choices"] == ["yes", "no"] and shown["preview"] == '{"build":7}'
+        b = tb.Broadcaster()
+        try:
+            room = b.attach(stored)
+            message = {"type": "answer", "question_id": shown["id"], "value": 1}
+            entry, fields = parse("comm", message)
+            refused = b.answer(room, entry, fields)
+            assert refused["type"] == "error" and "not running" in refused["error"], refused
+        finally:
+            b.close()
+        run.answer(shown["id"], "yes")
+        assert run.wait(10) and run.result("gate") == "yes"
+    finally:
+        run.cancel()
+        run.wait(10)
