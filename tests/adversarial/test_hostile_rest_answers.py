@@ -8,13 +8,12 @@ question. Afterwards the question is still open and a fitting answer works.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from tests.integration._server import registry, running, start, wait_status
+from tests.integration._server import open_questions, registry, running, start, wait_status
 
 import taskbeam as tb
 from taskbeam.server import Server
@@ -32,21 +31,12 @@ def one_question() -> tb.Graph:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Server]:
-    r = registry()
-    r.register("one-question", one_question)
-    with running(registry=r) as (srv, _):
+    with running(registry=registry({"one-question": one_question})) as (srv, _):
         yield srv
 
 
 def asked(api: httpx.Client, project_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 30
-    while True:
-        questions = api.get(f"/api/projects/{project_id}/questions").json()["questions"]
-        if questions:
-            question: dict[str, Any] = questions[0]
-            return question
-        assert time.monotonic() < deadline, "no question asked"
-        time.sleep(0.02)
+    return open_questions(api, project_id)[0]
 
 
 HOSTILE: list[tuple[str, bytes, dict[str, str], set[int]]] = [

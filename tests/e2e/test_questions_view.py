@@ -278,9 +278,7 @@ def asking(n: int = 1) -> tb.Graph:
 
 @pytest.fixture
 def server() -> Iterator[Server]:
-    graphs = registry()
-    graphs.register("asking", asking)
-    with running(registry=graphs) as (srv, _):
+    with running(registry=registry({"asking": asking})) as (srv, _):
         yield srv
 
 

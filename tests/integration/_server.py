@@ -16,7 +16,7 @@ import hashlib
 import json
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import httpx
@@ -89,7 +89,8 @@ def not_a_graph() -> Any:
     return 42
 
 
-def registry() -> Registry:
+def registry(more: Mapping[str, Callable[..., Any]] | None = None) -> Registry:
+    """The test graphs by name, and ``more`` of them."""
     r = Registry()
     for name, factory in [
         ("tiny", tiny),
@@ -97,6 +98,7 @@ def registry() -> Registry:
         ("wide", wide),
         ("nested", nested),
         ("not-a-graph", not_a_graph),
+        *(more or {}).items(),
     ]:
         r.register(name, factory)
     return r
@@ -140,6 +142,19 @@ def wait_status(
             return project
         if time.monotonic() > deadline:
             raise AssertionError(f"project {project_id} is {project['status']}, not {statuses}")
+        time.sleep(0.02)
+
+
+def open_questions(api: httpx.Client, project_id: str, n: int = 1) -> list[dict[str, Any]]:
+    """The project's open questions over REST, once there are ``n`` (bounded wait)."""
+    deadline = time.monotonic() + 30
+    while True:
+        response = api.get(f"/api/projects/{project_id}/questions")
+        assert response.status_code == 200, response.text
+        questions: list[dict[str, Any]] = response.json()["questions"]
+        if len(questions) >= n:
+            return questions
+        assert time.monotonic() < deadline, f"{len(questions)} of {n} questions asked"
         time.sleep(0.02)
 
 

@@ -9,13 +9,20 @@ a 404 and a question no longer open a 409; every route needs the token.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from tests.integration._server import Client, http, registry, running, start, wait_status
+from tests.integration._server import (
+    Client,
+    http,
+    open_questions,
+    registry,
+    running,
+    start,
+    wait_status,
+)
 
 import taskbeam as tb
 from taskbeam.server import Server
@@ -59,24 +66,8 @@ def lapsing() -> tb.Graph:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Server]:
-    r = registry()
-    r.register("asking", asking)
-    r.register("lapsing", lapsing)
-    with running(registry=r) as (srv, _):
+    with running(registry=registry({"asking": asking, "lapsing": lapsing})) as (srv, _):
         yield srv
-
-
-def open_questions(api: httpx.Client, project_id: str, n: int) -> list[dict[str, Any]]:
-    """The project's open questions, once there are ``n`` (bounded wait)."""
-    deadline = time.monotonic() + 30
-    while True:
-        response = api.get(f"/api/projects/{project_id}/questions")
-        assert response.status_code == 200, response.text
-        questions: list[dict[str, Any]] = response.json()["questions"]
-        if len(questions) >= n:
-            return questions
-        assert time.monotonic() < deadline, f"{len(questions)} of {n} questions asked"
-        time.sleep(0.02)
 
 
 def test_rest_lists_and_answers_questions(api: httpx.Client) -> None:
