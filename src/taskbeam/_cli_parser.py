@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import sys
 import textwrap
+from typing import Any
 
 from taskbeam._cli_common import EXIT_CODES, SAVE_EVERY, USAGE, CliError
 from taskbeam.server._command import add_arguments as _serve_arguments
@@ -38,6 +40,20 @@ def _epilog() -> str:
     lines.append("")
     lines.append("Run 'taskbeam COMMAND --help' for the options of a command.")
     return "\n".join(lines)
+
+
+class _Deprecated(argparse.Action):
+    """An old spelling of an option: a one-line note on stderr, then the same as the new one."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        print("taskbeam: --resume is deprecated: use --continue", file=sys.stderr, flush=True)
+        setattr(namespace, self.dest, values)
 
 
 DEBUG_HELP = "on a mistake, show the Python traceback as well as the one-line message"
@@ -97,10 +113,19 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--store", default=None, help="database file (default .taskbeam/runs.db)")
     for p in (run, demo):
         p.add_argument("--store", default=None, help="persist the run in this database file")
-        p.add_argument(
-            "--resume",
+        again = p.add_mutually_exclusive_group()
+        again.add_argument(
+            "--continue",
+            dest="continue_id",
             metavar="RUN_ID",
             help="continue a stored run: done nodes whose task is unchanged are reused",
+        )
+        again.add_argument(
+            "--resume",
+            dest="continue_id",
+            metavar="RUN_ID",
+            action=_Deprecated,
+            help="deprecated: the same as --continue",
         )
         p.add_argument(
             "--max-concurrency",

@@ -125,7 +125,7 @@ def _update(progress: Progress, bar: Any, run: Run) -> None:
     progress.update(bar, total=total, completed=finished, detail=detail)
 
 
-# The options of `taskbeam run` a resumed run takes from the command line, not from the store.
+# The options of `taskbeam run` a continued run takes from the command line, not from the store.
 _OVERRIDES = ("max_concurrency", "limits", "on_error", "max_depth", "save_policy", "executor")
 
 
@@ -148,15 +148,15 @@ def run_command(graph: Graph, args: argparse.Namespace, console: Console) -> int
         )
         try:
             with _ctrl_c_deferred() as interrupted:
-                if args.resume:
+                if args.continue_id:
                     # What the command line sets overrides the stored options.
                     given = {name: getattr(options, name) for name in _OVERRIDES}
-                    run = resume(args.resume, graph, store=store or open_store(None), **given)
+                    run = resume(args.continue_id, graph, store=store or open_store(None), **given)
                 else:
                     run = launch(graph, options.replace(store=store))
             if interrupted:
                 run.cancel()
-        except KeyError as exc:  # resume: no such run
+        except KeyError as exc:  # --continue: no such run
             raise CliError(STORE, str(exc.args[0] if exc.args else exc)) from exc
         except StoreError as exc:
             raise CliError(STORE, str(exc)) from exc

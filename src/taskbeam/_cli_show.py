@@ -107,12 +107,8 @@ def show_command(args: argparse.Namespace, console: Console) -> int:
         report(snap, console, show_all=args.all)
         if snap["run"]["status"] in CONTINUABLE:
             store_option = f" --store {args.store}" if args.store else ""
-            console.print(
-                Text(
-                    f"continue it: taskbeam run MODULE:GRAPH{store_option} --resume {args.run_id}",
-                    style="dim",
-                )
-            )
+            command = f"taskbeam run MODULE:GRAPH{store_option} --continue {args.run_id}"
+            console.print(Text(f"continue it: {command}", style="dim"))
         return OK
     if args.node not in rows:
         if args.node in snap["nodes"]:  # in the graph, never started: nothing stored yet
