@@ -170,5 +170,11 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="SECONDS",
             help=f"with --store: save changes at least this often (default {SAVE_EVERY:g})",
         )
+        p.add_argument(
+            "--answers",
+            metavar="FILE.json",
+            help="answer the run's questions from this JSON object of question key (or id) "
+            "to answer, unattended",
+        )
         p.add_argument("--all", action="store_true", help="list every node in the final table")
     return parser

@@ -32,17 +32,20 @@ from taskbeam._cli_common import (
     signature,
 )
 from taskbeam._cli_parser import parse_limit
+from taskbeam._cli_questions import Questioner, load_answers, terminal
 from taskbeam._cli_show import report
 from taskbeam._errors import GraphError
 from taskbeam._spec import load_object
 from taskbeam.engine import Executor, ProcessExecutor, Run, SavePolicy, resume
 from taskbeam.engine._options import RunOptions
 from taskbeam.engine._run import launch
-from taskbeam.engine._status import TERMINAL
+from taskbeam.engine._status import TERMINAL, Status
 from taskbeam.graph import Graph
 from taskbeam.store import StoreError
 
 __all__ = ["load_graph", "run_command", "watch"]
+
+TICK = 0.1  # seconds between two reads of the run by the progress bar
 
 
 def load_graph(spec: str) -> Graph:
@@ -85,16 +88,19 @@ def load_graph(spec: str) -> Graph:
         raise CliError(BAD_GRAPH, f"{spec}: {exc}") from exc
 
 
-def watch(run: Run, console: Console) -> None:
-    """Show a live progress bar until the run ends; Ctrl-C cancels the run."""
+def watch(run: Run, console: Console, questioner: Questioner | None = None) -> None:
+    """Show a live progress bar until the run ends; Ctrl-C cancels the run.
+
+    With a ``questioner``, its questions are taken in on each tick of the bar.
+    """
     try:
-        _watch(run, console)
+        _watch(run, console, questioner)
     except KeyboardInterrupt:  # while the bar starts or stops, or a second Ctrl-C
         run.cancel()
         run.wait()
 
 
-def _watch(run: Run, console: Console) -> None:
+def _watch(run: Run, console: Console, questioner: Questioner | None) -> None:
     columns = (
         TextColumn("{task.description}", style="bold", markup=False),
         BarColumn(),
@@ -106,23 +112,32 @@ def _watch(run: Run, console: Console) -> None:
         bar = progress.add_task(run.name, total=None, detail="")
         try:
             while not run.done:
-                _update(progress, bar, run)
-                time.sleep(0.1)
+                counts = _update(progress, bar, run)
+                if questioner is None:
+                    time.sleep(TICK)
+                else:
+                    questioner.tick(counts.get(Status.WAITING.value, 0), progress)
+                    questioner.wait(TICK)
         except KeyboardInterrupt:
+            if questioner is not None:
+                questioner.stop("the run is cancelled")
             progress.update(bar, detail="cancelling…")
             run.cancel()
             run.wait()
+        if questioner is not None:
+            questioner.stop()
         _update(progress, bar, run)
     run.wait()
 
 
-def _update(progress: Progress, bar: Any, run: Run) -> None:
+def _update(progress: Progress, bar: Any, run: Run) -> dict[str, int]:
     counts = run.counts
     total = sum(counts.values())
     finished = sum(counts.get(s.value, 0) for s in TERMINAL)
     busy = {k: v for k, v in counts.items() if v and k not in {s.value for s in TERMINAL}}
     detail = " ".join(f"{k}={v}" for k, v in sorted(busy.items()))
     progress.update(bar, total=total, completed=finished, detail=detail)
+    return counts
 
 
 # The options of `taskbeam run` a continued run takes from the command line, not from the store.
@@ -135,6 +150,7 @@ def run_command(graph: Graph, args: argparse.Namespace, console: Console) -> int
         raise CliError(USAGE, f"--save-every takes SECONDS >= 0, got {args.save_every}")
     if args.max_concurrency is not None and args.max_concurrency < 1:
         raise CliError(USAGE, f"--max-concurrency takes N >= 1, got {args.max_concurrency}")
+    answers = load_answers(args.answers)
     store = open_store(args.store) if args.store else None
     with contextlib.ExitStack() as stack:
         options = RunOptions(
@@ -164,7 +180,8 @@ def run_command(graph: Graph, args: argparse.Namespace, console: Console) -> int
             raise CliError(BAD_GRAPH, str(exc)) from exc
         except (TypeError, ValueError) as exc:
             raise CliError(USAGE, str(exc)) from exc
-        watch(run, console)
+        questioner = Questioner(run, console, answers, terminal(), answers_file=args.answers)
+        watch(run, console, questioner)
         report(run.snapshot(), console, show_all=args.all, reused=_reused(run))
     if run.store is not None:
         console.print(Text(f"stored in {run.store.path} as {run.id}"))

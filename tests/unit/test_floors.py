@@ -51,6 +51,7 @@ FLOORS: list[tuple[str, tuple[str, ...]]] = [
             "taskbeam._cli_common",
             "taskbeam._cli_lab",
             "taskbeam._cli_parser",
+            "taskbeam._cli_questions",
             "taskbeam._cli_run",
             "taskbeam._cli_show",
             "taskbeam.__main__",
