@@ -20,10 +20,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.conftest import wait_until
 from tests.integration.test_cli import taskbeam
 
 MODULE = textwrap.dedent(
     """
+    import time
+
     import taskbeam as tb
 
     SIZE = {
@@ -47,6 +50,20 @@ MODULE = textwrap.dedent(
     @g.task(deps=["pick", "form"])
     def both(pick, form):
         return f"got {pick}/{form['w']}"
+
+    busy = tb.Graph("busy")
+
+    @busy.task
+    async def gate():
+        return await tb.ask("Open the gate?", choices=["yes", "no"])
+
+    @busy.task
+    def other():
+        for i in range(3):
+            with open(f"other-{i}", "w"):
+                pass
+            time.sleep(0.2)
+        return "ran"
 
     patient = tb.Graph("patient")
 
@@ -235,6 +252,17 @@ def test_a_terminal_asks_a_menu_then_a_form_and_the_run_ends_done(project: Path)
     assert "answered: red" in term.seen
     assert "'got red/7'" in term.seen
     assert "run done" in term.seen
+
+
+def test_other_nodes_run_on_while_a_question_is_asked(project: Path) -> None:
+    with terminal(["run", "asking:busy"], project) as term:
+        term.read_until("choose 1-2> ")
+        wait_until((project / "other-2").exists, timeout=30)  # while the prompt waits
+        term.type("2\n")
+        assert term.finish() == 0, term.seen
+    assert "answered: no" in term.seen
+    assert re.search(r"│ other\s+│ done\s+│.*'ran'", term.seen), term.seen
+    assert re.search(r"│ gate\s+│ done\s+│.*'no'", term.seen), term.seen
 
 
 def test_a_terminal_takes_a_choice_by_its_text_and_an_empty_line_as_the_default(
