@@ -165,7 +165,7 @@ class Questioner:
         if self._current is not None:
             self._drop(why)
         self._queue.clear()
-        self._resume_bar()
+        self._restart_bar()
 
     # --- what happens to a question -------------------------------------------
 
@@ -192,7 +192,7 @@ class Questioner:
         if self._current is not None:
             return
         if not self._queue:
-            self._resume_bar()
+            self._restart_bar()
             return
         self._current = self._queue.popleft()
         if self._progress is not None:
@@ -255,7 +255,7 @@ class Questioner:
         self._queue.clear()
         self.interactive = False
         self.console.print()
-        self._resume_bar()
+        self._restart_bar()
         for q in held:
             self._announce(q)
 
@@ -325,6 +325,6 @@ class Questioner:
 
             termios.tcflush(sys.stdin.fileno(), termios.TCIFLUSH)
 
-    def _resume_bar(self) -> None:
+    def _restart_bar(self) -> None:
         if self._progress is not None and not self._progress.live.is_started:
             self._progress.start()
