@@ -167,3 +167,29 @@ def test_lab_serves_the_notebook_on_loopback_with_a_token(tmp_path: Path) -> Non
             proc.wait()
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def test_a_failed_run_is_continued_with_continue_and_the_old_resume_still_works(
+    project: Path,
+) -> None:
+    failed = taskbeam("run", "graphs:make_bad", "--store", "runs.db", cwd=project)
+    assert failed.returncode == 1
+    run_id = failed.stdout.split(" as ")[-1].strip()
+    shown = taskbeam("show", run_id, "--store", "runs.db", cwd=project)
+    assert f"continue it: taskbeam run MODULE:GRAPH --store runs.db --continue {run_id}" in (
+        shown.stdout
+    )
+    assert "--resume" not in shown.stdout
+    again = taskbeam(
+        "run", "graphs:make_bad", "--store", "runs.db", "--continue", run_id, cwd=project
+    )
+    assert again.returncode == 1
+    assert again.stderr == ""
+    assert f"as {run_id}" in again.stdout
+    old = taskbeam("run", "graphs:make_bad", "--store", "runs.db", "--resume", run_id, cwd=project)
+    assert old.returncode == 1
+    assert old.stderr == "taskbeam: --resume is deprecated: use --continue\n"
+    assert f"as {run_id}" in old.stdout and "ZeroDivisionError" in old.stdout
+    both = taskbeam("run", "graphs:good", "--continue", "a", "--resume", "b", cwd=project)
+    assert both.returncode == 2
+    assert "not allowed with argument" in both.stderr

@@ -101,7 +101,7 @@ def test_a_killed_cli_run_resumes_without_rerunning_what_it_saved(tmp_path: Path
     assert saved_after < 2.5, saved_after
     assert done <= ran_before and len(ran_before) < TASKS
     resumed = subprocess.run(
-        [*cmd, "--resume", run_id, "--all"],
+        [*cmd, "--continue", run_id, "--all"],
         cwd=tmp_path,
         env=env,
         capture_output=True,

@@ -112,7 +112,7 @@ def test_the_command_line_shows_a_killed_run_interrupted(
     assert cli(["show", "cli-run", "--store", str(db)]) == 0
     out = capsys.readouterr().out
     assert "run interrupted" in out
-    assert f"continue it: taskbeam run MODULE:GRAPH --store {db} --resume cli-run" in " ".join(
+    assert f"continue it: taskbeam run MODULE:GRAPH --store {db} --continue cli-run" in " ".join(
         out.split()
     )
 
