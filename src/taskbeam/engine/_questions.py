@@ -35,9 +35,11 @@ import logging
 import time
 from collections.abc import Callable
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from taskbeam._errors import QuestionClosed, QuestionTimeout
+from taskbeam.engine._capture import current_output
+from taskbeam.engine._node import Node
 from taskbeam.engine._question import MAX_DEPTH as MAX_DEPTH
 from taskbeam.engine._question import MAX_ITEMS as MAX_ITEMS
 from taskbeam.engine._question import NO_DEFAULT as NO_DEFAULT
@@ -46,9 +48,7 @@ from taskbeam.engine._question import check_answer as check_answer
 from taskbeam.engine._question import check_json as check_json
 from taskbeam.engine._question import make_question as make_question
 from taskbeam.engine._question import question_id as question_id
-
-if TYPE_CHECKING:
-    from taskbeam.engine._state import Node
+from taskbeam.engine._status import Status
 
 __all__ = [
     "MAX_DEPTH",
@@ -64,6 +64,8 @@ __all__ = [
 ]
 
 log = logging.getLogger("taskbeam")
+# Module constants: looking a member up on its enum class costs more than the check.
+RUNNING, WAITING = Status.RUNNING, Status.WAITING
 
 # -- the run's side ----------------------------------------------------------
 
@@ -137,9 +139,7 @@ class Questions:
 
     async def ask(self, node: Node, prompt: Any, **options: Any) -> Any:
         """Ask on behalf of ``node`` (its Task, or a thread of it waiting on this)."""
-        from taskbeam.engine._status import Status
-
-        if node.status is not Status.RUNNING and node.status is not Status.WAITING:
+        if node.status is not RUNNING and node.status is not WAITING:
             # A thread of an attempt given up (timed out, cancelled) that asks late.
             raise RuntimeError(f"node {node.id!r} is {node.status.value}: it cannot ask any more")
         key = options.pop("key", None)
@@ -158,7 +158,7 @@ class Questions:
         if pending is None and self.durable:
             # Stored before anyone sees it: a question shown is a question kept.
             await self._stored(question)
-            if node.status is not Status.RUNNING and node.status is not Status.WAITING:
+            if node.status is not RUNNING and node.status is not WAITING:
                 raise asyncio.CancelledError  # cancelled while it was being stored
             stored = self.answers.get(key)
             if stored is not None:  # answered meanwhile under the same key
@@ -352,10 +352,6 @@ current_asker: ContextVar[Questions | None] = ContextVar("taskbeam_asker", defau
 
 
 def _where() -> tuple[Questions, Node]:
-    from taskbeam.engine._capture import current_output
-    from taskbeam.engine._state import Node
-    from taskbeam.engine._status import Status
-
     questions = current_asker.get()
     sink = current_output.get()
     if questions is None or not isinstance(sink, Node):
