@@ -127,6 +127,34 @@ def test_independent_nodes_keep_running_while_others_wait() -> None:
     assert run.wait(20).status is tb.RunStatus.DONE
 
 
+def test_asks_in_first_steps_pass_the_slot_on_and_every_change_is_seen() -> None:
+    # One slot; every asker asks in the first step of its Task, which runs inside
+    # the engine step that started it: each gives the slot to the next one there,
+    # and a subscriber sees every asker go running -> waiting.
+    gate = threading.Event()
+
+    async def ask(text: str, gate: Any) -> Any:
+        return await tb.ask(text)
+
+    g = tb.Graph("first-steps")
+    g.add("gate", lambda: gate.wait(20))
+    for i in range(30):
+        g.add(f"ask{i:02d}", ask, kwargs={"text": f"ask{i}"}, deps=["gate"])
+    g.add("after", lambda **_: 1, deps=[f"ask{i:02d}" for i in range(30)])
+    events: list[tb.Event] = []
+    run = tb.start(g, max_concurrency=1)
+    run.subscribe(events.append)
+    gate.set()
+    assert len(asked(run, 30)) == 30
+    until(lambda: run.counts.get("waiting") == 30)
+    waited = {e.node_id for e in events if e.old == "running" and e.new == "waiting"}
+    assert waited == {f"ask{i:02d}" for i in range(30)}
+    for q in run.questions():
+        run.answer(q.id, "ok")
+    assert run.wait(20).status is tb.RunStatus.DONE
+    assert run.result("ask07") == "ok" and run.result("after") == 1
+
+
 def _append(order: list[str], text: str) -> Callable[..., None]:
     def append(**_: Any) -> None:
         order.append(text)

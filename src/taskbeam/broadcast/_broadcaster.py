@@ -42,6 +42,12 @@ Requests (node details, a page of nodes, the controls, ...) are answered on
 the broadcaster thread through the request table of :mod:`._requests`:
 :meth:`Broadcaster.request` checks a message there, :meth:`Broadcaster.answer`
 answers one a transport has already checked.
+
+Modules
+-------
+This module holds the public API, the inbox and the thread's loop; the rooms
+and subscribers are records of :mod:`._rooms`, the frames are built and sent
+by :mod:`._frames`.
 """
 
 from __future__ import annotations
@@ -55,13 +61,12 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from taskbeam._schema import Event, Status
-from taskbeam.broadcast._batcher import RUN, Batcher, NotComposable, Priority, compose
-from taskbeam.broadcast._codec import dumps, encode
-from taskbeam.broadcast._patch import diff
+from taskbeam.broadcast._batcher import RUN, Batcher, Priority
+from taskbeam.broadcast._frames import Frames
+from taskbeam.broadcast._frames import _node_diff as _node_diff
 from taskbeam.broadcast._requests import (
     BadRequest,
     Request,
@@ -70,66 +75,32 @@ from taskbeam.broadcast._requests import (
     parse,
     with_request_id,
 )
+from taskbeam.broadcast._rooms import (
+    RUN_END,
+    STRUCTURE,
+    BroadcastStats,
+    Ready,
+    Room,
+    Send,
+    Subscriber,
+    SubscriberStats,
+    is_waiting,
+)
 from taskbeam.broadcast._source import Source
 
 __all__ = ["BroadcastStats", "Broadcaster", "SubscriberStats", "Subscription"]
 
 log = logging.getLogger("taskbeam.broadcast")
 
-Send = Callable[[dict[str, Any], list[bytes]], None]
-STRUCTURE = "\x00edges"  # a key meaning "nodes were added: send the edges"
 _CRITICAL_NODE = frozenset({Status.FAILED})
 # Module constants: looking a member up on its enum class costs more than the rest of a change.
 NORMAL, CRITICAL = Priority.NORMAL, Priority.CRITICAL
-_RUN_END = frozenset({"done", "failed", "cancelled"})
-# After a burst of frames, a room sends its seq this many seconds later, twice,
-# so a client whose last frame was lost finds out and resyncs.
-HEARTBEATS = (1.0, 10.0)
-BUSY_RETRY = 0.02  # seconds before asking a busy transport again
-
-
-class Ready(Protocol):
-    def __call__(self) -> bool: ...
-
-
-@dataclass(frozen=True, slots=True)
-class SubscriberStats:
-    """One subscriber as the broadcaster sees it."""
-
-    id: int
-    room: str
-    kind: str
-    seq: int
-    lag: int  # frames of the room it has not been sent yet
-    pending_bytes: int  # estimated size of what waits for it
-    waiting_since: float | None  # seconds it has had something waiting
-    frames: int
-    snapshots: int
-    dropped: int
-
-
-@dataclass(frozen=True, slots=True)
-class BroadcastStats:
-    """A frozen record of what the broadcaster has done so far."""
-
-    changes_in: int
-    frames_out: int
-    batches: int
-    snapshots_out: int
-    coalesced: int
-    dropped: dict[str, int]
-    bytes_raw: int
-    bytes_sent: int
-    compression_ratio: float
-    resyncs: int
-    rooms: int
-    subscribers: tuple[SubscriberStats, ...]
 
 
 class Subscription:
     """A subscriber's handle: close it, ask for a resync, fetch details."""
 
-    def __init__(self, broadcaster: Broadcaster, sub: _Subscriber) -> None:
+    def __init__(self, broadcaster: Broadcaster, sub: Subscriber) -> None:
         self._b = broadcaster
         self._sub = sub
         self.id = sub.id
@@ -148,52 +119,7 @@ class Subscription:
         return self._b.request(self.room, message, self)
 
 
-@dataclass(eq=False)
-class _Subscriber:
-    id: int
-    room: str
-    send: Send
-    ready: Ready | None
-    kind: str
-    min_gap: float
-    seq: int = -1  # seq of the last frame sent
-    next_at: float = 0.0  # earliest time the next frame may go (frame-rate cap)
-    pending: dict[str, Any] | None = None  # composed patch not sent yet
-    pending_seq: int = -1
-    pending_events: list[dict[str, Any]] = field(default_factory=list)
-    pending_bytes: int = 0
-    pending_since: float | None = None
-    critical: bool = False
-    needs_snapshot: bool = True
-    closed: bool = False
-    frames: int = 0
-    snapshots: int = 0
-    dropped: int = 0
-
-    def drop_pending(self) -> None:
-        """Forget the composed patch (a snapshot will replace it)."""
-        self.pending, self.pending_events, self.pending_bytes = None, [], 0
-
-    def settle(self) -> None:
-        """Nothing waits for this subscriber any more."""
-        self.drop_pending()
-        self.pending_since, self.critical = None, False
-
-
-@dataclass(eq=False)
-class _Room:
-    name: str
-    run: Source
-    state: dict[str, Any]
-    unsubscribe: Callable[[], None]
-    batcher: Batcher
-    seq: int = 0
-    subscribers: list[_Subscriber] = field(default_factory=list)
-    heartbeats: list[float] = field(default_factory=list)  # when to send the next ones
-    notes: int = 0  # how many of the run's question events the room has sent
-
-
-class Broadcaster:
+class Broadcaster(Frames):
     """Turns run state changes into batched, diffed, compressed frames.
 
     Parameters
@@ -235,7 +161,7 @@ class Broadcaster:
         self.max_batch = max_batch
         self.max_pending_bytes = max_pending_bytes
         self.comm_gap = 1 / comm_fps
-        self._rooms: dict[str, _Room] = {}
+        self._rooms: dict[str, Room] = {}
         self._inbox: deque[Any] = deque()
         self._awake = True
         self._wake = threading.Condition()
@@ -300,7 +226,7 @@ class Broadcaster:
         ``"comm"`` puts the subscriber under the process-wide comm budget.
         """
         gap = 1 / (max_fps or self.max_fps)
-        sub = _Subscriber(next(self._ids), room, send, ready, kind, gap)
+        sub = Subscriber(next(self._ids), room, send, ready, kind, gap)
         self._ask("subscribe", sub)
         if sub.closed:
             raise KeyError(f"no room {room!r}: attach its run first")
@@ -395,7 +321,7 @@ class Broadcaster:
         # On the run's thread: append and wake, nothing else.
         key = event.node_id
         if key is None:
-            key, priority = RUN, CRITICAL if event.new in _RUN_END else NORMAL
+            key, priority = RUN, CRITICAL if event.new in RUN_END else NORMAL
             self._inbox.append(("change", room, key, priority, False))
         else:
             priority = CRITICAL if event.new in _CRITICAL_NODE else NORMAL
@@ -430,7 +356,9 @@ class Broadcaster:
         now = time.monotonic()
         deadlines = [r.batcher.deadline() for r in self._rooms.values()]
         deadlines += [r.heartbeats[0] for r in self._rooms.values() if r.heartbeats]
-        deadlines += [s.next_at for r in self._rooms.values() for s in r.subscribers if _waiting(s)]
+        deadlines += [
+            s.next_at for r in self._rooms.values() for s in r.subscribers if is_waiting(s)
+        ]
         due = [d for d in deadlines if d is not None]
         return max(0.0, min(due) - now) if due else None
 
@@ -523,14 +451,14 @@ class Broadcaster:
             return
         name = run.id
         snap, unsubscribe = run.watch(functools.partial(self._on_event, name))
-        self._rooms[name] = room = _Room(
+        self._rooms[name] = room = Room(
             name, run, snap, unsubscribe, Batcher(self.max_delay, self.max_batch)
         )
         notes = getattr(run, "question_events", None)
         if notes is not None:  # a live run: its question events from now on
             room.notes = notes(None)[0]
 
-    def _replace(self, room: _Room, run: Source) -> None:
+    def _replace(self, room: Room, run: Source) -> None:
         """Give ``room`` to ``run`` (same id); every subscriber gets a fresh snapshot."""
         room.unsubscribe()
         snap, unsubscribe = run.watch(functools.partial(self._on_event, room.name))
@@ -549,269 +477,12 @@ class Broadcaster:
                 room.heartbeats.pop(0)
                 self._heartbeat(room, now)
             for sub in room.subscribers:
-                if _waiting(sub) and self._may_send(sub, now, sub.critical):
+                if is_waiting(sub) and self._may_send(sub, now, sub.critical):
                     self._deliver_pending(room, sub, now)
-
-    # -- frames --------------------------------------------------------------
-    def _flush(self, room: _Room, now: float, force: bool = False) -> None:
-        keys, critical = room.batcher.take()
-        if keys:
-            patch, events, state = self._changes(room, keys)
-            if patch or events:
-                room.state = state
-                room.seq += 1
-                self._counters["batches"] += 1
-                frame = {
-                    "type": "batch",
-                    "room": room.name,
-                    "seq": room.seq,
-                    "base_seq": room.seq - 1,
-                    "patch": patch,
-                    "events": events,
-                }
-                self._fan_out(room, frame, patch, events, critical or force, now)
-                room.heartbeats = [now + delay for delay in HEARTBEATS]
-        if force:
-            for sub in room.subscribers:
-                if _waiting(sub):
-                    self._deliver_pending(room, sub, now)
-
-    def _changes(
-        self, room: _Room, keys: dict[str, Priority]
-    ) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
-        """The patch since the room's state, its events, and the new state.
-
-        The new state is built from the summaries just read (a fresh dict:
-        frames already handed to transports may still hold the old one), so
-        it needs no patch applied: the patch is only what goes on the wire.
-        """
-        ids = list(keys)
-        for special in (RUN, STRUCTURE):
-            if special in keys:
-                ids.remove(special)
-        run_fields, summaries, edges = room.run.summaries(ids, edges=STRUCTURE in keys)
-        old_nodes = room.state["nodes"]
-        nodes_patch = {}
-        events: list[dict[str, Any]] = []
-        for node_id, summary in summaries.items():
-            old = old_nodes.get(node_id)
-            change = summary if old is None else _node_diff(old, summary)
-            if change:
-                nodes_patch[node_id] = change
-                if summary["status"] == "failed" and (old or {}).get("status") != "failed":
-                    error = summary.get("error", {})
-                    events.append({"kind": "error", "node_id": node_id, **error})
-        notes = getattr(room.run, "question_events", None)
-        if notes is not None:  # question / answered events (see docs/questions.md)
-            room.notes, asked = notes(room.notes)
-            events.extend(asked)
-        patch: dict[str, Any] = {}
-        run_patch = diff(room.state["run"], run_fields)
-        if run_patch:
-            patch["run"] = run_patch
-            if (
-                run_fields["status"] in _RUN_END
-                and room.state["run"]["status"] != run_fields["status"]
-            ):
-                events.append({"kind": "run", "status": run_fields["status"]})
-        state = dict(room.state, run=run_fields)
-        if nodes_patch:
-            patch["nodes"] = nodes_patch
-            nodes = dict(old_nodes)
-            nodes.update(summaries)
-            state["nodes"] = nodes
-        if edges is not None and edges != room.state["edges"]:
-            patch["edges"] = edges
-            state["edges"] = edges
-        return patch, events, state
-
-    def _fan_out(
-        self,
-        room: _Room,
-        frame: dict[str, Any],
-        patch: dict[str, Any],
-        events: list[dict[str, Any]],
-        critical: bool,
-        now: float,
-    ) -> None:
-        encoded: tuple[dict[str, Any], list[bytes], int, int] | None = None
-        for sub in room.subscribers:
-            if sub.needs_snapshot:
-                continue  # it will get the state itself
-            if not _waiting(sub) and self._may_send(sub, now, critical):
-                if encoded is None:  # encode once for every subscriber that keeps up
-                    encoded = self._encode(frame)
-                self._send(sub, encoded, now)
-                sub.seq = room.seq
-            else:
-                self._coalesce(room, sub, patch, events, critical, encoded, now)
-
-    def _coalesce(
-        self,
-        room: _Room,
-        sub: _Subscriber,
-        patch: dict[str, Any],
-        events: list[dict[str, Any]],
-        critical: bool,
-        encoded: tuple[dict[str, Any], list[bytes], int, int] | None,
-        now: float,
-    ) -> None:
-        self._counters["coalesced"] += 1
-        try:
-            sub.pending = patch if sub.pending is None else compose(sub.pending, patch)
-        except NotComposable:
-            sub.drop_pending()
-            sub.needs_snapshot = True
-            return
-        sub.pending_seq = room.seq
-        sub.pending_since = sub.pending_since or now
-        sub.critical = sub.critical or critical
-        sub.pending_events.extend(events)
-        if len(sub.pending_events) > 100:  # keep the newest; count the rest as dropped
-            extra = len(sub.pending_events) - 100
-            del sub.pending_events[:extra]
-            sub.dropped += extra
-            self._dropped["critical"] += extra
-        sub.pending_bytes += encoded[2] if encoded is not None else _size(patch)
-        if sub.pending_bytes > self.max_pending_bytes:
-            sub.drop_pending()
-            sub.needs_snapshot = True
-
-    def _deliver_pending(self, room: _Room, sub: _Subscriber, now: float) -> None:
-        if sub.needs_snapshot:
-            self._send_snapshot(room, sub, now)
-            return
-        if sub.pending is None:
-            return
-        frame = {
-            "type": "batch",
-            "room": room.name,
-            "seq": sub.pending_seq,
-            "base_seq": sub.seq,
-            "patch": sub.pending,
-            "events": sub.pending_events,
-        }
-        self._send(sub, self._encode(frame), now)
-        sub.seq = sub.pending_seq
-        sub.settle()
-
-    def _heartbeat(self, room: _Room, now: float) -> None:
-        """Tell subscribers that keep up the room's ``seq``: one that lost the last
-        frame sees it is behind and asks for a resync."""
-        message = {"type": "heartbeat", "room": room.name, "seq": room.seq}
-        encoded: tuple[dict[str, Any], list[bytes], int, int] = (message, [], 0, 0)
-        for sub in room.subscribers:
-            if not _waiting(sub) and self._may_send(sub, now, critical=True):
-                self._send(sub, encoded, now, count=False)
-
-    def _encode(self, message: dict[str, Any]) -> tuple[dict[str, Any], list[bytes], int, int]:
-        return encode(
-            message, compress_min_bytes=self.compress_min_bytes, level=self.compress_level
-        )
-
-    def _send_snapshot(self, room: _Room, sub: _Subscriber, now: float) -> None:
-        message = {"type": "snapshot", "room": room.name, "seq": room.seq, "state": room.state}
-        sub.needs_snapshot = False
-        sub.settle()
-        sub.snapshots += 1
-        self._counters["snapshots_out"] += 1
-        self._send(sub, self._encode(message), now)
-        sub.seq = room.seq
-
-    def _may_send(self, sub: _Subscriber, now: float, critical: bool) -> bool:
-        if sub.ready is not None:
-            try:
-                if not sub.ready():
-                    # Look again a little later, not at once: a busy transport
-                    # must not make this thread spin (it may also wake us up
-                    # sooner with submit() when it has room).
-                    sub.next_at = max(sub.next_at, now + BUSY_RETRY)
-                    return False
-            except Exception:
-                log.exception("ready() of subscriber %s raised", sub.id)
-                sub.next_at = max(sub.next_at, now + BUSY_RETRY)
-                return False
-        if critical:
-            return True
-        if now < sub.next_at:
-            return False
-        return not (sub.kind == "comm" and now < self._comm_next)
-
-    def _send(
-        self,
-        sub: _Subscriber,
-        encoded: tuple[dict[str, Any], list[bytes], int, int],
-        now: float,
-        count: bool = True,
-    ) -> None:
-        message, buffers, raw, sent = encoded
-        try:
-            sub.send(message, buffers)
-        except Exception:
-            log.exception("send() of subscriber %s raised; it gets a snapshot next", sub.id)
-            sub.needs_snapshot = True
-            return
-        if not count:  # heartbeats: tiny, and not frames of state
-            return
-        sub.frames += 1
-        sub.next_at = now + sub.min_gap
-        if sub.kind == "comm":
-            self._comm_next = max(self._comm_next, now) + self.comm_gap
-        self._counters["frames_out"] += 1
-        self._bytes[0] += raw
-        self._bytes[1] += sent
-
-    def _stats(self, now: float) -> BroadcastStats:
-        raw, sent = self._bytes
-        subs = tuple(
-            SubscriberStats(
-                id=s.id,
-                room=r.name,
-                kind=s.kind,
-                seq=s.seq,
-                lag=r.seq - s.seq,
-                pending_bytes=s.pending_bytes,
-                waiting_since=None if s.pending_since is None else now - s.pending_since,
-                frames=s.frames,
-                snapshots=s.snapshots,
-                dropped=s.dropped,
-            )
-            for r in self._rooms.values()
-            for s in r.subscribers
-        )
-        return BroadcastStats(
-            dropped=dict(self._dropped),
-            bytes_raw=raw,
-            bytes_sent=sent,
-            compression_ratio=sent / raw if raw else 1.0,
-            rooms=len(self._rooms),
-            subscribers=subs,
-            **self._counters,
-        )
 
 
 _SHARED: Broadcaster | None = None
 _SHARED_LOCK = threading.Lock()
-
-
-def _node_diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    """The merge patch between two node summaries.
-
-    Summaries are flat but for the ``error`` object, so this compares fields
-    one by one in the common case and calls the general :func:`diff` otherwise.
-    """
-    get = old.get
-    patch: dict[str, Any] = {}
-    for key, value in new.items():  # a plain loop: no comprehension frame per node
-        if get(key) != value:
-            if isinstance(value, dict):
-                nested: dict[str, Any] = diff(old, new)  # a nested object changed: diff it
-                return nested
-            patch[key] = value
-    if not old.keys() <= new.keys():
-        for key in old.keys() - new.keys():
-            patch[key] = None
-    return patch
 
 
 def _supersedes(new: Source, old: Source) -> bool:
@@ -826,11 +497,3 @@ def _supersedes(new: Source, old: Source) -> bool:
     if not getattr(new, "stored", False):
         return not new.done
     return float(getattr(new, "read_at", 0.0)) > float(getattr(old, "read_at", 0.0))
-
-
-def _waiting(sub: _Subscriber) -> bool:
-    return sub.pending is not None or sub.needs_snapshot
-
-
-def _size(patch: dict[str, Any]) -> int:
-    return len(dumps(patch))

@@ -1,7 +1,8 @@
 """The execution engine: the pure state machine and the run that drives it."""
 
-from taskbeam.engine._executor import Executor, LocalExecutor, ProcessExecutor, RemoteResult
+from taskbeam.engine._executor import Executor, LocalExecutor, RemoteResult
 from taskbeam.engine._persist import SavePolicy
+from taskbeam.engine._process import ProcessExecutor
 from taskbeam.engine._questions import NO_DEFAULT, Question, ask, ask_sync
 from taskbeam.engine._run import Run, resume, start
 from taskbeam.engine._state import ErrorInfo, RunState

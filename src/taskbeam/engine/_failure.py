@@ -17,6 +17,7 @@ _ENGINE_MODULES = frozenset(
     {
         "taskbeam.engine._run",
         "taskbeam.engine._executor",
+        "taskbeam.engine._process",
         "taskbeam.engine._dask",
     }
 )

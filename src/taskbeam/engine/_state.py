@@ -10,23 +10,8 @@ State of a run
 nodes : dict[str, Node]
     Every node, in creation order (children of an expanded node are appended
     when it expands, so a parent always comes before its children).
-ready : heap of (-priority, ready_tick, node)
-    Nodes whose dependencies are all done, highest priority first, then in
-    the order they became ready. Entries of nodes cancelled while queued stay
-    in the heap and are skipped when popped.
-blocked : dict[tag, heap]
-    Ready nodes that were popped while one of their tags was at its limit.
-    Releasing a slot of that tag moves one of them back to ``ready``.
-running, tag_running : int, dict[tag, int]
-    Slots held. A node holds one slot from READY -> RUNNING until it leaves
-    RUNNING; an EXPANDED node releases it, so deep recursion with a small
-    ``max_concurrency`` cannot deadlock. A WAITING node (blocked on an open
-    question) releases it too.
-resuming : dict[Node, None]
-    WAITING nodes whose questions are all closed, in the order they closed:
-    each takes the next free slot (and tag slots) before any READY node, so
-    an answered node is never starved and the limits are never exceeded.
-    :meth:`schedule` moves them to RUNNING and lists them in ``to_resume``.
+ready, fifo, blocked, running, tag_running, resuming
+    The queues and slots: see :mod:`taskbeam.engine._slots`.
 counts : dict[Status, int]
     Nodes per status, kept up to date by every transition.
 open : int
@@ -61,132 +46,44 @@ Expansion
 of ``graph`` as children with ids ``parent/child``. When its last child
 becomes terminal the parent moves to AGGREGATING (all children done; the
 shell calls the aggregator) or to FAILED / CANCELLED (some child was not).
+
+Modules
+-------
+The transitions are here; the nodes themselves are in :mod:`._node`, the
+queues and slots in :mod:`._slots`, restoring from a store in :mod:`._graft`.
 """
 
 from __future__ import annotations
 
-import heapq
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import repeat
 from typing import Any
 
 from taskbeam._errors import IllegalTransition
-from taskbeam.engine._capture import OUTPUT_LIMIT, OutputBuffer
+from taskbeam.engine._capture import OUTPUT_LIMIT
+from taskbeam.engine._graft import Restoring
+from taskbeam.engine._node import MESSAGE_CHARS as MESSAGE_CHARS
+from taskbeam.engine._node import ErrorInfo as ErrorInfo
+from taskbeam.engine._node import Node as Node
+from taskbeam.engine._node import short_id as short_id
+from taskbeam.engine._node import structure as structure
 from taskbeam.engine._preview import preview
+from taskbeam.engine._slots import Slots
 from taskbeam.engine._status import LEGAL, TERMINAL, RunStatus, Status
-from taskbeam.graph import Graph, Task
+from taskbeam.graph import Graph
 from taskbeam.graph._expand import Aggregator
-from taskbeam.graph._graph import links_of
 
-__all__ = ["MESSAGE_CHARS", "ErrorInfo", "Node", "RunState", "short_id"]
+__all__ = ["MESSAGE_CHARS", "ErrorInfo", "Node", "RunState", "short_id", "structure"]
 
 PENDING, READY, RUNNING = Status.PENDING, Status.READY, Status.RUNNING
 RETRYING, EXPANDED, AGGREGATING = Status.RETRYING, Status.EXPANDED, Status.AGGREGATING
 WAITING = Status.WAITING
 DONE, FAILED, CANCELLED, SKIPPED = Status.DONE, Status.FAILED, Status.CANCELLED, Status.SKIPPED
 ON_ERROR = ("continue", "fail_fast")
-MESSAGE_CHARS = 2000  # longest error message a node keeps (as in _failure)
-ID_CHARS = 200  # longest node id an error message quotes
 
 
-@dataclass(frozen=True, slots=True)
-class ErrorInfo:
-    """A failure as data: exception type, message and formatted traceback."""
-
-    type: str
-    message: str
-    traceback: str = ""
-
-
-class Node:
-    """Mutable run-time record of one task. Only the run's thread touches it.
-
-    Fields every node uses are slots; the rest are class-level defaults that a
-    node overrides in its own ``__dict__``, made only when one is first set, so
-    a graph of 100,000 plain nodes carries no per-node storage for them.
-
-    A node finds its neighbours by position: ``group`` is the list of the
-    nodes made from the same graph (the run's top level, or the children of
-    one expansion), ``up`` and ``down`` the positions in it of the nodes it
-    depends on and of those that depend on it, shared with every other run
-    of that graph (see :meth:`Graph.links`).
-    """
-
-    __slots__ = (
-        "__dict__",
-        "attempt",
-        "depth",
-        "down",
-        "ended",
-        "fingerprint",
-        "group",
-        "id",
-        "parent",
-        "result",
-        "slot",
-        "started",
-        "status",
-        "task",
-        "up",
-        "waiting",
-    )
-
-    children: list[Node] | None = None
-    children_left = 0
-    aggregate: Aggregator | None = None
-    preview: str | None = None
-    detail: str | None = None  # the longer preview of details(), when made with the result
-    error: ErrorInfo | None = None
-    # For a parent failed by a child: the deepest node of the chain of
-    # failures below it, and how many levels down that node is.
-    cause: Node | None = None
-    levels = 0
-    output: OutputBuffer | None = None  # made on the first write
-    output_limit = OUTPUT_LIMIT
-
-    def __init__(
-        self,
-        node_id: str,
-        task: Task,
-        group: list[Node],
-        up: tuple[int, ...],
-        down: tuple[int, ...],
-    ) -> None:
-        self.id = node_id
-        self.task = task
-        self.group = group
-        self.up = up
-        self.down = down
-        self.waiting = len(up)
-        self.parent: Node | None = None
-        self.depth = 0
-        self.status = PENDING
-        self.attempt = 0
-        self.slot = False
-        self.started: float | None = None
-        self.ended: float | None = None
-        self.result: Any = None
-        self.fingerprint: str | None = None
-
-    @property
-    def upstream(self) -> list[Node]:
-        """The nodes this one depends on, in the order of its task's ``deps``."""
-        group = self.group
-        return [group[i] for i in self.up]
-
-    @property
-    def dependants(self) -> list[Node]:
-        """The nodes that depend on this one."""
-        group = self.group
-        return [group[i] for i in self.down]
-
-    def __repr__(self) -> str:
-        return f"<Node {self.id!r} {self.status.value} attempt={self.attempt}>"
-
-
-class RunState:
+class RunState(Slots, Restoring):
     """All state of one run, and every legal way to change it.
 
     Parameters
@@ -311,100 +208,6 @@ class RunState:
             self._restore(added, now)
         return added
 
-    def _restore(self, added: list[Node], now: float | None) -> None:
-        """Mark DONE, with their stored result, the added nodes that need not run again.
-
-        A node is restored when the store has it done with the same
-        fingerprint, every node it depends on is restored too and, if it had
-        expanded, all of its descendants were stored done; a changed node and
-        everything downstream of it run again. The children of a restored
-        node are restored with it, from the stored structure.
-        """
-        restore = self.restore
-        reused: set[Node] = set()
-        for node in topological(added):
-            saved = restore.get(node.id)
-            if (
-                saved is not None
-                and saved[0] == node.fingerprint
-                and all(up in reused for up in node.upstream)
-                and self._restorable(node.id)
-            ):
-                reused.add(node)
-                self._move(node, DONE, now or 0.0, restored=True)
-                node.result = saved[1]
-                for dependant in node.dependants:
-                    dependant.waiting -= 1
-                self.restored.append(node)
-                self._graft(node, now)
-
-    def _restorable(self, node_id: str) -> bool:
-        """Whether every stored descendant of ``node_id`` was stored done (no recursion)."""
-        stack = [node_id]
-        while stack:
-            for child_id, *_ in self.restore_tree.get(stack.pop(), ()):
-                if child_id not in self.restore:
-                    return False
-                stack.append(child_id)
-        return True
-
-    def _graft(self, root: Node, now: float | None) -> None:
-        """Add the stored descendants of a restored node, all DONE, as they were.
-
-        Depth first, each child's event before its own children's, with a
-        stack of its own: a stored tree of any depth is grafted.
-        """
-        stack = [iter(self._graft_children(root))]
-        while stack:
-            child = next(stack[-1], None)
-            if child is None:
-                stack.pop()
-                continue
-            if now is not None:
-                self.seq += 1
-                if self.record:
-                    self.events.append((self.seq, child.id, None, DONE, 0, now))
-            stack.append(iter(self._graft_children(child)))
-
-    def _graft_children(self, parent: Node) -> list[Node]:
-        """Make and register the stored children of ``parent`` (no events); return them."""
-        spec = self.restore_tree.get(parent.id)
-        if not spec:
-            return []
-        cut = len(parent.id) + 1
-        tasks = []
-        for child_id, deps, tags, *label in spec:
-            local = tuple(d[cut:] for d in deps)
-            tasks.append(
-                Task(
-                    id=child_id[cut:],
-                    fn=_restored,
-                    deps=local,
-                    args=local,
-                    tags=tuple(tags),
-                    label=label[0] if label else None,
-                )
-            )
-        links = links_of(tasks)
-        children: list[Node] = []
-        for (child_id, *_), task, up, down in zip(
-            spec, tasks, links.upstream, links.dependants, strict=True
-        ):
-            child = Node(child_id, task, children, up, down)
-            child.parent = parent
-            child.depth = parent.depth + 1
-            if self.output_limit != OUTPUT_LIMIT:
-                child.output_limit = self.output_limit
-            child.status = DONE
-            child.fingerprint, child.result = self.restore[child_id]
-            child.waiting = 0
-            children.append(child)
-        parent.children = children
-        self.nodes.update((c.id, c) for c in children)
-        self.counts[DONE] = self.counts.get(DONE, 0) + len(children)
-        self.restored.extend(children)
-        return children
-
     def edges(self) -> list[list[str]]:
         """``[dependency, dependant]`` pairs over all nodes, children included."""
         return [[n.id, n.group[i].id] for n in self.nodes.values() for i in n.down]
@@ -440,21 +243,6 @@ class RunState:
     def _make_ready(self, node: Node, now: float) -> None:
         self._move(node, READY, now)
         self._queue(node)
-
-    def _queue(self, node: Node) -> None:
-        if self.fifo is not None:
-            self.fifo.append(node)
-        else:
-            self.tick += 1
-            heapq.heappush(self.ready, (-node.task.priority, self.tick, node))
-
-    def _use_heap(self) -> None:
-        """Leave the FIFO fast path for good: move queued nodes to the heap, in order."""
-        if self.fifo is None:
-            return
-        queued, self.fifo = self.fifo, None
-        for node in queued:
-            self._queue(node)
 
     def start(self, now: float) -> None:
         """Make every node without dependencies READY."""
@@ -496,139 +284,6 @@ class RunState:
             self.events.append((self.seq, node.id, node.status, node.status, node.attempt, now))
         if self.dirty is not None:
             self.dirty.add(node)
-
-    def _take(self, node: Node) -> None:
-        node.slot = True
-        self.running += 1
-        limits = self.limits
-        if limits:
-            for t in node.task.tags:
-                if t in limits:
-                    self.tag_running[t] += 1
-
-    def _resume_answered(self, now: float) -> None:
-        for node in list(self.resuming):
-            if self.running >= self.max_concurrency:
-                return
-            if node.status is not WAITING:
-                del self.resuming[node]
-                continue
-            if self.limits and any(self._tag_full(t) for t in node.task.tags):
-                continue  # its tag is busy: later ones may still fit
-            del self.resuming[node]
-            self._take(node)
-            self._move(node, RUNNING, now)
-            self.to_resume.append(node)
-
-    def schedule(self, now: float) -> list[Node]:
-        """Move ready nodes to RUNNING while slots allow; return them to launch.
-
-        Answered WAITING nodes get slots first (even while paused: pause only
-        stops new launches); they go to ``to_resume``, not to the list returned.
-        """
-        if self.resuming:
-            self._resume_answered(now)
-        if self.paused or self.open == 0:
-            return []
-        if self.fifo is not None:
-            return self._schedule_fifo(now)
-        out: list[Node] = []
-        ready = self.ready
-        limits = self.limits
-        blocked = self.blocked
-        # A greedy pass in (priority, readiness) order over every READY node that
-        # could start: the head of the ready heap, and the head of the waiting
-        # queue of each tag that has a free slot. Nodes waiting for a full tag
-        # are skipped without being looked at, so a long queue of tagged nodes
-        # costs nothing while its tag is busy.
-        while self.running < self.max_concurrency:
-            source = ready if ready else None
-            best = ready[0] if ready else None
-            if limits:
-                for tag, waiting in blocked.items():
-                    free = waiting and self.tag_running[tag] < limits[tag]
-                    if free and (best is None or waiting[0] < best):
-                        best, source = waiting[0], waiting
-            if source is None:
-                break
-            entry = heapq.heappop(source)
-            node = entry[2]
-            if node.status is not READY:
-                continue  # cancelled while it waited
-            if limits:
-                full = next((t for t in node.task.tags if self._tag_full(t)), None)
-                if full is not None:
-                    heapq.heappush(blocked[full], entry)
-                    continue
-            self._take(node)
-            node.attempt += 1
-            node.started = now
-            self._move(node, RUNNING, now)
-            out.append(node)
-        return out
-
-    def _schedule_fifo(self, now: float) -> list[Node]:
-        # The hot path of big graphs: READY -> RUNNING is always legal here, so
-        # the transition is written out instead of going through _move.
-        queue = self.fifo
-        assert queue is not None
-        room = self.max_concurrency - self.running
-        if not queue or room <= 0:
-            return []
-        if len(queue) <= room:  # everything queued starts: take it in one go
-            out = [node for node in queue if node.status is READY]
-            queue.clear()
-        else:
-            out = []
-            while queue and len(out) < room:
-                node = queue.popleft()
-                if node.status is READY:
-                    out.append(node)
-        if not out:
-            return out
-        seq = self.seq
-        record, dirty = self.record, self.dirty
-        if record or dirty is not None:
-            events = self.events
-            for node in out:
-                node.slot = True
-                node.attempt += 1
-                node.started = now
-                node.status = RUNNING
-                seq += 1
-                if record:
-                    events.append((seq, node.id, READY, RUNNING, node.attempt, now))
-                if dirty is not None:
-                    dirty.add(node)
-        else:  # nobody listens and nothing is saved: no event to make
-            for node in out:
-                node.slot = True
-                node.attempt += 1
-                node.started = now
-                node.status = RUNNING
-            seq += len(out)
-        self.seq = seq
-        n = len(out)
-        self.running += n
-        counts = self.counts
-        counts[READY] -= n
-        counts[RUNNING] = counts.get(RUNNING, 0) + n
-        return out
-
-    def _tag_full(self, tag: str) -> bool:
-        limit = self.limits.get(tag)
-        return limit is not None and self.tag_running[tag] >= limit
-
-    def _release(self, node: Node) -> None:
-        if not node.slot:
-            return
-        node.slot = False
-        self.running -= 1
-        limits = self.limits
-        if limits:
-            for t in node.task.tags:
-                if t in limits:
-                    self.tag_running[t] -= 1  # its waiters are woken by schedule()
 
     def succeed(self, node: Node, result: Any, now: float) -> None:
         """RUNNING or AGGREGATING -> DONE with ``result``; unlock dependants."""
@@ -917,43 +572,6 @@ class RunState:
         return structure(n for n in self.nodes.values() if n.parent is None)
 
 
-def structure(nodes: Iterable[Node]) -> list[tuple[Any, ...]]:
-    """``[(node_id, [dependency ids], (tags)[, label]), ...]``: a graph as plain data.
-
-    The label is there only for a node that has one (so a stored graph
-    without labels reads as it always did), and restored children keep it.
-    """
-    out: list[tuple[Any, ...]] = []
-    for n in nodes:
-        task = n.task
-        deps = task.deps if n.parent is None else [u.id for u in n.upstream]
-        if task.label is None:
-            out.append((n.id, deps, task.tags))
-        else:
-            out.append((n.id, deps, task.tags, task.label))
-    return out
-
-
-def topological(nodes: list[Node]) -> Iterator[Node]:
-    """``nodes`` (a closed set: their dependencies are among them) in dependency order."""
-    members = set(nodes)
-    waiting = {n: sum(1 for u in n.upstream if u in members) for n in nodes}
-    stack = [n for n in reversed(nodes) if waiting[n] == 0]
-    while stack:
-        node = stack.pop()
-        yield node
-        for d in node.dependants:
-            if d in waiting:
-                waiting[d] -= 1
-                if waiting[d] == 0:
-                    stack.append(d)
-
-
-def short_id(node_id: str) -> str:
-    """A node id cut to its last :data:`ID_CHARS` characters (ids grow with nesting)."""
-    return node_id if len(node_id) <= ID_CHARS else "…" + node_id[-ID_CHARS:]
-
-
 def _child_failed(parent: Node, failed: Node) -> ErrorInfo:
     """The error of ``parent`` failed by its child ``failed``: bounded however deep the chain.
 
@@ -975,7 +593,3 @@ def _child_failed(parent: Node, failed: Node) -> ErrorInfo:
             f"{error.type}: {error.message}"
         )
     return ErrorInfo("ChildFailed", message[:MESSAGE_CHARS])
-
-
-def _restored(**_: Any) -> None:
-    raise RuntimeError("this node was restored from the store and is never run")

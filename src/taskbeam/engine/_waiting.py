@@ -65,19 +65,28 @@ class Waiting:
         if not node.task.is_async:
             self.sync_nodes.add(node)
             run.session.grow(1)
-        loop.call_soon(run._pump)
+        self._pump_soon()
 
     def answered(self, node: Node) -> None:
-        run = self.run
-        run.state.answered(node)
-        assert run.loop is not None
-        run.loop.call_soon(run._pump)
+        self.run.state.answered(node)
+        self._pump_soon()
 
     def touch(self, node: Node) -> None:
+        self.run.state.touch(node, time.monotonic())
+        self._pump_soon()
+
+    def _pump_soon(self) -> None:
+        """Have the run's pump carry out a change of its state.
+
+        During a pump (a task that asks in its first step, started by the
+        pump itself) that pump goes on until the state asks for nothing more,
+        so it carries the change out: no other pump is queued. Otherwise one
+        runs at the loop's next turn.
+        """
         run = self.run
-        run.state.touch(node, time.monotonic())
-        assert run.loop is not None
-        run.loop.call_soon(run._pump)
+        if not run._pumping:
+            assert run.loop is not None
+            run.loop.call_soon(run._pump)
 
     def note(self, event: dict[str, Any]) -> None:
         self.notes.append(event)
