@@ -17,6 +17,7 @@ run and start its thread. :func:`resume` is the old name of
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import warnings
 from collections.abc import Callable, Generator, Iterable, Mapping
@@ -42,6 +43,9 @@ if TYPE_CHECKING:
     from taskbeam.store._base import Store
 
 __all__ = ["Run", "continue_run", "launch", "resume", "start"]
+
+# The directory of the taskbeam package, with a trailing separator.
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 
 def live_run(run_id: str) -> Run:
@@ -482,9 +486,10 @@ def resume(
     :meth:`Run.resume`; a stored run is continued with :func:`continue_run`.
     """
     # The package's own callers are not warned: the command line's ``--resume``
-    # still reaches this name.
-    caller = sys._getframe(1).f_globals.get("__name__", "")
-    if caller != "taskbeam" and not caller.startswith("taskbeam."):
+    # still reaches this name (run as ``python -m taskbeam._cli`` its module is
+    # ``__main__``, so the caller is told by its file).
+    caller = os.path.abspath(sys._getframe(1).f_code.co_filename)
+    if not caller.startswith(_PACKAGE):
         warnings.warn(
             "taskbeam.resume() is deprecated: use taskbeam.continue_run()",
             DeprecationWarning,
