@@ -159,11 +159,11 @@ export function createApi(token, fetcher = (...args) => fetch(...args)) {
     /** @param {string} id @returns {Promise<Project>} */
     execute: (id) => call(`${project(id)}/execute`, { method: "POST" }),
     /**
-     * Resume a paused run, or continue an interrupted, failed or cancelled one.
+     * Continue the project's interrupted, failed or cancelled run: its done nodes are not run again.
      *
      * @param {string} id @returns {Promise<Project>}
      */
-    resume: (id) => call(`${project(id)}/resume`, { method: "POST" }),
+    continueRun: (id) => call(`${project(id)}/continue`, { method: "POST" }),
     /**
      * A page of every run, stored ones included, newest first.
      *

@@ -12,7 +12,7 @@
  * | `resync`                      | `resync` (or `subscribe`, if not yet)   |
  * | `node_details`, `cancel_node` | the same, with `project_id`             |
  * | `questions`, `answer`         | the same, with `project_id`             |
- * | `pause`, `resume`             | the same                                |
+ * | `pause`, `resume`, `continue` | the same, with `project_id`             |
  * | `cancel`                      | `stop`                                  |
  *
  * Frames come as the events `snapshot`, `batch_update` and `heartbeat`; a
@@ -75,7 +75,17 @@ const eventOf = (type) => /** @type {Record<string, string>} */ (SOCKETIO_NAMES)
 /** Frame events: the Socket.IO events that carry the frame types. */
 export const FRAME_EVENTS = /** @type {const} */ (["snapshot", SOCKETIO_NAMES.batch, "heartbeat"]);
 
-const FORWARDED = new Set(["node_details", "cancel_node", "pause", "resume", "cancel", "nodes", "questions", "answer"]);
+const FORWARDED = new Set([
+  "node_details",
+  "cancel_node",
+  "pause",
+  "resume", // un-pause only
+  "continue", // continue a stored run
+  "cancel",
+  "nodes",
+  "questions",
+  "answer",
+]);
 
 /**
  * @param {SocketLike} socket a connection used for this project only

@@ -75,7 +75,7 @@ export function createLiveView(dom, { token, runChanged, refused, error }) {
     });
     const channel = socketChannel(socket, id, { by: byRun ? "run" : "project" });
     const store = createStore(channel);
-    // A project's run is continued from the page's head (POST resume), not from the view.
+    // A project's run is continued from the page's head (POST continue), not from the view.
     const cleanup = createView(viewHost, channel, { store, height: 480, continueRun: null });
     const offStore = store.subscribe((change) => change.run && runChanged());
     /** @type {Shown} */

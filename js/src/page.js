@@ -248,14 +248,14 @@ export function startPage(root) {
     else head.project({ selected, project: projects.find((p) => p.id === selected), loaded });
   }
 
-  /** Continue the selected project's run (POST resume): the view follows it live. */
+  /** Continue the selected project's run (POST continue): the view follows it live. */
   async function continueProject() {
     const id = selected;
     if (!id) return;
     continueButton.disabled = true;
     headError.hidden = true;
     try {
-      upsert(await api.resume(id));
+      upsert(await api.continueRun(id));
     } catch (error) {
       if (!handle(error)) {
         headError.textContent = `Continue: ${error instanceof Error ? error.message : String(error)}`;

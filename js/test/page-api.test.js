@@ -75,8 +75,8 @@ describe("createApi", () => {
   it("continues a project and reads pages of runs", async () => {
     const { fn, calls } = fetcher(200, { runs: [], next: null, total: 0 });
     const api = createApi(() => "", fn);
-    await api.resume("p-chain-1");
-    expect(calls[0]).toMatchObject({ url: "api/projects/p-chain-1/resume", init: { method: "POST" } });
+    await api.continueRun("p-chain-1");
+    expect(calls[0]).toMatchObject({ url: "api/projects/p-chain-1/continue", init: { method: "POST" } });
     expect(await api.runs({ name: "a b", status: "failed,interrupted", cursor: "1.5|r-1", limit: 25 })).toEqual({
       runs: [],
       next: null,

@@ -44,6 +44,7 @@ from taskbeam.engine import (
     _display,
     ask,
     ask_sync,
+    continue_run,
     resume,
     start,
 )
@@ -106,6 +107,7 @@ __all__ = [
     "__version__",
     "ask",
     "ask_sync",
+    "continue_run",
     "expand",
     "open_run",
     "resume",

@@ -36,7 +36,7 @@ from taskbeam._cli_questions import Questioner, load_answers, terminal
 from taskbeam._cli_show import report
 from taskbeam._errors import GraphError
 from taskbeam._spec import load_object
-from taskbeam.engine import Executor, ProcessExecutor, Run, SavePolicy, resume
+from taskbeam.engine import Executor, ProcessExecutor, Run, SavePolicy, continue_run
 from taskbeam.engine._options import RunOptions
 from taskbeam.engine._run import launch
 from taskbeam.engine._status import TERMINAL, Status
@@ -167,7 +167,8 @@ def run_command(graph: Graph, args: argparse.Namespace, console: Console) -> int
                 if args.continue_id:
                     # What the command line sets overrides the stored options.
                     given = {name: getattr(options, name) for name in _OVERRIDES}
-                    run = resume(args.continue_id, graph, store=store or open_store(None), **given)
+                    store = store or open_store(None)
+                    run = continue_run(args.continue_id, graph, store=store, **given)
                 else:
                     run = launch(graph, options.replace(store=store))
             if interrupted:

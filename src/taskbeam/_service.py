@@ -8,11 +8,12 @@ have their threads joined when the service next looks at its registry.
 from __future__ import annotations
 
 import threading
+import warnings
 from typing import TYPE_CHECKING, Any
 
 from taskbeam.engine import Question, Run, RunStatus
 from taskbeam.engine._options import RunOptions, checked
-from taskbeam.engine._run import launch, resume
+from taskbeam.engine._run import continue_run, launch
 from taskbeam.graph import Graph
 
 if TYPE_CHECKING:
@@ -90,21 +91,19 @@ class ExecutionService:
             self._runs[project_id] = run
             return run
 
-    def resume(self, project_id: str, graph: Graph | None = None, **options: Any) -> Run:
-        """Resume a project.
+    def continue_run(self, project_id: str, graph: Graph, **options: Any) -> Run:
+        """Continue the project's latest stored run with ``graph``; return the new run.
 
-        Without ``graph``: un-pause its current run. With ``graph``: continue
-        the latest stored run of the project from the service's store (see
-        :func:`taskbeam.resume`); the service needs a store
-        (``ExecutionService(store=...)``).
+        The run is read from the service's store (see :func:`taskbeam.continue_run`:
+        done nodes whose task is unchanged are not run again), so the service
+        needs one (``ExecutionService(store=...)``). The project's current run,
+        if any, must have ended.
         """
-        if graph is None:
-            run = self.get(project_id)
-            run.resume()
-            return run
         store = {**self._defaults, **options}.get("store")
         if store is None:
-            raise ValueError("resume needs a store: ExecutionService(store=tb.SQLiteStore(...))")
+            raise ValueError(
+                "continue_run needs a store: ExecutionService(store=tb.SQLiteStore(...))"
+            )
         with self._lock:
             if self._closed:
                 raise RuntimeError("this ExecutionService has been shut down")
@@ -114,9 +113,27 @@ class ExecutionService:
             stored = [r for r in store.runs() if r.get("project") == project_id]
             if not stored:
                 raise KeyError(f"no stored run of project {project_id!r} in {store.path}")
-            run = resume(stored[0]["id"], graph, **{**self._defaults, **options})
+            run = continue_run(stored[0]["id"], graph, **{**self._defaults, **options})
             self._runs[project_id] = run
             return run
+
+    def resume(self, project_id: str, graph: Graph | None = None, **options: Any) -> Run:
+        """Un-pause the project's current run; return it.
+
+        With ``graph`` (deprecated; it goes in a later release): the same as
+        :meth:`continue_run`, which continues the project's latest stored run.
+        """
+        if graph is not None:
+            warnings.warn(
+                "ExecutionService.resume(project_id, graph) is deprecated: "
+                "use ExecutionService.continue_run(project_id, graph)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            return self.continue_run(project_id, graph, **options)
+        run = self.get(project_id)
+        run.resume()
+        return run
 
     @property
     def store(self) -> SQLiteStore | None:

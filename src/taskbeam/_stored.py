@@ -4,9 +4,10 @@ A stored run offers what a live :class:`~taskbeam.Run` offers for reading
 (``snapshot``, ``result``, ``results``, ``details``, ``status``, timings)
 and is a source the broadcaster can show, so it displays in a notebook as
 the same view as a live run, frozen. Its controls raise
-:class:`~taskbeam.NotRunning`; :meth:`StoredRun.continue_` continues it
-with a graph (the same as :func:`taskbeam.resume`) and returns the new,
-live run, which takes over the views of the stored one.
+:class:`~taskbeam.NotRunning`; :meth:`StoredRun.continue_run` continues
+it with a graph (the same as :func:`taskbeam.continue_run`) and returns the
+new, live run, which takes over the views of the stored one
+(``continue_`` is its old name, deprecated).
 
 Threading: a StoredRun holds the snapshot read when it was opened (or at
 the last :meth:`StoredRun.refresh`) and never changes it; any thread may
@@ -19,6 +20,7 @@ from __future__ import annotations
 import copy
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
@@ -27,7 +29,7 @@ from taskbeam.engine import NO_DEFAULT, Event, Question, Run, RunStatus
 from taskbeam.engine._display import renderer
 from taskbeam.engine._preview import preview
 from taskbeam.engine._registry import BY_ID
-from taskbeam.engine._run import resume
+from taskbeam.engine._run import continue_run
 from taskbeam.graph import Graph
 from taskbeam.store import SQLiteStore
 
@@ -67,7 +69,7 @@ class StoredRun:
     id, name : str
     store : SQLiteStore
     graph : Graph or None
-        The graph :meth:`continue_` uses when given none.
+        The graph :meth:`continue_run` uses when given none.
     stored : bool
         Always true (a live ``Run`` has no such attribute); what the
         broadcaster looks at to let a continued run take over its room.
@@ -283,9 +285,9 @@ class StoredRun:
 
     def _not_running(self, what: str) -> NotRunning:
         hint = (
-            "continue it with stored.continue_()"
+            "continue it with stored.continue_run()"
             if self.graph is not None
-            else "continue it with stored.continue_(graph)"
+            else "continue it with stored.continue_run(graph)"
         )
         return NotRunning(f"run {self.id} is stored, not running: cannot {what} it; {hint}")
 
@@ -293,7 +295,7 @@ class StoredRun:
         raise self._not_running("pause")
 
     def resume(self) -> None:
-        """Stored runs are not paused: raises :class:`NotRunning` (see :meth:`continue_`)."""
+        """Stored runs are not paused: raises :class:`NotRunning` (see :meth:`continue_run`)."""
         raise self._not_running("resume")
 
     def cancel(self) -> None:
@@ -303,10 +305,10 @@ class StoredRun:
         raise self._not_running("cancel a node of")
 
     # -- continuing ----------------------------------------------------------
-    def continue_(self, graph: Graph | None = None, **options: Any) -> Run:
+    def continue_run(self, graph: Graph | None = None, **options: Any) -> Run:
         """Continue the run with ``graph`` (default: the graph it was opened with).
 
-        The same as ``tb.resume(run_id, graph, store=...)``: done nodes whose
+        The same as ``tb.continue_run(run_id, graph, store=...)``: done nodes whose
         task is unchanged are not run again. Returns the new live run (same id).
 
         Raises
@@ -320,7 +322,7 @@ class StoredRun:
         if graph is None:
             raise ValueError(
                 f"run {self.id} can only be continued with its graph: "
-                "tb.open_run(run_id, store, graph=g) or stored.continue_(g)"
+                "tb.open_run(run_id, store, graph=g) or stored.continue_run(g)"
             )
         live = BY_ID.get(self.id)
         if live is not None and not live.done:
@@ -331,7 +333,16 @@ class StoredRun:
                 f"run {self.id} is {status.value} in another process (its lease is held); "
                 "it can be continued once that process is gone"
             )
-        return resume(self.id, graph, store=self.store, **options)
+        return continue_run(self.id, graph, store=self.store, **options)
+
+    def continue_(self, graph: Graph | None = None, **options: Any) -> Run:
+        """Deprecated: the old name of :meth:`continue_run` (it goes in a later release)."""
+        warnings.warn(
+            "StoredRun.continue_() is deprecated: use StoredRun.continue_run()",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.continue_run(graph, **options)
 
     # -- display -------------------------------------------------------------
     def view(self, **options: Any) -> Any:
@@ -392,7 +403,7 @@ def open_run(
     store : SQLiteStore, optional
         Default: ``SQLiteStore()`` (``./.taskbeam/runs.db``).
     graph : Graph, optional
-        The graph to continue the run with (:meth:`StoredRun.continue_`, and
+        The graph to continue the run with (:meth:`StoredRun.continue_run`, and
         the ``continue`` request of its views).
 
     Raises

@@ -4,7 +4,7 @@ Run as a script it is the crash worker of ``tests/integration/crash_worker.py``
 (the same graph, so results compare with an uninterrupted run) with a choice
 of save policy::
 
-    python _hostile_store.py DB SIDE_EFFECTS RUN_ID (start|resume) POLICY RESULTS
+    python _hostile_store.py DB SIDE_EFFECTS RUN_ID (start|continue) POLICY RESULTS
 
 POLICY is ``watched`` (a subscriber watches the run: saves stream) or
 ``unwatched`` (the default policy, nobody watching: few saves). The worker
@@ -102,7 +102,7 @@ def main() -> None:
     if mode == "start":
         run = tb.start(graph, store=store, run_id=run_id, max_concurrency=4, save_policy=policy)
     else:
-        run = tb.resume(run_id, graph, store=store, save_policy=policy)
+        run = tb.continue_run(run_id, graph, store=store, save_policy=policy)
     if policy_name == "watched":
         run.subscribe(lambda *frame: None)
     print("started", flush=True)  # the test kills us from here on

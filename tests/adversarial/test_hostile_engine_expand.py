@@ -106,7 +106,7 @@ def test_a_finished_expansion_deeper_than_the_recursion_limit_resumes(tmp_path: 
     store = tb.SQLiteStore(tmp_path / "runs.db")
     run = tb.start(g, store=store, max_depth=depth + 1).wait(60)
     assert run.status is tb.RunStatus.DONE
-    again = tb.resume(run.id, g, store=store).wait(60)
+    again = tb.continue_run(run.id, g, store=store).wait(60)
     assert again.status is tb.RunStatus.DONE
     assert again.counts["done"] == depth + 1  # every level restored, none run again
     assert again.result("a") == 1

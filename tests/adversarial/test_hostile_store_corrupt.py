@@ -37,7 +37,7 @@ def build(db: Path) -> list[str]:
             g.add("plan", plan)
             run = tb.start(g, store=store, on_error="continue").wait(10)
             ids.append(run.id)
-        tb.resume(ids[0], g, store=store, on_error="continue").wait(10)
+        tb.continue_run(ids[0], g, store=store, on_error="continue").wait(10)
     return ids
 
 

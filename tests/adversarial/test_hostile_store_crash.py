@@ -72,7 +72,7 @@ def resume_to_the_end(
 ) -> None:
     before = effects(tmp, run_id)
     started = (tmp / "runs.db").exists() and _has_run(tmp / "runs.db", run_id)
-    mode = "resume" if started else "start"
+    mode = "continue" if started else "start"
     data = finish(worker(tmp, mode, policy, run_id), tmp, run_id, mode)
     assert data["status"] == "done"
     assert data["results"] == expected["results"]
@@ -121,7 +121,7 @@ def test_sigkill_twice_in_a_row(trial: int, expected: dict[str, Any], tmp_path: 
     # The resumed run is killed too, somewhere in what was left.
     second = sum(effects(tmp_path).values()) + rng.randrange(0, expected["executions"] // 2)
     before = effects(tmp_path)
-    kill_after(worker(tmp_path, "resume", "watched"), tmp_path, "crash-run", second)
+    kill_after(worker(tmp_path, "continue", "watched"), tmp_path, "crash-run", second)
     rerun = {n for n in done_first if effects(tmp_path)[n] != before[n]}
     assert rerun == set(), f"nodes stored as done ran again: {sorted(rerun)}"
     done = stored_done(tmp_path / "runs.db", "crash-run")

@@ -190,7 +190,7 @@ def test_a_resume_with_more_expanded_nodes_than_the_variable_limit(tmp_path: Pat
         assert store._conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) == limit
         run = tb.start(g, store=store).wait(20)
         assert run.store_error is None
-        again = tb.resume(run.id, g, store=store, on_error="continue").wait(20)
+        again = tb.continue_run(run.id, g, store=store, on_error="continue").wait(20)
         assert again.store_error is None, again.store_error
         assert again.results == run.results
         assert store.load(run.id)["run"]["status"] == "done"

@@ -76,7 +76,7 @@ def test_a_json_store_never_unpickles_rows_that_say_pickle(tmp_path: Path) -> No
     reseal(db, run.id)  # the checksum agrees: only the format gives it away
     with tb.SQLiteStore(db) as store:
         with pytest.raises(tb.StoreError, match=r"another format than this store's 'json'") as info:
-            tb.resume(run.id, graph(calls), store=store)
+            tb.continue_run(run.id, graph(calls), store=store)
         assert "'a'" in str(info.value) and "'pickle'" in str(info.value)
         with pytest.raises(tb.StoreError, match="another format"):
             store.load_for_resume(run.id)
@@ -114,11 +114,11 @@ def test_a_result_changed_inside_the_database_is_refused_until_accepted(tmp_path
             assert repr(run.id) in text and "table batches, seq 1 changed" in text
             assert "table runs" in text
         with pytest.raises(tb.StoreError, match="does not match the checksum"):
-            tb.resume(run.id, graph(calls), store=store)
+            tb.continue_run(run.id, graph(calls), store=store)
         assert calls == Counter(a=1, b=1, c=1)  # nothing ran
         # The explicit opt-in: the log as it is now is accepted.
         assert store.accept(run.id) is not None
-        again = tb.resume(run.id, graph(calls), store=store).wait(10)
+        again = tb.continue_run(run.id, graph(calls), store=store).wait(10)
     assert again.result("a")["n"] == 1000 and calls == Counter(a=1, b=1, c=1)
 
 
@@ -147,7 +147,7 @@ def test_the_checksum_is_kept_through_resume_import_and_compaction(tmp_path: Pat
     with tb.SQLiteStore(db) as store:
         run = tb.start(graph(calls), store=store).wait(10)
         for _ in range(3):
-            tb.resume(run.id, graph(calls), store=store).wait(10)
+            tb.continue_run(run.id, graph(calls), store=store).wait(10)
             assert store.load(run.id)["run"]["status"] == "done"
     assert calls == Counter(a=1, b=1, c=1)
 
@@ -179,7 +179,7 @@ def test_non_finite_floats_and_huge_integers_are_refused_at_save(tmp_path: Path)
         assert "64-bit" in rows["huge"]["refused"]
         assert "dict key of type int" in rows["keys"]["refused"]
         assert rows["fine"]["refused"] is None and rows["fine"]["result"] == [1.5, {"y": 2}]
-        again = tb.resume(run.id, g, store=store).wait(10)
+        again = tb.continue_run(run.id, g, store=store).wait(10)
     assert calls == Counter(nan=2, inf=2, huge=2, keys=2, fine=1)
     assert math.isnan(again.result("nan")) and again.result("huge") == 2**70
     assert again.result("keys") == {1: "one", 2: "two"}
@@ -212,7 +212,7 @@ def test_a_pickled_result_that_no_longer_loads_reruns_only_its_node(tmp_path: Pa
                 saved = store.load_for_resume(run.id)
             assert set(saved["done"]) == {"plain", "sum"}
             with pytest.warns(tb.StoreRecoveryWarning, match="'shape'"):
-                again = tb.resume(run.id, g, store=store)
+                again = tb.continue_run(run.id, g, store=store)
             again.wait(10)
         assert again.status == "done" and again.result("sum") == 7
         assert calls == Counter(shape=2, plain=1)

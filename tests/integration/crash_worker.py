@@ -1,6 +1,6 @@
 """A run that a test kills with SIGKILL: each node execution appends a line to a file.
 
-Usage: python crash_worker.py DB SIDE_EFFECTS RUN_ID (start|resume|plain) [RESULTS]
+Usage: python crash_worker.py DB SIDE_EFFECTS RUN_ID (start|continue|plain) [RESULTS]
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def main() -> None:
         if mode == "start":
             run = tb.start(graph, store=store, run_id=run_id, max_concurrency=4, save_policy=policy)
         else:
-            run = tb.resume(run_id, graph, store=store, save_policy=policy)
+            run = tb.continue_run(run_id, graph, store=store, save_policy=policy)
         print("started", flush=True)  # the test kills us from here on
         run.wait()
         store.close()

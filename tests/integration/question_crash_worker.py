@@ -1,6 +1,6 @@
 """A stored run with questions that a test kills with SIGKILL.
 
-Usage: python question_crash_worker.py DB LOG RUN_ID (start|resume) ANSWER_KEYS
+Usage: python question_crash_worker.py DB LOG RUN_ID (start|continue) ANSWER_KEYS
 
 Five async nodes ask one question each; ``ANSWER_KEYS`` (comma separated)
 are answered from a thread of this process as soon as they are asked. Every
@@ -49,7 +49,7 @@ def main() -> None:
     if mode == "start":
         run = tb.start(graph, store=store, run_id=run_id)
     else:
-        run = tb.resume(run_id, graph, store=store)
+        run = tb.continue_run(run_id, graph, store=store)
     answered: set[str] = set()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

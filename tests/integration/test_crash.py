@@ -1,4 +1,4 @@
-"""Kill a persisted run with SIGKILL at random moments; resume must finish it exactly."""
+"""Kill a persisted run with SIGKILL at random moments; continuing must finish it exactly."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def expected(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("trial", range(TRIALS))
-def test_kill_and_resume(trial: int, expected: dict[str, Any], tmp_path: Path) -> None:
+def test_kill_and_continue(trial: int, expected: dict[str, Any], tmp_path: Path) -> None:
     rng = random.Random(1000 + trial)
     proc = worker(tmp_path, "start")
     assert proc.stdout is not None
@@ -85,7 +85,7 @@ def test_kill_and_resume(trial: int, expected: dict[str, Any], tmp_path: Path) -
             rows = store.node_rows("crash-run")
         stored_done = {n for n, row in rows.items() if row["status"] == "done"}
     before = effects(tmp_path)
-    mode = "resume" if started else "start"
+    mode = "continue" if started else "start"
     data = finish(worker(tmp_path, mode), tmp_path, mode)
     assert data["status"] == "done"
     assert data["results"] == expected["results"]

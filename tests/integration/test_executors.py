@@ -435,6 +435,6 @@ def test_dask_run_with_a_store_keeps_previews(dask_ex: Any, tmp_path: Path) -> N
     saved = store.load(run.id)
     assert saved["nodes"]["a"]["preview"] == "36"
     assert next(r for r in store.runs() if r["id"] == run.id)["status"] == "done"
-    again = tb.resume(run.id, g, store=store, executor=dask_ex).wait(timeout=60)
+    again = tb.continue_run(run.id, g, store=store, executor=dask_ex).wait(timeout=60)
     assert again.result("b") == 37  # kept on the cluster, not in the store: ran again
     store.close()

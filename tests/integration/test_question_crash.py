@@ -46,7 +46,7 @@ def test_killed_with_questions_open_then_continued(
     log.unlink()
 
     with tb.SQLiteStore(db) as store:
-        run = tb.resume("kq", build(log), store=store)
+        run = tb.continue_run("kq", build(log), store=store)
         open_keys = {f"{n}:0" for n in NODES} - set(answered)
         wait_until(lambda: {q.key for q in run.questions()} == open_keys, timeout=20)
         for q in run.questions():

@@ -25,6 +25,7 @@ ROUTES = [
     ("POST", "/api/projects/p/execute"),
     ("POST", "/api/projects/p/pause"),
     ("POST", "/api/projects/p/resume"),
+    ("POST", "/api/projects/p/continue"),
     ("POST", "/api/projects/p/stop"),
     ("GET", "/api/projects/p/nodes"),
     ("GET", "/api/projects/p/nodes/a/b"),
@@ -107,7 +108,7 @@ def test_create_without_start_then_execute_and_restart(api: httpx.Client) -> Non
     project = create(api, "tiny", params={"n": 5}, start=False)
     pid = project["id"]
     assert project["status"] == "created" and "run" not in project
-    for command in ("pause", "resume", "stop"):
+    for command in ("pause", "resume", "continue", "stop"):
         assert api.post(f"/api/projects/{pid}/{command}").status_code == 409
     assert api.get(f"/api/projects/{pid}/nodes").status_code == 409
     assert api.get(f"/api/projects/{pid}/nodes/n000").status_code == 409
@@ -127,8 +128,12 @@ def test_pause_resume_stop(api: httpx.Client) -> None:
     assert api.post(f"/api/projects/{pid}/execute").status_code == 409  # still running
     assert api.post(f"/api/projects/{pid}/pause").status_code == 202
     wait_status(api, pid, {"paused"})
-    assert api.post(f"/api/projects/{pid}/resume").status_code == 202
+    assert api.post(f"/api/projects/{pid}/continue").status_code == 409  # paused: resume it
+    resumed = api.post(f"/api/projects/{pid}/resume")
+    assert resumed.status_code == 202
+    assert "deprecation" not in resumed.headers and "link" not in resumed.headers
     wait_status(api, pid, {"running"})
+    assert api.post(f"/api/projects/{pid}/continue").status_code == 409  # running
     assert api.post(f"/api/projects/{pid}/stop").status_code == 202
     stopped = wait_status(api, pid, {"cancelled"})
     assert stopped["run"]["counts"]["cancelled"] >= 1

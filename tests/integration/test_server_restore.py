@@ -1,4 +1,4 @@
-"""A server restores its projects from its store: kill it mid-run, start it again, resume.
+"""A server restores its projects from its store: kill it mid-run, start it again, continue.
 
 The server is ``taskbeam serve`` in a subprocess (SIGKILLed, so nothing is
 closed cleanly); clients are httpx and python-socketio on 127.0.0.1.
@@ -75,7 +75,7 @@ def effects(tmp: Path) -> Counter[str]:
     return Counter(path.read_text().split()) if path.exists() else Counter()
 
 
-def test_a_killed_server_restores_its_projects_and_resumes_one(tmp_path: Path) -> None:
+def test_a_killed_server_restores_its_projects_and_continues_one(tmp_path: Path) -> None:
     (tmp_path / "storeapp.py").write_text(APP)
     params = {"effects": str(tmp_path / "effects.txt")}
     proc, server = serve(tmp_path)
@@ -135,10 +135,10 @@ def test_a_killed_server_restores_its_projects_and_resumes_one(tmp_path: Path) -
             node = api.get(f"/api/projects/{pid}/nodes/s0").json()
             assert node["status"] == "done"
             assert api.post(f"/api/projects/{pid}/pause").status_code == 409  # stored
-            assert api.post(f"/api/projects/{finished['id']}/resume").status_code == 409  # done
-            assert api.post("/api/projects/p-nope-1/resume").status_code == 404
+            assert api.post(f"/api/projects/{finished['id']}/continue").status_code == 409  # done
+            assert api.post("/api/projects/p-nope-1/continue").status_code == 404
 
-            async def follow_and_resume() -> dict[str, Any]:
+            async def follow_and_continue() -> dict[str, Any]:
                 client = await Client(server).connect()
                 try:
                     answer = await client.subscribe(pid)
@@ -153,8 +153,9 @@ def test_a_killed_server_restores_its_projects_and_resumes_one(tmp_path: Path) -
                         await other.until(lambda: other.state is not None)
                     finally:
                         await other.close()
-                    resumed = await asyncio.to_thread(api.post, f"/api/projects/{pid}/resume")
-                    assert resumed.status_code == 202, resumed.text
+                    continued = await asyncio.to_thread(api.post, f"/api/projects/{pid}/continue")
+                    assert continued.status_code == 202, continued.text
+                    assert "deprecation" not in continued.headers
                     await client.until(
                         lambda: (
                             client.state is not None and client.state["run"]["status"] == "done"
@@ -165,10 +166,10 @@ def test_a_killed_server_restores_its_projects_and_resumes_one(tmp_path: Path) -
                 finally:
                     await client.close()
 
-            final = asyncio.run(follow_and_resume())
+            final = asyncio.run(follow_and_continue())
             assert final["run"]["counts"]["done"] == 30
             assert wait_status(api, pid, {"done"})["run"]["counts"]["done"] == 30
-            assert api.post(f"/api/projects/{pid}/resume").status_code == 409  # done now
+            assert api.post(f"/api/projects/{pid}/continue").status_code == 409  # done now
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=30)
@@ -214,7 +215,7 @@ def test_a_served_service_lists_stored_projects_of_an_earlier_server(tmp_path: P
             assert again.status_code == 202
             new_run = wait_status(api, pid, {"done"})
             assert new_run["run_id"] != run_id and new_run["run"]["total"] == 4
-            assert api.post("/api/projects/mine/resume").status_code == 409  # done
+            assert api.post("/api/projects/mine/continue").status_code == 409  # done
     finally:
         server.stop()
         second.shutdown(timeout=10)

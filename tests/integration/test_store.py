@@ -1,4 +1,4 @@
-"""Persistence on a real SQLite file: saves, resume, and every bad condition."""
+"""Persistence on a real SQLite file: saves, continuing, and every bad condition."""
 
 from __future__ import annotations
 
@@ -71,23 +71,23 @@ def test_creation_is_stored_before_the_first_node_starts(store: Any) -> None:
     assert seen[0]["run"]["status"] == "running"
 
 
-def test_resume_after_a_change_reruns_exactly_the_changed_nodes_and_downstream(
+def test_continuing_after_a_change_reruns_exactly_the_changed_nodes_and_downstream(
     store: Any,
 ) -> None:
     calls: Counter[str] = Counter()
     first = tb.start(counted_graph(calls), store=store).wait(5)
     assert calls == Counter("abcde")
     calls.clear()
-    same = tb.resume(first.id, counted_graph(calls), store=store).wait(5)
+    same = tb.continue_run(first.id, counted_graph(calls), store=store).wait(5)
     assert calls == Counter() and same.results == first.results
-    changed = tb.resume(first.id, counted_graph(calls, version=2), store=store).wait(5)
+    changed = tb.continue_run(first.id, counted_graph(calls, version=2), store=store).wait(5)
     assert calls == Counter({"cc": 1, "d": 1})
     assert changed.result("d") == first.result("d") + 1
     assert changed.id == first.id
     assert store.load(first.id)["run"]["status"] == "done"
 
 
-def test_failed_nodes_run_again_on_resume(store: Any) -> None:
+def test_failed_nodes_run_again_on_continue(store: Any) -> None:
     flaky = {"fail": True}
 
     def sometimes() -> str:
@@ -103,7 +103,7 @@ def test_failed_nodes_run_again_on_resume(store: Any) -> None:
     assert run.status == "failed"
     assert store.load(run.id)["nodes"]["sometimes"]["error"]["message"] == "not yet"
     flaky["fail"] = False
-    again = tb.resume(run.id, g, store=store).wait(5)
+    again = tb.continue_run(run.id, g, store=store).wait(5)
     assert again.status == "done" and again.result("after") == "ok1"
     assert again.snapshot()["nodes"]["ok"] == {"status": "done", "preview": "1"}  # reused
 
@@ -138,7 +138,7 @@ def test_expanded_children_stored_done_are_reused_when_the_parent_runs_again(
     assert run.status == "failed"
     gate["open"] = True
     calls.clear()
-    again = tb.resume(run.id, g, store=store).wait(5)
+    again = tb.continue_run(run.id, g, store=store).wait(5)
     assert again.result("plan") == 103
     assert calls == Counter({"plan": 1, "last": 1})  # leaves were reused
     assert set(store.load(run.id)["nodes"]) == {
@@ -167,7 +167,7 @@ def test_an_unserializable_result_is_stored_as_its_preview_and_the_run_goes_on(
     row = store.node_rows(run.id)["lock"]
     assert (row["result_format"], row["result"]) == ("preview", None)
     assert "lock" in row["preview"]
-    tb.resume(run.id, g, store=store).wait(5)
+    tb.continue_run(run.id, g, store=store).wait(5)
     assert calls["lock"] == 2  # its result could not be stored, so it runs again
 
 
@@ -178,7 +178,7 @@ def test_json_changes_tuples_to_lists_pickle_keeps_them(tmp_path: Path) -> None:
     for serializer, expected in (("json", [1, 2]), ("pickle", (1, 2))):
         with tb.SQLiteStore(tmp_path / f"{serializer}.db", serializer=serializer) as s:
             run = tb.start(g, store=s).wait(5)
-            again = tb.resume(run.id, g, store=s).wait(5)
+            again = tb.continue_run(run.id, g, store=s).wait(5)
             assert again.result("t") == expected
 
 
@@ -282,7 +282,7 @@ def test_a_database_at_its_size_limit_falls_back_to_a_backup_that_imports_back(
         assert proc.returncode == 0, proc.stderr
         loaded = fresh.load(run.id)
     assert loaded["run"]["status"] == "done" and len(loaded["nodes"]) == 20
-    again = tb.resume(run.id, g, store=tb.SQLiteStore(db)).wait(5)
+    again = tb.continue_run(run.id, g, store=tb.SQLiteStore(db)).wait(5)
     assert again.result("n3").endswith("3")
 
 
@@ -460,17 +460,17 @@ def test_a_save_without_changed_nodes_adds_no_batch(store: Any) -> None:
         assert conn.execute("SELECT count(*) FROM batches").fetchone()[0] == 0
 
 
-def test_service_resumes_a_project_from_its_store(store: Any) -> None:
+def test_service_continues_a_project_from_its_store(store: Any) -> None:
     calls: Counter[str] = Counter()
     with tb.ExecutionService(store=store) as svc:
         svc.start("proj", counted_graph(calls)).wait(5)
     calls.clear()
     with tb.ExecutionService(store=store) as svc:
-        run = svc.resume("proj", counted_graph(calls, version=3))
+        run = svc.continue_run("proj", counted_graph(calls, version=3))
         assert run.wait(5).status == "done"
     assert calls == Counter({"ccc": 1, "d": 1})
     with pytest.raises(KeyError, match="no stored run of project 'other'"):
-        tb.ExecutionService(store=store).resume("other", counted_graph(calls))
+        tb.ExecutionService(store=store).continue_run("other", counted_graph(calls))
 
 
 def test_cli_lists_and_shows_runs(store: Any, tmp_path: Path) -> None:

@@ -120,7 +120,7 @@ def test_continuing_a_run_returns_stored_answers_and_asks_the_rest_again(tmp_pat
         run.wait(20)
     seen.clear()
     with tb.SQLiteStore(tmp_path / "runs.db") as store:
-        again = tb.resume("again", asking_graph(seen), store=store)
+        again = tb.continue_run("again", asking_graph(seen), store=store)
         wait_until(lambda: len(again.questions()) == 2)
         reasked = {q.node_id: q for q in again.questions()}
         assert set(reasked) == {"b", "c"}

@@ -86,8 +86,8 @@ def test_a_killed_run_reads_back_interrupted_and_continues(
         assert done_before
         before = effects(tmp_path / "effects.txt")
         with pytest.raises(ValueError, match="pass|graph"):
-            stored.continue_()
-        run = stored.continue_(build(tmp_path / "effects.txt"), max_concurrency=4)
+            stored.continue_run()
+        run = stored.continue_run(build(tmp_path / "effects.txt"), max_concurrency=4)
         assert run.wait(120).status is tb.RunStatus.DONE
         after = effects(tmp_path / "effects.txt")
         assert {n for n in done_before if after[n] != before[n]} == set()  # not rerun
@@ -154,7 +154,7 @@ def test_a_lease_judges_owner_host_start_time_and_expiry(held: Any) -> None:
         conn.execute("UPDATE runs SET lease_pid = NULL")  # stored by a version without leases
     assert store.load(run.id)["run"]["status"] == "interrupted"
     with pytest.raises(tb.NotRunning, match="in this process"):
-        tb.open_run(run.id, store).continue_(tb.Graph("held"))
+        tb.open_run(run.id, store).continue_run(tb.Graph("held"))
 
 
 def _dead_pid() -> int:

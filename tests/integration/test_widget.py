@@ -449,7 +449,7 @@ def test_labels_survive_the_store_and_a_continued_run(tmp_path: Path) -> None:
     with tb.SQLiteStore(tmp_path / "runs.db") as store:
         first = tb.start(labelled_graph(), store=store).wait()
         stored = store.load(first.id)["nodes"]
-        again = tb.resume(first.id, labelled_graph(), store=store).wait()
+        again = tb.continue_run(first.id, labelled_graph(), store=store).wait()
         nodes = again.snapshot()["nodes"]
     for snapshot in (stored, nodes):
         assert snapshot["plan"]["label"] == "Plan the research"

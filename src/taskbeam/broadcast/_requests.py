@@ -15,7 +15,8 @@ A transport may answer an entry itself (``own``): the Jupyter view answers
 ``resync`` (it may have to follow another run first) and ``runs`` (a page
 of the runs it knows); the Socket.IO server answers ``subscribe``,
 ``unsubscribe``, ``resync`` (per project) and the controls (a project's
-run, through the server's projects). Every other entry is answered by its
+run, through the server's projects: ``pause``, ``resume``, ``cancel`` and
+``continue``). Every other entry is answered by its
 handler, on the broadcaster thread, with the room's run. Transports rename
 nothing here: a transport whose wire names differ (Socket.IO says ``stop``
 and ``batch_update``) maps them at its own edge, in one mapping.
@@ -294,7 +295,7 @@ def _cancel_node(target: Target, fields: Fields) -> dict[str, Any]:
 
 def _continue(target: Target, fields: Fields) -> dict[str, Any]:
     """Continue the room's stored run; the room passes to the new live run."""
-    go = getattr(target.run, "continue_", None)
+    go = getattr(target.run, "continue_run", None)
     if go is None:
         raise BadRequest(f"run {target.room} is live: there is nothing to continue")
     try:
@@ -333,7 +334,6 @@ def _answer(target: Target, fields: Fields) -> dict[str, Any]:
     return {"type": "ok"}
 
 
-_LOCAL = frozenset({"broadcaster", "comm"})
 _SIO = frozenset({"socketio"})
 
 REQUESTS: dict[str, Request] = {
@@ -346,7 +346,7 @@ REQUESTS: dict[str, Request] = {
         Request("resume", _no_fields, _control("resume"), own=_SIO),
         Request("cancel", _no_fields, _control("cancel"), own=_SIO),
         Request("cancel_node", _node, _cancel_node),
-        Request("continue", _no_fields, _continue, transports=_LOCAL),
+        Request("continue", _no_fields, _continue, own=_SIO),
         Request("questions", _no_fields, _questions),
         Request("answer", _answer_fields, _answer),
         Request("runs", _runs, None, transports=frozenset({"comm"}), own=frozenset({"comm"})),

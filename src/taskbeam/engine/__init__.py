@@ -4,7 +4,7 @@ from taskbeam.engine._executor import Executor, LocalExecutor, RemoteResult
 from taskbeam.engine._persist import SavePolicy
 from taskbeam.engine._process import ProcessExecutor
 from taskbeam.engine._questions import NO_DEFAULT, Question, ask, ask_sync
-from taskbeam.engine._run import Run, resume, start
+from taskbeam.engine._run import Run, continue_run, resume, start
 from taskbeam.engine._state import ErrorInfo, RunState
 from taskbeam.engine._status import Event, RunStatus, Status
 
@@ -24,6 +24,7 @@ __all__ = [
     "Status",
     "ask",
     "ask_sync",
+    "continue_run",
     "resume",
     "start",
 ]

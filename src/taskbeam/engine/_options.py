@@ -1,6 +1,6 @@
 """RunOptions: the options of one run, validated once, in one frozen value.
 
-:func:`taskbeam.start` and :func:`taskbeam.resume` keep their keyword
+:func:`taskbeam.start` and :func:`taskbeam.continue_run` keep their keyword
 signatures (documented and typed there); each builds one
 :class:`RunOptions` and hands it down, so the run, its driver and the
 recorder read the same value. ``ExecutionService`` keeps its defaults as a
@@ -26,10 +26,10 @@ from taskbeam.engine._persist import SavePolicy
 if TYPE_CHECKING:
     from taskbeam.store._base import Store
 
-__all__ = ["RESUMABLE", "RunOptions", "checked"]
+__all__ = ["KEPT_ON_CONTINUE", "RunOptions", "checked"]
 
-#: Options stored with a run that apply again when it is resumed (unless overridden).
-RESUMABLE = ("max_concurrency", "limits", "on_error", "max_depth", "project")
+#: Options stored with a run that apply again when it is continued (unless overridden).
+KEPT_ON_CONTINUE = ("max_concurrency", "limits", "on_error", "max_depth", "project")
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ Lives on the run's thread. The state machine marks every node it changes
 (:func:`columns`) and hands them to the store's writer thread, which
 serializes results and commits,
 so the run never waits on the disk except twice: its creation is stored
-before the first node starts (so any run that started can be resumed), and
+before the first node starts (so any run that started can be continued), and
 its final save is confirmed before ``run.wait()`` returns.
 
 Save policy: a run someone watches (it has subscribers) saves within
@@ -20,7 +20,7 @@ times with backoff. If the database still refuses, the run is written to an
 emergency JSON backup, and the failure becomes the run's ``store_error``.
 
 What the recorder reads of its run is explicit: the run's identity and
-options, its state machine and graph, whether it was resumed and whether
+options, its state machine and graph, whether it continues a stored run and whether
 anyone watches it (given when it is made), and the loop and start time
 (set by the run as it starts: ``loop`` before the run's thread starts,
 ``t0`` when its first node may start). It writes through the store's

@@ -7,14 +7,17 @@ run's thread, its event loop and its :class:`~taskbeam.engine._state.RunState`
 runs on the run's loop (``Driver.call``) and returns plain data; a command
 (pause, cancel, ...) is applied there between two steps.
 
-:func:`start` and :func:`resume` build one
+:func:`start` and :func:`continue_run` build one
 :class:`~taskbeam.engine._options.RunOptions` from their keywords, make the
-run and start its thread.
+run and start its thread. :func:`resume` is the old name of
+:func:`continue_run`, deprecated (it goes in a later release); a live run's
+:meth:`Run.resume` un-pauses it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import warnings
 from collections.abc import Callable, Generator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +25,7 @@ from taskbeam.engine._capture import OUTPUT_LIMIT
 from taskbeam.engine._display import renderer
 from taskbeam.engine._driver import Driver, Subscriber
 from taskbeam.engine._executor import Executor, RemoteResult
-from taskbeam.engine._options import RESUMABLE, RunOptions
+from taskbeam.engine._options import KEPT_ON_CONTINUE, RunOptions
 from taskbeam.engine._persist import SavePolicy
 from taskbeam.engine._preview import DETAIL_CHARS, preview
 from taskbeam.engine._questions import Question
@@ -37,7 +40,7 @@ if TYPE_CHECKING:
 
     from taskbeam.store._base import Store
 
-__all__ = ["Run", "launch", "resume", "start"]
+__all__ = ["Run", "continue_run", "launch", "resume", "start"]
 
 
 def live_run(run_id: str) -> Run:
@@ -133,6 +136,8 @@ class Run:
         self._driver.command(self._driver.state.pause)
 
     def resume(self) -> None:
+        """Un-pause the run: new nodes start again (a stored run is continued with
+        :func:`continue_run`)."""
         self._driver.command(self._driver.state.resume)
 
     def cancel(self) -> None:
@@ -386,11 +391,11 @@ def start(
         Seeds the retry jitter, for reproducible runs.
     store : SQLiteStore, optional
         Persist the run there (see ``docs/persistence.md``); its creation is
-        stored before this returns, so it can be resumed after a crash.
+        stored before this returns, so it can be continued after a crash.
     save_policy : SavePolicy, optional
         How often changes are saved; default 0.5 s watched, 5 s unwatched.
     project : str, optional
-        A name to find the run's latest run by (``ExecutionService.resume``).
+        A name to find the run's latest run by (``ExecutionService.continue_run``).
     executor : Executor, optional
         Where sync tasks run: ``LocalExecutor()`` (default: threads of the
         run's own), ``ProcessExecutor(n)`` or ``DaskExecutor(client)`` (see
@@ -425,7 +430,7 @@ def launch(graph: Graph, options: RunOptions) -> Run:
     return Run(graph, options)._begin()
 
 
-def resume(
+def continue_run(
     run_id: str,
     graph: Graph,
     *,
@@ -453,11 +458,31 @@ def resume(
     store = store or SQLiteStore()
     saved = store.load_for_resume(run_id)
     if "run_id" in options:
-        raise TypeError("resume() got multiple values for keyword argument 'run_id'")
-    stored = {k: v for k, v in saved["options"].items() if k in RESUMABLE}
+        raise TypeError("continue_run() got multiple values for keyword argument 'run_id'")
+    stored = {k: v for k, v in saved["options"].items() if k in KEPT_ON_CONTINUE}
     opts = RunOptions(**{**stored, **options, "run_id": run_id, "store": store})
     restore = {nid: (fp, result) for nid, (_, fp, result) in saved["done"].items()}
     # Answers given before: a node that asks the same key again gets its answer at once.
     answers = {q["key"]: (q["answer"], q["by"]) for q in store.questions(run_id) if "answer" in q}
     run = Run(graph, opts, restore=restore, restore_tree=saved["structure"], answers=answers)
     return run._begin()
+
+
+def resume(
+    run_id: str,
+    graph: Graph,
+    *,
+    store: Store | None = None,
+    **options: Any,
+) -> Run:
+    """Deprecated: the old name of :func:`continue_run`, which it calls.
+
+    It goes in a later release. A live run is un-paused with
+    :meth:`Run.resume`; a stored run is continued with :func:`continue_run`.
+    """
+    warnings.warn(
+        "taskbeam.resume() is deprecated: use taskbeam.continue_run()",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return continue_run(run_id, graph, store=store, **options)

@@ -11,6 +11,7 @@ Calls that may block (starting a run, reading a run) go to a worker thread.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 from starlette.concurrency import run_in_threadpool
@@ -64,6 +65,7 @@ class Api:
             Route(f"{project}/execute", self.execute, methods=["POST"]),
             Route(f"{project}/pause", self.control, methods=["POST"], name="pause"),
             Route(f"{project}/resume", self.control, methods=["POST"], name="resume"),
+            Route(f"{project}/continue", self.control, methods=["POST"], name="continue"),
             Route(f"{project}/stop", self.control, methods=["POST"], name="stop"),
             Route(f"{project}/nodes", self.nodes, methods=["GET"]),
             Route(f"{project}/nodes/{{node_id:path}}", self.node, methods=["GET"]),
@@ -124,10 +126,15 @@ class Api:
     async def control(self, request: Request) -> Response:
         project_id = _project_id(request)
         command = request.url.path.rsplit("/", 1)[1]
-        run = await run_in_threadpool(self.projects.control, project_id, command)
-        if command == "resume":  # a continued run takes over the room of the stored one
-            await self.hub.attach(run)
-        return json_response(await run_in_threadpool(self.projects.describe, project_id), 202)
+        done = await run_in_threadpool(self.projects.control, project_id, command)
+        if done.continued:  # a continued run takes over the room of the stored one
+            await self.hub.attach(done.run)
+        response = json_response(await run_in_threadpool(self.projects.describe, project_id), 202)
+        if done.deprecated:  # resume on a stored run: the old meaning of continue
+            response.headers["Deprecation"] = "true"
+            successor = f"/api/projects/{quote(project_id, safe='')}/continue"
+            response.headers["Link"] = f'<{successor}>; rel="successor-version"'
+        return response
 
     async def nodes(self, request: Request) -> Response:
         project_id = _project_id(request)

@@ -330,6 +330,30 @@ def _control(summary: str, *errors: int) -> dict[str, Any]:
     return _operation(summary, "Accepted: the project now", "Project", 202, codes)
 
 
+def _resume() -> dict[str, Any]:
+    """``resume``: un-pause; its old meaning (continue a stored run) is deprecated."""
+    operation = _control("Resume a paused run: new nodes start again; 409 when not paused", 422)
+    operation["description"] = (
+        "Un-pauses the project's paused run. Deprecated meaning: on a stored run "
+        "(interrupted, failed or cancelled) it still continues the run, as "
+        "`POST /api/projects/{project_id}/continue` does, and the response carries "
+        '`Deprecation: true` and a `Link` to that route (`rel="successor-version"`); '
+        "this meaning goes in a later release."
+    )
+    operation["responses"]["202"]["headers"] = {
+        "Deprecation": {
+            "description": "`true` when the deprecated meaning was used (a stored run continued)",
+            "schema": {"type": "string", "enum": ["true"]},
+        },
+        "Link": {
+            "description": "with `Deprecation`: `</api/projects/{id}/continue>; "
+            'rel="successor-version"`',
+            "schema": {"type": "string"},
+        },
+    }
+    return operation
+
+
 OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {
@@ -397,9 +421,13 @@ OPENAPI: dict[str, Any] = {
         },
         "/api/projects/{project_id}/resume": {
             "parameters": [_PROJECT_ID],
+            "post": _resume(),
+        },
+        "/api/projects/{project_id}/continue": {
+            "parameters": [_PROJECT_ID],
             "post": _control(
-                "Resume a paused run, or continue an interrupted, failed or cancelled one "
-                "from the store (done nodes are not run again); 409 when running or done",
+                "Continue an interrupted, failed or cancelled run from the store "
+                "(done nodes are not run again); 409 when running, paused or done",
                 422,
             ),
         },

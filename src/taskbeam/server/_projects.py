@@ -43,7 +43,14 @@ from taskbeam.engine import Run
 from taskbeam.graph import Graph
 from taskbeam.server._limits import check_json
 from taskbeam.server._registry import BadParams, Registry
-from taskbeam.server._restore import Conflict, continue_project, latest_stored, stored_projects
+from taskbeam.server._restore import (
+    Conflict,
+    Controlled,
+    continue_project,
+    latest_stored,
+    resume_project,
+    stored_projects,
+)
 
 __all__ = ["Conflict", "Project", "Projects", "Released", "UnknownProject"]
 
@@ -214,19 +221,24 @@ class Projects:
             raise Conflict(f"project {project_id!r} has not been started: execute it first")
         return run
 
-    def control(self, project_id: str, command: str) -> Run | StoredRun:
-        """``pause``, ``resume`` or ``stop`` (cancel) the project's run; returns at once.
+    def control(self, project_id: str, command: str) -> Controlled:
+        """``pause``, ``resume``, ``continue`` or ``stop`` (cancel) the project's run;
+        returns at once.
 
-        ``resume`` also continues a stored run (see :func:`continue_project`).
+        ``resume`` un-pauses (on a stored run it still continues it, deprecated:
+        see :func:`resume_project`); ``continue`` continues a stored run (see
+        :func:`continue_project`).
         """
         if command == "resume":
-            return continue_project(self, project_id)
+            return resume_project(self, project_id)
+        if command == "continue":
+            return Controlled(continue_project(self, project_id), continued=True)
         run = self.started(project_id)
         try:
             {"pause": run.pause, "stop": run.cancel}[command]()
         except NotRunning as exc:
             raise Conflict(str(exc)) from None
-        return run
+        return Controlled(run)
 
     def ids(self) -> list[str]:
         """Every project: the server's in creation order, then the service's others."""

@@ -4,9 +4,12 @@ At start, the server's projects are those of its store (the graph's name and
 params of each project it created, and the projects of runs started from
 Python). A project with no run in memory is shown by its latest stored run,
 frozen (a :class:`~taskbeam.StoredRun`); one whose run was going when the
-server died is ``interrupted``, and ``POST /api/projects/{id}/resume``
+server died is ``interrupted``, and ``POST /api/projects/{id}/continue``
 continues it: the graph is built again from the registry with the stored
 params and the stored run goes on (done nodes are not run again).
+``POST /api/projects/{id}/resume`` un-pauses a paused run; on a stored run
+it still continues it, the old meaning, deprecated (it goes in a later
+release).
 
 Every function here may block (it reads the store), so handlers call them
 from a worker thread.
@@ -17,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from taskbeam._errors import NotRunning
@@ -29,12 +33,14 @@ from taskbeam.store._stored import check, page
 
 __all__ = [
     "Conflict",
+    "Controlled",
     "Table",
     "UnknownRun",
     "continue_project",
     "find_run",
     "latest_stored",
     "list_runs",
+    "resume_project",
     "stored_projects",
 ]
 
@@ -47,6 +53,17 @@ class UnknownRun(KeyError):
 
 class Conflict(RuntimeError):
     """The project is not in a state that allows the command."""
+
+
+@dataclass(frozen=True, slots=True)
+class Controlled:
+    """What a control did to a project: its run afterwards, whether that is a new
+    run continuing the stored one (it takes over the stored run's room), and
+    whether ``resume`` was used in its old, deprecated meaning of continuing."""
+
+    run: Run | StoredRun
+    continued: bool = False
+    deprecated: bool = False
 
 
 class _Own(Protocol):
@@ -142,23 +159,41 @@ def latest_stored(
         return None
 
 
-def continue_project(projects: Table, project_id: str) -> Run | StoredRun:
-    """``resume``: un-pause the project's paused run, or continue its stored run.
+def resume_project(projects: Table, project_id: str) -> Controlled:
+    """``resume``: un-pause the project's paused run.
 
-    Raises ``UnknownProject``; ``Conflict`` when the project is running or
+    On a run that has ended, or a stored one, ``resume`` keeps its old
+    meaning for now: it continues the run (as :func:`continue_project`) and
+    says so (``deprecated``); that meaning goes in a later release.
+    Raises ``UnknownProject``; ``Conflict`` when the run is not paused.
+    """
+    run = projects.started(project_id)
+    if isinstance(run, Run) and not finished(run):
+        if run.status is RunStatus.PAUSED:
+            run.resume()
+            return Controlled(run)
+        raise Conflict(f"project {project_id!r} is {run.status.value}: there is nothing to resume")
+    return Controlled(continue_project(projects, project_id), continued=True, deprecated=True)
+
+
+def continue_project(projects: Table, project_id: str) -> Run:
+    """``continue``: continue the project's stored run (interrupted, failed or cancelled).
+
+    The graph is built again from the registry with the project's params;
+    done nodes whose task is unchanged are not run again. Raises
+    ``UnknownProject``; ``Conflict`` when the project is running, paused or
     done, was never started, or its graph is not registered any more.
     """
     run = projects.started(project_id)
     status = run.status
     if isinstance(run, Run) and not finished(run):
         if status is RunStatus.PAUSED:
-            run.resume()
-            return run
-        raise Conflict(f"project {project_id!r} is {status.value}: there is nothing to resume")
+            raise Conflict(f"project {project_id!r} is paused: resume it; nothing to continue")
+        raise Conflict(f"project {project_id!r} is {status.value}: there is nothing to continue")
     if status in _GOING:
         raise Conflict(
             f"project {project_id!r} is {status.value} in another process: "
-            "it cannot be resumed here"
+            "it cannot be continued here"
         )
     if status is RunStatus.DONE:
         raise Conflict(f"project {project_id!r} is done: execute it to run it again")
@@ -170,11 +205,11 @@ def continue_project(projects: Table, project_id: str) -> Run | StoredRun:
     else:
         raise Conflict(
             f"project {project_id!r} was not started from a registered graph: "
-            "continue its run from Python (tb.open_run(run_id, store, graph=g).continue_())"
+            "continue its run from Python (tb.open_run(run_id, store, graph=g).continue_run())"
         )
     with projects._lock:
         try:
-            return projects.service.resume(project_id, graph)
+            return projects.service.continue_run(project_id, graph)
         except (RuntimeError, NotRunning) as exc:  # started meanwhile, or the service is shut
             raise Conflict(str(exc)) from None
         except KeyError as exc:

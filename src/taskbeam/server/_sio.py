@@ -53,6 +53,7 @@ from taskbeam.server._restore import find_run
 
 __all__ = [
     "CONTROL",
+    "DEPRECATED_RESUME",
     "EVENTS",
     "MAX_ID_CHARS",
     "OWN",
@@ -67,9 +68,14 @@ log = logging.getLogger("taskbeam.server")
 # The requests of the table that Socket.IO offers, by their Socket.IO names.
 EVENTS = tuple(SOCKETIO_NAMES.get(kind, kind) for kind in offered("socketio"))
 _TYPE_OF = {event: kind for kind, event in SOCKETIO_NAMES.items()}
-_CONTROLS = frozenset({"pause", "resume", "cancel"})  # a project's run, through its project
+# A project's run, through its project: resume un-pauses, continue continues a stored run.
+_CONTROLS = frozenset({"pause", "resume", "cancel", "continue"})
 # The entries Socket.IO answers itself (a test checks them against the table).
 OWN = frozenset({"subscribe", "unsubscribe", "resync", *_CONTROLS})
+
+
+# The ack of ``resume`` used on a stored run, which it still continues (for now).
+DEPRECATED_RESUME = "use continue: resume on a stored run continues it only until a later release"
 
 
 def valid_token(auth: Any, token: str) -> bool:
@@ -162,10 +168,12 @@ def attach_handlers(
         if kind == "unsubscribe":
             client.replace(project_id, None)
             return {"type": "ok"}
-        if kind in _CONTROLS:  # the project's vocabulary, as in REST: pause, resume, stop
-            run = await run_in_threadpool(projects.control, project_id, event)
-            if kind == "resume":  # a continued run takes over the room of the stored one
-                await hub.attach(run)
+        if kind in _CONTROLS:  # the project's vocabulary, as in REST: pause, resume, continue, stop
+            done = await run_in_threadpool(projects.control, project_id, event)
+            if done.continued:  # a continued run takes over the room of the stored one
+                await hub.attach(done.run)
+            if done.deprecated:  # resume on a stored run: the old meaning of continue
+                return {"type": "ok", "deprecated": DEPRECATED_RESUME}
             return {"type": "ok"}
         if "project_id" not in data:
             run = await run_in_threadpool(find_run, projects, project_id)

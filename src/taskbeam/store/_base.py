@@ -100,7 +100,7 @@ class Store(Protocol):
         structure: Sequence[Any] | str,
         keep: Iterable[str] | None = None,
     ) -> concurrent.futures.Future[Saved]:
-        """Record a new or resumed run and its graph, before any node starts."""
+        """Record a new or continued run and its graph, before any node starts."""
         ...
 
     def save(

@@ -17,7 +17,7 @@ Reading a run back (``store.runs()``, ``store.load()``) turns a stored
   process with that pid started at another time (a reused pid).
 
 The stored status itself is never rewritten: continuing the run (see
-:func:`taskbeam.resume`) replaces it.
+:func:`taskbeam.continue_run`) replaces it.
 
 Threading: :func:`touch` and :func:`renew` run on the store's writer thread
 (inside its transactions); :func:`judge` on any thread, on a read connection.
