@@ -59,6 +59,10 @@ def test_a_released_run_is_freed_and_its_room_and_subscribers_detached() -> None
                 run = weakref.ref(service.get(first))
                 second = start(api, "tiny", n=1)
                 wait_status(api, second, {"done"})
+                # A run counts as finished for release once its thread has ended,
+                # a moment after its status reads done.
+                for project in (first, second):
+                    service.get(project).wait(30)
                 start(api, "tiny", n=1)  # releases ``first`` (and then ``second``)
                 hub = server.app.hub
                 await client.until(lambda: not any(c.subs for c in list(hub.clients.values())))
@@ -70,7 +74,7 @@ def test_a_released_run_is_freed_and_its_room_and_subscribers_detached() -> None
                     gc.collect()
                     return run() is None
 
-                wait_until(freed, timeout=10)
+                wait_until(freed, timeout=30)
             finally:
                 await client.close()
 
@@ -108,6 +112,6 @@ def test_memory_stays_flat_over_many_finished_projects() -> None:
             gc.collect()
             return sum(isinstance(o, Run) for o in gc.get_objects())
 
-        wait_until(lambda: alive() <= 3, timeout=10)  # the 2 kept (and one on its way out)
+        wait_until(lambda: alive() <= 3, timeout=30)  # the 2 kept (and one on its way out)
         # kept for ever, 6 such projects held about 9 MB more
         assert grown < 3, f"{grown:.1f} MB after 6 more finished 1,000-node projects"
