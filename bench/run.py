@@ -3,8 +3,8 @@
     python bench/run.py            # full run: N = 1,000 / 10,000 / 100,000
     python bench/run.py --quick    # smoke test: N = 1,000 / 10,000, fewer repeats
 
-The live view's benchmark (``widget.py``) needs the built front end and
-``/usr/bin/chromium`` (``make bench`` provides both).
+The live view's benchmarks (``widget.py``, ``question_clicks.py``) need the
+built front end and ``/usr/bin/chromium`` (``make bench`` provides both).
 
 Raw samples go to ``bench/_out/results.json`` (not committed).
 """
@@ -19,6 +19,7 @@ from pathlib import Path
 import broadcast
 import engine
 import persist
+import question_clicks
 import questions
 import scale
 import server
@@ -44,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     served = server.run_benchmark(quick=args.quick)
     scaled = scale.run_benchmark(quick=args.quick)
     asked = questions.run_benchmark(quick=args.quick)
+    clicked = question_clicks.run_benchmark(quick=args.quick)
     report = "\n".join(
         [
             engine.render(results),
@@ -53,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
             server.render(served),
             scale.render(scaled),
             questions.render(asked),
+            question_clicks.render(clicked),
         ]
     )
     args.output.write_text(report, encoding="utf-8")
@@ -66,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         "server": server.to_json(served),
         "scale": scale.to_json(scaled),
         "questions": questions.to_json(asked),
+        "question_clicks": question_clicks.to_json(clicked),
     }
     raw.write_text(json.dumps(data, indent=1), encoding="utf-8")
     print(report)
