@@ -171,7 +171,7 @@ def run_benchmark(quick: bool = False) -> ScaleResults:
     res.task_ms = _serial(20, loops) / 20 * 1e3
     with (
         LocalCluster(
-            n_workers=WORKERS, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=WORKERS, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster,
         Client(cluster) as client,
         tb.ProcessExecutor(WORKERS) as processes,

@@ -71,7 +71,7 @@ def test_run_on_a_dask_cluster(project: Path) -> None:
     from distributed import LocalCluster
 
     with LocalCluster(
-        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0"
     ) as cluster:
         proc = taskbeam("run", "graphs:good", "--dask", cluster.scheduler_address, cwd=project)
     assert proc.returncode == 0, proc.stderr
