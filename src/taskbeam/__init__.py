@@ -44,8 +44,11 @@ from taskbeam.engine import (
     _display,
     ask,
     ask_sync,
+    metric,
+    progress,
     resume,
     start,
+    usage,
 )
 from taskbeam.graph import Expansion, Graph, Task, expand
 from taskbeam.store import (
@@ -107,10 +110,13 @@ __all__ = [
     "ask",
     "ask_sync",
     "expand",
+    "metric",
     "open_run",
+    "progress",
     "resume",
     "serve",
     "start",
+    "usage",
 ]
 
 

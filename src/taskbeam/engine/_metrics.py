@@ -1,0 +1,413 @@
+"""Progress and metrics inside a task: ``tb.progress``, ``tb.metric``, ``tb.usage``.
+
+The task's side
+---------------
+A call finds its node through the context variable that names the node
+whose task runs (see :mod:`._capture`), writes the new numbers into the
+node's :class:`Meter` and, the first time since the run's loop last looked,
+puts the meter on the run's list of changed meters (see
+:class:`taskbeam.engine._meters.Meters`). That is all it does: no lock, no
+event, no crossing of threads while nobody watches the run, so a call costs
+a few hundred nanoseconds. A meter has one writer, its node's task; the
+loop only reads what the task wrote.
+
+The pure part
+-------------
+:func:`check_name`, :func:`check_value` and :func:`fold` (one metric's
+aggregation) and :func:`rollup` (every node's rolled-up values and the
+run's totals from the nodes' own values, computed from scratch: what the
+loop computes incrementally, and what a test compares it with).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from taskbeam.engine._capture import current_output
+from taskbeam.engine._node import Node
+from taskbeam.engine._questions import current_asker
+
+__all__ = [
+    "AGGS",
+    "NAME_CHARS",
+    "NOTE_CHARS",
+    "Meter",
+    "check_name",
+    "check_value",
+    "fold",
+    "metric",
+    "plain",
+    "progress",
+    "rollup",
+    "usage",
+]
+
+AGGS = ("sum", "max", "last")
+NAME_CHARS = 100  # longest metric name
+UNIT_CHARS = 20
+NOTE_CHARS = 200  # longest progress note kept
+MAX_METRICS = 1000  # most distinct metric names in one run
+BIG = sys.float_info.max  # a sum that overflows stays here instead of becoming inf
+
+
+def check_name(name: Any) -> str:
+    """``name`` if it is a usable metric name, else a clear error."""
+    if not isinstance(name, str):
+        raise TypeError(f"a metric name is a str, not {type(name).__name__}")
+    if not name or len(name) > NAME_CHARS:
+        raise ValueError(f"a metric name has 1 to {NAME_CHARS} characters, not {len(name)}")
+    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in name):
+        raise ValueError(f"metric name {name!r} has control characters")
+    return name
+
+
+def check_value(name: str, value: Any) -> float:
+    """``value`` as a finite float, else a clear error (booleans are not numbers here)."""
+    if type(value) is float or type(value) is int:
+        number = float(value)
+    elif isinstance(value, bool) or not hasattr(value, "__float__") or isinstance(value, str):
+        raise TypeError(f"metric {name!r} takes a number, not {type(value).__name__}")
+    else:
+        try:
+            number = float(value)  # numpy scalars, Decimal, Fraction
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise TypeError(f"metric {name!r} takes a number: {exc}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"metric {name!r} takes a finite number, not {number!r}")
+    return number
+
+
+def fold(agg: str, current: float | None, value: float) -> float:
+    """One metric's value after ``value`` is reported (``current``: before; None: none yet)."""
+    if current is None:
+        return value
+    if agg == "sum":
+        total = current + value
+        return total if -BIG <= total <= BIG else math.copysign(BIG, total)
+    if agg == "max":
+        return value if value > current else current
+    return value  # last
+
+
+def plain(value: float) -> float | int:
+    """A value as JSON shows it best: whole numbers as ints, others to 12 digits
+    (sums of decimals read 0.3, not 0.30000000000000004)."""
+    if value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return float(f"{value:.12g}")
+
+
+def rollup(
+    nodes: Mapping[str, tuple[str | None, Mapping[str, tuple[float, float]]]],
+    aggs: Mapping[str, str],
+) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+    """Rolled-up values of every node, and the run's totals, from scratch.
+
+    ``nodes`` maps each node id to ``(parent id or None, {name: (value,
+    stamp)})``, its own values (``stamp``: when the value was reported,
+    which decides ``last``). A node's rolled-up value of a metric aggregates
+    its own value and those of every node below it (``sum``: their sum,
+    ``max``: their largest, ``last``: the one reported last); the run's
+    total aggregates every node. Pure; O(nodes x depth).
+    """
+    totals: dict[str, dict[str, tuple[float, float]]] = {}
+    run: dict[str, tuple[float, float]] = {}
+    for node_id, (_, own) in nodes.items():
+        for name, (value, stamp) in own.items():
+            agg = aggs[name]
+            targets: list[dict[str, tuple[float, float]]] = [run]
+            current: str | None = node_id
+            seen = 0
+            while current is not None and seen <= len(nodes):
+                targets.append(totals.setdefault(current, {}))
+                entry = nodes.get(current)
+                current = None if entry is None else entry[0]
+                seen += 1
+            for target in targets:
+                target[name] = _merged(agg, target.get(name), value, stamp)
+    out = {n: {k: v for k, (v, _) in t.items()} for n, t in totals.items()}
+    return out, {k: v for k, (v, _) in run.items()}
+
+
+def _merged(
+    agg: str, current: tuple[float, float] | None, value: float, stamp: float
+) -> tuple[float, float]:
+    if current is None:
+        return value, stamp
+    if agg == "last":
+        return (value, stamp) if stamp >= current[1] else current
+    return fold(agg, current[0], value), max(stamp, current[1])
+
+
+class Meter:
+    """Progress and metrics of one node.
+
+    Written by the node's task (``done``, ``total``, ``note``, ``own``,
+    ``stamps``); read, and rolled up, by the run's loop (``applied``: the own
+    values it has rolled up so far; ``totals``: this node's rolled-up values,
+    its own and its children's). ``queued`` is true while the meter is on
+    the run's list of changed meters.
+    """
+
+    __slots__ = (
+        "applied",
+        "done",
+        "meters",
+        "node",
+        "note",
+        "own",
+        "queued",
+        "stamps",
+        "total",
+        "totals",
+        "tstamps",
+    )
+
+    def __init__(self, node: Node, meters: Any) -> None:
+        self.node = node
+        self.meters = meters
+        self.done: float | None = None
+        self.total: float | None = None
+        self.note: str | None = None
+        self.own: dict[str, float] = {}
+        self.stamps: dict[str, float] = {}  # when each "last" metric was reported
+        self.applied: dict[str, float] = {}
+        self.totals: dict[str, float] = {}
+        self.tstamps: dict[str, float] = {}
+        self.queued = False
+        Meter.made += 1
+
+    made = 0  # meters made in this process; 0: nothing to store
+
+    def fields(self, out: dict[str, Any]) -> None:
+        """Add this node's ``progress`` and ``metrics`` to its summary ``out``."""
+        if self.done is not None:
+            progress: dict[str, Any] = {"done": plain(self.done)}
+            if self.total is not None:
+                progress["total"] = plain(self.total)
+            if self.note is not None:
+                progress["note"] = self.note
+            out["progress"] = progress
+        if self.totals:
+            out["metrics"] = {k: plain(v) for k, v in self.totals.items()}
+
+
+_make_lock = threading.Lock()
+
+
+def _meter(node: Any, what: str) -> Meter | None:
+    """The meter of the node whose task calls ``what`` (made at its first call).
+
+    ``None`` in a worker process or on a Dask worker (the call is ignored
+    there); a clear error outside any task.
+    """
+    if type(node) is not Node:
+        if node is not None:
+            return None  # a task away from its node (another process): not reported
+        raise RuntimeError(f"tb.{what}() works only inside a task of a running run")
+    meter = node.meter
+    if meter is not None:
+        return meter
+    asker = current_asker.get()
+    meters = getattr(asker, "meters", None)
+    if meters is None:
+        raise RuntimeError(
+            f"tb.{what}() works inside a task or a sync aggregator, not an async aggregator"
+        )
+    return meters.meter(node)
+
+
+def progress(done: float, total: float | None = None, note: str | None = None) -> None:
+    """Report the progress of the current task: ``done`` of ``total`` (``note``: what it does).
+
+    Shown on the node (a bar, or a ring without ``total``) and in its
+    details, as the node summary's ``progress``. Cheap: call it as often as
+    you like, the view gets at most a few updates a second. Works in sync
+    and async tasks; a task in a worker process or on Dask is not reported.
+
+    Raises
+    ------
+    RuntimeError
+        Outside a task of a running run.
+    TypeError, ValueError
+        ``done`` or ``total`` is not a finite number, ``note`` not a str.
+    """
+    meter = _meter(current_output.get(), "progress")
+    if meter is None:
+        return
+    if type(done) is not int and type(done) is not float:
+        done = check_value("progress", done)
+    elif done != done or done in (math.inf, -math.inf):
+        raise ValueError(f"progress takes a finite number, not {done!r}")
+    if total is not None:
+        if type(total) is not int and type(total) is not float:
+            total = check_value("progress total", total)
+        elif not math.isfinite(total):
+            raise ValueError(f"progress total takes a finite number, not {total!r}")
+    if note is not None:
+        if not isinstance(note, str):
+            raise TypeError(f"a progress note is a str, not {type(note).__name__}")
+        if len(note) > NOTE_CHARS:
+            note = note[: NOTE_CHARS - 1] + "…"
+    meter.done = float(done)
+    meter.total = None if total is None else float(total)
+    meter.note = note
+    if not meter.queued:
+        meter.meters.changed(meter)
+
+
+def metric(name: str, value: float, *, unit: str | None = None, agg: str = "sum") -> None:
+    """Report a number of the current task, rolled up to its parents and to the run.
+
+    Parameters
+    ----------
+    name : str
+        1 to 100 characters, no control characters.
+    value : number
+        Finite (NaN and infinities are refused). ``sum`` adds it to what the
+        node reported before (a sum that overflows stays at the largest
+        float), ``max`` keeps the largest, ``last`` the latest.
+    unit : str, optional
+        Shown with the value (e.g. ``"USD"``, ``"tokens"``); up to 20 characters.
+    agg : {"sum", "max", "last"}
+        How values combine, within a node (over calls and attempts), into
+        every expanded parent and into the run. One name has one ``agg``
+        in a run: the first call decides, another raises ``ValueError``.
+    """
+    meter = _meter(current_output.get(), "metric")
+    if meter is None:
+        return
+    meters = meter.meters
+    kind = meters.kinds.get(name) if type(name) is str else None
+    if kind is None or kind[0] != agg or (unit is not None and kind[1] != unit):
+        kind = meters.kind(check_name(name), agg, unit)
+    if type(value) is not float and type(value) is not int:
+        value = check_value(name, value)
+    elif value != value or value in (math.inf, -math.inf):
+        raise ValueError(f"metric {name!r} takes a finite number, not {value!r}")
+    own = meter.own
+    agg = kind[0]
+    if agg == "sum":
+        own[name] = fold("sum", own.get(name), float(value))
+    elif agg == "max":
+        current = own.get(name)
+        if current is None or value > current:
+            own[name] = float(value)
+    else:
+        own[name] = float(value)
+        meter.stamps[name] = time.time()
+    if not meter.queued:
+        meters.changed(meter)
+
+
+def usage(
+    tokens_in: float | None = None,
+    tokens_out: float | None = None,
+    cost: float | None = None,
+    **others: float,
+) -> None:
+    """Shorthand for the usual ``tb.metric`` calls of a model call (each a ``sum``).
+
+    ``tb.usage(tokens_in=120, tokens_out=40, cost=0.0021)`` adds to the
+    metrics ``tokens_in`` and ``tokens_out`` (unit ``tokens``) and ``cost``;
+    other keywords are metrics of that name.
+    """
+    if tokens_in is not None:
+        metric("tokens_in", tokens_in, unit="tokens")
+    if tokens_out is not None:
+        metric("tokens_out", tokens_out, unit="tokens")
+    if cost is not None:
+        metric("cost", cost)
+    for name, value in others.items():
+        metric(name, value)
+
+
+_tqdm_patched = False
+
+
+def install_tqdm() -> None:
+    """Feed ``tb.progress`` from tqdm bars inside tasks, if tqdm is imported (once).
+
+    ``tqdm.std.tqdm.update`` and ``close`` (which every tqdm bar, ``tqdm.auto``
+    and ``tqdm.notebook`` included, goes through) report the bar's count,
+    total and description as the progress of the node whose task runs the
+    bar; outside a task they do only what they always did.
+    """
+    global _tqdm_patched
+    if _tqdm_patched:
+        return
+    std = sys.modules.get("tqdm.std")
+    if std is None:
+        return
+    with _make_lock:
+        if _tqdm_patched:
+            return
+        _tqdm_patched = True
+        cls = std.tqdm
+        update, close = cls.update, cls.close
+
+        def patched_update(self: Any, n: float | None = 1) -> Any:
+            out = update(self, n)
+            _from_tqdm(self)
+            return out
+
+        def patched_close(self: Any) -> Any:
+            _from_tqdm(self)
+            return close(self)
+
+        patched_update.__wrapped__ = update  # type: ignore[attr-defined]
+        patched_close.__wrapped__ = close  # type: ignore[attr-defined]
+        cls.update = patched_update
+        cls.close = patched_close
+
+
+def _from_tqdm(bar: Any) -> None:
+    if type(current_output.get()) is not Node:
+        return
+    try:
+        desc = getattr(bar, "desc", None) or None
+        total = getattr(bar, "total", None)
+        progress(bar.n, total if total else None, desc if isinstance(desc, str) else None)
+    except Exception:  # a progress bar never breaks the loop it counts
+        return
+
+
+def check_budgets(budgets: Any, where: str) -> dict[str, float] | None:
+    """``budgets`` as ``{metric name: limit}``, or a clear error."""
+    if budgets is None:
+        return None
+    if not isinstance(budgets, Mapping):
+        raise TypeError(f"{where} budgets must be a mapping of metric name to limit")
+    out: dict[str, float] = {}
+    for name, limit in budgets.items():
+        check_name(name)
+        number = check_value(name, limit)
+        if number < 0:
+            raise ValueError(f"{where} budget of {name!r} must be >= 0, not {limit!r}")
+        out[name] = number
+    return out or None
+
+
+def rows(
+    meters: Iterable[Meter], units: Mapping[str, str | None], aggs: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """Table rows ``{node, name, value, own, unit, agg}`` of ``meters``, in their order."""
+    out = []
+    for meter in meters:
+        for name, value in meter.totals.items():
+            out.append(
+                {
+                    "node": meter.node.id,
+                    "name": name,
+                    "value": plain(value),
+                    "own": plain(meter.applied.get(name, 0.0)) if name in meter.applied else None,
+                    "unit": units.get(name),
+                    "agg": aggs.get(name, "sum"),
+                }
+            )
+    return out
