@@ -68,8 +68,13 @@ def check_name(name: Any) -> str:
 
 def check_value(name: str, value: Any) -> float:
     """``value`` as a finite float, else a clear error (booleans are not numbers here)."""
-    if type(value) is float or type(value) is int:
-        number = float(value)
+    if type(value) is float:
+        number = value
+    elif type(value) is int:
+        try:
+            number = float(value)
+        except OverflowError:
+            raise ValueError(f"metric {name!r} takes a number up to 1.8e308") from None
     elif isinstance(value, bool) or not hasattr(value, "__float__") or isinstance(value, str):
         raise TypeError(f"metric {name!r} takes a number, not {type(value).__name__}")
     else:
@@ -240,12 +245,12 @@ def progress(done: float, total: float | None = None, note: str | None = None) -
     meter = _meter(current_output.get(), "progress")
     if meter is None:
         return
-    if type(done) is not int and type(done) is not float:
+    if type(done) is not float:
         done = check_value("progress", done)
     elif done != done or done in (math.inf, -math.inf):
         raise ValueError(f"progress takes a finite number, not {done!r}")
     if total is not None:
-        if type(total) is not int and type(total) is not float:
+        if type(total) is not float:
             total = check_value("progress total", total)
         elif not math.isfinite(total):
             raise ValueError(f"progress total takes a finite number, not {total!r}")
@@ -286,7 +291,7 @@ def metric(name: str, value: float, *, unit: str | None = None, agg: str = "sum"
     kind = meters.kinds.get(name) if type(name) is str else None
     if kind is None or kind[0] != agg or (unit is not None and kind[1] != unit):
         kind = meters.kind(check_name(name), agg, unit)
-    if type(value) is not float and type(value) is not int:
+    if type(value) is not float:
         value = check_value(name, value)
     elif value != value or value in (math.inf, -math.inf):
         raise ValueError(f"metric {name!r} takes a finite number, not {value!r}")
