@@ -256,6 +256,13 @@ class Meters:
                 self.pending.append(meter)
         self.settle()
 
+    def seed_under(self, parent: Node, children: list[Node]) -> None:
+        """:meth:`seed` for an expansion: ``children`` and the nodes restored below them."""
+        prefix = parent.id + "/"
+        nodes = self.state.nodes
+        below = [nodes[i] for i in list(self.seeds) if i.startswith(prefix) and i in nodes]
+        self.seed(below)
+
     def stored(self, node: Node) -> dict[str, list[Any]] | None:
         """What the store keeps of ``node``: its own values, ``{name: [value, agg, unit, stamp]}``."""
         meter = node.meter

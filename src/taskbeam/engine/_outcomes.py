@@ -161,8 +161,8 @@ class Outcomes:
             return
         children = st.expand(node, expansion.graph, expansion.aggregate, now)
         meters = self.meters
-        if meters.seeds:
-            meters.seed(children)
+        if meters.seeds:  # children (and restored grandchildren) get their stored metrics
+            meters.seed_under(node, children)
         if expansion.budgets:
             meters.add_budgets(node, expansion.budgets)
 
