@@ -119,7 +119,6 @@ export class Toolbar {
     this.rate = h("span", "tb-stat tb-rate", "");
     this.rate.title = "Nodes finished per second (over the last 10 s while the run goes on)";
     this.metrics = h("span", "tb-stat tb-run-metrics", "");
-    this.metrics.title = "The run's metrics, rolled up over every node (with its budgets)";
     const stats = h("div", "tb-group tb-stats");
     stats.append(this.elapsed, this.rate, this.metrics);
     this.stats = stats;
@@ -197,6 +196,7 @@ export class Toolbar {
 
     const metered = runMetricsText(run);
     setText(this.metrics, metered);
+    this.metrics.title = metered ? `${metered}: the run's metrics, rolled up over every node` : "";
     this.metrics.hidden = !metered;
     this.metrics.classList.toggle("tb-over-budget", overBudget(run));
 
