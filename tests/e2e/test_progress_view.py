@@ -47,6 +47,7 @@ run = tb.start(g, budgets={"cost": 5.0})
 run""",
 ]
 
+
 @pytest.mark.timeout(150)
 def test_a_progress_bar_moves_on_a_running_node(
     lab: Any, open_notebook: Any, artifacts: Path

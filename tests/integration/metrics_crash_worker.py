@@ -50,9 +50,7 @@ def main() -> None:
     store = tb.SQLiteStore(db)
     policy = tb.SavePolicy(watched=0.02, unwatched=0.02)
     if mode == "start":
-        run = tb.start(
-            build(), store=store, run_id=run_id, max_concurrency=1, save_policy=policy
-        )
+        run = tb.start(build(), store=store, run_id=run_id, max_concurrency=1, save_policy=policy)
     else:
         run = tb.resume(run_id, build(), store=store, save_policy=policy)
     run.wait()

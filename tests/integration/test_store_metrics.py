@@ -13,7 +13,6 @@ from typing import Any
 
 import taskbeam as tb
 
-
 WORKER = Path(__file__).with_name("metrics_crash_worker.py")
 
 

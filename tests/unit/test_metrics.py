@@ -12,7 +12,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from taskbeam.engine._meters import Meters
-from taskbeam.engine._metrics import Meter, check_budgets, check_name, check_value, fold, plain, rollup
+from taskbeam.engine._metrics import (
+    Meter,
+    check_budgets,
+    check_name,
+    check_value,
+    fold,
+    plain,
+    rollup,
+)
 
 BIG = sys.float_info.max
 

@@ -89,7 +89,7 @@ class Meters:
 
     def meter(self, node: Node) -> Meter:
         with self._lock:
-            meter = node.meter
+            meter: Meter | None = node.meter
             if meter is None:
                 meter = node.meter = Meter(node, self)
         return meter
@@ -264,7 +264,7 @@ class Meters:
         self.seed(below)
 
     def stored(self, node: Node) -> dict[str, list[Any]] | None:
-        """What the store keeps of ``node``: its own values, ``{name: [value, agg, unit, stamp]}``."""
+        """The own values of ``node`` as stored: ``{name: [value, agg, unit, stamp]}``."""
         meter = node.meter
         if meter is None or not meter.own:
             return None

@@ -215,7 +215,7 @@ def _meter(node: Any, what: str) -> Meter | None:
         if node is not None:
             return None  # a task away from its node (another process): not reported
         raise RuntimeError(f"tb.{what}() works only inside a task of a running run")
-    meter = node.meter
+    meter: Meter | None = node.meter
     if meter is not None:
         return meter
     asker = current_asker.get()
@@ -224,7 +224,8 @@ def _meter(node: Any, what: str) -> Meter | None:
         raise RuntimeError(
             f"tb.{what}() works inside a task or a sync aggregator, not an async aggregator"
         )
-    return meters.meter(node)
+    made: Meter = meters.meter(node)
+    return made
 
 
 def progress(done: float, total: float | None = None, note: str | None = None) -> None:

@@ -15,6 +15,7 @@ run and start its thread.
 from __future__ import annotations
 
 import asyncio
+import importlib
 from collections.abc import Callable, Generator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -297,9 +298,11 @@ class Run:
         if not as_frame:
             return table
         try:
-            import pandas as pd
+            pd = importlib.import_module("pandas")
         except ImportError:
-            raise ImportError("run.metrics(as_frame=True) needs pandas: pip install pandas") from None
+            raise ImportError(
+                "run.metrics(as_frame=True) needs pandas: pip install pandas"
+            ) from None
         columns = ["node", "name", "value", "own", "unit", "agg"]
         return pd.DataFrame(table, columns=columns)
 
