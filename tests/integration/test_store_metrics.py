@@ -87,3 +87,30 @@ def test_rollups_survive_a_crash(tmp_path: Path) -> None:
     assert nodes["top/m0"] == {"cost": 4, "tokens_in": 40, "peak": 3}
     assert nodes["top/m1/l3"]["cost"] == 2
     assert nodes["top/m0/l0"] == {"cost": 1, "tokens_in": 10, "peak": 0}  # not run again
+
+
+def test_a_stored_run_shows_its_rollups(tmp_path: Path) -> None:
+    store = tb.SQLiteStore(tmp_path / "runs.db")
+
+    def leaf(i: int) -> None:
+        tb.usage(cost=0.25, tokens_out=i)
+        tb.metric("peak", i, agg="max")
+
+    def plan() -> tb.Expansion:
+        sub = tb.Graph("sub")
+        for i in range(3):
+            sub.add(f"l{i}", leaf, kwargs={"i": i + 1})
+        return tb.expand(sub)
+
+    g = tb.Graph("shown")
+    g.add("plan", plan)
+    run = tb.start(g, store=store).wait()
+    live = run.snapshot()
+    stored = store.load(run.id)
+    assert stored["run"]["metrics"] == live["run"]["metrics"] == {
+        "cost": 0.75, "tokens_out": 6, "peak": 3
+    }  # fmt: skip
+    assert stored["run"]["units"] == {"tokens_out": "tokens"}
+    for node_id in ("plan", "plan/l0", "plan/l2"):
+        assert stored["nodes"][node_id]["metrics"] == live["nodes"][node_id]["metrics"]
+    assert tb.open_run(run.id, store).snapshot()["run"]["metrics"]["cost"] == 0.75

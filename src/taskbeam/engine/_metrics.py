@@ -13,10 +13,11 @@ loop only reads what the task wrote.
 
 The pure part
 -------------
-:func:`check_name`, :func:`check_value` and :func:`fold` (one metric's
-aggregation) and :func:`rollup` (every node's rolled-up values and the
-run's totals from the nodes' own values, computed from scratch: what the
-loop computes incrementally, and what a test compares it with).
+:func:`check_name` and :func:`check_value` here; :func:`fold` (one
+metric's aggregation) and :func:`rollup` (every node's rolled-up values
+and the run's totals from the nodes' own values, computed from scratch:
+what the loop computes incrementally, what a stored run shows, and what a
+test compares the loop with) in :mod:`taskbeam.store._rollup`.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ from typing import Any
 from taskbeam.engine._capture import current_output
 from taskbeam.engine._node import Node
 from taskbeam.engine._questions import current_asker
+from taskbeam.store._rollup import BIG as BIG
+from taskbeam.store._rollup import fold as fold
+from taskbeam.store._rollup import plain as plain
+from taskbeam.store._rollup import rollup as rollup
 
 __all__ = [
     "AGGS",
@@ -52,7 +57,6 @@ NAME_CHARS = 100  # longest metric name
 UNIT_CHARS = 20
 NOTE_CHARS = 200  # longest progress note kept
 MAX_METRICS = 1000  # most distinct metric names in one run
-BIG = sys.float_info.max  # a sum that overflows stays here instead of becoming inf
 
 
 def check_name(name: Any) -> str:
@@ -85,68 +89,6 @@ def check_value(name: str, value: Any) -> float:
     if not math.isfinite(number):
         raise ValueError(f"metric {name!r} takes a finite number, not {number!r}")
     return number
-
-
-def fold(agg: str, current: float | None, value: float) -> float:
-    """One metric's value after ``value`` is reported (``current``: before; None: none yet)."""
-    if current is None:
-        return value
-    if agg == "sum":
-        total = current + value
-        return total if -BIG <= total <= BIG else math.copysign(BIG, total)
-    if agg == "max":
-        return value if value > current else current
-    return value  # last
-
-
-def plain(value: float) -> float | int:
-    """A value as JSON shows it best: whole numbers as ints, others to 12 digits
-    (sums of decimals read 0.3, not 0.30000000000000004)."""
-    if value.is_integer() and abs(value) < 2**53:
-        return int(value)
-    return float(f"{value:.12g}")
-
-
-def rollup(
-    nodes: Mapping[str, tuple[str | None, Mapping[str, tuple[float, float]]]],
-    aggs: Mapping[str, str],
-) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
-    """Rolled-up values of every node, and the run's totals, from scratch.
-
-    ``nodes`` maps each node id to ``(parent id or None, {name: (value,
-    stamp)})``, its own values (``stamp``: when the value was reported,
-    which decides ``last``). A node's rolled-up value of a metric aggregates
-    its own value and those of every node below it (``sum``: their sum,
-    ``max``: their largest, ``last``: the one reported last); the run's
-    total aggregates every node. Pure; O(nodes x depth).
-    """
-    totals: dict[str, dict[str, tuple[float, float]]] = {}
-    run: dict[str, tuple[float, float]] = {}
-    for node_id, (_, own) in nodes.items():
-        for name, (value, stamp) in own.items():
-            agg = aggs[name]
-            targets: list[dict[str, tuple[float, float]]] = [run]
-            current: str | None = node_id
-            seen = 0
-            while current is not None and seen <= len(nodes):
-                targets.append(totals.setdefault(current, {}))
-                entry = nodes.get(current)
-                current = None if entry is None else entry[0]
-                seen += 1
-            for target in targets:
-                target[name] = _merged(agg, target.get(name), value, stamp)
-    out = {n: {k: v for k, (v, _) in t.items()} for n, t in totals.items()}
-    return out, {k: v for k, (v, _) in run.items()}
-
-
-def _merged(
-    agg: str, current: tuple[float, float] | None, value: float, stamp: float
-) -> tuple[float, float]:
-    if current is None:
-        return value, stamp
-    if agg == "last":
-        return (value, stamp) if stamp >= current[1] else current
-    return fold(agg, current[0], value), max(stamp, current[1])
 
 
 class Meter:
