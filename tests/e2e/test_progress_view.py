@@ -3,7 +3,8 @@
 A notebook written here runs a task that reports progress and usage as it
 goes: the bar and the `k/N` note on its card move while it runs, the details
 panel shows its progress and metrics, and the toolbar the run's roll-ups
-with its budget. Screenshots go to test-artifacts/view-progress*.png (the
+with its budget; a budget question (no node waits for it) is in the
+questions panel and answered there. Screenshots go to test-artifacts/view-progress*.png (the
 first is also docs/img/view-progress.png).
 """
 
@@ -101,3 +102,50 @@ def test_a_progress_bar_moves_on_a_running_node(
     assert_view_matches_kernel(nb, index)
     assert nb.errors() == []
     view.screenshot(path=str(artifacts / "view-progress-done.png"))
+
+
+BUDGET = [
+    "import taskbeam as tb",
+    """\
+def spend() -> None:
+    tb.usage(cost=2.0)
+
+
+g = tb.Graph("budget")
+for i in range(4):
+    g.add(f"s{i}", spend)
+run = tb.start(g, max_concurrency=1, budgets={"cost": 3.0})
+run""",
+]
+
+
+@pytest.mark.timeout(120)
+def test_a_budget_question_is_answered_in_the_view(
+    lab: Any, open_notebook: Any, artifacts: Path
+) -> None:
+    write_notebook(lab.root, "budget", BUDGET)
+    nb = open_notebook("budget")
+    nb.run("notebook:run-all-cells")
+    nb.wait_cells_done(None, 60)
+    index = nb.view_index(nb.json("run.id"))
+    view = nb.page.locator(".taskbeam-view").nth(index)
+    view.scroll_into_view_if_needed()
+    # The run holds s2, s3 and asks; no node waits, yet the panel shows the question.
+    entry = view.locator(".tb-q-entry[data-node-id='']")
+    nb.poll(lambda: entry.count() == 1, 20, "the budget question is in the panel",
+            lambda: view.locator(".tb-questions").inner_text())  # fmt: skip
+    if not entry.locator(".tb-q-choice").first.is_visible():
+        entry.locator(".tb-q-title").click()
+    assert "budget exceeded: cost 4 of 3" in entry.inner_text()
+    metrics = view.locator(".tb-run-metrics")
+    nb.poll(lambda: "tb-over-budget" in (metrics.get_attribute("class") or ""), 10,
+            "the toolbar marks the budget as passed")  # fmt: skip
+    view.screenshot(path=str(artifacts / "view-budget-question.png"))
+    entry.locator(".tb-q-choice", has_text="raise").click()
+    snapshot = wait_run_ended(nb)
+    assert snapshot["run"]["status"] == "done"
+    assert snapshot["run"]["metrics"] == {"cost": 8}
+    # Raised to 6; s3 took it to 8, past it again, but nothing was left to hold: no question.
+    assert snapshot["run"]["budgets"] == {"cost": 6}
+    nb.poll(lambda: view.locator(".tb-q-entry").count() == 0, 10, "the question is gone")
+    assert nb.errors() == []
