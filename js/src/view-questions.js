@@ -421,10 +421,13 @@ export function createQuestions({ store, notices, focus, details, detailsOpen, r
       s.due = h("span", "tb-q-due", dueLine(entry));
       foot.append(s.due);
     }
-    const link = h("button", "tb-q-link tb-q-details", "Node details");
-    link.type = "button";
-    link.addEventListener("click", () => details(entry.nodeId));
-    foot.append(link);
+    if (entry.nodeId) {
+      // (The run's own budget question has no node.)
+      const link = h("button", "tb-q-link tb-q-details", "Node details");
+      link.type = "button";
+      link.addEventListener("click", () => details(entry.nodeId));
+      foot.append(link);
+    }
     body.append(foot);
     el.append(top, body);
 

@@ -23,6 +23,7 @@ import contextlib
 import math
 import threading
 import time
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from taskbeam.engine._holds import RUN_SCOPE
@@ -66,7 +67,9 @@ class Meters:
         self.driver = driver
         self.state = driver.state
         self.kinds: dict[str, tuple[str, str | None]] = {}
-        self.pending: list[Meter] = []
+        # Changed meters; appended by tasks' threads, taken by the loop (a deque:
+        # both ends are safe from any thread, and the loop never swaps it out).
+        self.pending: deque[Meter] = deque()
         self.scheduled = False
         self.last = 0.0
         self.totals: dict[str, float] = {}  # the run's
@@ -144,10 +147,11 @@ class Meters:
         """Roll up what changed since the last settle; whether anything did."""
         if not self.pending:
             return False
-        items, self.pending = self.pending, []
+        pending = self.pending
         touched: dict[Node, None] = {}
         run_changed = False
-        for meter in items:
+        for _ in range(len(pending)):  # what is there now; later ones wait for the next settle
+            meter = pending.popleft()
             meter.queued = False
             touched[meter.node] = None
             if meter.own:
