@@ -134,10 +134,14 @@ def test_progress_is_seen_while_the_node_runs() -> None:
     run = tb.start(g)
     events: list[tb.Event] = []
     run.subscribe(events.append)
-    summary = poll(lambda: run.snapshot()["nodes"]["w"].get("progress"))
-    assert summary == {"done": 5, "total": 10, "note": "item 4"}
-    assert run.snapshot()["nodes"]["w"]["status"] == "running"
-    gate.set()
+    try:
+        summary = poll(
+            lambda: (p := run.snapshot()["nodes"]["w"].get("progress")) and p["done"] == 5 and p
+        )
+        assert summary == {"done": 5, "total": 10, "note": "item 4"}
+        assert run.snapshot()["nodes"]["w"]["status"] == "running"
+    finally:
+        gate.set()
     run.wait()
 
 

@@ -182,3 +182,54 @@ def test_incremental_equals_scratch(parents: list[int], calls: list[Any]) -> Non
         got = {} if node.meter is None else node.meter.totals
         assert got == pytest.approx(per_node.get(node.id, {}), rel=1e-9, abs=1e-6)
     assert meters.totals == pytest.approx(run, rel=1e-9, abs=1e-6)
+
+
+# -- holds in the state machine (pure) -----------------------------------------
+
+
+def test_a_held_subgraph_starts_nothing_until_unheld() -> None:
+    import taskbeam as tb
+    from taskbeam.engine._state import RunState
+
+    g = tb.Graph("holds")
+    g.add("p", lambda: None)
+    g.add("q", lambda: None)
+    st = RunState(g, max_concurrency=4)
+    st.start(0.0)
+    p, q = st.nodes["p"], st.nodes["q"]
+    assert st.schedule(0.0) == [p, q]
+    sub = tb.Graph("sub")
+    for i in range(3):
+        sub.add(f"c{i}", lambda: None)
+    st.expand(p, sub, dict, 0.0)
+    st.hold("p")
+    assert st.held_by(st.nodes["p/c0"]) == "p" and st.held_by(q) is None
+    assert st.schedule(0.0) == []  # the children of p are parked
+    assert [n.id for n in st.parked] == ["p/c0", "p/c1", "p/c2"]
+    st.unhold("p")
+    assert [n.id for n in st.schedule(0.0)] == ["p/c0", "p/c1", "p/c2"]
+
+
+def test_stop_cancels_what_has_not_started_and_keeps_the_hold() -> None:
+    import taskbeam as tb
+    from taskbeam.engine._state import RunState
+    from taskbeam.engine._status import Status
+
+    g = tb.Graph("stop")
+    for i in range(4):
+        g.add(f"n{i}", lambda: None)
+    g.add("after", lambda n3: None, deps=["n3"])
+    st = RunState(g, max_concurrency=1)
+    st.start(0.0)
+    first = st.schedule(0.0)
+    assert [n.id for n in first] == ["n0"]
+    st.hold("")  # the run's own scope
+    st.succeed(first[0], None, 1.0)
+    assert st.schedule(1.0) == []
+    st.stop("", 2.0)
+    statuses = {i: n.status for i, n in st.nodes.items()}
+    assert statuses == {
+        "n0": Status.DONE, "n1": Status.CANCELLED, "n2": Status.CANCELLED,
+        "n3": Status.CANCELLED, "after": Status.SKIPPED,  # what depends on them is skipped
+    }  # fmt: skip
+    assert st.finished and st.status.value == "cancelled"

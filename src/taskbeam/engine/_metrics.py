@@ -228,26 +228,42 @@ def metric(name: str, value: float, *, unit: str | None = None, agg: str = "sum"
         in a run: the first call decides, another raises ``ValueError``.
     """
     meter = _meter(current_output.get(), "metric")
-    if meter is None:
-        return
+    if meter is not None:
+        _report(meter, name, value, unit, agg)
+
+
+def _report(meter: Meter, name: str, value: Any, unit: str | None, agg: str) -> None:
+    """One metric into ``meter``: checked, folded into the node's own value."""
     meters = meter.meters
     kind = meters.kinds.get(name) if type(name) is str else None
     if kind is None or kind[0] != agg or (unit is not None and kind[1] != unit):
         kind = meters.kind(check_name(name), agg, unit)
-    if type(value) is not float:
+    kind_of = type(value)
+    if kind_of is float:
+        if value - value:  # NaN for NaN and the infinities, 0.0 for any finite float
+            raise ValueError(f"metric {name!r} takes a finite number, not {value!r}")
+    elif kind_of is int:
+        try:
+            value = float(value)
+        except OverflowError:
+            value = check_value(name, value)  # raises, saying why
+    else:
         value = check_value(name, value)
-    elif value != value or value in (math.inf, -math.inf):
-        raise ValueError(f"metric {name!r} takes a finite number, not {value!r}")
     own = meter.own
     agg = kind[0]
     if agg == "sum":
-        own[name] = fold("sum", own.get(name), float(value))
+        current = own.get(name)
+        if current is None:
+            own[name] = value
+        else:
+            total = current + value
+            own[name] = total if -BIG <= total <= BIG else math.copysign(BIG, total)
     elif agg == "max":
         current = own.get(name)
         if current is None or value > current:
-            own[name] = float(value)
+            own[name] = value
     else:
-        own[name] = float(value)
+        own[name] = value
         meter.stamps[name] = time.time()
     if not meter.queued:
         meters.changed(meter)
@@ -265,14 +281,17 @@ def usage(
     metrics ``tokens_in`` and ``tokens_out`` (unit ``tokens``) and ``cost``;
     other keywords are metrics of that name.
     """
+    meter = _meter(current_output.get(), "usage")
+    if meter is None:
+        return
     if tokens_in is not None:
-        metric("tokens_in", tokens_in, unit="tokens")
+        _report(meter, "tokens_in", tokens_in, "tokens", "sum")
     if tokens_out is not None:
-        metric("tokens_out", tokens_out, unit="tokens")
+        _report(meter, "tokens_out", tokens_out, "tokens", "sum")
     if cost is not None:
-        metric("cost", cost)
+        _report(meter, "cost", cost, None, "sum")
     for name, value in others.items():
-        metric(name, value)
+        _report(meter, name, value, None, "sum")
 
 
 _tqdm_patched = False
