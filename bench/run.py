@@ -18,6 +18,7 @@ from pathlib import Path
 
 import broadcast
 import engine
+import metrics
 import persist
 import question_clicks
 import questions
@@ -46,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     scaled = scale.run_benchmark(quick=args.quick)
     asked = questions.run_benchmark(quick=args.quick)
     clicked = question_clicks.run_benchmark(quick=args.quick)
+    metered = metrics.run_benchmark(quick=args.quick)
     report = "\n".join(
         [
             engine.render(results),
@@ -56,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
             scale.render(scaled),
             questions.render(asked),
             question_clicks.render(clicked),
+            metrics.render(metered),
         ]
     )
     args.output.write_text(report, encoding="utf-8")
@@ -70,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         "scale": scale.to_json(scaled),
         "questions": questions.to_json(asked),
         "question_clicks": question_clicks.to_json(clicked),
+        "metrics": metrics.to_json(metered),
     }
     raw.write_text(json.dumps(data, indent=1), encoding="utf-8")
     print(report)

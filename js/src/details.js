@@ -10,6 +10,7 @@
  */
 
 import { errorNote, formatDuration } from "./format.js";
+import { metricRows } from "./metrics.js";
 import { FINISHED, statusClass } from "./status.js";
 
 /** @typedef {import("./reducer.js").NodeSummary} NodeSummary */
@@ -64,7 +65,7 @@ export class DetailsPanel {
    * @param {string} id
    * @param {NodeSummary | undefined} summary from the state
    * @param {Details | null} details
-   * @param {{runEnded: boolean, error?: string, now?: number, statusOf: (id: string) => string | undefined, labelOf?: (id: string) => string | undefined}} context
+   * @param {{runEnded: boolean, error?: string, now?: number, statusOf: (id: string) => string | undefined, labelOf?: (id: string) => string | undefined, units?: Record<string, string>}} context
  *   `now`: seconds since the run started (how long a running node has run)
    */
   show(id, summary, details, context) {
@@ -110,6 +111,12 @@ export class DetailsPanel {
       fact("Running for", formatDuration(Math.max(0, context.now - node.started)));
     }
     if (facts.childElementCount) body.append(section("Timing", facts));
+    const metered = metricRows(node, context.units);
+    if (metered.length) {
+      const list = h("dl", "tb-facts tb-metrics");
+      for (const [k, v] of metered) list.append(h("dt", "", k), h("dd", "", v));
+      body.append(section("Progress and metrics", list));
+    }
 
     if (node.error) {
       const text = `${node.error.type}: ${node.error.message}`;

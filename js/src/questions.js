@@ -73,8 +73,13 @@
  * @property {number} open how many questions its node has open
  */
 
+/** The key prefix of the questions a run asks itself (budgets, docs/metrics.md). */
+export const RUN_ASKS = "budget:";
+
 /**
- * The panel's entries: every open question of a waiting node, oldest first.
+ * The panel's entries: every open question of a waiting node, and the
+ * questions the run asks itself (a budget was passed: key `budget:…`, no
+ * node waits for them), oldest first.
  *
  * @param {Readonly<Record<string, NodeSummary & {question?: QuestionSummary, questions?: number}>> | undefined} nodes
  * @param {ReadonlyArray<Question>} full the last `questions` answer (may be older than the nodes)
@@ -108,6 +113,13 @@ export function panelEntries(nodes, full) {
       if (q.id === summary.id) continue;
       out.push(entry(nodeId, name, open, null, q));
       extra--;
+    }
+  }
+  for (const [nodeId, list] of byNode) {
+    if (nodes[nodeId]?.status === "waiting") continue;
+    for (const q of list) {
+      if (typeof q.key !== "string" || !q.key.startsWith(RUN_ASKS)) continue;
+      out.push(entry(nodeId, nodeId ? `budget of ${nodeId}` : "budget of the run", 1, null, q));
     }
   }
   const order = Object.keys(nodes);

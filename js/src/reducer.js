@@ -52,6 +52,8 @@ import { applyPatch, isObject } from "./patch.js";
  * @property {string} [label] a display name set in the graph; the id stays the node's identity
  * @property {import("./questions.js").QuestionSummary} [question] a waiting node's oldest open question
  * @property {number} [questions] how many questions a waiting node has open, when more than one
+ * @property {import("./metrics.js").Progress} [progress] what its task reported with `tb.progress`
+ * @property {Record<string, number>} [metrics] its rolled-up metrics (its own and its children's)
  */
 
 /**
@@ -67,6 +69,9 @@ import { applyPatch, isObject } from "./patch.js";
  * @property {boolean} [stored] a stored run, frozen (`tb.open_run`, or a run picked in the history)
  * @property {boolean} [continuable] a stored run this view can continue (it knows the graph)
  * @property {string} [stored_status] an interrupted run: the status its row was left with
+ * @property {Record<string, number>} [metrics] the run's metric totals
+ * @property {Record<string, string>} [units] the units of metrics that have one
+ * @property {Record<string, number>} [budgets] the run's own budgets
  */
 
 /**

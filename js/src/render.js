@@ -21,6 +21,7 @@
  */
 
 import { displayName, errorNote, formatDuration } from "./format.js";
+import { cardMetric, progressFraction, progressText } from "./metrics.js";
 import { LEGIBLE_PX } from "./size.js";
 import { FINISHED_INDEX, statusIndex } from "./status.js";
 import { COLLAPSED, LEAF, OPEN } from "./tree.js";
@@ -59,6 +60,8 @@ const RADIUS = 5;
 /** A waiting node (it asked a question) wears a "?" badge on its top-right corner. */
 const WAITING = statusIndex("waiting");
 const BADGE = 7;
+/** Statuses whose cards draw their progress bar (see `progressBars`). */
+const PROGRESSING = [statusIndex("running"), statusIndex("retrying")];
 
 /**
  * @param {CanvasRenderingContext2D} ctx
@@ -353,6 +356,7 @@ export function drawGraph(ctx, f) {
       ctx.fillStyle = theme.status[st];
       ctx.fill();
     }
+    for (const st of PROGRESSING) if (buckets[st]?.length) progressBars(ctx, f, buckets[st], st);
     if (text) {
       ctx.textBaseline = "middle";
       for (let st = 0; st < statuses; st++) {
@@ -384,6 +388,40 @@ export function drawGraph(ctx, f) {
   }
   // Over the rings: a selected waiting node keeps its badge in sight.
   if (cards && buckets[WAITING]?.length) badges(ctx, f, buckets[WAITING]);
+}
+
+/**
+ * Progress bars of running nodes that reported progress (`tb.progress`): a
+ * thin bar along the card's bottom edge, its track muted, the part done in
+ * the status colour. One path for the tracks and one for the bars.
+ *
+ * @param {CanvasRenderingContext2D} ctx
+ * @param {GraphFrame} f
+ * @param {number[]} list on-screen nodes of one status
+ * @param {number} st that status
+ */
+function progressBars(ctx, f, list, st) {
+  const { layout: l, nodes, theme, camera } = f;
+  const { x, y, w, h, ids } = l;
+  const t = Math.max(2.5, 1.5 / camera.s);
+  const left = BAR + 3;
+  /** @type {[number, number][]} */
+  const drawn = [];
+  for (const i of list) {
+    const fraction = progressFraction(nodes[ids[i]]?.progress);
+    if (fraction !== null) drawn.push([i, fraction]);
+  }
+  if (!drawn.length) return;
+  ctx.beginPath();
+  for (const [i] of drawn) ctx.rect(x[i] + left, y[i] + h[i] - t - 2, w[i] - left - RADIUS, t);
+  ctx.fillStyle = theme.muted;
+  ctx.globalAlpha = 0.25;
+  ctx.fill();
+  ctx.globalAlpha = 1;
+  ctx.beginPath();
+  for (const [i, fraction] of drawn) ctx.rect(x[i] + left, y[i] + h[i] - t - 2, (w[i] - left - RADIUS) * fraction, t);
+  ctx.fillStyle = theme.status[st];
+  ctx.fill();
 }
 
 /**
@@ -565,10 +603,14 @@ function label(ctx, f, i, font) {
 export function noteFor(node, now) {
   if (!node) return "";
   switch (node.status) {
-    case "done":
-      return node.started !== undefined && node.ended !== undefined ? formatDuration(node.ended - node.started) : "";
+    case "done": {
+      const took = node.started !== undefined && node.ended !== undefined ? formatDuration(node.ended - node.started) : "";
+      const metric = cardMetric(node.metrics);
+      return metric ? (took ? `${took} · ${metric}` : metric) : took;
+    }
     case "running": {
-      const tried = node.attempt && node.attempt > 1 ? `try ${node.attempt}` : "";
+      const done = progressText(node.progress);
+      const tried = [node.attempt && node.attempt > 1 ? `try ${node.attempt}` : "", done].filter(Boolean).join(" · ");
       if (now === null) return tried ? `${tried} · stopped` : "stopped";
       if (now === undefined || node.started === undefined) return tried || "running";
       const took = formatDuration(Math.max(0, now - node.started));

@@ -11,6 +11,7 @@
 import { h } from "./details.js";
 import { formatCount } from "./format.js";
 import { icon } from "./icons.js";
+import { overBudget, runMetricsText } from "./metrics.js";
 import { CONTINUABLE, RUN_ENDED, STATUSES, runStatusClass, statusClass } from "./status.js";
 
 /** @typedef {import("./reducer.js").State} State */
@@ -117,8 +118,9 @@ export class Toolbar {
     this.elapsed.title = "Time since the run started";
     this.rate = h("span", "tb-stat tb-rate", "");
     this.rate.title = "Nodes finished per second (over the last 10 s while the run goes on)";
+    this.metrics = h("span", "tb-stat tb-run-metrics", "");
     const stats = h("div", "tb-group tb-stats");
-    stats.append(this.elapsed, this.rate);
+    stats.append(this.elapsed, this.rate, this.metrics);
     this.stats = stats;
 
     const view = h("div", "tb-group");
@@ -191,6 +193,12 @@ export class Toolbar {
     this.pause.disabled = ended || status === "paused";
     this.resume.disabled = ended || status !== "paused";
     this.cancel.disabled = ended;
+
+    const metered = runMetricsText(run);
+    setText(this.metrics, metered);
+    this.metrics.title = metered ? `${metered}: the run's metrics, rolled up over every node` : "";
+    this.metrics.hidden = !metered;
+    this.metrics.classList.toggle("tb-over-budget", overBudget(run));
 
     this.shown = counts;
     let total = 0;

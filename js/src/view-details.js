@@ -82,6 +82,7 @@ export function createSelection({ el, store, stage, notices, nodeClock, focus })
       error: current.error,
       statusOf: (id) => store.client.state?.nodes[id]?.status,
       labelOf: (id) => store.client.state?.nodes[id]?.label,
+      units: state?.run.units,
     });
   }
 

@@ -44,6 +44,7 @@ import {
   openKey,
   panelEntries,
   prettyData,
+  RUN_ASKS,
 } from "./questions.js";
 import { errorText } from "./store.js";
 
@@ -173,17 +174,22 @@ export function createQuestions({ store, notices, focus, details, detailsOpen, r
         }
       }
     }
+    // The run's own questions (budgets) make no node wait: their events, or a
+    // new state, are what says to read the questions again.
+    let asked = change.nodes === null && !!nodes && !stored();
     for (const event of change.events) {
       const e = /** @type {Record<string, any>} */ (event);
-      if (e.kind === "question" && !open) notices.show("info", `${nameOf(String(e.node_id))} asks: ${oneLine(e.prompt)}`);
+      if (e.kind === "question" || e.kind === "answered") asked = true;
+      if (e.kind === "question" && !open) notices.show("info", `${e.node_id ? nameOf(String(e.node_id)) : "The run"} asks: ${oneLine(e.prompt)}`);
     }
     const mine = waitingNodes();
     const key = openKey(mine);
     if (key !== lastKey) {
       lastKey = key;
       if (key) fetchSoon();
-      else full = [];
+      else full = full.filter((q) => typeof q.key === "string" && q.key.startsWith(RUN_ASKS));
     }
+    if (asked) fetchSoon();
     refresh();
   }
 
@@ -415,10 +421,13 @@ export function createQuestions({ store, notices, focus, details, detailsOpen, r
       s.due = h("span", "tb-q-due", dueLine(entry));
       foot.append(s.due);
     }
-    const link = h("button", "tb-q-link tb-q-details", "Node details");
-    link.type = "button";
-    link.addEventListener("click", () => details(entry.nodeId));
-    foot.append(link);
+    if (entry.nodeId) {
+      // (The run's own budget question has no node.)
+      const link = h("button", "tb-q-link tb-q-details", "Node details");
+      link.type = "button";
+      link.addEventListener("click", () => details(entry.nodeId));
+      foot.append(link);
+    }
     body.append(foot);
     el.append(top, body);
 

@@ -58,6 +58,21 @@ describe("panel entries", () => {
     expect(more).toMatchObject({ kind: "text", hasDefault: true, default: "fine", deadline: 100, nodeId: "edit" });
   });
 
+  it("lists the run's own budget questions, which make no node wait", () => {
+    const full = [
+      { id: "q-b", node_id: "", key: "budget::cost:1", prompt: "budget exceeded", choices: ["continue", "raise", "stop"], asked: 5 },
+      { id: "q-s", node_id: "a", key: "budget:a:cost:1", prompt: "budget exceeded in a", choices: ["continue"], asked: 20 },
+      { id: "q-9", node_id: "stale", key: "stale:0", prompt: "old", asked: 1 },
+    ];
+    const entries = panelEntries(nodes, full);
+    expect(entries.map((e) => [e.id, e.name, e.kind])).toEqual([
+      ["q-b", "budget of the run", "choices"],
+      ["q-s", "budget of a", "choices"],
+      ["q-1", "Plan it", "choices"],
+      ["q-2", "edit", "form"],
+    ]);
+  });
+
   it("keys the open questions so the panel knows when to ask again", () => {
     expect(openKey(nodes)).toBe("q-1*1,q-2*2");
     expect(openKey({ ...nodes, plan: { status: "running" } })).toBe("q-2*2");

@@ -45,8 +45,11 @@ from taskbeam.engine import (
     ask,
     ask_sync,
     continue_run,
+    metric,
+    progress,
     resume,
     start,
+    usage,
 )
 from taskbeam.graph import Expansion, Graph, Task, expand
 from taskbeam.store import (
@@ -109,10 +112,13 @@ __all__ = [
     "ask_sync",
     "continue_run",
     "expand",
+    "metric",
     "open_run",
+    "progress",
     "resume",
     "serve",
     "start",
+    "usage",
 ]
 
 

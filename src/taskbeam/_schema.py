@@ -102,6 +102,8 @@ class NodeSummary(TypedDict):
     reused: NotRequired[bool]  # restored from an earlier run when it was continued
     question: NotRequired[QuestionSummary]  # while waiting: its oldest open question
     questions: NotRequired[int]  # while waiting with more than one open question
+    progress: NotRequired[dict[str, Any]]  # {"done", "total"?, "note"?} (tb.progress)
+    metrics: NotRequired[dict[str, float]]  # rolled-up metrics: its own and its children's
 
 
 class QuestionSummary(TypedDict):
@@ -141,6 +143,9 @@ class RunFields(TypedDict):
     ended: NotRequired[float]  # seconds since the run started
     error: NotRequired[str]  # the store's error, when saving failed
     stored_status: NotRequired[str]  # a stored, interrupted run: the status its row was left with
+    metrics: NotRequired[dict[str, float]]  # the run's metric totals
+    units: NotRequired[dict[str, str]]  # units of the metrics that have one
+    budgets: NotRequired[dict[str, float]]  # the run's own budgets
 
 
 class Snapshot(TypedDict):

@@ -235,6 +235,7 @@ def run_notebook_and_check_view(nb: Any, artifacts: Path) -> dict[str, Any]:
         "03-errors-retries-timeouts",
         "05-scale-out",
         "06-human-in-the-loop",
+        "07-agent-usage",
     ],
 )
 def test_a_notebook_runs_and_its_view_shows_the_kernels_state(

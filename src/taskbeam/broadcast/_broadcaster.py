@@ -94,7 +94,7 @@ log = logging.getLogger("taskbeam.broadcast")
 
 _CRITICAL_NODE = frozenset({Status.FAILED})
 # Module constants: looking a member up on its enum class costs more than the rest of a change.
-NORMAL, CRITICAL = Priority.NORMAL, Priority.CRITICAL
+LOW, NORMAL, CRITICAL = Priority.LOW, Priority.NORMAL, Priority.CRITICAL
 
 
 class Subscription:
@@ -323,6 +323,11 @@ class Broadcaster(Frames):
         if key is None:
             key, priority = RUN, CRITICAL if event.new in RUN_END else NORMAL
             self._inbox.append(("change", room, key, priority, False))
+        elif event.old == event.new:
+            # The node's summary changed, not its status (progress, metrics,
+            # its questions): low priority, coalesced with its other changes.
+            priority = LOW
+            self._inbox.append(("change", room, key, priority, False))
         else:
             priority = CRITICAL if event.new in _CRITICAL_NODE else NORMAL
             self._inbox.append(("change", room, key, priority, event.old is None))
@@ -377,7 +382,7 @@ class Broadcaster(Frames):
                 changes += 1
                 batcher = room.batcher
                 waiting = batcher.waiting
-                if priority is NORMAL and key in waiting:
+                if key in waiting and waiting[key] >= priority:
                     continue  # the common case: already waiting, nothing to add
                 batcher.add(key, priority, now)
                 if created:

@@ -1,6 +1,7 @@
 """The execution engine: the pure state machine and the run that drives it."""
 
 from taskbeam.engine._executor import Executor, LocalExecutor, RemoteResult
+from taskbeam.engine._metrics import metric, progress, usage
 from taskbeam.engine._persist import SavePolicy
 from taskbeam.engine._process import ProcessExecutor
 from taskbeam.engine._questions import NO_DEFAULT, Question, ask, ask_sync
@@ -25,6 +26,9 @@ __all__ = [
     "ask",
     "ask_sync",
     "continue_run",
+    "metric",
+    "progress",
     "resume",
     "start",
+    "usage",
 ]

@@ -70,6 +70,8 @@ from taskbeam.engine._contain import Contained
 from taskbeam.engine._executor import Call, LocalExecutor, LoopThreads, RemoteResult, Session
 from taskbeam.engine._fingerprint import fingerprints
 from taskbeam.engine._loop import eager_task, import_nest_asyncio2, new_loop
+from taskbeam.engine._meters import Meters
+from taskbeam.engine._metrics import install_tqdm
 from taskbeam.engine._options import RunOptions
 from taskbeam.engine._outcomes import Outcomes
 from taskbeam.engine._persist import Recorder, SavePolicy
@@ -114,6 +116,7 @@ class Driver(Outcomes):
         restore: Mapping[str, tuple[str | None, Any]] | None = None,
         restore_tree: Mapping[str, list[list[Any]]] | None = None,
         answers: Mapping[str, tuple[Any, str]] | None = None,
+        metrics: Mapping[str, Any] | None = None,
     ) -> None:
         if not isinstance(graph, Graph):
             raise TypeError(f"start() takes a taskbeam.Graph, not {type(graph).__name__}")
@@ -157,6 +160,11 @@ class Driver(Outcomes):
         self.waiting = Waiting(self, dict(answers or {}), durable=store is not None)
         self.asker = self.waiting.questions
         self.state.question_fields = self.waiting.fields
+        # Progress, metrics, budgets (engine/_meters.py); tb.metric finds them through the asker.
+        self.meters = Meters(self, dict(opts.budgets or {}), dict(metrics or {}))
+        self.asker.meters = self.meters
+        if opts.budgets:
+            self.options["budgets"] = dict(opts.budgets)
         if hasattr(self.session, "asker"):  # threads of this run may ask_sync
             self.session.asker = self.asker
         if not isinstance(executor, LocalExecutor):
@@ -202,6 +210,7 @@ class Driver(Outcomes):
     # -- life cycle ----------------------------------------------------------
     def begin(self) -> None:
         install()
+        install_tqdm()  # tqdm bars inside tasks feed tb.progress (if tqdm is imported)
         if self.recorder is not None:  # stored before any node starts; raises StoreError
             keep = None
             if self._resumed:
@@ -316,10 +325,14 @@ class Driver(Outcomes):
         if self.recorder is not None:
             self.recorder.t0 = now
         self.state.start(now)
+        if self.meters.seeds:  # a continued run: stored metrics come back, rolled up again
+            self.meters.seed(list(self.state.nodes.values()))
         # Pumped from a plain callback rather than from this Task, so each
         # task started eagerly need not step out of this one and back.
         asyncio.get_running_loop().call_soon(self._pump)
         await self._finished.wait()
+        self.meters.finish()
+        self._pump()
         if self.recorder is not None:
             await self.recorder.final()
         if self._aborted:  # let cancelled tasks unwind before the loop closes
@@ -348,6 +361,9 @@ class Driver(Outcomes):
                     aggregates, st.to_aggregate = st.to_aggregate, []
                     for node in aggregates:
                         self._launch_aggregate(node)
+                meters = self.meters
+                if meters.pending and meters.budgets:  # budgets are checked before any start
+                    meters.settle()
                 batch = st.schedule(time.monotonic())
                 if st.to_resume:
                     resumed, st.to_resume = st.to_resume, []

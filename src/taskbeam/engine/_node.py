@@ -73,6 +73,7 @@ class Node:
     levels = 0
     output: OutputBuffer | None = None  # made on the first write
     output_limit = OUTPUT_LIMIT
+    meter: Any = None  # progress and metrics, made at the first report (see _metrics.Meter)
 
     def __init__(
         self,

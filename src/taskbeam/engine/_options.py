@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from taskbeam.engine._capture import OUTPUT_LIMIT
 from taskbeam.engine._executor import Executor
+from taskbeam.engine._metrics import check_budgets
 from taskbeam.engine._persist import SavePolicy
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["KEPT_ON_CONTINUE", "RunOptions", "checked"]
 
 #: Options stored with a run that apply again when it is continued (unless overridden).
-KEPT_ON_CONTINUE = ("max_concurrency", "limits", "on_error", "max_depth", "project")
+KEPT_ON_CONTINUE = ("max_concurrency", "limits", "on_error", "max_depth", "project", "budgets")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +50,11 @@ class RunOptions:
     save_policy: SavePolicy | None = None
     project: str | None = None
     executor: Executor | None = None
+    budgets: Mapping[str, float] | None = None
 
     def __post_init__(self) -> None:
+        if self.budgets is not None:
+            object.__setattr__(self, "budgets", check_budgets(self.budgets, "start()"))
         if self.executor is not None:
             if self.sync_workers is not None:
                 raise ValueError("pass sync_workers or executor, not both")

@@ -18,6 +18,7 @@ from taskbeam._errors import DepthError, GraphError, NodeTimeout
 from taskbeam.engine._capture import current_output
 from taskbeam.engine._executor import Call, RemoteResult, Session
 from taskbeam.engine._failure import error_info
+from taskbeam.engine._meters import Meters
 from taskbeam.engine._node import ErrorInfo, Node, short_id
 from taskbeam.engine._preview import (
     CHEAP_TYPES,
@@ -41,6 +42,7 @@ class Outcomes:
     loop: asyncio.AbstractEventLoop | None
     session: Session
     waiting: Waiting
+    meters: Meters
     _remote: bool
     _seed: int | None
     _rng: random.Random | None
@@ -157,7 +159,12 @@ class Outcomes:
         except GraphError as exc:
             self._fail(node, error_info(exc))
             return
-        st.expand(node, expansion.graph, expansion.aggregate, now)
+        children = st.expand(node, expansion.graph, expansion.aggregate, now)
+        meters = self.meters
+        if meters.seeds:  # children (and restored grandchildren) get their stored metrics
+            meters.seed_under(node, children)
+        if expansion.budgets:
+            meters.add_budgets(node, expansion.budgets)
 
     def _launch_aggregate(self, node: Node) -> None:
         fn = node.aggregate

@@ -40,6 +40,7 @@ from typing import Any, TypeVar
 import orjson
 
 from taskbeam.engine._capture import OutputBuffer
+from taskbeam.engine._metrics import Meter
 from taskbeam.engine._preview import previews
 from taskbeam.engine._state import Node, RunState, structure
 from taskbeam.engine._status import Status
@@ -135,6 +136,12 @@ def columns(nodes: Sequence[Node], t0: float, errors: bool = True) -> dict[str, 
             n.id: text for n in nodes if n.output is not None and (text := n.output.getvalue())
         }
         if OutputBuffer.made
+        else {},
+        # Each node's own metrics, {name: [value, agg, unit, stamp]} (see _meters.Meters.stored).
+        "metrics": {
+            n.id: kept for n in nodes if n.meter is not None and (kept := n.meter.meters.stored(n))
+        }
+        if Meter.made
         else {},
     }
 

@@ -100,9 +100,9 @@ class _Open:
 
     __slots__ = ("claimed", "future", "node", "question", "timer")
 
-    def __init__(self, question: Question, node: Node, future: asyncio.Future[Any]) -> None:
+    def __init__(self, question: Question, node: Any, future: asyncio.Future[Any]) -> None:
         self.question = question
-        self.node = node
+        self.node: Node = node  # None for a question the run asks itself (open_for_run)
         self.future = future
         self.timer: asyncio.TimerHandle | None = None
         self.claimed = False  # an answer is on its way (being saved); nobody else may give one
@@ -128,6 +128,9 @@ class Questions:
         self.held: dict[Node, list[tuple[asyncio.Future[Any], Any, BaseException | None]]] = {}
         self._index: dict[Node, tuple[int, int]] = {}  # node -> (attempt, next index)
         self.durable = False  # the run has a store: questions are stored before they open
+        # Questions the run asks itself (budgets): what to do with each answer, by id.
+        self.callbacks: dict[str, Callable[[Any, str], None]] = {}
+        self.meters: Any = None  # the run's metrics (engine/_meters.py), found by tb.metric
 
     # -- asking (loop) -------------------------------------------------------
     def next_key(self, node: Node) -> str:
@@ -243,6 +246,38 @@ class Questions:
         self._close(pending, "withdrawn", "withdrawn")
         self._hold(pending.node, q.id, pending.future, None, error)
 
+    def open_for_run(self, question: Question, on_answer: Callable[[Any, str], None]) -> None:
+        """Open a question no task waits for (the run asks it: a budget was passed).
+
+        ``on_answer(value, by)`` is called on the loop when it is answered; a
+        key answered before (stored before a crash) calls it at once.
+        """
+        stored = self.answers.get(question.key)
+        if stored is not None:
+            self.host.note(
+                {"kind": "answered", "node_id": question.node_id, "question_id": question.id,
+                 "by": "stored"}
+            )  # fmt: skip
+            on_answer(stored[0], "stored")
+            return
+        loop = self.loop
+        assert loop is not None
+        self.open[question.id] = _Open(question, None, loop.create_future())
+        self.callbacks[question.id] = on_answer
+        self.host.note(
+            {"kind": "question", "node_id": question.node_id, "question_id": question.id,
+             "prompt": question.prompt}
+        )  # fmt: skip
+        if self.durable:
+            self._save(self.host.save_question, question.to_dict())
+
+    def close_for_run(self, question_id: str) -> None:
+        """Withdraw a question of :meth:`open_for_run` that is still open."""
+        pending = self.open.get(question_id)
+        if pending is not None and question_id in self.callbacks and not pending.claimed:
+            del self.callbacks[question_id]
+            self._close(pending, "withdrawn", "withdrawn")
+
     # -- answering (loop) ----------------------------------------------------
     def get_open(self, question_id: str) -> Question:
         """The open question ``question_id``; :class:`AnswerError` saying why if there is none."""
@@ -275,6 +310,10 @@ class Questions:
             return  # withdrawn while the answer was being saved
         self.answers[pending.question.key] = (value, by)
         self._close(pending, "answered", by)
+        on_answer = self.callbacks.pop(question_id, None)
+        if on_answer is not None:  # the run's own question: no task waits for it
+            on_answer(value, by)
+            return
         self._hold(pending.node, question_id, pending.future, value, None)
 
     def _close(self, pending: _Open, reason: str, by: str) -> None:

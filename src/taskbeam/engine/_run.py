@@ -17,6 +17,7 @@ run and start its thread. :func:`resume` is the old name of
 from __future__ import annotations
 
 import asyncio
+import importlib
 import warnings
 from collections.abc import Callable, Generator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -72,6 +73,7 @@ class Run:
         restore: Mapping[str, tuple[str | None, Any]] | None = None,
         restore_tree: Mapping[str, list[list[Any]]] | None = None,
         answers: Mapping[str, tuple[Any, str]] | None = None,
+        metrics: Mapping[str, Any] | None = None,
         **options: Any,
     ) -> None:
         if opts is None:
@@ -79,7 +81,13 @@ class Run:
         elif options:
             raise TypeError("pass a RunOptions or keyword options, not both")
         driver = self._driver = Driver(
-            graph, opts, self, restore=restore, restore_tree=restore_tree, answers=answers
+            graph,
+            opts,
+            self,
+            restore=restore,
+            restore_tree=restore_tree,
+            answers=answers,
+            metrics=metrics,
         )
         self.graph = graph
         self.id = driver.id
@@ -191,6 +199,7 @@ class Run:
         return self._driver.call(self._snapshot)
 
     def _snapshot(self) -> dict[str, Any]:
+        self._driver.meters.settle()
         snap = self._driver.state.snapshot(self.id, self._driver.t0, self.created)
         if self.store_error:
             snap["run"]["error"] = self.store_error
@@ -229,6 +238,7 @@ class Run:
 
         def read() -> tuple[dict[str, Any], dict[str, dict[str, Any]], list[list[str]] | None]:
             st, t0 = driver.state, driver.t0
+            driver.meters.settle()
             nodes = {i: st.node_summary(st.nodes[i], t0) for i in node_ids if i in st.nodes}
             return self._run_fields(), nodes, st.edges() if edges else None
 
@@ -256,6 +266,7 @@ class Run:
         driver = self._driver
 
         def read() -> dict[str, Any]:
+            driver.meters.settle()
             out = driver.state.node_summary(node, driver.t0)
             out["id"] = node.id
             out["deps"] = [d for d in node.task.deps]
@@ -276,6 +287,29 @@ class Run:
             return out
 
         return driver.call(read)
+
+    def metrics(self, *, as_frame: bool = False) -> Any:
+        """The run's metrics as a table: a row per node and metric, then the run's totals.
+
+        Each row is ``{"node", "name", "value", "own", "unit", "agg"}``:
+        ``value`` is the node's rolled-up value (its own and its children's),
+        ``own`` what the node's own task reported (``None`` for a parent
+        that reported nothing itself); the run's totals have ``node`` None.
+        Nodes come in the run's order. ``as_frame=True`` returns the same
+        rows as a ``pandas.DataFrame`` (pandas must be installed).
+        """
+        meters = self._driver.meters
+        table = self._driver.call(meters.table)
+        if not as_frame:
+            return table
+        try:
+            pd = importlib.import_module("pandas")
+        except ImportError:
+            raise ImportError(
+                "run.metrics(as_frame=True) needs pandas: pip install pandas"
+            ) from None
+        columns = ["node", "name", "value", "own", "unit", "agg"]
+        return pd.DataFrame(table, columns=columns)
 
     def questions(self) -> list[Question]:
         """The open questions of the run, in the order they were asked."""
@@ -361,6 +395,7 @@ def start(
     save_policy: SavePolicy | None = None,
     project: str | None = None,
     executor: Executor | None = None,
+    budgets: Mapping[str, float] | None = None,
 ) -> Run:
     """Validate ``graph`` and start running it in a background thread; return at once.
 
@@ -400,6 +435,10 @@ def start(
         Where sync tasks run: ``LocalExecutor()`` (default: threads of the
         run's own), ``ProcessExecutor(n)`` or ``DaskExecutor(client)`` (see
         ``docs/scale.md``). Async tasks always run on the run's loop.
+    budgets : mapping of metric name to limit, optional
+        Limits on the run's rolled-up metrics, e.g. ``{"cost": 5.0}``: once
+        one is passed no new node starts and the run asks (a question:
+        ``continue``, ``raise`` or ``stop``); see ``docs/metrics.md``.
 
     Returns
     -------
@@ -421,6 +460,7 @@ def start(
             save_policy=save_policy,
             project=project,
             executor=executor,
+            budgets=budgets,
         ),
     )
 
@@ -464,7 +504,14 @@ def continue_run(
     restore = {nid: (fp, result) for nid, (_, fp, result) in saved["done"].items()}
     # Answers given before: a node that asks the same key again gets its answer at once.
     answers = {q["key"]: (q["answer"], q["by"]) for q in store.questions(run_id) if "answer" in q}
-    run = Run(graph, opts, restore=restore, restore_tree=saved["structure"], answers=answers)
+    run = Run(
+        graph,
+        opts,
+        restore=restore,
+        restore_tree=saved["structure"],
+        answers=answers,
+        metrics=saved.get("metrics"),
+    )
     return run._begin()
 
 

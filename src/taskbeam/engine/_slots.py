@@ -58,10 +58,14 @@ class Slots:
     dirty: set[Node] | None
     resuming: dict[Node, None]
     to_resume: list[Node]
+    holds: dict[str, bool]
 
     if TYPE_CHECKING:
 
         def _move(self, node: Node, new: Status, now: float, restored: bool = False) -> None: ...
+        def held_by(self, node: Node) -> str | None: ...
+        def _park(self, node: Node, scope: str, now: float, stopped: list[Node]) -> None: ...
+        def _stop_parked(self, stopped: list[Node], now: float) -> None: ...
 
     def _queue(self, node: Node) -> None:
         if self.fifo is not None:
@@ -117,6 +121,8 @@ class Slots:
         ready = self.ready
         limits = self.limits
         blocked = self.blocked
+        holds = self.holds  # scopes where no node starts (budgets; see _holds)
+        stopped: list[Node] = []
         # A greedy pass in (priority, readiness) order over every READY node that
         # could start: the head of the ready heap, and the head of the waiting
         # queue of each tag that has a free slot. Nodes waiting for a full tag
@@ -136,6 +142,11 @@ class Slots:
             node = entry[2]
             if node.status is not READY:
                 continue  # cancelled while it waited
+            if holds:
+                scope = self.held_by(node)
+                if scope is not None:
+                    self._park(node, scope, now, stopped)
+                    continue
             if limits:
                 full = next((t for t in node.task.tags if self._tag_full(t)), None)
                 if full is not None:
@@ -146,6 +157,8 @@ class Slots:
             node.started = now
             self._move(node, RUNNING, now)
             out.append(node)
+        if stopped:
+            self._stop_parked(stopped, now)
         return out
 
     def _schedule_fifo(self, now: float) -> list[Node]:

@@ -63,6 +63,7 @@ from typing import Any
 from taskbeam._errors import IllegalTransition
 from taskbeam.engine._capture import OUTPUT_LIMIT
 from taskbeam.engine._graft import Restoring
+from taskbeam.engine._holds import Holds
 from taskbeam.engine._node import MESSAGE_CHARS as MESSAGE_CHARS
 from taskbeam.engine._node import ErrorInfo as ErrorInfo
 from taskbeam.engine._node import Node as Node
@@ -83,7 +84,7 @@ DONE, FAILED, CANCELLED, SKIPPED = Status.DONE, Status.FAILED, Status.CANCELLED,
 ON_ERROR = ("continue", "fail_fast")
 
 
-class RunState(Slots, Restoring):
+class RunState(Slots, Restoring, Holds):
     """All state of one run, and every legal way to change it.
 
     Parameters
@@ -156,6 +157,11 @@ class RunState(Slots, Restoring):
         self.to_resume: list[Node] = []
         # The summary fields of a waiting node's questions (set by the shell).
         self.question_fields: Callable[[Node], dict[str, Any]] | None = None
+        # The run's metric totals and budgets in its fields (set by the shell; see _meters).
+        self.metric_fields: Callable[[dict[str, Any]], None] | None = None
+        # Budgets: scopes where no new node starts, and the nodes they parked (see _holds).
+        self.holds: dict[str, bool] = {}
+        self.parked: list[Node] = []
         # Persistence (all None/empty unless a store is attached): a fingerprint
         # per node, results restored from an earlier run, and what changed since
         # the shell last saved.
@@ -543,6 +549,8 @@ class RunState(Slots, Restoring):
             out["label"] = node.task.label
         if node.status is WAITING and self.question_fields is not None:
             out.update(self.question_fields(node))
+        if node.meter is not None:  # progress and metrics (see _metrics)
+            node.meter.fields(out)
         return out
 
     def run_fields(self, run_id: str, t0: float, created: float) -> dict[str, Any]:
@@ -557,6 +565,8 @@ class RunState(Slots, Restoring):
         }
         if self.ended is not None:
             run["ended"] = round(self.ended - t0, 3)
+        if self.metric_fields is not None:
+            self.metric_fields(run)
         return run
 
     def snapshot(self, run_id: str, t0: float, created: float) -> dict[str, Any]:

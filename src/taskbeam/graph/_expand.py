@@ -30,9 +30,15 @@ class Expansion:
 
     graph: Graph
     aggregate: Aggregator
+    budgets: Mapping[str, float] | None = None
 
 
-def expand(graph: Graph, aggregate: Aggregator | None = None) -> Expansion:
+def expand(
+    graph: Graph,
+    aggregate: Aggregator | None = None,
+    *,
+    budgets: Mapping[str, float] | None = None,
+) -> Expansion:
     """Ask the engine to run ``graph`` as children of the current task.
 
     Parameters
@@ -44,6 +50,11 @@ def expand(graph: Graph, aggregate: Aggregator | None = None) -> Expansion:
         Called with ``{child_id: result}`` (ids local to ``graph``) once every
         child is done; sync or async. Its return value is the parent's result.
         By default the parent's result is that dict itself.
+    budgets : mapping of metric name to limit, optional
+        Limits on the sub-graph's rolled-up metrics, e.g. ``{"cost": 1.0}``:
+        once one is passed, no new node starts in the sub-graph and the run
+        asks whether to continue, raise the limit or stop (see
+        ``docs/metrics.md``).
 
     Examples
     --------
@@ -64,4 +75,6 @@ def expand(graph: Graph, aggregate: Aggregator | None = None) -> Expansion:
         raise TypeError(f"expand() takes a taskbeam.Graph, not {type(graph).__name__}")
     if aggregate is not None and not callable(aggregate):
         raise TypeError(f"expand(aggregate=...) must be callable, not {type(aggregate).__name__}")
-    return Expansion(graph, aggregate or _all_results)
+    if budgets is not None and not isinstance(budgets, Mapping):
+        raise TypeError("expand(budgets=...) must be a mapping of metric name to limit")
+    return Expansion(graph, aggregate or _all_results, dict(budgets) if budgets else None)

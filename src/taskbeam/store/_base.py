@@ -23,6 +23,7 @@ import orjson
 from taskbeam._errors import TaskbeamError
 from taskbeam._schema import NodeSummary, RunFields, Snapshot
 from taskbeam.store._log import REUSED, Log
+from taskbeam.store._rollup import stored_rollup
 
 __all__ = [
     "RunRecord",
@@ -306,6 +307,17 @@ def load_snapshot(conn: sqlite3.Connection, run_id: str, path: object = "") -> S
                 summary["error"] = {"type": error_type, "message": error_message or ""}
             if row[REUSED]:
                 summary["reused"] = True
+        stored = log.metrics()
     except DECODE_ERRORS as exc:
         raise damaged(path, run_id, "a node row of its log is damaged", exc) from exc
+    if stored:  # each node's own metrics, rolled up again as the live run showed them
+        parents = {n: s.get("parent") for n, s in nodes.items()}
+        per_node, totals, units = stored_rollup(parents, stored)
+        for node_id, values in per_node.items():
+            if values:
+                nodes[node_id]["metrics"] = values
+        if totals:
+            run["metrics"] = totals
+        if units:
+            run["units"] = units
     return {"run": run, "nodes": nodes, "edges": edges}

@@ -16,6 +16,7 @@ takes plain columns and knows nothing of nodes)::
      "fingerprint": ["…", "…"],       #   "preview": only the preview was kept
      "error": {"b": ["ValueError", "bad", "Traceback…"]},   # sparse
      "output": {"a": "printed text"},                        # sparse
+     "metrics": {"a": {"cost": [0.2, "sum", "USD", 0.0]}},   # sparse: own metrics
      "refused": {"c": "NaN does not survive JSON"},          # sparse: why only the
      "crc": {"d": 2309737967},                               #   preview was kept; CRC-32
                                                              #   of a side result
@@ -254,6 +255,15 @@ class Log:
             node_id in batch.get("reused", ()),
         ]
 
+    def metrics(self) -> dict[str, Any]:
+        """Each node's own metrics as its latest row holds them (``{}`` for none)."""
+        out: dict[str, Any] = {}
+        for node_id, (b, _) in self.latest.items():
+            kept = self.batches[b].get("metrics")
+            if kept and node_id in kept:
+                out[node_id] = kept[node_id]
+        return out
+
     def rows(self) -> dict[str, list[Any]]:
         return {node_id: self.row(node_id) for node_id in self.latest}
 
@@ -270,6 +280,7 @@ class Log:
             "t0": 0.0,
             "error": {},
             "output": {},
+            "metrics": {},
             "refused": {},
             "crc": {},
             "reused": {},
@@ -288,7 +299,7 @@ class Log:
             for name in ("started", "ended"):  # rebased on t0 = 0
                 value = batch[name][i]
                 out[name].append(None if value is None else value - t0)
-            for name in ("error", "output", "refused", "crc"):
+            for name in ("error", "output", "metrics", "refused", "crc"):
                 sparse = batch.get(name)
                 if sparse and node_id in sparse:
                     out[name][node_id] = sparse[node_id]

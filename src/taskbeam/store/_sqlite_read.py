@@ -256,7 +256,11 @@ class Reads:
                 ),
                 stacklevel=2,
             )
-        return {"options": options, "done": nodes, "structure": structure}
+        try:
+            metrics = log.metrics()
+        except DECODE_ERRORS as exc:
+            raise damaged(self.path, run_id, "the metrics of its log are damaged", exc) from exc
+        return {"options": options, "done": nodes, "structure": structure, "metrics": metrics}
 
     def questions(self, run_id: str) -> list[dict[str, Any]]:
         """The run's questions in asked order (answered ones: ``answer``, ``by``, ``answered``)."""
