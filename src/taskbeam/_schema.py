@@ -102,6 +102,10 @@ class NodeSummary(TypedDict):
     reused: NotRequired[bool]  # restored from an earlier run when it was continued
     question: NotRequired[QuestionSummary]  # while waiting: its oldest open question
     questions: NotRequired[int]  # while waiting with more than one open question
+    attempts: NotRequired[list[list[Any]]]  # earlier attempts: [start, end, "failed"|"timeout"]
+    waits: NotRequired[
+        list[list[float]]
+    ]  # waits for an answer: [start, end] ([start] while waiting)
 
 
 class QuestionSummary(TypedDict):

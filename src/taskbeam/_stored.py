@@ -17,6 +17,8 @@ a time, and kept.
 from __future__ import annotations
 
 import copy
+import os
+import pathlib
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -28,6 +30,9 @@ from taskbeam.engine._display import renderer
 from taskbeam.engine._preview import preview
 from taskbeam.engine._registry import BY_ID
 from taskbeam.engine._run import resume
+from taskbeam.engine._timeline import function_name
+from taskbeam.engine._timeline import rows as timeline_rows
+from taskbeam.engine._trace import write_trace
 from taskbeam.graph import Graph
 from taskbeam.store import SQLiteStore
 
@@ -199,6 +204,21 @@ class StoredRun:
                 item["seconds"] = round(summary["ended"] - summary["started"], 3)
             out[node_id] = item
         return out
+
+    def timeline(self) -> list[dict[str, Any]]:
+        """One row per node, from the stored data, as ``Run.timeline()`` (docs/timeline.md).
+
+        Functions are known for the top-level nodes when the run was
+        opened with its graph; otherwise a row's ``function`` is ``None``.
+        """
+        functions = {}
+        if self.graph is not None:
+            functions = {t.id: function_name(t.fn) for t in self.graph}
+        return timeline_rows(self._snap, functions)
+
+    def to_trace(self, path: str | os.PathLike[str]) -> pathlib.Path:
+        """Write the stored run as Chrome trace event JSON, as ``Run.to_trace``."""
+        return write_trace(path, self.timeline(), self._snap["run"])
 
     def _done_ids(self) -> list[str]:
         return [i for i, n in self._snap["nodes"].items() if n.get("status") == "done"]

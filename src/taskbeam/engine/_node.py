@@ -73,6 +73,10 @@ class Node:
     levels = 0
     output: OutputBuffer | None = None  # made on the first write
     output_limit = OUTPUT_LIMIT
+    # Earlier attempts and waiting intervals, ``[kind, start, end]`` in monotonic
+    # time (``end`` None while open): made only for a node that was retried or
+    # waited for an answer (see :mod:`taskbeam.engine._timeline`).
+    spans: list[list[Any]] | None = None
 
     def __init__(
         self,

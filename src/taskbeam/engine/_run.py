@@ -15,6 +15,8 @@ run and start its thread.
 from __future__ import annotations
 
 import asyncio
+import os
+import pathlib
 from collections.abc import Callable, Generator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +31,9 @@ from taskbeam.engine._questions import Question
 from taskbeam.engine._registry import BY_ID as _BY_ID
 from taskbeam.engine._state import Node, RunState
 from taskbeam.engine._status import TERMINAL, RunStatus, Status
+from taskbeam.engine._timeline import function_name
+from taskbeam.engine._timeline import rows as timeline_rows
+from taskbeam.engine._trace import write_trace
 from taskbeam.graph import Graph
 
 if TYPE_CHECKING:
@@ -196,6 +201,20 @@ class Run:
         if self.store_error:
             run["error"] = self.store_error
         return run
+
+    def timeline(self) -> list[dict[str, Any]]:
+        """One row per node: when it ran, its attempts and waits (see docs/timeline.md)."""
+
+        def read() -> list[dict[str, Any]]:
+            st = self._driver.state
+            functions = {n.id: function_name(n.task.fn) for n in st.nodes.values()}
+            return timeline_rows(self._snapshot(), functions)
+
+        return self._driver.call(read)
+
+    def to_trace(self, path: str | os.PathLike[str]) -> pathlib.Path:
+        """Write the run as Chrome trace event JSON (Perfetto, ``chrome://tracing``)."""
+        return write_trace(path, self.timeline(), self._run_fields())
 
     def watch(self, callback: Subscriber) -> tuple[dict[str, Any], Callable[[], None]]:
         """Subscribe and take a snapshot in one step, so no change falls between them.
