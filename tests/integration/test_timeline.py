@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections.abc import Callable
@@ -140,7 +141,7 @@ def test_to_trace_writes_one_event_per_attempt_on_threads_that_never_overlap(
     assert len(by_tid) <= 4
     for events in by_tid.values():
         events.sort(key=lambda e: e["ts"])
-        for a, b in zip(events, events[1:], strict=False):
+        for a, b in itertools.pairwise(events):
             assert a["ts"] + a["dur"] <= b["ts"]
     names = {(e["name"], e["tid"]) for e in trace["traceEvents"] if e["ph"] == "M"}
     assert ("process_name", 0) in names and all(("thread_name", t) in names for t in by_tid)

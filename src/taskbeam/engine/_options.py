@@ -49,6 +49,7 @@ class RunOptions:
     save_policy: SavePolicy | None = None
     project: str | None = None
     executor: Executor | None = None
+    tracer: Any = None  # an OpenTelemetry Tracer: a span per node (taskbeam.otel)
 
     def __post_init__(self) -> None:
         if self.executor is not None:

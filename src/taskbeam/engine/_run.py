@@ -24,6 +24,7 @@ from taskbeam.engine._capture import OUTPUT_LIMIT
 from taskbeam.engine._display import renderer
 from taskbeam.engine._driver import Driver, Subscriber
 from taskbeam.engine._executor import Executor, RemoteResult
+from taskbeam.engine._observers import subscribers_for
 from taskbeam.engine._options import RESUMABLE, RunOptions
 from taskbeam.engine._persist import SavePolicy
 from taskbeam.engine._preview import DETAIL_CHARS, preview
@@ -90,10 +91,14 @@ class Run:
         self.options: dict[str, Any] = driver.options
         self.executor: Executor = driver.executor
         self.project = opts.project
+        self._opts = opts
         self._view: Any = None  # the view shown for this run, reused when shown again
 
     def _begin(self) -> Run:
-        self._driver.begin()
+        driver = self._driver
+        for subscriber in subscribers_for(self, self._opts):
+            driver.subscribe(subscriber)  # before the thread starts: no event is missed
+        driver.begin()
         return self
 
     # What the driver owns, for the engine's own tests and the command line.
@@ -201,6 +206,13 @@ class Run:
         if self.store_error:
             run["error"] = self.store_error
         return run
+
+    def summary_here(self, node_id: str) -> dict[str, Any] | None:
+        """A node's summary, read without crossing threads: only for code on the
+        run's own thread (a subscriber); ``None`` for an unknown id."""
+        st = self._driver.state
+        node = st.nodes.get(node_id)
+        return None if node is None else st.node_summary(node, self._driver.t0)
 
     def timeline(self) -> list[dict[str, Any]]:
         """One row per node: when it ran, its attempts and waits (see docs/timeline.md)."""
@@ -375,6 +387,7 @@ def start(
     save_policy: SavePolicy | None = None,
     project: str | None = None,
     executor: Executor | None = None,
+    tracer: Any = None,
 ) -> Run:
     """Validate ``graph`` and start running it in a background thread; return at once.
 
@@ -414,6 +427,10 @@ def start(
         Where sync tasks run: ``LocalExecutor()`` (default: threads of the
         run's own), ``ProcessExecutor(n)`` or ``DaskExecutor(client)`` (see
         ``docs/scale.md``). Async tasks always run on the run's loop.
+    tracer : opentelemetry.trace.Tracer, optional
+        Emit the run as OpenTelemetry spans with this tracer: the run as the
+        root span, a span per node (install ``taskbeam[otel]``; see
+        ``docs/timeline.md``).
 
     Returns
     -------
@@ -435,6 +452,7 @@ def start(
             save_policy=save_policy,
             project=project,
             executor=executor,
+            tracer=tracer,
         ),
     )
 
