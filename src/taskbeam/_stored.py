@@ -211,10 +211,14 @@ class StoredRun:
         Functions are known for the top-level nodes when the run was
         opened with its graph; otherwise a row's ``function`` is ``None``.
         """
-        functions = {}
-        if self.graph is not None:
-            functions = {t.id: function_name(t.fn) for t in self.graph}
-        return timeline_rows(self._snap, functions)
+        return timeline_rows(self._snap, self.functions())
+
+    def functions(self) -> dict[str, str]:
+        """``{node id: function name}`` of the top-level nodes, when the run was
+        opened with its graph (else empty)."""
+        if self.graph is None:
+            return {}
+        return {t.id: function_name(t.fn) for t in self.graph}
 
     def to_trace(self, path: str | os.PathLike[str]) -> pathlib.Path:
         """Write the stored run as Chrome trace event JSON, as ``Run.to_trace``."""

@@ -145,3 +145,22 @@ def test_to_trace_writes_one_event_per_attempt_on_threads_that_never_overlap(
             assert a["ts"] + a["dur"] <= b["ts"]
     names = {(e["name"], e["tid"]) for e in trace["traceEvents"] if e["ph"] == "M"}
     assert ("process_name", 0) in names and all(("thread_name", t) in names for t in by_tid)
+
+
+def test_the_functions_request_names_every_node_of_a_live_or_stored_run(tmp_path: Path) -> None:
+    from taskbeam.broadcast._requests import parse
+
+    store = tb.SQLiteStore(tmp_path / "runs.db")
+    b = tb.Broadcaster()
+    try:
+        run = tb.start(flaky_graph(), store=store).wait(20)
+        entry, fields = parse("comm", {"type": "functions"})
+        answer = b.answer(b.attach(run), entry, fields)
+        assert answer["type"] == "functions"
+        assert sorted(answer["functions"]) == ["flaky", "solid"]
+        assert answer["functions"]["solid"].endswith("solid")
+        stored = tb.open_run(run.id, store)
+        assert b.answer(b.attach(stored), entry, fields) == {"type": "functions", "functions": {}}
+    finally:
+        b.close()
+        store.close()

@@ -214,6 +214,13 @@ class Run:
         node = st.nodes.get(node_id)
         return None if node is None else st.node_summary(node, self._driver.t0)
 
+    def functions(self) -> dict[str, str]:
+        """``{node id: function name}`` of every node (what a timeline groups by)."""
+        st = self._driver.state
+        return self._driver.call(
+            lambda: {n.id: function_name(n.task.fn) for n in st.nodes.values()}
+        )
+
     def timeline(self) -> list[dict[str, Any]]:
         """One row per node: when it ran, its attempts and waits (see docs/timeline.md)."""
 
