@@ -111,11 +111,9 @@ export class Toolbar {
     this.groups.hidden = true;
     this.collapsedAll = false;
     this.groups.addEventListener("click", () => handlers.groups(!this.collapsedAll));
-    this.timeline = h("button", "tb-button tb-timeline-toggle");
-    this.timeline.type = "button";
-    this.timeline.title = "Show the nodes on a timeline (T); again: back to the graph";
+    this.timeline = button("timeline", "", "Show the nodes on a timeline (T); again: back to the graph", "Timeline");
+    this.timeline.classList.add("tb-timeline-toggle");
     this.timeline.setAttribute("aria-pressed", "false");
-    this.timeline.append(h("span", "tb-button-text", "Timeline"));
     this.timeline.addEventListener("click", () => handlers.timeline?.());
     this.mode = h("span", "tb-mode", "");
     this.mode.dataset.mode = "graph";

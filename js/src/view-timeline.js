@@ -595,6 +595,11 @@ export function createTimeline({ wrap, theme, state, now, select, functions, not
       }
     },
     shown: () => !el.hidden,
+    /** Pixels the timeline wants: its header, the axis and every line. */
+    contentHeight() {
+      if (view.dirty) rebuild();
+      return head.getBoundingClientRect().height + AXIS + view.lines.length * ROW + 4;
+    },
     changed() {
       view.dirty = true;
       schedule();

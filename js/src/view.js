@@ -146,7 +146,9 @@ export function createView(el, channel, options = {}) {
     body,
     // An open questions panel may need more room than the graph (within the fit's bounds).
     contentHeight: (chrome, width) =>
-      Math.max(stage.contentHeight(chrome, width), Math.min(AUTO_MAX, chrome + questions.contentHeight())),
+      timelineOn && timeline
+        ? Math.min(AUTO_MAX, Math.max(stage.contentHeight(chrome, width), chrome + timeline.contentHeight()))
+        : Math.max(stage.contentHeight(chrome, width), Math.min(AUTO_MAX, chrome + questions.contentHeight())),
     page,
     height: options.height,
     onResize: options.onResize,
@@ -240,6 +242,7 @@ export function createView(el, channel, options = {}) {
     toolbar.setTimeline(on);
     root.dataset.view = on ? "timeline" : "graph";
     ui.dirty = true;
+    height.fit();
     if (!on) stage.schedule();
   }
   root.dataset.view = "graph";
