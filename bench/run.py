@@ -22,6 +22,7 @@ import persist
 import questions
 import scale
 import server
+import timeline
 import widget
 
 HERE = Path(__file__).resolve().parent
@@ -44,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     served = server.run_benchmark(quick=args.quick)
     scaled = scale.run_benchmark(quick=args.quick)
     asked = questions.run_benchmark(quick=args.quick)
+    lined = timeline.run_benchmark(quick=args.quick)
     report = "\n".join(
         [
             engine.render(results),
@@ -53,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
             server.render(served),
             scale.render(scaled),
             questions.render(asked),
+            timeline.render(lined),
         ]
     )
     args.output.write_text(report, encoding="utf-8")
@@ -63,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         "persist": persist.to_json(stored),
         "broadcast": [vars(b) for b in bursts],
         "widget": widget.to_json(views),
+        "timeline": timeline.to_json(lined),
         "server": server.to_json(served),
         "scale": scale.to_json(scaled),
         "questions": questions.to_json(asked),

@@ -590,6 +590,7 @@ export function createTimeline({ wrap, theme, state, now, select, functions, not
       el.hidden = !on;
       if (on) {
         view.dirty = true;
+        view.builtAt = -Infinity; // rows are built in the first frame, whatever the run's size
         resize();
         schedule();
       }
