@@ -93,14 +93,14 @@ export function createTimeline({ wrap, theme, state, now, select, functions, not
   }
   const info = h("span", "tb-timeline-info", "");
   head.append(choose, info);
-  const canvas = /** @type {HTMLCanvasElement} */ (h("canvas", "tb-canvas tb-timeline-canvas"));
+  const canvas = /** @type {HTMLCanvasElement} */ (h("canvas", "tb-timeline-canvas"));
   canvas.tabIndex = 0;
   canvas.setAttribute("role", "img");
   canvas.setAttribute("aria-label", "Timeline of the run's nodes");
   const area = h("div", "tb-timeline-area");
   area.append(canvas);
   el.append(head, area);
-  wrap.append(el);
+  // Put in the page when first shown: until then the view's DOM is the graph's alone.
   const ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext("2d", { alpha: false }));
 
   const view = {
@@ -588,6 +588,7 @@ export function createTimeline({ wrap, theme, state, now, select, functions, not
     /** @param {boolean} on */
     show(on) {
       el.hidden = !on;
+      if (on && !el.isConnected) wrap.append(el);
       if (on) {
         view.dirty = true;
         view.builtAt = -Infinity; // rows are built in the first frame, whatever the run's size
@@ -633,7 +634,7 @@ export function createTimeline({ wrap, theme, state, now, select, functions, not
       if (view.raf) cancelAnimationFrame(view.raf);
       observer?.disconnect();
       for (const [type, fn] of listeners) canvas.removeEventListener(type, fn);
-      el.remove();
+      if (el.isConnected) el.remove();
     },
   };
 }
