@@ -8,6 +8,7 @@ whose nodes carry start and end times, and measures
   frame drawn (rows built from the node summaries, grouped, drawn), median
   of repeated switches; past 20,000 nodes the rows aggregate by group;
 * a redraw of the rows in view (what a scroll or a zoom costs);
+* (screenshots of each size go to test-artifacts/timeline-<n>.png)
 * while live: 20 batches a second of 2,000 status changes each stream into
   the 10,000-node view for 5 s with the timeline shown: the timeline's frame
   work (p50, p95, max) and the browser's frame intervals.
@@ -36,6 +37,7 @@ from tests.e2e._lab import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 SIZES = (1_000, 10_000, 100_000)
 VIEWPORT = {"width": 1240, "height": 720}
+ARTIFACTS = ROOT / "test-artifacts"
 
 SWITCH_JS = """() => {
   const tb = document.querySelector('.taskbeam-view').taskbeam;
@@ -82,6 +84,8 @@ def run_benchmark(quick: bool = False) -> dict[str, Any]:
                 switches = [float(page.evaluate(SWITCH_JS)) for _ in range(repeats)]
                 redraws = [float(page.evaluate(REDRAW_JS)) for _ in range(repeats)]
                 info = hook(page, "tb.timeline.info()")
+                ARTIFACTS.mkdir(exist_ok=True)
+                page.locator(".taskbeam-view").screenshot(path=str(ARTIFACTS / f"timeline-{n}.png"))
                 out["render"][n] = {
                     "switch_ms": switches,
                     "redraw_ms": redraws,

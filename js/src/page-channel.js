@@ -12,6 +12,7 @@
  * | `resync`                      | `resync` (or `subscribe`, if not yet)   |
  * | `node_details`, `cancel_node` | the same, with `project_id`             |
  * | `questions`, `answer`         | the same, with `project_id`             |
+ * | `functions` (the timeline)    | the same, with `project_id`             |
  * | `pause`, `resume`             | the same                                |
  * | `cancel`                      | `stop`                                  |
  *
@@ -75,7 +76,7 @@ const eventOf = (type) => /** @type {Record<string, string>} */ (SOCKETIO_NAMES)
 /** Frame events: the Socket.IO events that carry the frame types. */
 export const FRAME_EVENTS = /** @type {const} */ (["snapshot", SOCKETIO_NAMES.batch, "heartbeat"]);
 
-const FORWARDED = new Set(["node_details", "cancel_node", "pause", "resume", "cancel", "nodes", "questions", "answer"]);
+const FORWARDED = new Set(["node_details", "cancel_node", "pause", "resume", "cancel", "nodes", "questions", "answer", "functions"]);
 
 /**
  * @param {SocketLike} socket a connection used for this project only

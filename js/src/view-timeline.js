@@ -296,6 +296,17 @@ export function createTimeline({ wrap, theme, state, now, select, functions, not
     ctx.moveTo(LABELS - 0.5, AXIS);
     ctx.lineTo(LABELS - 0.5, height);
     ctx.stroke();
+    // Where the rows in view are among all of them: a thin thumb at the right edge.
+    const total = view.lines.length * ROW;
+    const room = height - AXIS;
+    if (total > room) {
+      const thumb = Math.max(16, (room * room) / total);
+      const top = AXIS + ((room - thumb) * view.scroll) / Math.max(1, total - room);
+      ctx.fillStyle = th.muted;
+      ctx.globalAlpha = 0.45;
+      ctx.fillRect(width - 5, top, 4, thumb);
+      ctx.globalAlpha = 1;
+    }
     view.drawn = drawn;
     frameTimes.push(performance.now() - t);
     if (frameTimes.length > HISTORY) frameTimes.shift();
