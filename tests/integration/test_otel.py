@@ -149,3 +149,41 @@ def test_token_metrics_get_the_genai_names() -> None:
     assert metric_attributes("tokens_out", 7.0)["gen_ai.usage.output_tokens"] == 7
     assert metric_attributes("cost", 0.25) == {"taskbeam.metric.cost": 0.25}
     assert metric_attributes("odd", [1]) == {}
+
+
+def test_the_service_gives_its_tracer_to_every_run(
+    exporter: tuple[InMemorySpanExporter, TracerProvider],
+) -> None:
+    memory, provider = exporter
+    g = tb.Graph("served")
+    g.add("a", lambda: 1)
+    with tb.ExecutionService(tracer=provider.get_tracer("svc")) as svc:
+        svc.start("p", g).wait(20)
+    assert {s.name for s in memory.get_finished_spans()} == {"taskbeam run served", "a"}
+
+
+def test_a_continued_run_takes_a_tracer_too(
+    exporter: tuple[InMemorySpanExporter, TracerProvider], tmp_path: Any
+) -> None:
+    memory, provider = exporter
+    fixed = {"ok": False}
+
+    def shaky() -> int:
+        if not fixed["ok"]:
+            raise RuntimeError("not yet")
+        return 1
+
+    g = tb.Graph("again")
+    g.add("solid", lambda: 1)
+    g.add("shaky", shaky)
+    store = tb.SQLiteStore(tmp_path / "runs.db")
+    try:
+        first = tb.start(g, store=store).wait(20)
+        assert first.status.value == "failed"
+        fixed["ok"] = True
+        again = tb.open_run(first.id, store, graph=g).continue_(tracer=provider.get_tracer("t"))
+        again.wait(20)
+        names = sorted(s.name for s in memory.get_finished_spans())
+        assert names == ["shaky", "taskbeam run again"]  # "solid" was reused, not run
+    finally:
+        store.close()
