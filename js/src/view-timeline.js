@@ -627,9 +627,17 @@ export function createTimeline({ wrap, theme, state, now, select, functions, not
       if (view.by === "function") setGroupBy("function");
       schedule();
     },
-    /** @param {string | null} id */
+    /** @param {string | null} id selected here or elsewhere (search, the legend): its row comes into view */
     selected(id) {
       view.selected = id;
+      if (id !== null && !el.hidden) {
+        if (view.dirty) rebuild();
+        const i = view.lines.findIndex((l) => l.kind === "node" && l.bar.id === id);
+        const top = i * ROW;
+        if (i >= 0 && (top < view.scroll || top + ROW > view.scroll + view.height - AXIS)) {
+          view.scroll = Math.max(0, top - Math.floor((view.height - AXIS) / 2));
+        }
+      }
       schedule();
     },
     /** @param {Theme} t */
