@@ -384,7 +384,8 @@ export function createTimeline({ wrap, theme, state, now, select, functions, not
       const x0 = toX(scale, start);
       const x1 = Math.max(x0 + 1, toX(scale, stop));
       if (x1 < LABELS || x0 > view.width) continue;
-      const status = outcome === "timeout" ? "failed" : outcome;
+      // A waiting node's attempt is drawn as running; its wait is the hatched span on top.
+      const status = outcome === "timeout" ? "failed" : outcome === "waiting" ? "running" : outcome;
       ctx.fillStyle = th.status[statusIndex(status)];
       ctx.globalAlpha = k < n - 1 ? 0.55 : 1;
       ctx.fillRect(Math.max(LABELS, x0), top, Math.min(view.width, x1) - Math.max(LABELS, x0), hgt);

@@ -2,7 +2,8 @@
 
 A run with retries, a question answered after a wait, and an expanded
 sub-graph runs in a real JupyterLab in headless Chromium. Its view is
-switched to the timeline (the toolbar's button); every node that ran has a
+switched to the timeline (the toolbar's button) while the question waits:
+the waiting node's bar is open and grows. At the end every node that ran has a
 bar, and each bar's left and right edges sit where the kernel's snapshot
 puts its start and end on the timeline's scale. A click on a bar opens
 that node's details. Screenshots go to test-artifacts/timeline-*.png and
@@ -59,12 +60,15 @@ g.add("review", review, deps=["flaky"], tags=("llm",))
 g.add("fan_out", fan_out, deps=[f"load{i}" for i in range(6)], label="Fan out")
 run = tb.start(g, max_concurrency=4)
 
+_go = threading.Event()  # the test sets it once it saw the wait live
+
 def _answer():
     import time
-    for _ in range(400):
+    for _ in range(2400):
         qs = run.questions()
         if qs:
-            time.sleep(0.6)
+            _go.wait(60)
+            time.sleep(0.3)
             run.answer(qs[0].id, "yes")
             return
         time.sleep(0.025)
@@ -83,19 +87,42 @@ def test_the_timeline_draws_every_node_where_its_timings_say(
     nb.wait_kernel_idle(60)
     nb.run("notebook:run-all-cells")
     nb.wait_cells_done(None, 60)
-    snapshot = wait_run_ended(nb)
-    assert snapshot["run"]["status"] == "done", snapshot["run"]
-    index = nb.view_index(snapshot["run"]["id"])
+    run_id = nb.json("run.id")
+    index = nb.view_index(run_id)
     view = nb.page.locator(".taskbeam-view").nth(index)
     view.scroll_into_view_if_needed()
-    snapshot = assert_view_matches_kernel(nb, index)
-    assert len(snapshot["nodes"]["flaky"]["attempts"]) == 2
-    assert len(snapshot["nodes"]["review"]["waits"]) == 1
 
-    # The toolbar's button switches to the timeline.
+    # The toolbar's button switches to the timeline, live: while the question
+    # waits for its answer, the waiting node's bar is open and grows.
     view.locator(".tb-timeline-toggle").click()
     nb.poll(lambda: nb.hook(index, "tb.timeline.shown()"), 5, "the timeline is shown")
     assert view.get_attribute("data-view") == "timeline"
+
+    def open_review() -> Any:
+        bar = nb.hook(index, "tb.timeline.bars()").get("review")
+        status = nb.hook(index, "tb.state().nodes.review.status")
+        return bar if bar and bar["end"] is None and status == "waiting" else None
+
+    first = nb.poll(open_review, 30, "the waiting node's open bar on the timeline")
+    grown = nb.poll(
+        lambda: (b := open_review()) and b["x1"] - b["x0"] > first["x1"] - first["x0"] + 2 and b,
+        10,
+        "the waiting node's bar grows while it waits",
+    )
+    assert grown["start"] == first["start"]
+    view.screenshot(path=str(artifacts / "timeline-live.png"))
+    nb.execute("_go.set()")
+    snapshot = wait_run_ended(nb)
+    assert snapshot["run"]["status"] == "done", snapshot["run"]
+    snapshot = assert_view_matches_kernel(nb, index)
+    assert len(snapshot["nodes"]["flaky"]["attempts"]) == 2
+    assert len(snapshot["nodes"]["review"]["waits"]) == 1
+    # JupyterLab draws the output anew when the run's display is updated at its end
+    # (while the kernel runs code): the new view starts with the graph.
+    view = nb.page.locator(".taskbeam-view").nth(index)
+    if not nb.hook(index, "tb.timeline.shown()"):
+        view.locator(".tb-timeline-toggle").click()
+    nb.poll(lambda: nb.hook(index, "tb.timeline.shown()"), 5, "the timeline is shown")
     nb.page.set_viewport_size({"width": 1400, "height": 1000})
     nb.hook(index, "tb.timeline.flush()")
     info = nb.hook(index, "tb.timeline.info()")
