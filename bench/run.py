@@ -24,6 +24,7 @@ import question_clicks
 import questions
 import scale
 import server
+import timeline
 import widget
 
 HERE = Path(__file__).resolve().parent
@@ -48,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     asked = questions.run_benchmark(quick=args.quick)
     clicked = question_clicks.run_benchmark(quick=args.quick)
     metered = metrics.run_benchmark(quick=args.quick)
+    lined = timeline.run_benchmark(quick=args.quick)
     report = "\n".join(
         [
             engine.render(results),
@@ -59,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
             questions.render(asked),
             question_clicks.render(clicked),
             metrics.render(metered),
+            timeline.render(lined),
         ]
     )
     args.output.write_text(report, encoding="utf-8")
@@ -69,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         "persist": persist.to_json(stored),
         "broadcast": [vars(b) for b in bursts],
         "widget": widget.to_json(views),
+        "timeline": timeline.to_json(lined),
         "server": server.to_json(served),
         "scale": scale.to_json(scaled),
         "questions": questions.to_json(asked),

@@ -13,6 +13,7 @@ const PATHS = {
     "M6.5 1a5.5 5.5 0 0 1 4.38 8.83l3.65 3.64-1.06 1.06-3.64-3.65A5.5 5.5 0 1 1 6.5 1zm0 1.5a4 4 0 1 0 0 8 4 4 0 0 0 0-8z",
   collapse: "M3 3h10v2H3zM3 7h10v2H3zM3 11h10v2H3z",
   expand: "M2 3h12v2H2zM5 7h9v2H5zM5 11h9v2H5z",
+  timeline: "M1 2h1v12H1zM3 3h6v2H3zM6 7h8v2H6zM4 11h5v2H4z",
 };
 
 /** @typedef {keyof typeof PATHS} IconName */

@@ -12,6 +12,7 @@
  * | `resync`                      | `resync` (or `subscribe`, if not yet)   |
  * | `node_details`, `cancel_node` | the same, with `project_id`             |
  * | `questions`, `answer`         | the same, with `project_id`             |
+ * | `functions` (the timeline)    | the same, with `project_id`             |
  * | `pause`, `resume`, `continue` | the same, with `project_id`             |
  * | `cancel`                      | `stop`                                  |
  *
@@ -85,6 +86,7 @@ const FORWARDED = new Set([
   "nodes",
   "questions",
   "answer",
+  "functions", // the timeline's grouping
 ]);
 
 /**

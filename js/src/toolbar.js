@@ -27,6 +27,7 @@ import { CONTINUABLE, RUN_ENDED, STATUSES, runStatusClass, statusClass } from ".
  * @property {(runId: string) => void} run another run was chosen
  * @property {() => void} [back] history mode: back to the run list
  * @property {() => void} [continueRun] a stored run's "Continue" was clicked
+ * @property {() => void} [timeline] the timeline button was clicked (graph ↔ timeline, `T`)
  */
 
 const FINISHED_ORDER = ["done", "failed", "cancelled", "skipped"];
@@ -111,6 +112,10 @@ export class Toolbar {
     this.groups.hidden = true;
     this.collapsedAll = false;
     this.groups.addEventListener("click", () => handlers.groups(!this.collapsedAll));
+    this.timeline = button("timeline", "", "Show the nodes on a timeline (T); again: back to the graph", "Timeline");
+    this.timeline.classList.add("tb-timeline-toggle");
+    this.timeline.setAttribute("aria-pressed", "false");
+    this.timeline.addEventListener("click", () => handlers.timeline?.());
     this.mode = h("span", "tb-mode", "");
     this.mode.dataset.mode = "graph";
 
@@ -124,7 +129,7 @@ export class Toolbar {
     this.stats = stats;
 
     const view = h("div", "tb-group");
-    view.append(searchWrap, this.searchCount, this.fit, this.groups);
+    view.append(searchWrap, this.searchCount, this.fit, this.groups, this.timeline);
     this.bar.append(this.back, this.runs, this.title, controls, this.continueButton, stats, h("div", "tb-spacer"), view);
 
     // Summary row.
@@ -262,6 +267,13 @@ export class Toolbar {
       this.groups.setAttribute("aria-label", collapsedAll ? "Expand all" : "Collapse all");
       this.groups.title = collapsedAll ? "Show every sub-graph" : "Collapse every sub-graph into its node";
     }
+  }
+
+  /** @param {boolean} on the timeline is shown (instead of the graph) */
+  setTimeline(on) {
+    this.timeline.setAttribute("aria-pressed", String(on));
+    this.timeline.classList.toggle("tb-active", on);
+    this.fit.title = on ? "Show the whole run (F)" : "Fit the whole graph in view (F)";
   }
 
   /**

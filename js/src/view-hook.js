@@ -44,6 +44,8 @@ import { displayedCounts } from "./view-clock.js";
  * @property {() => {s: number, floor: number, fit: number, clipped: boolean}} zoom the camera's scale, the automatic fit's floor, the whole graph's fit
  * @property {() => "list" | "run"} page history mode: the run list or a run; otherwise "run"
  * @property {() => import("./history.js").HistoryState | null} history history mode: the list's state
+ * @property {import("./view-timeline.js").TimelineHook} timeline the timeline mode's bars and scale
+ * @property {(on: boolean) => void} setTimeline show the timeline (true) or the graph, as the button does
  */
 
 /**
@@ -56,9 +58,11 @@ import { displayedCounts } from "./view-clock.js";
  * @param {number[]} parts.frameTimes kept up to date by the view
  * @param {(id: string | null) => void} parts.select
  * @param {(id: string) => void} parts.focus select a node and centre it
+ * @param {import("./view-timeline.js").TimelineHook} parts.timeline
+ * @param {(on: boolean) => void} parts.setTimeline
  * @returns {TestHook}
  */
-export function createTestHook({ store, stage, root, pages, paints, frameTimes, select, focus }) {
+export function createTestHook({ store, stage, root, pages, paints, frameTimes, select, focus, timeline, setTimeline }) {
   return {
     get seq() {
       return store.client.seq;
@@ -114,5 +118,7 @@ export function createTestHook({ store, stage, root, pages, paints, frameTimes, 
     zoom: () => ({ s: stage.camera.s, floor: stage.floorScale(), fit: stage.fitScale(), clipped: stage.clipped }),
     page: pages.page,
     history: () => (pages.list ? pages.list.state() : null),
+    timeline,
+    setTimeline,
   };
 }

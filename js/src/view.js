@@ -20,7 +20,8 @@
  * controls (`view-controls.js`), the canvas's clicks, keys and tooltip
  * (`view-canvas.js`), the height and its handle (`view-height.js`), the
  * theme (`view-theme.js`), history mode's pages (`view-pages.js`), service
- * mode's run selector (`view-runs.js`), the open questions (`view-questions.js`)
+ * mode's run selector (`view-runs.js`), the open questions (`view-questions.js`),
+ * the timeline mode (`view-timeline.js`, toggled with its button or `T`)
  * and the test hook (`view-hook.js`).
  * What the server sends (the store's state) is kept apart from the view's
  * own state (what is selected, collapsed, in view), which lives in the
@@ -46,6 +47,7 @@ import { createClock, displayedCounts } from "./view-clock.js";
 import { createControls } from "./view-controls.js";
 import { createHeight } from "./view-height.js";
 import { createTestHook } from "./view-hook.js";
+import { createTimeline } from "./view-timeline.js";
 import { createNotices } from "./view-notices.js";
 import { createPages } from "./view-pages.js";
 import { createQuestions } from "./view-questions.js";
@@ -109,7 +111,8 @@ export function createView(el, channel, options = {}) {
     {
       control: (kind) => controls.control(kind),
       search: (query, step) => finder.search(query, step),
-      fit: () => stage.fit(),
+      fit: () => (timelineOn ? timeline?.fit() : stage.fit()),
+      timeline: () => setTimeline(!timelineOn),
       groups: (collapse) => {
         stage.setAllCollapsed(collapse);
         ui.collapsedAll = collapse;
@@ -143,7 +146,9 @@ export function createView(el, channel, options = {}) {
     body,
     // An open questions panel may need more room than the graph (within the fit's bounds).
     contentHeight: (chrome, width) =>
-      Math.max(stage.contentHeight(chrome, width), Math.min(AUTO_MAX, chrome + questions.contentHeight())),
+      timelineOn && timeline
+        ? Math.min(AUTO_MAX, Math.max(stage.contentHeight(chrome, width), chrome + timeline.contentHeight()))
+        : Math.max(stage.contentHeight(chrome, width), Math.min(AUTO_MAX, chrome + questions.contentHeight())),
     page,
     height: options.height,
     onResize: options.onResize,
@@ -186,7 +191,10 @@ export function createView(el, channel, options = {}) {
     if (pages.list) height.apply();
   }
 
-  const theme = watchTheme(root, toolbar.items, (t) => stage.setTheme(t));
+  const theme = watchTheme(root, toolbar.items, (t) => {
+    stage.setTheme(t);
+    timeline?.setTheme(t);
+  });
   /** @type {{seq: number | null, t: number}[]} */
   const paints = [];
   /** @type {number[]} */
@@ -211,6 +219,44 @@ export function createView(el, channel, options = {}) {
     },
   });
 
+  // -- the timeline mode: beside the graph, one row per node -------------------
+  /** @type {ReturnType<typeof createTimeline> | null} */
+  let timeline = null;
+  let timelineOn = false;
+  timeline = createTimeline({
+    wrap: stageEl,
+    theme: theme.theme,
+    state: () => store.client.state,
+    now: () => clock.nodeClock(),
+    select: (id) => select(id, true),
+    functions: () => store.request({ type: "functions" }).then((a) => /** @type {Record<string, string>} */ (a.functions ?? {})),
+    notice: (text) => notices.show("error", text),
+  });
+  cleanups.push(() => timeline?.dispose());
+  /** @param {boolean} on */
+  function setTimeline(on) {
+    timelineOn = on;
+    timeline?.show(on);
+    stage.canvas.hidden = on;
+    tooltip.hidden = true;
+    toolbar.setTimeline(on);
+    root.dataset.view = on ? "timeline" : "graph";
+    ui.dirty = true;
+    height.fit();
+    if (!on) stage.schedule();
+  }
+  root.dataset.view = "graph";
+  /** @param {KeyboardEvent} e */
+  const timelineKey = (e) => {
+    if ((e.key === "t" || e.key === "T") && e.target instanceof HTMLCanvasElement && !e.ctrlKey && !e.metaKey && !e.altKey) {
+      e.preventDefault();
+      setTimeline(!timelineOn);
+      (timelineOn ? timeline?.canvas : stage.canvas)?.focus();
+    }
+  };
+  root.addEventListener("keydown", timelineKey);
+  cleanups.push(() => root.removeEventListener("keydown", timelineKey));
+
   const selection = createSelection({
     el: detailsEl,
     store,
@@ -234,6 +280,7 @@ export function createView(el, channel, options = {}) {
     }
     if (id !== null) questions.close();
     selection.select(id);
+    timeline?.selected(id);
   }
 
   /**
@@ -270,6 +317,8 @@ export function createView(el, channel, options = {}) {
         }
       }
       stage.update(state, change);
+      if (change.reset) timeline?.reset();
+      timeline?.changed();
       ui.dirty = true;
       if (state) notices.settle(state.run.status);
       selection.changed(change);
@@ -309,7 +358,10 @@ export function createView(el, channel, options = {}) {
   // Once a second: running nodes' durations move on, on the canvas and in the details.
   const clock = createClock(store, toolbar, () => {
     const counts = store.client.state?.run.counts;
-    if (counts && (counts.running ?? 0) > 0 && !store.client.state?.run.stored) stage.schedule();
+    if (counts && (counts.running ?? 0) + (counts.waiting ?? 0) > 0 && !store.client.state?.run.stored) {
+      stage.schedule();
+      timeline?.schedule();
+    }
     selection.everySecond();
   });
   cleanups.push(clock.cleanup);
@@ -363,6 +415,8 @@ export function createView(el, channel, options = {}) {
     frameTimes,
     select,
     focus: (id) => focusNode(id, true),
+    timeline: timeline.hook,
+    setTimeline,
   });
 
   // -- start ------------------------------------------------------------------

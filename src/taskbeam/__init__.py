@@ -42,6 +42,7 @@ from taskbeam.engine import (
     SavePolicy,
     Status,
     _display,
+    _observers,
     ask,
     ask_sync,
     continue_run,
@@ -62,6 +63,7 @@ from taskbeam.store import (
 
 if _typing.TYPE_CHECKING:
     from taskbeam.engine._dask import DaskExecutor
+    from taskbeam.otel import instrument
     from taskbeam.server import Registry, serve
     from taskbeam.widget import GraphView
 
@@ -112,6 +114,7 @@ __all__ = [
     "ask_sync",
     "continue_run",
     "expand",
+    "instrument",
     "metric",
     "open_run",
     "progress",
@@ -125,6 +128,8 @@ __all__ = [
 # A run shows itself in a notebook through the widget, which the engine does not
 # import: the first view loads it (see taskbeam.engine._display).
 _display.set_loader(lambda: _importlib.import_module("taskbeam.widget"))
+# A run started with tracer= loads OpenTelemetry's subscriber (an optional extra).
+_observers.set_loader(lambda: _importlib.import_module("taskbeam.otel"))
 
 
 def __getattr__(name: str) -> _typing.Any:
@@ -139,6 +144,10 @@ def __getattr__(name: str) -> _typing.Any:
         from taskbeam.engine._dask import DaskExecutor
 
         return DaskExecutor
+    if name == "instrument":  # OpenTelemetry is an optional extra (taskbeam[otel])
+        from taskbeam.otel import instrument
+
+        return instrument
     if name in ("Registry", "serve"):  # the server's libraries are an optional extra
         from taskbeam import server
 

@@ -104,6 +104,10 @@ class NodeSummary(TypedDict):
     questions: NotRequired[int]  # while waiting with more than one open question
     progress: NotRequired[dict[str, Any]]  # {"done", "total"?, "note"?} (tb.progress)
     metrics: NotRequired[dict[str, float]]  # rolled-up metrics: its own and its children's
+    attempts: NotRequired[list[list[Any]]]  # earlier attempts: [start, end, "failed"|"timeout"]
+    waits: NotRequired[
+        list[list[float]]
+    ]  # waits for an answer: [start, end] ([start] while waiting)
 
 
 class QuestionSummary(TypedDict):

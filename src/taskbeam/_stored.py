@@ -18,6 +18,8 @@ a time, and kept.
 from __future__ import annotations
 
 import copy
+import os
+import pathlib
 import threading
 import time
 import warnings
@@ -30,6 +32,9 @@ from taskbeam.engine._display import renderer
 from taskbeam.engine._preview import preview
 from taskbeam.engine._registry import BY_ID
 from taskbeam.engine._run import continue_run
+from taskbeam.engine._timeline import function_name
+from taskbeam.engine._timeline import rows as timeline_rows
+from taskbeam.engine._trace import write_trace
 from taskbeam.graph import Graph
 from taskbeam.store import SQLiteStore
 
@@ -201,6 +206,25 @@ class StoredRun:
                 item["seconds"] = round(summary["ended"] - summary["started"], 3)
             out[node_id] = item
         return out
+
+    def timeline(self) -> list[dict[str, Any]]:
+        """One row per node, from the stored data, as ``Run.timeline()`` (docs/timeline.md).
+
+        Functions are known for the top-level nodes when the run was
+        opened with its graph; otherwise a row's ``function`` is ``None``.
+        """
+        return timeline_rows(self._snap, self.functions())
+
+    def functions(self) -> dict[str, str]:
+        """``{node id: function name}`` of the top-level nodes, when the run was
+        opened with its graph (else empty)."""
+        if self.graph is None:
+            return {}
+        return {t.id: function_name(t.fn) for t in self.graph}
+
+    def to_trace(self, path: str | os.PathLike[str]) -> pathlib.Path:
+        """Write the stored run as Chrome trace event JSON, as ``Run.to_trace``."""
+        return write_trace(path, self.timeline(), self._snap["run"])
 
     def _done_ids(self) -> list[str]:
         return [i for i, n in self._snap["nodes"].items() if n.get("status") == "done"]

@@ -334,3 +334,30 @@ def test_an_unbuilt_page_says_how_to_build_it(tmp_path: Path) -> None:
     assert page.status_code == 200
     assert "npm run build" in page.text and str(tmp_path) not in page.text
     assert static.status_code == 200 and static.headers["cache-control"] == "no-cache"
+
+
+def test_the_page_shows_the_timeline_grouped_by_function(page: Page, api: httpx.Client) -> None:
+    project_id = page.start("research", {"depth": 2, "breadth": 3, "delay": 0.05})
+    page.page.wait_for_selector(VIEW)
+    snapshot = agrees_at_end(page, api, project_id)
+    page.page.locator(f"{VIEW} .tb-timeline-toggle").click()
+    hook = f"document.querySelector('{VIEW}').taskbeam.timeline"
+    page.wait(lambda: page.page.evaluate(f"{hook}.shown()"), "the timeline to show")
+    page.page.evaluate(f"{hook}.flush()")
+    info = page.page.evaluate(f"{hook}.info()")
+    assert info["nodes"] == len(snapshot["nodes"]) and info["drawn"] > 0, info
+    # Grouping by function asks the run for its function names over Socket.IO.
+    page.page.select_option(f"{VIEW} .tb-timeline-group", "function")
+
+    def grouped() -> Any:
+        page.page.evaluate(f"{hook}.flush()")
+        state = page.page.evaluate(f"{hook}.info()")
+        return state["groupBy"] == "function" and state["lines"] > state["nodes"]
+
+    poll(
+        grouped,
+        15,
+        "the rows grouped by function, each group with its header",
+        detail=lambda: (page.page.evaluate(f"{hook}.info()"), page.page.inner_text(VIEW)[:600]),
+    )
+    page.shot("timeline")

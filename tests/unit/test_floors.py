@@ -39,6 +39,7 @@ FLOORS: list[tuple[str, tuple[str, ...]]] = [
             "taskbeam._service",
             "taskbeam._history",
             "taskbeam._stored",
+            "taskbeam.otel",
             "taskbeam.widget",
             "taskbeam.server",
             "taskbeam.testing",

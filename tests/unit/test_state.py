@@ -140,6 +140,7 @@ def test_failure_with_retries_backs_off_and_then_fails() -> None:
         "attempt": 1,
         "started": 0.0,
         "error": {"type": "ValueError", "message": "boom"},
+        "attempts": [[0.0, 1.0, "failed"]],  # the attempt that failed, for the timeline
     }
     assert s.schedule(1.0) == []  # not before the retry
     s.retry(a, 1.5)
@@ -167,6 +168,7 @@ def test_failure_with_retries_backs_off_and_then_fails() -> None:
         "started": 4.0,
         "ended": 5.0,
         "error": {"type": "ValueError", "message": "boom"},
+        "attempts": [[0.0, 1.0, "failed"], [1.5, 2.0, "failed"]],
     }
 
 
@@ -187,6 +189,7 @@ def test_a_retry_that_succeeds_ends_done() -> None:
         "started": 1.0,
         "ended": 2.0,
         "preview": "'ok'",
+        "attempts": [[0.0, 1.0, "failed"]],
     }
     assert s.status is RunStatus.DONE
 

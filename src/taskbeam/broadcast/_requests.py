@@ -334,6 +334,14 @@ def _answer(target: Target, fields: Fields) -> dict[str, Any]:
     return {"type": "ok"}
 
 
+def _functions(target: Target, fields: Fields) -> dict[str, Any]:
+    """``{node id: function name}``: what the timeline groups rows by, when asked to."""
+    functions = getattr(target.run, "functions", None)
+    if functions is None:
+        raise BadRequest(f"run {target.room} does not know its functions")
+    return {"type": "functions", "functions": functions()}
+
+
 _SIO = frozenset({"socketio"})
 
 REQUESTS: dict[str, Request] = {
@@ -348,6 +356,7 @@ REQUESTS: dict[str, Request] = {
         Request("cancel_node", _node, _cancel_node),
         Request("continue", _no_fields, _continue, own=_SIO),
         Request("questions", _no_fields, _questions),
+        Request("functions", _no_fields, _functions),
         Request("answer", _answer_fields, _answer),
         Request("runs", _runs, None, transports=frozenset({"comm"}), own=frozenset({"comm"})),
         Request("subscribe", _no_fields, None, transports=_SIO, own=_SIO),

@@ -74,6 +74,10 @@ class Node:
     output: OutputBuffer | None = None  # made on the first write
     output_limit = OUTPUT_LIMIT
     meter: Any = None  # progress and metrics, made at the first report (see _metrics.Meter)
+    # Earlier attempts and waiting intervals, ``[kind, start, end]`` in monotonic
+    # time (``end`` None while open): made only for a node that was retried or
+    # waited for an answer (see :mod:`taskbeam.engine._timeline`).
+    spans: list[list[Any]] | None = None
 
     def __init__(
         self,

@@ -51,6 +51,7 @@ class RunOptions:
     project: str | None = None
     executor: Executor | None = None
     budgets: Mapping[str, float] | None = None
+    tracer: Any = None  # an OpenTelemetry Tracer: a span per node (taskbeam.otel)
 
     def __post_init__(self) -> None:
         if self.budgets is not None:

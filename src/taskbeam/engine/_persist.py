@@ -44,6 +44,7 @@ from taskbeam.engine._metrics import Meter
 from taskbeam.engine._preview import previews
 from taskbeam.engine._state import Node, RunState, structure
 from taskbeam.engine._status import Status
+from taskbeam.engine._timeline import Spans, span_fields
 from taskbeam.graph._graph import Graph, Links
 from taskbeam.store._backup import write_backup
 from taskbeam.store._base import RunRecord, Saved, Store, StoreError, log_digest
@@ -143,6 +144,11 @@ def columns(nodes: Sequence[Node], t0: float, errors: bool = True) -> dict[str, 
         }
         if Meter.made
         else {},
+        **(
+            {"spans": {n.id: span_fields(n.spans, t0) for n in nodes if n.spans is not None}}
+            if Spans.made
+            else {}
+        ),
     }
 
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import os
+import pathlib
 import warnings
 from collections.abc import Callable, Generator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -26,6 +28,7 @@ from taskbeam.engine._capture import OUTPUT_LIMIT
 from taskbeam.engine._display import renderer
 from taskbeam.engine._driver import Driver, Subscriber
 from taskbeam.engine._executor import Executor, RemoteResult
+from taskbeam.engine._observers import subscribers_for
 from taskbeam.engine._options import KEPT_ON_CONTINUE, RunOptions
 from taskbeam.engine._persist import SavePolicy
 from taskbeam.engine._preview import DETAIL_CHARS, preview
@@ -33,6 +36,9 @@ from taskbeam.engine._questions import Question
 from taskbeam.engine._registry import BY_ID as _BY_ID
 from taskbeam.engine._state import Node, RunState
 from taskbeam.engine._status import TERMINAL, RunStatus, Status
+from taskbeam.engine._timeline import function_name
+from taskbeam.engine._timeline import rows as timeline_rows
+from taskbeam.engine._trace import write_trace
 from taskbeam.graph import Graph
 
 if TYPE_CHECKING:
@@ -96,10 +102,14 @@ class Run:
         self.options: dict[str, Any] = driver.options
         self.executor: Executor = driver.executor
         self.project = opts.project
+        self._opts = opts
         self._view: Any = None  # the view shown for this run, reused when shown again
 
     def _begin(self) -> Run:
-        self._driver.begin()
+        driver = self._driver
+        for subscriber in subscribers_for(self, self._opts):
+            driver.subscribe(subscriber)  # before the thread starts: no event is missed
+        driver.begin()
         return self
 
     # What the driver owns, for the engine's own tests and the command line.
@@ -210,6 +220,34 @@ class Run:
         if self.store_error:
             run["error"] = self.store_error
         return run
+
+    def summary_here(self, node_id: str) -> dict[str, Any] | None:
+        """A node's summary, read without crossing threads: only for code on the
+        run's own thread (a subscriber); ``None`` for an unknown id."""
+        st = self._driver.state
+        node = st.nodes.get(node_id)
+        return None if node is None else st.node_summary(node, self._driver.t0)
+
+    def functions(self) -> dict[str, str]:
+        """``{node id: function name}`` of every node (what a timeline groups by)."""
+        st = self._driver.state
+        return self._driver.call(
+            lambda: {n.id: function_name(n.task.fn) for n in st.nodes.values()}
+        )
+
+    def timeline(self) -> list[dict[str, Any]]:
+        """One row per node: when it ran, its attempts and waits (see docs/timeline.md)."""
+
+        def read() -> list[dict[str, Any]]:
+            st = self._driver.state
+            functions = {n.id: function_name(n.task.fn) for n in st.nodes.values()}
+            return timeline_rows(self._snapshot(), functions)
+
+        return self._driver.call(read)
+
+    def to_trace(self, path: str | os.PathLike[str]) -> pathlib.Path:
+        """Write the run as Chrome trace event JSON (Perfetto, ``chrome://tracing``)."""
+        return write_trace(path, self.timeline(), self._run_fields())
 
     def watch(self, callback: Subscriber) -> tuple[dict[str, Any], Callable[[], None]]:
         """Subscribe and take a snapshot in one step, so no change falls between them.
@@ -396,6 +434,7 @@ def start(
     project: str | None = None,
     executor: Executor | None = None,
     budgets: Mapping[str, float] | None = None,
+    tracer: Any = None,
 ) -> Run:
     """Validate ``graph`` and start running it in a background thread; return at once.
 
@@ -439,6 +478,10 @@ def start(
         Limits on the run's rolled-up metrics, e.g. ``{"cost": 5.0}``: once
         one is passed no new node starts and the run asks (a question:
         ``continue``, ``raise`` or ``stop``); see ``docs/metrics.md``.
+    tracer : opentelemetry.trace.Tracer, optional
+        Emit the run as OpenTelemetry spans with this tracer: the run as the
+        root span, a span per node (install ``taskbeam[otel]``; see
+        ``docs/timeline.md``).
 
     Returns
     -------
@@ -461,6 +504,7 @@ def start(
             project=project,
             executor=executor,
             budgets=budgets,
+            tracer=tracer,
         ),
     )
 

@@ -72,6 +72,7 @@ from taskbeam.engine._node import structure as structure
 from taskbeam.engine._preview import preview
 from taskbeam.engine._slots import Slots
 from taskbeam.engine._status import LEGAL, TERMINAL, RunStatus, Status
+from taskbeam.engine._timeline import note_span, span_fields
 from taskbeam.graph import Graph
 from taskbeam.graph._expand import Aggregator
 
@@ -224,6 +225,8 @@ class RunState(Slots, Restoring, Holds):
         if new not in LEGAL[old] and not (restored and old is PENDING and new is DONE):
             raise IllegalTransition(f"node {node.id!r}: {old.value} -> {new.value} is not legal")
         node.status = new
+        if new is RETRYING or new is WAITING or old is WAITING:
+            note_span(node, old, new, now)
         counts = self.counts
         counts[old] -= 1
         counts[new] = counts.get(new, 0) + 1
@@ -551,6 +554,8 @@ class RunState(Slots, Restoring, Holds):
             out.update(self.question_fields(node))
         if node.meter is not None:  # progress and metrics (see _metrics)
             node.meter.fields(out)
+        if node.spans is not None:
+            out.update(span_fields(node.spans, t0))
         return out
 
     def run_fields(self, run_id: str, t0: float, created: float) -> dict[str, Any]:

@@ -307,6 +307,12 @@ def load_snapshot(conn: sqlite3.Connection, run_id: str, path: object = "") -> S
                 summary["error"] = {"type": error_type, "message": error_message or ""}
             if row[REUSED]:
                 summary["reused"] = True
+            spans = log.spans(node_id)
+            if spans:
+                if "attempts" in spans:
+                    summary["attempts"] = spans["attempts"]
+                if "waits" in spans:
+                    summary["waits"] = spans["waits"]
         stored = log.metrics()
     except DECODE_ERRORS as exc:
         raise damaged(path, run_id, "a node row of its log is damaged", exc) from exc

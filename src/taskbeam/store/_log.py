@@ -20,7 +20,9 @@ takes plain columns and knows nothing of nodes)::
      "refused": {"c": "NaN does not survive JSON"},          # sparse: why only the
      "crc": {"d": 2309737967},                               #   preview was kept; CRC-32
                                                              #   of a side result
-     "reused": {"a": 1}}   # sparse: restored from an earlier run when the run was continued
+     "reused": {"a": 1},   # sparse: restored from an earlier run when the run was continued
+     "spans": {"b": {"attempts": [[0.1, 0.2, "failed"]], "waits": [[0.3, 0.9]]}}}
+                           # sparse: earlier attempts and waits, seconds from t0's run start
 """
 
 from __future__ import annotations
@@ -264,6 +266,12 @@ class Log:
                 out[node_id] = kept[node_id]
         return out
 
+    def spans(self, node_id: str) -> dict[str, Any] | None:
+        """The node's earlier attempts and waits (summary fields), if its latest row has them."""
+        b, _ = self.latest[node_id]
+        spans = self.batches[b].get("spans")
+        return spans.get(node_id) if isinstance(spans, dict) else None
+
     def rows(self) -> dict[str, list[Any]]:
         return {node_id: self.row(node_id) for node_id in self.latest}
 
@@ -284,6 +292,7 @@ class Log:
             "refused": {},
             "crc": {},
             "reused": {},
+            "spans": {},
         }
         for name in ("id", "status", "attempt", "started", "ended", "preview", "format"):
             out[name] = []
@@ -299,7 +308,7 @@ class Log:
             for name in ("started", "ended"):  # rebased on t0 = 0
                 value = batch[name][i]
                 out[name].append(None if value is None else value - t0)
-            for name in ("error", "output", "metrics", "refused", "crc"):
+            for name in ("error", "output", "metrics", "refused", "crc", "spans"):
                 sparse = batch.get(name)
                 if sparse and node_id in sparse:
                     out[name][node_id] = sparse[node_id]
