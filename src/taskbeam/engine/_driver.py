@@ -72,6 +72,7 @@ from taskbeam.engine._fingerprint import fingerprints
 from taskbeam.engine._loop import eager_task, import_nest_asyncio2, new_loop
 from taskbeam.engine._options import RunOptions
 from taskbeam.engine._outcomes import Outcomes
+from taskbeam.engine._output import OutputFeed, install_logging
 from taskbeam.engine._persist import Recorder, SavePolicy
 from taskbeam.engine._preview import (
     CHEAP_TYPES,
@@ -198,10 +199,12 @@ class Driver(Outcomes):
         self.t0 = 0.0
         self._crash: BaseException | None = None  # see _loop_error
         self.contained = Contained(self.id)  # what user callbacks raised
+        self.output_feed = OutputFeed()  # who watches printed output live (engine/_output.py)
 
     # -- life cycle ----------------------------------------------------------
     def begin(self) -> None:
         install()
+        install_logging()
         if self.recorder is not None:  # stored before any node starts; raises StoreError
             keep = None
             if self._resumed:
@@ -385,6 +388,8 @@ class Driver(Outcomes):
 
     def _launch(self, node: Node) -> None:
         task = node.task
+        if self.output_feed.watches:  # someone watches output live: writes tell them
+            node.output_feed = self.output_feed
         kwargs = dict(task.kwargs) if task.kwargs else {}
         if task.deps:
             group = node.group

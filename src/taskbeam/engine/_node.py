@@ -73,6 +73,7 @@ class Node:
     levels = 0
     output: OutputBuffer | None = None  # made on the first write
     output_limit = OUTPUT_LIMIT
+    output_feed: Any = None  # the run's OutputFeed, set at launch while output is watched
 
     def __init__(
         self,

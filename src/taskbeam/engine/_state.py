@@ -543,6 +543,8 @@ class RunState(Slots, Restoring):
             out["label"] = node.task.label
         if node.status is WAITING and self.question_fields is not None:
             out.update(self.question_fields(node))
+        if node.output is not None and node.output.written:
+            out["output_chars"] = node.output.written  # what it printed so far (monotonic)
         return out
 
     def run_fields(self, run_id: str, t0: float, created: float) -> dict[str, Any]:
