@@ -102,6 +102,7 @@ class NodeSummary(TypedDict):
     reused: NotRequired[bool]  # restored from an earlier run when it was continued
     question: NotRequired[QuestionSummary]  # while waiting: its oldest open question
     questions: NotRequired[int]  # while waiting with more than one open question
+    output_chars: NotRequired[int]  # characters it printed so far (monotonic); the text is a detail
 
 
 class QuestionSummary(TypedDict):

@@ -98,6 +98,7 @@ class Room:
     subscribers: list[Subscriber] = field(default_factory=list)
     heartbeats: list[float] = field(default_factory=list)  # when to send the next ones
     notes: int = 0  # how many of the run's question events the room has sent
+    output: Any = None  # a RoomOutput (broadcast/_output.py) while the run can print
 
 
 def is_waiting(sub: Subscriber) -> bool:

@@ -22,7 +22,7 @@ import orjson
 
 from taskbeam._errors import TaskbeamError
 from taskbeam._schema import NodeSummary, RunFields, Snapshot
-from taskbeam.store._log import REUSED, Log
+from taskbeam.store._log import OUTPUT, REUSED, Log
 
 __all__ = [
     "RunRecord",
@@ -306,6 +306,8 @@ def load_snapshot(conn: sqlite3.Connection, run_id: str, path: object = "") -> S
                 summary["error"] = {"type": error_type, "message": error_message or ""}
             if row[REUSED]:
                 summary["reused"] = True
+            if row[OUTPUT]:  # what was kept of it: a live run counts what was cut too
+                summary["output_chars"] = len(row[OUTPUT])
     except DECODE_ERRORS as exc:
         raise damaged(path, run_id, "a node row of its log is damaged", exc) from exc
     return {"run": run, "nodes": nodes, "edges": edges}
