@@ -52,6 +52,7 @@ import { applyPatch, isObject } from "./patch.js";
  * @property {string} [label] a display name set in the graph; the id stays the node's identity
  * @property {import("./questions.js").QuestionSummary} [question] a waiting node's oldest open question
  * @property {number} [questions] how many questions a waiting node has open, when more than one
+ * @property {number} [output_chars] characters it has printed so far (the text is a detail)
  */
 
 /**
