@@ -12,7 +12,7 @@ from typing import Any
 
 from taskbeam.broadcast._batcher import RUN, NotComposable, Priority, compose
 from taskbeam.broadcast._codec import dumps, encode
-from taskbeam.broadcast._output import OUTPUT, without_output
+from taskbeam.broadcast._output import OUTPUT, pend, without_output
 from taskbeam.broadcast._output import events as output_events
 from taskbeam.broadcast._patch import diff
 from taskbeam.broadcast._rooms import (
@@ -176,8 +176,9 @@ class Frames:
         sub.pending_seq = room.seq
         sub.pending_since = sub.pending_since or now
         sub.critical = sub.critical or critical
-        events, low = without_output(events)  # output is dropped first for one behind
-        if low:
+        events, output = without_output(events)  # output waits apart, dropped first
+        if output:
+            low = pend(sub.pending_output, output, self.output_node_chars, self.output_frame_chars)
             sub.dropped += low
             self._dropped["low"] += low
         sub.pending_events.extend(events)
@@ -186,7 +187,8 @@ class Frames:
             del sub.pending_events[:extra]
             sub.dropped += extra
             self._dropped["critical"] += extra
-        sub.pending_bytes += encoded[2] if encoded is not None else _size(patch)
+        # The frame's size, less its output (which waits apart, bounded on its own).
+        sub.pending_bytes += encoded[2] if encoded is not None and not output else _size(patch)
         if sub.pending_bytes > self.max_pending_bytes:
             sub.drop_pending()
             sub.needs_snapshot = True
@@ -203,7 +205,7 @@ class Frames:
             "seq": sub.pending_seq,
             "base_seq": sub.seq,
             "patch": sub.pending,
-            "events": sub.pending_events,
+            "events": sub.pending_events + sub.pending_output,
         }
         self._send(sub, self._encode(frame), now)
         sub.seq = sub.pending_seq

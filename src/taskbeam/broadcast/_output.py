@@ -15,9 +15,11 @@ characters, monotonic). At most ``node_chars`` per node (the last ones) and
 ``frame_chars`` in all go in one frame; what is left out is counted in the
 event's ``skipped`` (characters between the room's last event for the node
 and ``from``), and a client that wants it fetches it with ``node_details``
-and an ``offset``. A subscriber that is behind loses the output events of
-the frames it misses (they are counted as dropped low), never a state
-change: it sees the gap by ``from``.
+and an ``offset``. For a subscriber that cannot take a frame now (its
+frame-rate cap, a busy transport) the output events wait beside its
+pending patch, one per node, within the same caps (:func:`pend`); a
+subscriber that stays behind loses the oldest of them first (counted as
+dropped low), never a state change, and sees the gap by ``from``.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ __all__ = [
     "OUTPUT",
     "RoomOutput",
     "events",
+    "pend",
     "without_output",
     "watch",
 ]
@@ -99,7 +102,54 @@ def events(
     return out
 
 
-def without_output(frame_events: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
-    """``frame_events`` less the output events, and how many those were."""
+def without_output(
+    frame_events: list[dict[str, Any]],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``frame_events`` split: the other events, and the output events."""
+    if not any(e.get("kind") == "output" for e in frame_events):
+        return frame_events, []
     kept = [e for e in frame_events if e.get("kind") != "output"]
-    return kept, len(frame_events) - len(kept)
+    return kept, [e for e in frame_events if e.get("kind") == "output"]
+
+
+def pend(
+    pending: list[dict[str, Any]],
+    new: list[dict[str, Any]],
+    node_chars: int = NODE_CHARS,
+    frame_chars: int = FRAME_CHARS,
+) -> int:
+    """Keep ``new`` output events for a subscriber that cannot take a frame now.
+
+    One event per node: a node's next event is appended to the one that
+    waits (the room makes them in order), cut to its last ``node_chars``
+    characters. Past ``frame_chars`` in all, the oldest waiting events are
+    dropped whole: the subscriber will see the gap by ``from``. Returns how
+    many events lost text (the count of dropped low-priority items).
+    """
+    dropped = 0
+    index = {e["node_id"]: i for i, e in enumerate(pending)}
+    for event in new:
+        i = index.get(event["node_id"])
+        if i is None:
+            index[event["node_id"]] = len(pending)
+            pending.append(dict(event))
+            continue
+        old = pending[i]
+        if event.get("skipped"):  # the room left text out: what waits is no use to a tail
+            skipped = event["from"] - old["from"] + old.get("skipped", 0)
+            pending[i] = dict(event, skipped=skipped)
+            dropped += 1
+            continue
+        text = old["text"] + event["text"]
+        if len(text) > node_chars:
+            cut = len(text) - node_chars
+            old["from"] += cut
+            old["skipped"] = old.get("skipped", 0) + cut
+            text = text[cut:]
+            dropped += 1
+        old["text"] = text
+    total = sum(len(e["text"]) for e in pending)
+    while total > frame_chars and pending:
+        total -= len(pending.pop(0)["text"])
+        dropped += 1
+    return dropped

@@ -68,6 +68,7 @@ class Subscriber:
     pending: dict[str, Any] | None = None  # composed patch not sent yet
     pending_seq: int = -1
     pending_events: list[dict[str, Any]] = field(default_factory=list)
+    pending_output: list[dict[str, Any]] = field(default_factory=list)  # low: see _output.py
     pending_bytes: int = 0
     pending_since: float | None = None
     critical: bool = False
@@ -80,6 +81,7 @@ class Subscriber:
     def drop_pending(self) -> None:
         """Forget the composed patch (a snapshot will replace it)."""
         self.pending, self.pending_events, self.pending_bytes = None, [], 0
+        self.pending_output = []
 
     def settle(self) -> None:
         """Nothing waits for this subscriber any more."""
