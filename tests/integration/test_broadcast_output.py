@@ -91,9 +91,9 @@ def test_a_flood_stays_inside_the_frame_caps_and_the_capture_bound() -> None:
     line = "x" * 10  # 11 characters with the newline
 
     def flood() -> int:
-        for i in range(lines):
+        for _ in range(lines):
             print(line)
-        return i
+        return lines
 
     def fail() -> None:
         time.sleep(0.3)
