@@ -18,6 +18,7 @@ from pathlib import Path
 
 import broadcast
 import engine
+import output
 import persist
 import questions
 import scale
@@ -44,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     served = server.run_benchmark(quick=args.quick)
     scaled = scale.run_benchmark(quick=args.quick)
     asked = questions.run_benchmark(quick=args.quick)
+    printed = output.run_benchmark(quick=args.quick)
     report = "\n".join(
         [
             engine.render(results),
@@ -53,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
             server.render(served),
             scale.render(scaled),
             questions.render(asked),
+            output.render(printed),
         ]
     )
     args.output.write_text(report, encoding="utf-8")
@@ -66,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         "server": server.to_json(served),
         "scale": scale.to_json(scaled),
         "questions": questions.to_json(asked),
+        "output": output.to_json(printed),
     }
     raw.write_text(json.dumps(data, indent=1), encoding="utf-8")
     print(report)

@@ -91,7 +91,7 @@ class OutputFeed:
     def wrote(self, sink: Any) -> None:
         """``sink`` (a node) wrote: tell the active watchers (any thread)."""
         for watch in self.watches:
-            if watch.active:
+            if watch.active and sink.id not in watch.dirty:  # told already: the common case
                 watch.mark(sink.id)
 
     def add(self, watch: OutputWatch) -> None:
