@@ -5,8 +5,8 @@ for several seconds (one line carries markup and an ANSI escape, which must
 show as text). In a real JupyterLab in headless Chromium both nodes wear the
 dot of unseen output; a click on one opens its details, whose output box
 grows with new lines while the node is still running, and holds every
-line, once and in order, when it ends; the other keeps its dot. Screenshots: test-artifacts/output-live-tail.png and
-docs/img/widget-output.png.
+line, once and in order, when it ends; the other keeps its dot.
+Screenshots: test-artifacts/output-live-tail.png and docs/img/widget-output.png.
 """
 
 from __future__ import annotations
