@@ -274,3 +274,23 @@ assert "node record" in run.details("inside")["output"]
     assert done.stdout == "from the script\n"
     assert "script record" in done.stderr  # logging's last resort, as without taskbeam
     assert "from the node" not in done.stdout and "node record" not in done.stderr
+
+
+def test_a_handler_on_the_wrapped_stderr_brings_a_record_to_the_node_once() -> None:
+    script = """
+import logging, sys, taskbeam as tb
+g = tb.Graph("first")
+g.add("a", lambda: 1)
+tb.start(g).wait(10)  # the capture now wraps sys.stderr
+logging.basicConfig(format="%(levelname)s:%(name)s:%(message)s")  # a handler on the wrapper
+g = tb.Graph("twice")
+g.add("warn", lambda: logging.getLogger("w").warning("once"))
+run = tb.start(g).wait(10)
+print(repr(run.details("warn")["output"]))
+logging.getLogger("s").warning("outside")
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout == repr("WARNING:w:once\n") + "\n"
+    assert done.stderr == "WARNING:s:outside\n"

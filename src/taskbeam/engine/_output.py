@@ -8,10 +8,11 @@ What a task prints is kept in its node's :class:`~taskbeam.engine._capture.Outpu
   write then tells each active :class:`OutputWatch` that the node wrote,
   once until that watch looks (``take``). Nobody watching: one attribute
   read per write, and no thread is woken.
-* :class:`NodeLogHandler`, installed once on the root logger: a ``logging``
-  record made while a node's context is set is written to that node's
-  output as ``LEVEL logger: message``; records made anywhere else are left
-  to the other handlers exactly as before (``logging.lastResort`` included).
+* :func:`install_logging`: a ``logging`` record made while a node's context
+  is set is written to that node's output as ``LEVEL logger: message``
+  (``Logger.callHandlers`` is wrapped once; no handler is added, so
+  ``logging.basicConfig`` works as before); records made anywhere else go
+  to the handlers exactly as before (``logging.lastResort`` included).
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from taskbeam.engine._capture import _Router, current_output, write_output
 from taskbeam.engine._status import Status
 
 __all__ = [
-    "NodeLogHandler",
     "OutputFeed",
     "OutputWatch",
     "check_offset",
@@ -124,42 +124,37 @@ def check_offset(node: Any, offset: Any) -> None:
 
 
 FORMAT = "%(levelname)s %(name)s: %(message)s"
+_FORMATTER = logging.Formatter(FORMAT)
 
 
-class NodeLogHandler(logging.Handler):
-    """Writes the records made in a node's context to that node's output."""
+def _call_handlers(original: Callable[[logging.Logger, logging.LogRecord], None]) -> Any:
+    """``Logger.callHandlers`` that also writes a record made in a node to its output."""
 
-    def __init__(self) -> None:
-        super().__init__(logging.NOTSET)
-        self.setFormatter(logging.Formatter(FORMAT))
-
-    def handle(self, record: logging.LogRecord) -> bool:
+    def call_handlers(self: logging.Logger, record: logging.LogRecord) -> None:
         sink = current_output.get()
-        if sink is None:
-            # Outside any node: as if this handler were not there. Alone in
-            # the record's chain it would hide logging.lastResort, so it calls it.
-            last = logging.lastResort
-            if last is not None and record.levelno >= last.level and _alone(record, self):
-                last.handle(record)
-            return False
-        if _reaches_router(record, self):
-            return False  # a handler writing to the wrapped stderr puts it there already
-        try:
-            text = self.format(record)
-        except Exception:
-            self.handleError(record)
-            return False
-        write_output(sink, text + "\n")
-        return True
+        if sink is None:  # outside any node: logging as it always was
+            original(self, record)
+            return
+        handlers = _chain(self)
+        if not any(_to_router(h, record) for h in handlers):  # else that one puts it there
+            try:
+                text = _FORMATTER.format(record)
+            except Exception:  # a bad format string is logging's own error, reported its way
+                original(self, record)
+                return
+            write_output(sink, text + "\n")
+        if handlers:
+            original(self, record)
+        # No handler: logging.lastResort would write the bare message to the captured
+        # stderr, that is to this node a second time; the line above is the record.
 
-    def emit(self, record: logging.LogRecord) -> None:  # pragma: no cover - handle() does it
-        pass
+    call_handlers.taskbeam = True  # type: ignore[attr-defined]
+    return call_handlers
 
 
-def _chain(record: logging.LogRecord) -> list[logging.Handler]:
-    """The handlers ``record`` reaches, as ``Logger.callHandlers`` walks them."""
+def _chain(logger: Any) -> list[logging.Handler]:
+    """The handlers a record of ``logger`` reaches, as ``Logger.callHandlers`` walks them."""
     out: list[logging.Handler] = []
-    logger: Any = logging.getLogger(record.name) if record.name != "root" else logging.root
     while logger is not None:
         out.extend(logger.handlers)
         if not logger.propagate:
@@ -168,28 +163,26 @@ def _chain(record: logging.LogRecord) -> list[logging.Handler]:
     return out
 
 
-def _alone(record: logging.LogRecord, mine: logging.Handler) -> bool:
-    return all(h is mine for h in _chain(record))
-
-
-def _reaches_router(record: logging.LogRecord, mine: logging.Handler) -> bool:
-    return any(
-        h is not mine
-        and isinstance(h, logging.StreamHandler)
-        and isinstance(h.stream, _Router)
-        and record.levelno >= h.level
-        for h in _chain(record)
+def _to_router(handler: logging.Handler, record: logging.LogRecord) -> bool:
+    """Whether ``handler`` writes ``record`` to the wrapped stdout or stderr (so to the node)."""
+    return (
+        isinstance(handler, logging.StreamHandler)
+        and isinstance(handler.stream, _Router)
+        and record.levelno >= handler.level
     )
 
 
-_installed: NodeLogHandler | None = None
 _lock = threading.Lock()
 
 
 def install_logging() -> None:
-    """Put one :class:`NodeLogHandler` on the root logger (idempotent)."""
-    global _installed
+    """Make ``logging`` write the records made in a node to its output (idempotent).
+
+    ``logging.Logger.callHandlers`` is wrapped once: no handler is added
+    anywhere (``logging.basicConfig`` and ``root.handlers`` see no change),
+    and records made outside every node go through the original unchanged.
+    """
     with _lock:
-        if _installed is None or _installed not in logging.root.handlers:
-            _installed = NodeLogHandler()
-            logging.root.addHandler(_installed)
+        current = logging.Logger.callHandlers
+        if not getattr(current, "taskbeam", False):
+            logging.Logger.callHandlers = _call_handlers(current)  # type: ignore[method-assign]
