@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import subprocess
 import sys
@@ -38,6 +39,33 @@ class Recorder:
                 for e in m["events"]
                 if e["kind"] == "output" and node_id in (None, e["node_id"])
             ]
+
+
+def shout_in_a_worker(**_: object) -> int:
+    print("from another process")
+    return 1
+
+
+def test_output_of_a_task_in_a_worker_process_comes_when_it_is_brought_home() -> None:
+    g = tb.Graph("worker")
+    g.add("w", shout_in_a_worker)
+    with tb.ProcessExecutor(1) as ex, tb.Broadcaster(max_delay_ms=10) as b:
+        gate = threading.Event()
+
+        async def wait() -> bool:  # async: on the run's loop, not in a worker
+            return await asyncio.to_thread(gate.wait, 10)
+
+        g.add("gate", wait)
+        g.add("after", shout_in_a_worker, deps=["gate"])
+        run = tb.start(g, executor=ex)
+        client = Recorder()
+        b.subscribe(b.attach(run), client.send)
+        gate.set()  # "after" is launched while watched
+        run.wait(60)
+        b.flush_all()
+        texts = {e["node_id"]: e["text"] for _, e in client.outputs()}
+        assert texts["after"] == "from another process\n"
+        assert client.follower.state == run.snapshot()
 
 
 def test_lines_printed_over_two_seconds_arrive_in_frames_before_the_node_ends() -> None:
