@@ -22,6 +22,9 @@ import { emptyTail, followOutput, mergeTail } from "./output-follow.js";
 import { RUN_ENDED } from "./status.js";
 import { errorText } from "./store.js";
 
+/** The shortest time between two requests for output the events left out (ms). */
+const GAP_FETCH_MS = 1000;
+
 /** @typedef {import("./details.js").Details} Details */
 /** @typedef {import("./stage.js").Stage} Stage */
 /** @typedef {import("./store.js").Store} Store */
@@ -62,7 +65,10 @@ export function createSelection({ el, store, stage, notices, nodeClock, focus, s
   /** @type {{id: string, details: Details | null, error?: string}} */
   let current = { id: "", details: null };
   let tail = emptyTail();
-  let gapFetch = false; // a request for the missing output is on its way
+  let gapFetch = false; // a request for the missing output is on its way, or waits
+  let lastGapFetch = -Infinity;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let gapTimer;
   let token = 0;
   /** @type {ReturnType<typeof setTimeout> | undefined} */
   let timer;
@@ -81,6 +87,7 @@ export function createSelection({ el, store, stage, notices, nodeClock, focus, s
       current = { id, details: null };
       tail = emptyTail();
       gapFetch = false;
+      clearTimeout(gapTimer);
     }
     render();
     fetch(id);
@@ -123,6 +130,16 @@ export function createSelection({ el, store, stage, notices, nodeClock, focus, s
   function fetchTail(id) {
     if (gapFetch) return;
     gapFetch = true;
+    // At most one a second: under a flood every frame skips some text.
+    const wait = lastGapFetch + GAP_FETCH_MS - Date.now();
+    if (wait > 0) {
+      gapTimer = setTimeout(() => {
+        gapFetch = false;
+        if (current.id === id) fetchTail(id);
+      }, wait);
+      return;
+    }
+    lastGapFetch = Date.now();
     const request = tail.known ? { type: "node_details", node_id: id, offset: tail.end } : { type: "node_details", node_id: id };
     store.request(request).then(
       (answer) => {
@@ -179,6 +196,9 @@ export function createSelection({ el, store, stage, notices, nodeClock, focus, s
     everySecond: () => {
       if (current.id && store.client.state?.nodes[current.id]?.status === "running") render();
     },
-    cleanup: () => clearTimeout(timer),
+    cleanup: () => {
+      clearTimeout(timer);
+      clearTimeout(gapTimer);
+    },
   };
 }
