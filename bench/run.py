@@ -19,6 +19,7 @@ from pathlib import Path
 import broadcast
 import engine
 import metrics
+import output
 import persist
 import question_clicks
 import questions
@@ -50,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     clicked = question_clicks.run_benchmark(quick=args.quick)
     metered = metrics.run_benchmark(quick=args.quick)
     lined = timeline.run_benchmark(quick=args.quick)
+    printed = output.run_benchmark(quick=args.quick)
     report = "\n".join(
         [
             engine.render(results),
@@ -62,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
             question_clicks.render(clicked),
             metrics.render(metered),
             timeline.render(lined),
+            output.render(printed),
         ]
     )
     args.output.write_text(report, encoding="utf-8")
@@ -78,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         "questions": questions.to_json(asked),
         "question_clicks": question_clicks.to_json(clicked),
         "metrics": metrics.to_json(metered),
+        "output": output.to_json(printed),
     }
     raw.write_text(json.dumps(data, indent=1), encoding="utf-8")
     print(report)

@@ -18,7 +18,7 @@ import { FINISHED, statusClass } from "./status.js";
 /**
  * What a `node_details` answer holds (the summary plus more).
  *
- * @typedef {NodeSummary & {id?: string, deps?: string[], result?: string, output?: string, children?: string[]}} Details
+ * @typedef {NodeSummary & {id?: string, deps?: string[], result?: string, output?: string, output_from?: number, children?: string[]}} Details
  */
 
 /**
@@ -65,11 +65,16 @@ export class DetailsPanel {
    * @param {string} id
    * @param {NodeSummary | undefined} summary from the state
    * @param {Details | null} details
-   * @param {{runEnded: boolean, error?: string, now?: number, statusOf: (id: string) => string | undefined, labelOf?: (id: string) => string | undefined, units?: Record<string, string>}} context
- *   `now`: seconds since the run started (how long a running node has run)
+   * @param {{runEnded: boolean, error?: string, now?: number, output?: string, statusOf: (id: string) => string | undefined, labelOf?: (id: string) => string | undefined, units?: Record<string, string>}} context
+ *   `now`: seconds since the run started (how long a running node has run); `output`: the
+ *   node's output as followed live (instead of the answer's)
    */
   show(id, summary, details, context) {
-    const scroll = this.id === id ? this.el.scrollTop : 0;
+    const same = this.id === id;
+    const scroll = same ? this.el.scrollTop : 0;
+    // The output box tails: at its bottom (or new), it stays at the bottom as text comes.
+    const old = same ? /** @type {HTMLElement | null} */ (this.el.querySelector(".tb-output")) : null;
+    const outputScroll = old && old.scrollTop + old.clientHeight < old.scrollHeight - 4 ? old.scrollTop : -1;
     this.id = id;
     const node = { ...(details ?? {}), ...(summary ?? {}) };
     // The state is fresher for the summary fields; details adds the rest.
@@ -134,7 +139,14 @@ export class DetailsPanel {
 
     const result = details?.result ?? node.preview;
     if (result !== undefined) body.append(section("Result", pre(result)));
-    if (details?.output) body.append(section("Output", pre(details.output)));
+    const output = context.output ?? details?.output;
+    /** @type {HTMLElement | null} */
+    let outputBox = null;
+    if (output) {
+      outputBox = pre(output);
+      outputBox.classList.add("tb-output");
+      body.append(section("Output", outputBox));
+    }
 
     if (node.parent) body.append(section("Inside", this.links([node.parent], context.statusOf, context.labelOf)));
     if (details?.deps) {
@@ -161,6 +173,7 @@ export class DetailsPanel {
 
     el.append(head, body);
     el.scrollTop = scroll;
+    if (outputBox) outputBox.scrollTop = outputScroll >= 0 ? outputScroll : outputBox.scrollHeight;
   }
 
   hide() {

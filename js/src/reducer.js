@@ -54,6 +54,7 @@ import { applyPatch, isObject } from "./patch.js";
  * @property {number} [questions] how many questions a waiting node has open, when more than one
  * @property {import("./metrics.js").Progress} [progress] what its task reported with `tb.progress`
  * @property {Record<string, number>} [metrics] its rolled-up metrics (its own and its children's)
+ * @property {number} [output_chars] characters it has printed so far (the text is a detail)
  */
 
 /**

@@ -270,6 +270,7 @@ function arrows(ctx, l, pairs, v, color) {
  * @property {number | null | undefined} [now] seconds since the run started: running nodes show how long they
  *   have run (null: a stored run that was interrupted, whose running nodes say "stopped")
  * @property {string[]} [drawn] if given, gets the text of every label and note drawn (tests read it)
+ * @property {ReadonlySet<string>} [fresh] ids of nodes with output not seen yet (a dot on the card)
  */
 
 /**
@@ -388,6 +389,37 @@ export function drawGraph(ctx, f) {
   }
   // Over the rings: a selected waiting node keeps its badge in sight.
   if (cards && buckets[WAITING]?.length) badges(ctx, f, buckets[WAITING]);
+  if (cards && f.fresh?.size) outputDots(ctx, f, buckets);
+}
+
+/**
+ * A small dot in the accent colour on the bottom-right corner of a card whose
+ * node printed what the user has not seen yet (see output-follow.js).
+ *
+ * @param {CanvasRenderingContext2D} ctx
+ * @param {GraphFrame} f
+ * @param {number[][]} buckets the nodes on screen
+ */
+function outputDots(ctx, f, buckets) {
+  const { layout: l, theme, camera } = f;
+  const fresh = /** @type {ReadonlySet<string>} */ (f.fresh);
+  const r = Math.max(3, 3.5 / camera.s);
+  ctx.beginPath();
+  let any = false;
+  for (const list of buckets) {
+    for (const i of list) {
+      if (!fresh.has(l.ids[i])) continue;
+      const cx = l.x[i] + l.w[i] - r - 3;
+      const cy = l.y[i] + l.h[i] - r - 3;
+      ctx.moveTo(cx + r, cy);
+      ctx.arc(cx, cy, r, 0, Math.PI * 2);
+      any = true;
+    }
+  }
+  if (!any) return;
+  ctx.fillStyle = theme.accent;
+  ctx.fill();
+  f.drawn?.push("•");
 }
 
 /**

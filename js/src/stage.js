@@ -17,6 +17,7 @@
  */
 
 import { layout as computeLayout } from "./layout.js";
+import { OutputMarks } from "./output-follow.js";
 import { OverviewRaster, drawOverview } from "./raster.js";
 import { CARD, StaticLayer, drawGraph } from "./render.js";
 import { AUTO_MAX, AUTO_MIN, LABEL_FONT, NODE_WIDTH, autoCamera, autoScale, fitHeight, legibleScale, nodeWidthFor, startTy } from "./size.js";
@@ -79,6 +80,8 @@ export class Stage {
     /** whether any node has children (the toolbar offers to collapse them) */
     this.groups = false;
     this.status = new Uint8Array(0);
+    /** nodes with output the user has not seen: a dot on their card */
+    this.marks = new OutputMarks();
     /** @type {OverviewRaster | null} */
     this.raster = null;
     this.layer = new StaticLayer();
@@ -130,6 +133,7 @@ export class Stage {
   update(state, change) {
     this.nodes = state ? state.nodes : null;
     this.edges = state ? state.edges : [];
+    this.marks.update(this.nodes, change.structural ? null : change.nodes);
     if (change.structural || !state) this.needLayout = true;
     else if (change.nodes === null) this.allStatus = true;
     else for (const id of change.nodes) this.dirty.add(id);
@@ -297,6 +301,7 @@ export class Stage {
         layer: this.layer,
         text: this.text,
         now: this.options.clock?.(),
+        fresh: this.marks.fresh,
         drawn: (this.drawn = []),
       });
     }
@@ -380,6 +385,7 @@ export class Stage {
    * camera follows automatic fits again. The next `update` lays it out.
    */
   reset() {
+    this.marks.reset();
     this.collapsed.clear();
     this.userMoved = false;
     this.whole = false;

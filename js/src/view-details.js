@@ -7,14 +7,23 @@
  * so a busy node costs one request, not one per frame. An answer for a node
  * no longer selected (or an older request) is dropped.
  *
+ * Its output tails live: the batches' `output` events for the selected node
+ * are appended in order (see output-follow.js); on a gap the missing text is
+ * fetched with `node_details` and an `offset`, one request at a time. The
+ * node's output counts as seen (its mark on the canvas goes).
+ *
  * Runs on the main thread; `cleanup` stops the pending request's timer.
  *
  * @module
  */
 
 import { DetailsPanel } from "./details.js";
+import { emptyTail, followOutput, mergeTail } from "./output-follow.js";
 import { RUN_ENDED } from "./status.js";
 import { errorText } from "./store.js";
+
+/** The shortest time between two requests for output the events left out (ms). */
+const GAP_FETCH_MS = 1000;
 
 /** @typedef {import("./details.js").Details} Details */
 /** @typedef {import("./stage.js").Stage} Stage */
@@ -39,9 +48,10 @@ import { errorText } from "./store.js";
  * @param {Notices} parts.notices
  * @param {() => number | null | undefined} parts.nodeClock see `Clock.nodeClock`
  * @param {(id: string) => void} parts.focus select and centre a node (a dependency's link)
+ * @param {(id: string, chars: number) => void} [parts.seen] the user has seen a node's output this far
  * @returns {Selection}
  */
-export function createSelection({ el, store, stage, notices, nodeClock, focus }) {
+export function createSelection({ el, store, stage, notices, nodeClock, focus, seen }) {
   const panel = new DetailsPanel(el, {
     select: (id) => focus(id),
     cancel: (id) => {
@@ -54,6 +64,11 @@ export function createSelection({ el, store, stage, notices, nodeClock, focus })
   });
   /** @type {{id: string, details: Details | null, error?: string}} */
   let current = { id: "", details: null };
+  let tail = emptyTail();
+  let gapFetch = false; // a request for the missing output is on its way, or waits
+  let lastGapFetch = -Infinity;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let gapTimer;
   let token = 0;
   /** @type {ReturnType<typeof setTimeout> | undefined} */
   let timer;
@@ -68,7 +83,12 @@ export function createSelection({ el, store, stage, notices, nodeClock, focus })
       panel.hide();
       return;
     }
-    if (current.id !== id) current = { id, details: null };
+    if (current.id !== id) {
+      current = { id, details: null };
+      tail = emptyTail();
+      gapFetch = false;
+      clearTimeout(gapTimer);
+    }
     render();
     fetch(id);
   }
@@ -76,7 +96,10 @@ export function createSelection({ el, store, stage, notices, nodeClock, focus })
   function render() {
     if (!current.id) return;
     const state = store.client.state;
-    panel.show(current.id, state?.nodes[current.id], current.details, {
+    const node = state?.nodes[current.id];
+    seen?.(current.id, Math.max(tail.end, node?.output_chars ?? 0));
+    panel.show(current.id, node, current.details, {
+      output: tail.known ? tail.text : undefined,
       runEnded: !!state && (RUN_ENDED.has(state.run.status) || !!state.run.stored),
       now: nodeClock() ?? undefined,
       error: current.error,
@@ -93,6 +116,7 @@ export function createSelection({ el, store, stage, notices, nodeClock, focus })
       (answer) => {
         if (mine !== token || current.id !== id) return;
         current = { id, details: /** @type {Details} */ (answer.details ?? {}) };
+        tail = mergeTail(tail, current.details ?? {});
         render();
       },
       (error) => {
@@ -103,9 +127,60 @@ export function createSelection({ el, store, stage, notices, nodeClock, focus })
     );
   }
 
+  /** @param {string} id */
+  function fetchTail(id) {
+    if (gapFetch) return;
+    gapFetch = true;
+    // At most one a second: under a flood every frame skips some text.
+    const wait = lastGapFetch + GAP_FETCH_MS - Date.now();
+    if (wait > 0) {
+      gapTimer = setTimeout(() => {
+        gapFetch = false;
+        if (current.id === id) fetchTail(id);
+      }, wait);
+      return;
+    }
+    lastGapFetch = Date.now();
+    const request = tail.known ? { type: "node_details", node_id: id, offset: tail.end } : { type: "node_details", node_id: id };
+    store.request(request).then(
+      (answer) => {
+        if (current.id !== id) return;
+        gapFetch = false;
+        tail = mergeTail(tail, /** @type {Details} */ (answer.details ?? {}));
+        render();
+      },
+      () => {
+        if (current.id === id) gapFetch = false; // the next event or the quiet refetch tries again
+      },
+    );
+  }
+
+  /**
+   * The batch's output events for the selected node, in order.
+   *
+   * @param {StoreChange} change
+   * @returns {boolean} whether the tail changed
+   */
+  function follow(change) {
+    const sel = current.id;
+    let moved = false;
+    for (const event of /** @type {Record<string, any>[]} */ (change.events)) {
+      if (event.kind !== "output" || event.node_id !== sel) continue;
+      const step = followOutput(tail, /** @type {{from: number, text: string}} */ (event));
+      if (step.gap) {
+        fetchTail(sel);
+        break; // what follows is after the gap too: the fetch brings it
+      }
+      if (step.added) moved = true;
+      tail = step.tail;
+    }
+    return moved;
+  }
+
   /** @param {StoreChange} change */
   function changed(change) {
     const sel = current.id;
+    if (sel && follow(change) && change.nodes !== null && !change.nodes.includes(sel)) render();
     if (sel && (change.nodes === null || change.nodes.includes(sel))) {
       render();
       // The node moved on: its details (output, result) did too. Ask again once it has
@@ -122,6 +197,9 @@ export function createSelection({ el, store, stage, notices, nodeClock, focus })
     everySecond: () => {
       if (current.id && store.client.state?.nodes[current.id]?.status === "running") render();
     },
-    cleanup: () => clearTimeout(timer),
+    cleanup: () => {
+      clearTimeout(timer);
+      clearTimeout(gapTimer);
+    },
   };
 }

@@ -264,6 +264,9 @@ export function createView(el, channel, options = {}) {
     notices,
     nodeClock: () => clock.nodeClock(),
     focus: (id) => focusNode(id, true),
+    seen: (id, chars) => {
+      if (stage.marks.see(id, chars)) stage.schedule(); // its output mark goes
+    },
   });
   /**
    * Select a node: a waiting one opens its question (unless `details`), any other its

@@ -108,6 +108,7 @@ class NodeSummary(TypedDict):
     waits: NotRequired[
         list[list[float]]
     ]  # waits for an answer: [start, end] ([start] while waiting)
+    output_chars: NotRequired[int]  # characters it printed so far (monotonic); the text is a detail
 
 
 class QuestionSummary(TypedDict):

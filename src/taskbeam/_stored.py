@@ -276,7 +276,7 @@ class StoredRun:
         if row.get("traceback") and "error" in out:
             out["error"]["traceback"] = row["traceback"]
         if row.get("output"):
-            out["output"] = row["output"]
+            out["output"], out["output_from"] = row["output"], 0
         children = [i for i, n in nodes.items() if n.get("parent") == node_id]
         if children:
             out["children"] = children

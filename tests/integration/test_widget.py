@@ -159,6 +159,10 @@ def test_requests_get_answers_with_their_id(broadcaster: tb.Broadcaster) -> None
     assert details["details"]["error"]["type"] == "ValueError"
     assert "no luck" in details["details"]["error"]["traceback"]
     assert details["details"]["output"] == "about to fail\n"
+    tail = front.answer(front.ask({"type": "node_details", "node_id": "boom", "offset": 6}))
+    assert tail["details"]["output"] == "to fail\n" and tail["details"]["output_from"] == 6
+    bad = front.answer(front.ask({"type": "node_details", "node_id": "boom", "offset": -1}))
+    assert bad["type"] == "error" and "offset must be an integer" in bad["error"]
     missing = front.answer(front.ask({"type": "node_details", "node_id": "nope"}))
     assert missing["type"] == "error" and "nope" in missing["error"]
     wrong = front.answer(front.ask({"type": "node_details", "node_id": 7}))

@@ -67,6 +67,8 @@ from taskbeam._schema import Event, Status
 from taskbeam.broadcast._batcher import RUN, Batcher, Priority
 from taskbeam.broadcast._frames import Frames
 from taskbeam.broadcast._frames import _node_diff as _node_diff
+from taskbeam.broadcast._output import FRAME_CHARS, NODE_CHARS, OUTPUT
+from taskbeam.broadcast._output import watch as watch_output
 from taskbeam.broadcast._requests import (
     BadRequest,
     Request,
@@ -161,6 +163,9 @@ class Broadcaster(Frames):
         self.max_batch = max_batch
         self.max_pending_bytes = max_pending_bytes
         self.comm_gap = 1 / comm_fps
+        # Live output per frame (see _output.py): per node, and all nodes together.
+        self.output_node_chars = NODE_CHARS
+        self.output_frame_chars = FRAME_CHARS
         self._rooms: dict[str, Room] = {}
         self._inbox: deque[Any] = deque()
         self._awake = True
@@ -335,6 +340,13 @@ class Broadcaster(Frames):
             with self._wake:
                 self._wake.notify()
 
+    def _on_output(self, room: str) -> None:
+        # On a printing thread, once per frame window per room: append and wake.
+        self._inbox.append(("output", room))
+        if not self._awake:
+            with self._wake:
+                self._wake.notify()
+
     # -- the broadcaster thread ----------------------------------------------
     def _main(self) -> None:
         # Wake-ups: a publisher appends to the inbox (a deque: appends are
@@ -390,6 +402,10 @@ class Broadcaster(Frames):
                 if name not in touched:
                     touched.add(name)
                     batcher.add(RUN, Priority.NORMAL, now)  # counts change with every event
+            elif kind == "output":
+                room = rooms.get(item[1])
+                if room is not None:
+                    room.batcher.add(OUTPUT, LOW, now)  # coalesced: one key per room
             elif kind == "ask":
                 _, what, arg, future = item
                 try:
@@ -402,10 +418,12 @@ class Broadcaster(Frames):
                 room = self._rooms.get(sub.room)
                 if room is not None and sub in room.subscribers:
                     room.subscribers.remove(sub)
+                    _watch_output(room)
             elif kind == "detach":
                 gone = self._rooms.pop(item[1], None)
                 if gone is not None:
                     gone.unsubscribe()
+                    _stop_output(gone)
                     for sub in gone.subscribers:
                         sub.closed = True
                     gone.subscribers.clear()
@@ -425,6 +443,7 @@ class Broadcaster(Frames):
                 for room in self._rooms.values():
                     self._flush(room, now, force=True)
                     room.unsubscribe()
+                    _stop_output(room)
                 self._closed = True
                 return True
         self._counters["changes_in"] += changes
@@ -439,6 +458,7 @@ class Broadcaster(Frames):
                 arg.closed = True
             else:
                 room.subscribers.append(arg)
+                _watch_output(room)
                 self._send_snapshot(room, arg, now)
         elif what == "flush":
             for room in self._rooms.values():
@@ -462,12 +482,16 @@ class Broadcaster(Frames):
         notes = getattr(run, "question_events", None)
         if notes is not None:  # a live run: its question events from now on
             room.notes = notes(None)[0]
+        room.output = watch_output(run, functools.partial(self._on_output, name))
 
     def _replace(self, room: Room, run: Source) -> None:
         """Give ``room`` to ``run`` (same id); every subscriber gets a fresh snapshot."""
         room.unsubscribe()
+        _stop_output(room)
         snap, unsubscribe = run.watch(functools.partial(self._on_event, room.name))
         room.run, room.state, room.unsubscribe = run, snap, unsubscribe
+        room.output = watch_output(run, functools.partial(self._on_output, room.name))
+        _watch_output(room)
         room.seq += 1
         now = time.monotonic()
         for sub in room.subscribers:
@@ -488,6 +512,19 @@ class Broadcaster(Frames):
 
 _SHARED: Broadcaster | None = None
 _SHARED_LOCK = threading.Lock()
+
+
+def _watch_output(room: Room) -> None:
+    """Output is watched while the room has subscribers: with none, a print wakes nobody."""
+    if room.output is not None:
+        room.output.watch.active = bool(room.subscribers)
+
+
+def _stop_output(room: Room) -> None:
+    if room.output is not None:
+        room.output.watch.active = False
+        room.output.stop()
+        room.output = None
 
 
 def _supersedes(new: Source, old: Source) -> bool:

@@ -12,6 +12,8 @@ from typing import Any
 
 from taskbeam.broadcast._batcher import RUN, NotComposable, Priority, compose
 from taskbeam.broadcast._codec import dumps, encode
+from taskbeam.broadcast._output import OUTPUT, pend, without_output
+from taskbeam.broadcast._output import events as output_events
 from taskbeam.broadcast._patch import diff
 from taskbeam.broadcast._rooms import (
     RUN_END,
@@ -38,6 +40,8 @@ class Frames:
     compress_level: int
     max_pending_bytes: int
     comm_gap: float
+    output_node_chars: int
+    output_frame_chars: int
     _rooms: dict[str, Room]
     _comm_next: float
     _counters: dict[str, int]
@@ -77,9 +81,13 @@ class Frames:
         it needs no patch applied: the patch is only what goes on the wire.
         """
         ids = list(keys)
-        for special in (RUN, STRUCTURE):
+        for special in (RUN, STRUCTURE, OUTPUT):
             if special in keys:
                 ids.remove(special)
+        printed: set[str] = set()
+        if OUTPUT in keys and room.output is not None:  # taken before the text is read
+            printed = room.output.watch.take()
+            ids.extend(printed.difference(keys))
         run_fields, summaries, edges = room.run.summaries(ids, edges=STRUCTURE in keys)
         old_nodes = room.state["nodes"]
         nodes_patch = {}
@@ -92,6 +100,17 @@ class Frames:
                 if summary["status"] == "failed" and (old or {}).get("status") != "failed":
                     error = summary.get("error", {})
                     events.append({"kind": "error", "node_id": node_id, **error})
+        if printed and room.output is not None:  # low priority: see _output.py
+            events.extend(
+                output_events(
+                    room.output,
+                    room.run,
+                    printed,
+                    summaries,
+                    self.output_node_chars,
+                    self.output_frame_chars,
+                )
+            )
         notes = getattr(room.run, "question_events", None)
         if notes is not None:  # question / answered events (see docs/questions.md)
             room.notes, asked = notes(room.notes)
@@ -157,13 +176,19 @@ class Frames:
         sub.pending_seq = room.seq
         sub.pending_since = sub.pending_since or now
         sub.critical = sub.critical or critical
+        events, output = without_output(events)  # output waits apart, dropped first
+        if output:
+            low = pend(sub.pending_output, output, self.output_node_chars, self.output_frame_chars)
+            sub.dropped += low
+            self._dropped["low"] += low
         sub.pending_events.extend(events)
         if len(sub.pending_events) > 100:  # keep the newest; count the rest as dropped
             extra = len(sub.pending_events) - 100
             del sub.pending_events[:extra]
             sub.dropped += extra
             self._dropped["critical"] += extra
-        sub.pending_bytes += encoded[2] if encoded is not None else _size(patch)
+        # The frame's size, less its output (which waits apart, bounded on its own).
+        sub.pending_bytes += encoded[2] if encoded is not None and not output else _size(patch)
         if sub.pending_bytes > self.max_pending_bytes:
             sub.drop_pending()
             sub.needs_snapshot = True
@@ -180,7 +205,7 @@ class Frames:
             "seq": sub.pending_seq,
             "base_seq": sub.seq,
             "patch": sub.pending,
-            "events": sub.pending_events,
+            "events": sub.pending_events + sub.pending_output,
         }
         self._send(sub, self._encode(frame), now)
         sub.seq = sub.pending_seq

@@ -205,6 +205,20 @@ def _node(message: dict[str, Any]) -> Fields:
     return {"node_id": check_id(message.get("node_id"), "node_id")}
 
 
+MAX_OFFSET = 2**53  # past this a JavaScript number is no longer an exact integer
+
+
+def _node_details_fields(message: dict[str, Any]) -> Fields:
+    fields = _node(message)
+    offset = message.get("offset")
+    if offset is None:
+        return fields
+    if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= MAX_OFFSET:
+        raise BadRequest("offset must be an integer from 0 (a position in the node's output)")
+    fields["offset"] = offset
+    return fields
+
+
 def _page(message: dict[str, Any]) -> Fields:
     cursor = message.get("cursor")
     limit = message.get("limit", NODES_LIMIT)
@@ -249,11 +263,16 @@ def _resync(target: Target, fields: Fields) -> dict[str, Any]:
 
 
 def _node_details(target: Target, fields: Fields) -> dict[str, Any]:
-    node = fields["node_id"]
+    node, offset = fields["node_id"], fields.get("offset")
     try:
-        details = target.run.details(node)
+        if offset is not None and hasattr(target.run, "output"):  # a live run: from offset on
+            details = target.run.details(node, offset)  # type: ignore[call-arg]
+        else:  # a stored run keeps no positions: all of its kept output
+            details = target.run.details(node)
     except KeyError:
         raise BadRequest(f"no node {node!r} in run {target.room}") from None
+    except ValueError as exc:  # an offset past the node's output
+        raise BadRequest(str(exc)) from None
     return {"type": "node_details", "node_id": node, "details": details}
 
 
@@ -348,7 +367,7 @@ REQUESTS: dict[str, Request] = {
     entry.type: entry
     for entry in (
         Request("resync", _no_fields, _resync, own=frozenset({"comm", "socketio"})),
-        Request("node_details", _node, _node_details),
+        Request("node_details", _node_details_fields, _node_details),
         Request("nodes", _page, _nodes),
         Request("pause", _no_fields, _control("pause"), own=_SIO),
         Request("resume", _no_fields, _control("resume"), own=_SIO),

@@ -68,6 +68,7 @@ class Subscriber:
     pending: dict[str, Any] | None = None  # composed patch not sent yet
     pending_seq: int = -1
     pending_events: list[dict[str, Any]] = field(default_factory=list)
+    pending_output: list[dict[str, Any]] = field(default_factory=list)  # low: see _output.py
     pending_bytes: int = 0
     pending_since: float | None = None
     critical: bool = False
@@ -80,6 +81,7 @@ class Subscriber:
     def drop_pending(self) -> None:
         """Forget the composed patch (a snapshot will replace it)."""
         self.pending, self.pending_events, self.pending_bytes = None, [], 0
+        self.pending_output = []
 
     def settle(self) -> None:
         """Nothing waits for this subscriber any more."""
@@ -98,6 +100,7 @@ class Room:
     subscribers: list[Subscriber] = field(default_factory=list)
     heartbeats: list[float] = field(default_factory=list)  # when to send the next ones
     notes: int = 0  # how many of the run's question events the room has sent
+    output: Any = None  # a RoomOutput (broadcast/_output.py) while the run can print
 
 
 def is_waiting(sub: Subscriber) -> bool:

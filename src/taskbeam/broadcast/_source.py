@@ -5,6 +5,10 @@ A live :class:`~taskbeam.Run` is a source, and so is a stored run
 control with :class:`~taskbeam.NotRunning`. The broadcaster calls these on
 its own thread; each must return promptly (a live run's are short calls on
 its loop, a stored run's read memory).
+
+A live run offers more, which the broadcaster looks up by name and a stored
+run does without: ``question_events`` (docs/questions.md), and for live
+output ``watch_output`` and ``output`` (see :mod:`._output`).
 """
 
 from __future__ import annotations

@@ -11,6 +11,13 @@ made in: the engine sets the variable just around making it and resets it
 at once, so the Task (and whatever the task starts from it) keeps the node
 and nothing else does; worker threads set and reset it around each sync
 call.
+
+Live output: each buffer counts the characters ever written to it
+(``written``, monotonic, dropped ones included), so a position in a node's
+output is one integer; :meth:`OutputBuffer.tail` reads from a position. A
+sink may name a feed (``output_feed``, see :mod:`taskbeam.engine._output`)
+that is told, once per look, that the node wrote: nothing else happens on a
+write when nobody watches.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ class Sink(Protocol):
 
     output: OutputBuffer | None
     output_limit: int
+    output_feed: Any  # an OutputFeed, or None (nobody watches)
 
 
 current_output: ContextVar[Sink | None] = ContextVar("taskbeam_output", default=None)
@@ -51,7 +59,7 @@ class OutputBuffer:
     until the first one.
     """
 
-    __slots__ = ("_chunks", "_size", "dropped", "limit")
+    __slots__ = ("_chunks", "_size", "dropped", "limit", "written")
 
     # One lock for all buffers: writes are rare next to everything else, and
     # a lock per node would cost memory on graphs of 100,000 nodes.
@@ -65,6 +73,7 @@ class OutputBuffer:
         self._chunks: deque[str] | None = None
         self._size = 0
         self.dropped = 0
+        self.written = 0  # characters ever written (monotonic: one store per write)
 
     def write(self, text: str) -> None:
         with self._lock:
@@ -73,6 +82,7 @@ class OutputBuffer:
                 chunks = self._chunks = deque()
             chunks.append(text)
             self._size += len(text)
+            self.written += len(text)
             while self._size > self.limit:
                 head = chunks.popleft()
                 excess = self._size - self.limit
@@ -88,6 +98,23 @@ class OutputBuffer:
         with self._lock:
             return "".join(self._chunks or ())
 
+    def tail(self, offset: int = 0, limit: int | None = None) -> tuple[int, str]:
+        """``(start, text)``: what is kept from position ``offset`` on.
+
+        ``start`` is where ``text`` begins: ``offset``, or the first kept
+        character when ``offset`` is older than what is kept. With ``limit``
+        only the last ``limit`` characters of that are read (``start`` moves
+        on to match).
+        """
+        with self._lock:
+            text = "".join(self._chunks or ())
+            first = self.dropped
+        start = max(offset, first)
+        end = first + len(text)
+        if limit is not None and end - start > limit:
+            start = end - limit
+        return start, text[start - first :]
+
 
 def write_output(sink: Sink, text: str) -> None:
     """Append ``text`` to ``sink``'s buffer, making the buffer on the first write (any thread)."""
@@ -98,12 +125,16 @@ def write_output(sink: Sink, text: str) -> None:
             if buffer is None:
                 buffer = sink.output = OutputBuffer(sink.output_limit)
     buffer.write(text)
+    feed = sink.output_feed
+    if feed is not None:
+        feed.wrote(sink)
 
 
 class TextSink:
     """A sink of its own, for a task that runs away from its node (another process)."""
 
     __slots__ = ("output", "output_limit")
+    output_feed = None  # nobody watches a worker process's output live
 
     def __init__(self, limit: int = OUTPUT_LIMIT) -> None:
         self.output: OutputBuffer | None = None

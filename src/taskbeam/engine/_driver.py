@@ -74,6 +74,7 @@ from taskbeam.engine._meters import Meters
 from taskbeam.engine._metrics import install_tqdm
 from taskbeam.engine._options import RunOptions
 from taskbeam.engine._outcomes import Outcomes
+from taskbeam.engine._output import OutputFeed, install_logging
 from taskbeam.engine._persist import Recorder, SavePolicy
 from taskbeam.engine._preview import (
     CHEAP_TYPES,
@@ -206,11 +207,13 @@ class Driver(Outcomes):
         self.t0 = 0.0
         self._crash: BaseException | None = None  # see _loop_error
         self.contained = Contained(self.id)  # what user callbacks raised
+        self.output_feed = OutputFeed()  # who watches printed output live (engine/_output.py)
 
     # -- life cycle ----------------------------------------------------------
     def begin(self) -> None:
         install()
         install_tqdm()  # tqdm bars inside tasks feed tb.progress (if tqdm is imported)
+        install_logging()
         if self.recorder is not None:  # stored before any node starts; raises StoreError
             keep = None
             if self._resumed:
@@ -401,6 +404,8 @@ class Driver(Outcomes):
 
     def _launch(self, node: Node) -> None:
         task = node.task
+        if self.output_feed.watches:  # someone watches output live: writes tell them
+            node.output_feed = self.output_feed
         kwargs = dict(task.kwargs) if task.kwargs else {}
         if task.deps:
             group = node.group

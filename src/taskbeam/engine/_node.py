@@ -78,6 +78,7 @@ class Node:
     # time (``end`` None while open): made only for a node that was retried or
     # waited for an answer (see :mod:`taskbeam.engine._timeline`).
     spans: list[list[Any]] | None = None
+    output_feed: Any = None  # the run's OutputFeed, set at launch while output is watched
 
     def __init__(
         self,

@@ -30,6 +30,7 @@ from taskbeam.engine._driver import Driver, Subscriber
 from taskbeam.engine._executor import Executor, RemoteResult
 from taskbeam.engine._observers import subscribers_for
 from taskbeam.engine._options import KEPT_ON_CONTINUE, RunOptions
+from taskbeam.engine._output import OutputWatch, check_offset, follow
 from taskbeam.engine._persist import SavePolicy
 from taskbeam.engine._preview import DETAIL_CHARS, preview
 from taskbeam.engine._questions import Question
@@ -298,10 +299,18 @@ class Run:
         """Exceptions contained from user callbacks: ``{role, callback, type, count}`` each."""
         return self._driver.contained.listed()
 
-    def details(self, node_id: str) -> dict[str, Any]:
-        """Everything known about one node: its summary, traceback, captured output."""
+    def details(self, node_id: str, offset: int | None = None) -> dict[str, Any]:
+        """Everything known about one node: its summary, traceback, captured output.
+
+        ``output`` is what is kept of what the node printed (the last
+        ``output_limit`` characters) and ``output_from`` the position of its
+        first character in everything it printed; with ``offset``, only the
+        output from that position on (a view that has the rest). An offset
+        past what the node printed raises ``ValueError``.
+        """
         node = self._node(node_id)
         driver = self._driver
+        check_offset(node, offset)
 
         def read() -> dict[str, Any]:
             driver.meters.settle()
@@ -314,9 +323,9 @@ class Run:
             if node.error is not None and node.status in (Status.FAILED, Status.RETRYING):
                 out["error"]["traceback"] = node.error.traceback
             if node.output is not None:
-                text = node.output.getvalue()
-                if text:
-                    out["output"] = text
+                start, text = node.output.tail(offset or 0)
+                if text or offset is not None:
+                    out["output"], out["output_from"] = text, start
             if node.children:
                 out["children"] = [c.id for c in node.children]
             asked = driver.asker.of(node)
@@ -348,6 +357,34 @@ class Run:
             ) from None
         columns = ["node", "name", "value", "own", "unit", "agg"]
         return pd.DataFrame(table, columns=columns)
+
+    def output(self, node_id: str, offset: int = 0, limit: int | None = None) -> tuple[int, str]:
+        """``(start, text)``: what node ``node_id`` printed from ``offset`` on, from any thread.
+
+        At most the last ``limit`` characters; ``start`` is the position of
+        the first one (later than ``offset`` when some are no longer kept or
+        left out). Reads the node's buffer, not the run's loop.
+        """
+        node = self._driver.state.nodes.get(node_id)
+        if node is None or node.output is None:
+            return offset, ""
+        return node.output.tail(offset, limit)
+
+    def watch_output(self, wake: Callable[[], None]) -> tuple[OutputWatch, Callable[[], None]]:
+        """Watch what the run's nodes print: ``(watch, stop)``; see engine/_output.py.
+
+        ``wake()`` is called on the printing thread when a node writes and
+        the watch holds no unread node; ``watch.take()`` gives the ids of the
+        nodes that wrote since it was last called.
+        """
+        driver = self._driver
+        watch = OutputWatch(wake)
+        driver.call(lambda: follow(driver.output_feed, driver.state.nodes.values(), watch))
+
+        def stop() -> None:
+            driver.output_feed.remove(watch)
+
+        return watch, stop
 
     def questions(self) -> list[Question]:
         """The open questions of the run, in the order they were asked."""

@@ -556,6 +556,8 @@ class RunState(Slots, Restoring, Holds):
             node.meter.fields(out)
         if node.spans is not None:
             out.update(span_fields(node.spans, t0))
+        if node.output is not None and node.output.written:
+            out["output_chars"] = node.output.written  # what it printed so far (monotonic)
         return out
 
     def run_fields(self, run_id: str, t0: float, created: float) -> dict[str, Any]:

@@ -99,6 +99,10 @@ _SUMMARY = {
             },
         },
         "questions": {"type": "integer"},
+        "output_chars": {
+            "type": "integer",
+            "description": "characters the node has printed so far (monotonic)",
+        },
     },
 }
 _QUESTION = {
@@ -319,6 +323,10 @@ _SCHEMAS: dict[str, Any] = {
             "deps": {"type": "array", "items": {"type": "string"}},
             "result": {"type": "string", "description": "a longer preview of the result"},
             "output": {"type": "string", "description": "what the task printed"},
+            "output_from": {
+                "type": "integer",
+                "description": "the position of the output's first character in all it printed",
+            },
             "children": {"type": "array", "items": {"type": "string"}},
         },
     },

@@ -22,7 +22,7 @@ import orjson
 
 from taskbeam._errors import TaskbeamError
 from taskbeam._schema import NodeSummary, RunFields, Snapshot
-from taskbeam.store._log import REUSED, Log
+from taskbeam.store._log import OUTPUT, REUSED, Log
 from taskbeam.store._rollup import stored_rollup
 
 __all__ = [
@@ -307,6 +307,8 @@ def load_snapshot(conn: sqlite3.Connection, run_id: str, path: object = "") -> S
                 summary["error"] = {"type": error_type, "message": error_message or ""}
             if row[REUSED]:
                 summary["reused"] = True
+            if row[OUTPUT]:  # what was kept of it: a live run counts what was cut too
+                summary["output_chars"] = len(row[OUTPUT])
             spans = log.spans(node_id)
             if spans:
                 if "attempts" in spans:

@@ -58,6 +58,7 @@ FIELDS = (
     "refused",
     "reused",
 )
+OUTPUT = FIELDS.index("output")  # a row's printed output (what was kept of it)
 REUSED = FIELDS.index("reused")  # a row's mark: restored from an earlier run on continue
 _JSON = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 _STRICT = orjson.OPT_SERIALIZE_NUMPY  # non-string keys raise
