@@ -12,6 +12,10 @@ runs on the run's loop (``Driver.call``) and returns plain data; a command
 run and start its thread. :func:`resume` is the old name of
 :func:`continue_run`, deprecated (it goes in a later release); a live run's
 :meth:`Run.resume` un-pauses it.
+
+The module is a little over 600 lines because every public method of the
+handle carries its full docstring (what it returns, from which thread,
+what it raises); the logic it fronts lives in the driver and its parts.
 """
 
 from __future__ import annotations

@@ -1,5 +1,9 @@
 """The pure state machine of one run.
 
+One module for one class: the transitions of ``RunState`` check and change
+the same queues and counts, so they stay side by side (about 600 lines);
+its nodes, queues and restoring from a store are modules of their own.
+
 No threads, no clock, no I/O: every method that changes state takes ``now``
 (a monotonic timestamp) and, where chance matters, ``rand`` (a float in
 [0, 1)). The shell (:mod:`taskbeam.engine._run`) owns the only thread that
