@@ -41,6 +41,21 @@ import { createClient, receive } from "./reducer.js";
  * @property {(id: string) => void} setRunId
  * @property {(callback: (id: string) => void) => () => void} onRunIdChange
  * @property {"run" | "service" | "history"} mode
+ * @property {ViewStateStore} [viewState] where a view keeps what a new view of the same
+ *   widget should show again (the widget's `view_state` trait); none: nothing is kept
+ */
+
+/**
+ * What a view keeps across being drawn anew: the timeline mode, the node
+ * whose details are open.
+ *
+ * @typedef {{timeline?: boolean, details?: string}} ViewState
+ */
+
+/**
+ * @typedef {object} ViewStateStore
+ * @property {() => ViewState} get
+ * @property {(state: ViewState) => void} set
  */
 
 /**

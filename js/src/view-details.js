@@ -49,9 +49,10 @@ const GAP_FETCH_MS = 1000;
  * @param {() => number | null | undefined} parts.nodeClock see `Clock.nodeClock`
  * @param {(id: string) => void} parts.focus select and centre a node (a dependency's link)
  * @param {(id: string, chars: number) => void} [parts.seen] the user has seen a node's output this far
+ * @param {(id: string | null) => void} [parts.selected] a node's details opened (null: closed)
  * @returns {Selection}
  */
-export function createSelection({ el, store, stage, notices, nodeClock, focus, seen }) {
+export function createSelection({ el, store, stage, notices, nodeClock, focus, seen, selected }) {
   const panel = new DetailsPanel(el, {
     select: (id) => focus(id),
     cancel: (id) => {
@@ -78,6 +79,7 @@ export function createSelection({ el, store, stage, notices, nodeClock, focus, s
     // A click or a search is the user's hand on the view: the stage stops fitting it automatically.
     stage.select(id);
     clearTimeout(timer);
+    if (id !== current.id) selected?.(id);
     if (id === null) {
       current = { id: "", details: null };
       panel.hide();

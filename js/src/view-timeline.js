@@ -78,8 +78,9 @@ const BIG_REBUILD_MS = 250;
  * @param {(id: string) => void} parts.select open a node's details
  * @param {() => Promise<Record<string, string>>} parts.functions the run's function names, by node id
  * @param {(text: string) => void} parts.notice
+ * @param {() => void} [parts.rowsChanged] the number of lines changed (the view fits its height)
  */
-export function createTimeline({ wrap, theme, state, now, select, functions, notice }) {
+export function createTimeline({ wrap, theme, state, now, select, functions, notice, rowsChanged }) {
   const el = h("div", "tb-timeline");
   el.hidden = true;
   const head = h("div", "tb-timeline-head");
@@ -189,11 +190,13 @@ export function createTimeline({ wrap, theme, state, now, select, functions, not
     const nodes = s ? s.nodes : {};
     view.groups = buildGroups(nodes, view.by, { collapsed: view.collapsed, functions: view.functions });
     const built = buildLines(view.groups, { aggregateOver: AGGREGATE_OVER });
+    const before = view.lines.length;
     view.lines = built.lines;
     view.aggregated = built.aggregated;
     view.nodes = built.nodes;
     view.dirty = false;
     view.builtAt = performance.now();
+    if (built.lines.length !== before && !el.hidden) queueMicrotask(() => rowsChanged?.());
     const note = built.aggregated
       ? `${formatCount(built.nodes)} nodes: one row per group (density)`
       : `${formatCount(built.nodes)} node${built.nodes === 1 ? "" : "s"}`;

@@ -103,6 +103,25 @@ export function createView(el, channel, options = {}) {
   /** The view's own state: the toolbar and the summary row need refreshing; all boxes collapsed. */
   const ui = { dirty: true, collapsedAll: false };
 
+  // -- what a view drawn anew shows again -------------------------------------
+  // The timeline mode and the node whose details are open live in the channel's
+  // view state (the widget's `view_state`): JupyterLab draws an output anew
+  // when its display is updated (a run's end), and the new view takes them up.
+  const kept = channel.viewState;
+  /** @type {import("./store.js").ViewState} */
+  let viewState = { ...(kept?.get() ?? {}) };
+  /** the kept details wait for the run's state to open */
+  let restoring = typeof viewState.details === "string";
+  /** @param {import("./store.js").ViewState} patch */
+  function keep(patch) {
+    if (!kept || (restoring && "details" in patch)) return;
+    const next = { ...viewState, ...patch };
+    if (next.details === undefined) delete next.details;
+    if (next.timeline === viewState.timeline && next.details === viewState.details) return;
+    viewState = next;
+    kept.set(viewState);
+  }
+
   // -- the skeleton -----------------------------------------------------------
   const root = /** @type {HTMLDivElement & {taskbeam?: TestHook}} */ (h("div", "taskbeam-view"));
   root.dataset.seq = "";
@@ -231,10 +250,14 @@ export function createView(el, channel, options = {}) {
     select: (id) => select(id, true),
     functions: () => store.request({ type: "functions" }).then((a) => /** @type {Record<string, string>} */ (a.functions ?? {})),
     notice: (text) => notices.show("error", text),
+    rowsChanged: () => {
+      if (timelineOn) height.fit();
+    },
   });
   cleanups.push(() => timeline?.dispose());
   /** @param {boolean} on */
   function setTimeline(on) {
+    if (on !== timelineOn) keep({ timeline: on });
     timelineOn = on;
     timeline?.show(on);
     stage.canvas.hidden = on;
@@ -267,6 +290,7 @@ export function createView(el, channel, options = {}) {
     seen: (id, chars) => {
       if (stage.marks.see(id, chars)) stage.schedule(); // its output mark goes
     },
+    selected: (id) => keep({ details: id ?? undefined }),
   });
   /**
    * Select a node: a waiting one opens its question (unless `details`), any other its
@@ -326,6 +350,7 @@ export function createView(el, channel, options = {}) {
       if (state) notices.settle(state.run.status);
       selection.changed(change);
       questions.changed(change);
+      if (restoring && state) restoreDetails();
       for (const event of change.events) onEvent(/** @type {Record<string, any>} */ (event));
     }),
   );
@@ -404,6 +429,19 @@ export function createView(el, channel, options = {}) {
     theme.connected();
     stage.resize();
   });
+  // A notice line or a toolbar that wraps takes height from the body: fit again.
+  if (typeof ResizeObserver !== "undefined") {
+    let last = "";
+    const chrome = new ResizeObserver(() => {
+      const now = `${notices.el.offsetHeight},${toolbar.bar.offsetHeight},${toolbar.summary.offsetHeight}`;
+      if (now !== last) {
+        last = now;
+        height.fit();
+      }
+    });
+    for (const part of [notices.el, toolbar.bar, toolbar.summary]) chrome.observe(part);
+    cleanups.push(() => chrome.disconnect());
+  }
   cleanups.push(theme.cleanup);
 
   // -- service mode: the run list ---------------------------------------------
@@ -422,9 +460,22 @@ export function createView(el, channel, options = {}) {
     setTimeline,
   });
 
+  /** Open the kept node's details once the run's state is there (if the node is in it). */
+  function restoreDetails() {
+    const id = viewState.details;
+    restoring = false;
+    if (id && store.client.state?.nodes[id]) select(id, true);
+    else keep({ details: undefined });
+  }
+
   // -- start ------------------------------------------------------------------
-  if (store.client.state) stage.update(store.client.state, { structural: true, nodes: null });
-  else store.ensureState();
+  if (viewState.timeline) setTimeline(true);
+  if (store.client.state) {
+    stage.update(store.client.state, { structural: true, nodes: null });
+    timeline?.changed();
+    if (timelineOn) height.fit();
+  } else store.ensureState();
+  if (restoring && store.client.state) restoreDetails();
   root.dataset.seq = store.client.seq === null ? "" : String(store.client.seq);
   root.dataset.runStatus = store.client.state?.run.status ?? "";
   showPage();

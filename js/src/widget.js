@@ -4,7 +4,10 @@
  * Model traits: `run_id` (two-way: the view sets it to switch runs in
  * service and history mode; "" in history mode is the run list), `mode`
  * (`"run"`, `"service"` or `"history"`), `height` (two-way: pixels,
- * 0 to fit the graph; a drag of the view's bottom edge sets it).
+ * 0 to fit the graph; a drag of the view's bottom edge sets it),
+ * `view_state` (set by the view: the timeline mode and the node whose
+ * details are open, so that a view drawn anew, as JupyterLab does when
+ * the run's display is updated at its end, shows them again).
  * Messages arrive as custom messages (`msg:custom`, with binary buffers for
  * compressed frames) and requests leave with `model.send`.
  *
@@ -62,6 +65,16 @@ export function modelChannel(model) {
       return () => model.off("change:run_id", handler);
     },
     mode: channelMode(model.get("mode")),
+    viewState: {
+      get: () => {
+        const state = model.get("view_state");
+        return state !== null && typeof state === "object" ? state : {};
+      },
+      set(state) {
+        model.set("view_state", state);
+        model.save_changes();
+      },
+    },
   };
 }
 

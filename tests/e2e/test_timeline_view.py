@@ -12,6 +12,7 @@ docs/img/timeline.png.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,12 @@ def test_the_timeline_draws_every_node_where_its_timings_say(
     )
     assert grown["start"] == first["start"]
     view.screenshot(path=str(artifacts / "timeline-live.png"))
+    # A node's details open beside the timeline; both outlast the run's end.
+    nb.hook(index, "tb.select('load0')")
+    nb.poll(lambda: view.locator(".tb-details").is_visible(), 5, "the details of load0 are open")
+    nb.page.evaluate(
+        f"() => {{ window.__tbOldView = document.querySelectorAll('.taskbeam-view')[{index}]; }}"
+    )
     nb.execute("_go.set()")
     snapshot = wait_run_ended(nb)
     assert snapshot["run"]["status"] == "done", snapshot["run"]
@@ -118,11 +125,23 @@ def test_the_timeline_draws_every_node_where_its_timings_say(
     assert len(snapshot["nodes"]["flaky"]["attempts"]) == 2
     assert len(snapshot["nodes"]["review"]["waits"]) == 1
     # JupyterLab draws the output anew when the run's display is updated at its end
-    # (while the kernel runs code): the new view starts with the graph.
+    # (while the kernel runs code); the new view keeps the timeline and the details.
+    redrawn = f"() => document.querySelectorAll('.taskbeam-view')[{index}] !== window.__tbOldView"
+    with contextlib.suppress(AssertionError):  # a front end that updates in place is fine too
+        nb.poll(lambda: nb.page.evaluate(redrawn), 10, "the view drawn anew")
     view = nb.page.locator(".taskbeam-view").nth(index)
-    if not nb.hook(index, "tb.timeline.shown()"):
-        view.locator(".tb-timeline-toggle").click()
-    nb.poll(lambda: nb.hook(index, "tb.timeline.shown()"), 5, "the timeline is shown")
+    nb.poll(lambda: nb.hook(index, "tb.timeline.shown()"), 5, "the timeline is still shown")
+    assert view.get_attribute("data-view") == "timeline"
+    details = view.locator(".tb-details")
+    nb.poll(
+        lambda: details.is_visible() and "load0" in (details.inner_text() or ""),
+        10,
+        "the details of load0 are still open",
+        lambda: details.inner_text() if details.is_visible() else "hidden",
+    )
+    assert nb.json("run._view.view_state") == {"timeline": True, "details": "load0"}
+    nb.hook(index, "tb.select(null)")  # every row in view again
+    nb.poll(lambda: not details.is_visible(), 5, "the details close")
     nb.page.set_viewport_size({"width": 1400, "height": 1000})
     nb.hook(index, "tb.timeline.flush()")
     info = nb.hook(index, "tb.timeline.info()")

@@ -121,6 +121,24 @@ def display_run(run: Run, ended: concurrent.futures.Future[Any]) -> None:
     ended.add_done_callback(final)
 
 
+def view_state(value: Any) -> dict[str, Any]:
+    """What a front end may keep in ``view_state``: the known keys of the right types.
+
+    Anything else (an unknown key, a wrong type, an id over 200 characters) is
+    left out rather than refused: the state is a convenience, never a reason
+    to break the view.
+    """
+    out: dict[str, Any] = {}
+    if not isinstance(value, dict):
+        return out
+    if isinstance(value.get("timeline"), bool):
+        out["timeline"] = value["timeline"]
+    details = value.get("details")
+    if isinstance(details, str) and 0 < len(details) <= 200:
+        out["details"] = details
+    return out
+
+
 class GraphView(anywidget.AnyWidget):
     """A live view of a run (or of the runs of an ExecutionService).
 
@@ -152,6 +170,10 @@ class GraphView(anywidget.AnyWidget):
     run_id = traitlets.Unicode("").tag(sync=True)
     mode = traitlets.Unicode("run").tag(sync=True)
     height = traitlets.Int(0).tag(sync=True)
+    # What the person did to the view that a new view of it should keep (JupyterLab
+    # draws an output anew when its display is updated, as at a run's end): the
+    # timeline mode, the node whose details are open. Set by the front end.
+    view_state = traitlets.Dict().tag(sync=True)
 
     def __init__(
         self,
@@ -201,6 +223,10 @@ class GraphView(anywidget.AnyWidget):
     @traitlets.validate("height")
     def _valid_height(self, proposal: dict[str, Any]) -> int:
         return _check_height(proposal["value"])
+
+    @traitlets.validate("view_state")
+    def _valid_view_state(self, proposal: dict[str, Any]) -> dict[str, Any]:
+        return view_state(proposal["value"])
 
     # -- any thread: check and enqueue ---------------------------------------
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
