@@ -73,6 +73,7 @@ import { applyPatch, isObject } from "./patch.js";
  * @property {Record<string, number>} [metrics] the run's metric totals
  * @property {Record<string, string>} [units] the units of metrics that have one
  * @property {Record<string, number>} [budgets] the run's own budgets
+ * @property {number} [questions] open questions the run asks itself (budgets passed)
  */
 
 /**

@@ -175,8 +175,11 @@ export function createQuestions({ store, notices, focus, details, detailsOpen, r
       }
     }
     // The run's own questions (budgets) make no node wait: their events, or a
-    // new state, are what says to read the questions again.
-    let asked = change.nodes === null && !!nodes && !stored();
+    // new state whose run says it has some, are what says to read them again.
+    // (A request while a cell runs shows the kernel idle in JupyterLab: none is
+    // sent that is not needed.)
+    const runAsks = Number(store.client.state?.run.questions ?? 0) > 0;
+    let asked = change.nodes === null && !!nodes && !stored() && runAsks;
     for (const event of change.events) {
       const e = /** @type {Record<string, any>} */ (event);
       if (e.kind === "question" || e.kind === "answered") asked = true;

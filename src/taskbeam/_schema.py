@@ -151,6 +151,7 @@ class RunFields(TypedDict):
     metrics: NotRequired[dict[str, float]]  # the run's metric totals
     units: NotRequired[dict[str, str]]  # units of the metrics that have one
     budgets: NotRequired[dict[str, float]]  # the run's own budgets
+    questions: NotRequired[int]  # open questions the run asks itself (budgets passed)
 
 
 class Snapshot(TypedDict):

@@ -223,7 +223,7 @@ class Meters:
         return True
 
     def fields(self, run: dict[str, Any]) -> None:
-        """The run's ``metrics`` (totals), ``units`` and ``budgets`` in its snapshot fields."""
+        """The run's ``metrics`` (totals), ``units``, ``budgets`` and open budget ``questions``."""
         if self.totals:
             run["metrics"] = {k: plain(v) for k, v in self.totals.items()}
             units = {k: u for k, (_, u) in self.kinds.items() if u is not None}
@@ -232,6 +232,8 @@ class Meters:
         own = self.budgets.get(RUN_SCOPE)
         if own:
             run["budgets"] = {k: plain(v) for k, v in own.items()}
+        if self.asked:  # a view that joins now knows to read them (no node waits on them)
+            run["questions"] = len(self.asked)
 
     # -- seeds (loop) --------------------------------------------------------
     def seed(self, nodes: Any) -> None:
