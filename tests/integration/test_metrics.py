@@ -284,9 +284,11 @@ def test_run_budget_holds_and_raise_goes_on() -> None:
     assert statuses == {"n0": "done", "n1": "done", "n2": "done", "n3": "ready", "n4": "ready"}
     assert snap["run"]["status"] == "running"
     assert snap["run"]["budgets"] == {"cost": 5}
+    assert snap["run"]["questions"] == 1  # a view that joins now reads the question
     run.answer(q.id, "raise")
     run.wait(10)
     assert run.status is tb.RunStatus.DONE
+    assert "questions" not in run.snapshot()["run"]
     assert run.snapshot()["run"]["metrics"]["cost"] == 10
     assert run.snapshot()["run"]["budgets"] == {"cost": 10}
     assert run.questions() == []
