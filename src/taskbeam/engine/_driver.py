@@ -576,4 +576,7 @@ async def _coroutine(awaitable: Awaitable[T]) -> T:
 async def _close(loop: asyncio.AbstractEventLoop) -> None:
     await asyncio.sleep(0)  # run the handles queued before the door closed (see Driver.call)
     await loop.shutdown_asyncgens()
-    await loop.shutdown_default_executor()
+    # No shutdown_default_executor(): it starts a thread to wait for the pool
+    # (a run's own LoopThreads waits for nothing, see engine/_executor.py), and
+    # loop.close() shuts the default executor down anyway. One thread a run
+    # fewer is a third of a small run's fixed cost.
