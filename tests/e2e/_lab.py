@@ -557,6 +557,19 @@ class NotebookPage:
         )
         return int(found[0])
 
+    def view(self, index: int) -> Any:
+        """The ``index``-th ``.taskbeam-view`` on the page, scrolled into sight."""
+        view = self.page.locator(".taskbeam-view").nth(index)
+        view.scroll_into_view_if_needed()
+        return view
+
+    def run_all(self, timeout: float = 60, variable: str = "run") -> tuple[int, Any]:
+        """Run every cell, wait for them, find the view of ``variable``'s run: (index, element)."""
+        self.run("notebook:run-all-cells")
+        self.wait_cells_done(None, timeout)
+        index = self.view_index(self.json(f"{variable}.id"))
+        return index, self.view(index)
+
     def hook(self, index: int, expression: str, arg: Any = None) -> Any:
         """Evaluate ``expression`` with ``root``, ``tb`` (its hook) and ``arg`` bound."""
         script = f"""([index, arg]) => {{

@@ -61,12 +61,7 @@ def test_the_details_panel_tails_a_running_nodes_output(
     nb = open_notebook("output")
     dialogs: list[str] = []
     nb.page.on("dialog", lambda d: dialogs.append(d.message))
-    nb.run("notebook:run-all-cells")
-    nb.wait_cells_done(None, 60)
-    run_id = nb.json("run.id")
-    index = nb.view_index(run_id)
-    view = nb.page.locator(".taskbeam-view").nth(index)
-    view.scroll_into_view_if_needed()
+    index, view = nb.run_all()
 
     # Both nodes print: both wear the dot of unseen output.
     def dots() -> bool:

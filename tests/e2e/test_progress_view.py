@@ -55,11 +55,7 @@ def test_a_progress_bar_moves_on_a_running_node(
 ) -> None:
     write_notebook(lab.root, "progress", PROGRESS)
     nb = open_notebook("progress")
-    nb.run("notebook:run-all-cells")
-    nb.wait_cells_done(None, 60)
-    index = nb.view_index(nb.json("run.id"))
-    view = nb.page.locator(".taskbeam-view").nth(index)
-    view.scroll_into_view_if_needed()
+    index, view = nb.run_all()
 
     def done_on_canvas() -> int | None:
         for text in nb.hook(index, "tb.flush(), tb.drawnText()"):
@@ -125,11 +121,7 @@ def test_a_budget_question_is_answered_in_the_view(
 ) -> None:
     write_notebook(lab.root, "budget", BUDGET)
     nb = open_notebook("budget")
-    nb.run("notebook:run-all-cells")
-    nb.wait_cells_done(None, 60)
-    index = nb.view_index(nb.json("run.id"))
-    view = nb.page.locator(".taskbeam-view").nth(index)
-    view.scroll_into_view_if_needed()
+    _, view = nb.run_all()
     # The run holds s2, s3 and asks; no node waits, yet the panel shows the question.
     entry = view.locator(".tb-q-entry[data-node-id='']")
     nb.poll(lambda: entry.count() == 1, 20, "the budget question is in the panel",

@@ -86,12 +86,7 @@ def test_the_timeline_draws_every_node_where_its_timings_say(
     write_notebook(lab.root, "timeline", CELLS)
     nb = open_notebook("timeline")
     nb.wait_kernel_idle(60)
-    nb.run("notebook:run-all-cells")
-    nb.wait_cells_done(None, 60)
-    run_id = nb.json("run.id")
-    index = nb.view_index(run_id)
-    view = nb.page.locator(".taskbeam-view").nth(index)
-    view.scroll_into_view_if_needed()
+    index, view = nb.run_all()
 
     # The toolbar's button switches to the timeline, live: while the question
     # waits for its answer, the waiting node's bar is open and grows.

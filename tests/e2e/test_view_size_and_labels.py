@@ -151,12 +151,7 @@ def test_running_nodes_show_their_duration_and_notices_never_cover_the_graph(
 ) -> None:
     write_notebook(lab.root, "live", LIVE)
     nb = open_notebook("live")
-    nb.run("notebook:run-all-cells")
-    nb.wait_cells_done(None, 60)
-    run_id = nb.json("run.id")
-    index = nb.view_index(run_id)
-    view = nb.page.locator(".taskbeam-view").nth(index)
-    view.scroll_into_view_if_needed()
+    index, view = nb.run_all()
 
     # A timed-out node: a short note on the canvas, like other failures.
     nb.poll(
