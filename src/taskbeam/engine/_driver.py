@@ -91,6 +91,9 @@ log = logging.getLogger("taskbeam")
 
 T = TypeVar("T")
 Subscriber = Callable[[Event], None]
+# Most threads of a run's asyncio.to_thread pool: asyncio's own default,
+# counted once (os.cpu_count() costs microseconds a call).
+TO_THREAD_WORKERS = min(32, (os.cpu_count() or 1) + 4)
 RUNNING = Status.RUNNING  # a module constant: looking a member up on its enum class is slow
 
 
@@ -230,7 +233,7 @@ class Driver(Outcomes):
         if self.recorder is not None:
             self.recorder.loop = loop
         # asyncio.to_thread from a task: daemon threads, never waited for at the end.
-        threads = min(32, (os.cpu_count() or 1) + 4)  # as asyncio's own default
+        threads = TO_THREAD_WORKERS
         loop.set_default_executor(LoopThreads(threads, f"taskbeam-{self.id}-to_thread"))
         self.thread = threading.Thread(
             target=self._thread_main, args=(loop,), name=f"taskbeam-run-{self.id}", daemon=True
@@ -423,7 +426,11 @@ class Driver(Outcomes):
             # once, before anything else runs here.
             try:
                 token = current_output.set(node)
-                asking = current_asker.set(self.asker)
+                # The asker is the run's own in every context of this thread: set
+                # once and left there (each callback runs in a copy of a context,
+                # so nothing outside the run sees it); an aggregate clears it.
+                if current_asker.get() is not self.asker:
+                    current_asker.set(self.asker)
                 try:
                     if self._remote and RemoteResult in map(type, kwargs.values()):
                         coro = self.session.localized(task.fn, (), kwargs)
@@ -433,7 +440,6 @@ class Driver(Outcomes):
                             coro = _coroutine(coro)
                     running = eager_task(loop, coro)
                 finally:
-                    current_asker.reset(asking)
                     current_output.reset(token)
             except BaseException as exc:  # e.g. an async __call__ that raises at once
                 self._failed(node, attempt, exc)

@@ -27,6 +27,7 @@ from taskbeam.engine._preview import (
     preview_then,
     safe_preview,
 )
+from taskbeam.engine._questions import current_asker
 from taskbeam.engine._state import RunState
 from taskbeam.engine._status import Status
 from taskbeam.engine._waiting import Waiting
@@ -185,6 +186,7 @@ class Outcomes:
         self, node: Node, fn: Callable[..., Any], results: dict[str, Any]
     ) -> None:
         token = current_output.set(node)
+        asking = current_asker.set(None)  # an aggregator cannot ask (see tb.ask)
         try:
             result = await fn(results)
         except asyncio.CancelledError as exc:
@@ -196,6 +198,7 @@ class Outcomes:
         else:
             outcome = (result, None)
         finally:
+            current_asker.reset(asking)
             current_output.reset(token)  # what the pump calls is not the aggregate's output
         self._tasks.pop(node, None)
         self._aggregated(node, *outcome)
