@@ -99,6 +99,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     imp = command("import", "load an emergency backup file into a store")
     imp.add_argument("file", metavar="FILE", help="the backup file (runs.db.backup-*.json)")
+    cache = command("cache", "show or prune the result cache of a store")
+    cache.add_argument(
+        "action", choices=("stats", "prune"), help="stats: show it; prune: shrink it"
+    )
+    cache.add_argument(
+        "--older-than",
+        metavar="DURATION",
+        help="prune: drop entries unused for this long (7d, 12h, 30m, 45s)",
+    )
+    cache.add_argument(
+        "--max-bytes",
+        metavar="SIZE",
+        help="prune: then drop the least recently used until at most SIZE remain (2G, 500M)",
+    )
     lab = command("lab", "open a notebook in JupyterLab and print its URL")
     lab.add_argument("notebook", nargs="?", help="a notebook to open (default: the file browser)")
     lab.add_argument("--ip", default="127.0.0.1", help="address to listen on")
@@ -109,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve a REST API and live Socket.IO updates of runs, until Ctrl-C.",
     )
     _serve_arguments(serve)
-    for p in (runs, show, imp):
+    for p in (runs, show, imp, cache):
         p.add_argument("--store", default=None, help="database file (default .taskbeam/runs.db)")
     for p in (run, demo):
         p.add_argument("--store", default=None, help="persist the run in this database file")
@@ -175,6 +189,12 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="FILE.json",
             help="answer the run's questions from this JSON object of question key (or id) "
             "to answer, unattended",
+        )
+        p.add_argument(
+            "--cache",
+            action="store_true",
+            help="take nodes whose task and inputs were seen before from the store's cache "
+            "(without --store: .taskbeam/runs.db)",
         )
         p.add_argument("--all", action="store_true", help="list every node in the final table")
     return parser

@@ -141,7 +141,15 @@ def _update(progress: Progress, bar: Any, run: Run) -> dict[str, int]:
 
 
 # The options of `taskbeam run` a continued run takes from the command line, not from the store.
-_OVERRIDES = ("max_concurrency", "limits", "on_error", "max_depth", "save_policy", "executor")
+_OVERRIDES = (
+    "max_concurrency",
+    "limits",
+    "on_error",
+    "max_depth",
+    "save_policy",
+    "executor",
+    "cache",
+)
 
 
 def run_command(graph: Graph, args: argparse.Namespace, console: Console) -> int:
@@ -151,7 +159,7 @@ def run_command(graph: Graph, args: argparse.Namespace, console: Console) -> int
     if args.max_concurrency is not None and args.max_concurrency < 1:
         raise CliError(USAGE, f"--max-concurrency takes N >= 1, got {args.max_concurrency}")
     answers = load_answers(args.answers)
-    store = open_store(args.store) if args.store else None
+    store = open_store(args.store) if args.store or args.cache else None
     with contextlib.ExitStack() as stack:
         options = RunOptions(
             max_concurrency=args.max_concurrency,
@@ -161,6 +169,7 @@ def run_command(graph: Graph, args: argparse.Namespace, console: Console) -> int
             # The terminal watches the run, so it saves as a watched run does.
             save_policy=SavePolicy(watched=args.save_every, unwatched=args.save_every),
             executor=_executor(args, stack),
+            cache=args.cache,
         )
         try:
             with _ctrl_c_deferred() as interrupted:

@@ -54,6 +54,8 @@ def report(
         status = styled(n["status"])
         if node_id in reused or n.get("reused"):
             status.append(" (reused)", style="dim")
+        elif "cached" in n:
+            status.append(" (cached)", style="dim")
         table.add_row(
             Text(node_id), status, Text(str(n.get("attempt", ""))), seconds, Text(outcome)
         )

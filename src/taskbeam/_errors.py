@@ -7,6 +7,7 @@ person reading it in a notebook knows what to change without a debugger.
 from __future__ import annotations
 
 __all__ = [
+    "CacheWarning",
     "AnswerError",
     "DepthError",
     "GraphError",
@@ -89,3 +90,8 @@ for _cls in (
     QuestionTimeout,
 ):
     _cls.__module__ = "taskbeam"
+
+
+class CacheWarning(UserWarning):
+    """The cache could not read or store an entry (a damaged entry, a store that
+    refuses a write): the node runs as if it were not cached. Said once a run."""

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import threading
 import warnings
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from taskbeam.engine import Question, Run, RunStatus
 from taskbeam.engine._options import RunOptions, checked
-from taskbeam.engine._run import continue_run, launch
+from taskbeam.engine._run import continue_run, launch, rerun
 from taskbeam.graph import Graph
 
 if TYPE_CHECKING:
@@ -114,6 +115,42 @@ class ExecutionService:
             if not stored:
                 raise KeyError(f"no stored run of project {project_id!r} in {store.path}")
             run = continue_run(stored[0]["id"], graph, **{**self._defaults, **options})
+            self._runs[project_id] = run
+            return run
+
+    def rerun(
+        self,
+        project_id: str,
+        nodes: str | Iterable[str] | None = None,
+        *,
+        graph: Graph | None = None,
+        **options: Any,
+    ) -> Run:
+        """Rerun the project's latest run: execute ``nodes`` and what they change, reuse
+        the rest (see :meth:`taskbeam.Run.rerun`); the new run becomes the project's.
+
+        The latest run is the one in memory, or else the newest in the
+        service's store (which then needs ``graph``). It must have ended.
+        """
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("this ExecutionService has been shut down")
+            current = self._runs.get(project_id)
+            if current is not None:
+                if not finished(current):
+                    raise RuntimeError(
+                        f"project {project_id!r} is still running (run {current.id})"
+                    )
+                current.wait()
+                run = current.rerun(nodes, graph=graph, **options)
+            else:
+                store = {**self._defaults, **options}.get("store")
+                runs = store.runs() if store is not None else []
+                stored = [r for r in runs if r.get("project") == project_id]
+                if not stored:
+                    raise KeyError(f"no project {project_id!r} in this service or its store")
+                merged = {**self._defaults, **options, "project": project_id}
+                run = rerun(stored[0]["id"], graph, nodes=nodes, **merged)
             self._runs[project_id] = run
             return run
 

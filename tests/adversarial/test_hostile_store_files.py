@@ -44,7 +44,7 @@ def test_the_backup_in_a_shared_temp_folder_follows_no_planted_link(
             (shared / f"runs.db.backup-victim-run-{stamp}{suffix}").symlink_to(victim)
             planted += 1
     assert planted == 20
-    with tmpfs(tmp_path / "tiny", "256k") as folder:
+    with tmpfs(tmp_path / "tiny", "384k") as folder:
         store = tb.SQLiteStore(folder / "runs.db")
         g = tb.Graph("full")
         for i in range(20):

@@ -238,7 +238,7 @@ def test_a_read_only_folder_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_a_full_filesystem_falls_back_to_a_backup_elsewhere(tmp_path: Path) -> None:
-    with tmpfs(tmp_path / "tiny", "256k") as folder:
+    with tmpfs(tmp_path / "tiny", "384k") as folder:
         s = tb.SQLiteStore(folder / "runs.db")
         g = tb.Graph("full")
         for i in range(20):

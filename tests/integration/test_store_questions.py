@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import wait_until
 
 import taskbeam as tb
-from taskbeam.store._sqlite import MIGRATIONS
+from taskbeam.store._sqlite import MIGRATIONS, SCHEMA_VERSION
 
 
 def asking_graph(seen: list[str], keys: tuple[str, ...] = ("a", "b", "c")) -> tb.Graph:
@@ -73,7 +73,7 @@ def test_an_old_store_is_migrated_and_keeps_its_runs(tmp_path: Path) -> None:
         store.save_answer("r2", "x:0", "ok", "person", 1.0)
         assert store.questions("r2")[0]["answer"] == "ok"
     with sqlite3.connect(db) as check:
-        assert check.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 def test_a_read_only_store_reads_questions_and_refuses_to_write(tmp_path: Path) -> None:

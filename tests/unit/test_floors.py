@@ -237,7 +237,8 @@ def test_the_checker_sees_every_kind_of_import(tmp_path: Path) -> None:
 
 def test_the_engine_writes_through_the_store_protocol() -> None:
     """The engine names ``SQLiteStore`` only to make the default store of
-    ``continue_run()``; the recorder knows its run only through what it is given."""
+    ``continue_run()`` and ``rerun()``; the recorder knows its run only through what it
+    is given."""
     uses = set()
     for name, path in modules().items():
         if not name.startswith("taskbeam.engine"):
@@ -253,5 +254,8 @@ def test_the_engine_writes_through_the_store_protocol() -> None:
                 a.name == "SQLiteStore" for a in node.names
             ):
                 uses.add((name, where[node]))
-    assert set(uses) == {("taskbeam.engine._run", "continue_run")}
+    assert set(uses) == {
+        ("taskbeam.engine._run", "continue_run"),
+        ("taskbeam.engine._run", "rerun"),
+    }
     assert "taskbeam.engine._run" not in graph()["taskbeam.engine._persist"]

@@ -59,12 +59,15 @@ import re
 import secrets
 import threading
 import time
+import warnings
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from types import CoroutineType
 from typing import Any, TypeVar
 
+from taskbeam._errors import CacheWarning
 from taskbeam.engine import _registry
+from taskbeam.engine._cache import UNSET, Entry, fresh, input_digest, node_key, resolve_cache
 from taskbeam.engine._capture import current_output, install
 from taskbeam.engine._contain import Contained
 from taskbeam.engine._executor import Call, LocalExecutor, LoopThreads, RemoteResult, Session
@@ -80,6 +83,7 @@ from taskbeam.engine._preview import (
     CHEAP_TYPES,
 )
 from taskbeam.engine._questions import current_asker
+from taskbeam.engine._rerun import Prior
 from taskbeam.engine._state import ErrorInfo, Node, RunState
 from taskbeam.engine._status import Event, Status
 from taskbeam.engine._waiting import Waiting
@@ -95,6 +99,7 @@ Subscriber = Callable[[Event], None]
 # counted once (os.cpu_count() costs microseconds a call).
 TO_THREAD_WORKERS = min(32, (os.cpu_count() or 1) + 4)
 RUNNING = Status.RUNNING  # a module constant: looking a member up on its enum class is slow
+DONE = Status.DONE
 
 
 def _new_id(name: str) -> str:
@@ -121,6 +126,7 @@ class Driver(Outcomes):
         restore_tree: Mapping[str, list[list[Any]]] | None = None,
         answers: Mapping[str, tuple[Any, str]] | None = None,
         metrics: Mapping[str, Any] | None = None,
+        prior: Prior | None = None,
     ) -> None:
         if not isinstance(graph, Graph):
             raise TypeError(f"start() takes a taskbeam.Graph, not {type(graph).__name__}")
@@ -211,6 +217,21 @@ class Driver(Outcomes):
         self._crash: BaseException | None = None  # see _loop_error
         self.contained = Contained(self.id)  # what user callbacks raised
         self.output_feed = OutputFeed()  # who watches printed output live (engine/_output.py)
+        # The result cache (engine/_cache.py): hits, misses (run and stored), uncacheable.
+        self.cache = resolve_cache(opts.cache, store)
+        self.cache_counts = [0, 0, 0]
+        self._cache_warned = False
+        if self.cache is not None:
+            self.state.cache_done = []
+            self.options["cache"] = True
+        # A rerun (engine/_rerun.py): the earlier run's results, by node id.
+        self.prior = prior
+        if prior is not None:
+            self.options["parent_run"] = prior.run_id
+            self.state.parent_run = prior.run_id
+        self._reusing = self.cache is not None or prior is not None
+        if self._reusing:
+            self.state.cache_fields = self._cache_fields
 
     # -- life cycle ----------------------------------------------------------
     def begin(self) -> None:
@@ -337,6 +358,9 @@ class Driver(Outcomes):
         # task started eagerly need not step out of this one and back.
         asyncio.get_running_loop().call_soon(self._pump)
         await self._finished.wait()
+        flush = getattr(self.cache, "flush", None)
+        if flush is not None:  # the store's cache: when its entries were last used
+            flush()
         self.meters.finish()
         self._pump()
         if self.recorder is not None:
@@ -379,6 +403,8 @@ class Driver(Outcomes):
                     break
                 for node in batch:
                     self._launch(node)
+            if st.cache_done:
+                self._cache_put(st.cache_done)
             if st.events:
                 self._deliver()
             if st.dirty and self.recorder is not None:
@@ -407,6 +433,8 @@ class Driver(Outcomes):
 
     def _launch(self, node: Node) -> None:
         task = node.task
+        if self._reusing and task.cache and self._reuse(node):
+            return
         if self.output_feed.watches:  # someone watches output live: writes tell them
             node.output_feed = self.output_feed
         kwargs = dict(task.kwargs) if task.kwargs else {}
@@ -466,6 +494,91 @@ class Driver(Outcomes):
                 return
         if task.timeout is not None:
             self._timers[node] = loop.call_later(task.timeout, self._on_timeout, node, attempt)
+
+    # -- the cache (engine/_cache.py) ----------------------------------------
+    def _reuse(self, node: Node) -> bool:
+        """Take ``node``'s result from the earlier run or the cache, if it may; whether it did."""
+        prior = self.prior
+        forced = False
+        if prior is not None:
+            forced = prior.is_forced(node)
+            kept = None if forced else prior.match(node)
+            if kept is not None:
+                self.cache_counts[0] += 1
+                node.cached = {"run": prior.run_id, "node": node.id}
+                if kept.expansion is not None:  # the same plan again, without asking for it
+                    self._expand(node, kept.expansion)
+                    return True
+                if kept.digest is not UNSET:
+                    node.digest = kept.digest
+                self.state.succeed(node, kept.value, time.monotonic())
+                return True
+        if self.cache is not None:
+            return self._from_cache(node, lookup=not forced)
+        self.cache_counts[1] += 1
+        return False
+
+    def _from_cache(self, node: Node, lookup: bool = True) -> bool:
+        """Look ``node`` up; on a hit it is done here. Returns whether it was.
+
+        ``lookup=False`` (a node a rerun forces): only its key is made, so its
+        new result is stored.
+        """
+        try:
+            key = node_key(node)
+        except BaseException as exc:  # the task's cache_key raised or made no str
+            self._failed(node, node.attempt, exc)
+            return True
+        counts = self.cache_counts
+        if key is None:
+            counts[2] += 1
+            return False
+        assert self.cache is not None
+        entry = None
+        if lookup:
+            try:
+                entry = self.cache.get(key)
+            except Exception as exc:  # a damaged entry, a store that cannot be read: a miss
+                self._cache_trouble("read", exc)
+        if entry is None or not fresh(entry, node.task.cache_ttl):
+            node.key = key
+            counts[1] += 1
+            return False
+        counts[0] += 1
+        node.digest = entry.digest
+        node.cached = {"run": entry.run, "node": entry.node}
+        self.state.succeed(node, entry.value, time.monotonic())
+        return True
+
+    def _cache_put(self, done: list[Node]) -> None:
+        """Store the results of the nodes that ran after a miss (expanded parents excepted)."""
+        nodes = done[:]
+        done.clear()
+        cache = self.cache
+        assert cache is not None
+        now = time.time()
+        for node in nodes:
+            key = node.key
+            if key is None or node.status is not DONE or node.children is not None:
+                continue
+            try:
+                cache.put(key, Entry(node.result, input_digest(node), self.id, node.id, now))
+            except Exception as exc:
+                self._cache_trouble("write", exc)
+
+    def _cache_trouble(self, what: str, exc: Exception) -> None:
+        if not self._cache_warned:  # once a run: the run goes on, the node runs
+            self._cache_warned = True
+            warnings.warn(
+                f"run {self.id}: the cache could not {what} an entry ({exc}); "
+                "the node runs as if it were not cached",
+                CacheWarning,
+                stacklevel=2,
+            )
+
+    def _cache_fields(self, run: dict[str, Any]) -> None:
+        hits, misses, uncacheable = self.cache_counts
+        run["cache"] = {"hits": hits, "misses": misses, "uncacheable": uncacheable}
 
     def _settled(self, node: Node, attempt: int, running: asyncio.Task[Any]) -> None:
         """Done callback of a node's Task that suspended: take its outcome, carry on."""

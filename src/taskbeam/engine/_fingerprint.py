@@ -22,7 +22,7 @@ import orjson
 from taskbeam.graph import Graph, Task
 from taskbeam.graph._graph import Links
 
-__all__ = ["fingerprint", "fingerprints"]
+__all__ = ["code_digest", "fingerprint", "fingerprints"]
 
 # Fingerprints of the tasks without kwargs (None for the others), per version of a graph.
 _PLAIN: weakref.WeakKeyDictionary[Links, list[str | None]] = weakref.WeakKeyDictionary()
@@ -62,9 +62,9 @@ def _plain(fn: Callable[..., Any], args: tuple[str, ...], deps: tuple[str, ...])
 def _digest(task: Task) -> str:
     h = hashlib.blake2b(digest_size=8)
     try:
-        h.update(_code_digest(task.fn))
+        h.update(code_digest(task.fn))
     except TypeError:  # unhashable callable: no cache
-        h.update(_code_digest.__wrapped__(task.fn))
+        h.update(code_digest.__wrapped__(task.fn))
     if task.kwargs:
         h.update(_stable(task.kwargs))
     if task.deps:
@@ -75,10 +75,10 @@ def _digest(task: Task) -> str:
 
 
 @functools.lru_cache(maxsize=4096)
-def _code_digest(fn: Callable[..., Any]) -> bytes:
+def code_digest(fn: Callable[..., Any]) -> bytes:
     target = inspect.unwrap(fn)
     if isinstance(target, functools.partial):
-        inner = _code_digest(target.func)
+        inner = code_digest(target.func)
         return inner + _stable([target.args, target.keywords])
     if not inspect.isfunction(target) and not inspect.ismethod(target) and callable(target):
         call = getattr(type(target), "__call__", None)  # noqa: B004

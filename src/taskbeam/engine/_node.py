@@ -28,6 +28,9 @@ class ErrorInfo:
     traceback: str = ""
 
 
+_UNSET: Any = type("Unset", (), {"__repr__": lambda self: "UNSET"})()
+
+
 class Node:
     """Mutable run-time record of one task. Only the run's thread touches it.
 
@@ -79,6 +82,13 @@ class Node:
     # waited for an answer (see :mod:`taskbeam.engine._timeline`).
     spans: list[list[Any]] | None = None
     output_feed: Any = None  # the run's OutputFeed, set at launch while output is watched
+    # The cache (engine/_cache.py): the node's key once looked up (None: not
+    # looked up, or uncacheable), its result's digest once made (UNSET before;
+    # None: no stable digest), and where a hit's result was made.
+    key: str | None = None
+    digest: Any = _UNSET
+    cached: dict[str, str] | None = None
+    expansion: Any = None  # what an expanded node's task returned (a rerun expands it again)
 
     def __init__(
         self,

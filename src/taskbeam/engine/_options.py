@@ -52,10 +52,19 @@ class RunOptions:
     executor: Executor | None = None
     budgets: Mapping[str, float] | None = None
     tracer: Any = None  # an OpenTelemetry Tracer: a span per node (taskbeam.otel)
+    cache: Any = False  # True, False or a Cache (engine/_cache.py); see docs/cache.md
 
     def __post_init__(self) -> None:
         if self.budgets is not None:
             object.__setattr__(self, "budgets", check_budgets(self.budgets, "start()"))
+        cache = self.cache
+        if not isinstance(cache, bool) and not (
+            callable(getattr(cache, "get", None)) and callable(getattr(cache, "put", None))
+        ):
+            raise TypeError(
+                "cache must be True, False or a cache (tb.MemoryCache(), a store's .cache), "
+                f"not {type(self.cache).__name__}"
+            )
         if self.executor is not None:
             if self.sync_workers is not None:
                 raise ValueError("pass sync_workers or executor, not both")

@@ -161,6 +161,7 @@ class Outcomes:
             self._fail(node, error_info(exc))
             return
         children = st.expand(node, expansion.graph, expansion.aggregate, now)
+        node.expansion = expansion
         meters = self.meters
         if meters.seeds:  # children (and restored grandchildren) get their stored metrics
             meters.seed_under(node, children)

@@ -39,6 +39,7 @@ from taskbeam.engine._persist import SavePolicy
 from taskbeam.engine._preview import DETAIL_CHARS, preview
 from taskbeam.engine._questions import Question
 from taskbeam.engine._registry import BY_ID as _BY_ID
+from taskbeam.engine._rerun import Prior
 from taskbeam.engine._state import Node, RunState
 from taskbeam.engine._status import TERMINAL, RunStatus, Status
 from taskbeam.engine._timeline import function_name
@@ -85,6 +86,7 @@ class Run:
         restore_tree: Mapping[str, list[list[Any]]] | None = None,
         answers: Mapping[str, tuple[Any, str]] | None = None,
         metrics: Mapping[str, Any] | None = None,
+        prior: Prior | None = None,
         **options: Any,
     ) -> None:
         if opts is None:
@@ -99,6 +101,7 @@ class Run:
             restore_tree=restore_tree,
             answers=answers,
             metrics=metrics,
+            prior=prior,
         )
         self.graph = graph
         self.id = driver.id
@@ -172,6 +175,34 @@ class Run:
         node = self._node(node_id)
         state = self._driver.state
         self._driver.command(lambda now: state.cancel_node(node, now))
+
+    def rerun(
+        self,
+        nodes: str | Iterable[str] | None = None,
+        *,
+        graph: Graph | None = None,
+        **options: Any,
+    ) -> Run:
+        """A new run that executes ``nodes`` and what they change, reusing this run's results.
+
+        A node is executed if it is one of ``nodes`` (or a child of one), if
+        its task changed (function, kwargs, dependencies) or if one of its
+        inputs differs from the one it had here; every other node takes its
+        result from this run (see docs/cache.md, "Rerun"). ``nodes=None``:
+        execute only what changed. ``graph`` defaults to this run's graph
+        (edit a task and pass the new graph); ``options`` override this
+        run's options. The new run's fields name this one as ``parent_run``.
+
+        Raises ``RuntimeError`` while this run has not ended and ``KeyError``
+        for a node id it does not have.
+        """
+        if not self._driver.ended.done():
+            raise RuntimeError(
+                f"run {self.id} has not ended: wait() for it (or cancel() it) before rerun()"
+            )
+        prior = Prior.from_state(self.id, self._driver.state, _node_ids(nodes))
+        opts = self._opts.replace(run_id=None, **options)
+        return Run(graph if graph is not None else self.graph, opts, prior=prior)._begin()
 
     def wait(self, timeout: float | None = None) -> Run:
         """Block until the run ends; return the run. Raise ``TimeoutError`` on timeout."""
@@ -476,6 +507,7 @@ def start(
     executor: Executor | None = None,
     budgets: Mapping[str, float] | None = None,
     tracer: Any = None,
+    cache: Any = False,
 ) -> Run:
     """Validate ``graph`` and start running it in a background thread; return at once.
 
@@ -523,6 +555,13 @@ def start(
         Emit the run as OpenTelemetry spans with this tracer: the run as the
         root span, a span per node (install ``taskbeam[otel]``; see
         ``docs/timeline.md``).
+    cache : bool or cache, optional
+        ``True``: a node whose task and input data were seen before is not
+        run; it is done at once with the result made then (its summary says
+        ``cached``). With a ``store`` the cache is the store's (it spans
+        processes and days), without one the process's own, in memory. Or a
+        cache to use, e.g. ``tb.MemoryCache(max_bytes=...)``. See
+        ``docs/cache.md``.
 
     Returns
     -------
@@ -546,6 +585,7 @@ def start(
             executor=executor,
             budgets=budgets,
             tracer=tracer,
+            cache=cache,
         ),
     )
 
@@ -598,6 +638,55 @@ def continue_run(
         metrics=saved.get("metrics"),
     )
     return run._begin()
+
+
+def rerun(
+    run: Run | str,
+    graph: Graph | None = None,
+    *,
+    nodes: str | Iterable[str] | None = None,
+    store: Store | None = None,
+    **options: Any,
+) -> Run:
+    """Rerun ``run`` (a Run, or the id of a run in this process or in ``store``).
+
+    See :meth:`Run.rerun`. A stored run that is no longer in memory needs
+    its ``graph`` (its functions are not stored); its done results are read
+    from ``store`` (default ``SQLiteStore()``) and the new run is stored
+    there too, with the stored run's options unless ``options`` override
+    them.
+    """
+    if isinstance(run, Run):
+        return run.rerun(nodes, graph=graph, **options)
+    if not isinstance(run, str):
+        raise TypeError(f"rerun() takes a Run or a run id, not {type(run).__name__}")
+    live = _BY_ID.get(run)
+    if isinstance(live, Run) and store is None:
+        return live.rerun(nodes, graph=graph, **options)
+    if graph is None:
+        raise TypeError(
+            f"rerun({run!r}) of a stored run needs its graph: rerun(run_id, graph, store=...)"
+        )
+    from taskbeam.store import SQLiteStore
+
+    store = store or SQLiteStore()
+    saved = store.load_for_resume(run)
+    if "run_id" in options:
+        raise TypeError("rerun() makes a new run: it takes no run_id")
+    kept = {k: v for k, v in saved["options"].items() if k in KEPT_ON_CONTINUE}
+    opts = RunOptions(**{**kept, **options, "store": store})
+    prior = Prior.from_stored(run, saved["done"], _node_ids(nodes))
+    return Run(graph, opts, prior=prior)._begin()
+
+
+def _node_ids(nodes: str | Iterable[str] | None) -> list[str] | None:
+    if nodes is None:
+        return None
+    ids = [nodes] if isinstance(nodes, str) else list(nodes)
+    for node_id in ids:
+        if not isinstance(node_id, str):
+            raise TypeError(f"rerun(nodes=...) takes node ids (str), not {node_id!r}")
+    return ids
 
 
 def resume(

@@ -164,6 +164,11 @@ class RunState(Slots, Restoring, Holds):
         self.question_fields: Callable[[Node], dict[str, Any]] | None = None
         # The run's metric totals and budgets in its fields (set by the shell; see _meters).
         self.metric_fields: Callable[[dict[str, Any]], None] | None = None
+        # The cache's (set by the driver when the run caches): the nodes done
+        # after a miss, to store; the run's cache counts for its fields.
+        self.cache_done: list[Node] | None = None
+        self.cache_fields: Callable[[dict[str, Any]], None] | None = None
+        self.parent_run: str | None = None  # a rerun: the run whose results it reuses
         # Budgets: scopes where no new node starts, and the nodes they parked (see _holds).
         self.holds: dict[str, bool] = {}
         self.parked: list[Node] = []
@@ -324,6 +329,8 @@ class RunState(Slots, Restoring, Holds):
             self._release(node)
             self._move(node, DONE, now)
             seq = self.seq
+        if self.cache_done is not None and node.key is not None:
+            self.cache_done.append(node)  # ran after a cache miss: the driver stores it
         down = node.down
         if down:
             fifo = self.fifo
@@ -562,6 +569,8 @@ class RunState(Slots, Restoring, Holds):
             out.update(span_fields(node.spans, t0))
         if node.output is not None and node.output.written:
             out["output_chars"] = node.output.written  # what it printed so far (monotonic)
+        if node.cached is not None:
+            out["cached"] = node.cached  # {"run", "node"}: where its result was made
         return out
 
     def run_fields(self, run_id: str, t0: float, created: float) -> dict[str, Any]:
@@ -578,6 +587,10 @@ class RunState(Slots, Restoring, Holds):
             run["ended"] = round(self.ended - t0, 3)
         if self.metric_fields is not None:
             self.metric_fields(run)
+        if self.cache_fields is not None:
+            self.cache_fields(run)
+        if self.parent_run is not None:
+            run["parent_run"] = self.parent_run
         return run
 
     def snapshot(self, run_id: str, t0: float, created: float) -> dict[str, Any]:

@@ -121,6 +121,20 @@ def _check_policies(
         raise GraphError(f"task {task_id!r}: priority must be an int, not {priority!r}")
 
 
+def _check_cache(task_id: str, cache: object, key: object, ttl: object) -> None:
+    if not isinstance(cache, bool):
+        raise GraphError(f"task {task_id!r}: cache must be True or False, not {cache!r}")
+    if key is not None and not callable(key):
+        raise GraphError(f"task {task_id!r}: cache_key must be a callable, not {key!r}")
+    if ttl is not None and (
+        not isinstance(ttl, int | float)
+        or isinstance(ttl, bool)
+        or not math.isfinite(ttl)
+        or ttl < 0
+    ):
+        raise GraphError(f"task {task_id!r}: cache_ttl must be a number >= 0, not {ttl!r}")
+
+
 def _check_label(task_id: str, label: object) -> str | None:
     if label is None:
         return None
@@ -188,6 +202,9 @@ class Graph:
         priority: int = 0,
         tags: Iterable[str] = (),
         label: str | None = None,
+        cache: bool = True,
+        cache_key: Callable[..., Any] | None = None,
+        cache_ttl: float | None = None,
     ) -> Task:
         """Add a task and return its :class:`Task`.
 
@@ -198,6 +215,12 @@ class Graph:
         Raises :class:`~taskbeam.GraphError` at once for a duplicate id, a
         non-callable ``fn``, a bad policy value or a label that is not a
         string of at most 200 characters.
+
+        ``cache``, ``cache_key`` and ``cache_ttl`` apply to runs started with
+        ``cache=True`` (see docs/cache.md): ``cache=False`` always runs the
+        task (side effects); ``cache_key(**inputs) -> str`` stands for the
+        inputs' digests (for values taskbeam cannot digest); ``cache_ttl``
+        is how many seconds a cached result may be reused.
         """
         task_id = _check_id(id)
         if task_id in self._tasks:
@@ -206,6 +229,7 @@ class Graph:
             raise GraphError(f"task {task_id!r}: {fn!r} is not callable")
         dep_ids, args = _split_deps(task_id, deps)
         _check_policies(task_id, retries, backoff, timeout, priority)
+        _check_cache(task_id, cache, cache_key, cache_ttl)
         text = _check_label(task_id, label)
         if isinstance(tags, str):
             tags = (tags,)
@@ -222,6 +246,9 @@ class Graph:
             tags=tuple(dict.fromkeys(tags)),  # a tag listed twice still takes one slot
             is_async=_is_async(fn),
             label=text,
+            cache=cache,
+            cache_key=cache_key,
+            cache_ttl=None if cache_ttl is None else float(cache_ttl),
         )
         if task.kwargs:
             clash = set(task.kwargs) & set(args)
@@ -257,6 +284,9 @@ class Graph:
         priority: int = 0,
         tags: Iterable[str] = (),
         label: str | None = None,
+        cache: bool = True,
+        cache_key: Callable[..., Any] | None = None,
+        cache_ttl: float | None = None,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]: ...
 
     def task(self, fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:

@@ -36,3 +36,6 @@ class Task:
     tags: tuple[str, ...] = ()
     is_async: bool = False
     label: str | None = None
+    cache: bool = True  # False: never taken from the cache nor stored there (side effects)
+    cache_key: Callable[..., Any] | None = None  # inputs -> str, used instead of their digests
+    cache_ttl: float | None = None  # seconds a cached result may be reused

@@ -83,6 +83,18 @@ class Saved(NamedTuple):
     replace: bool
 
 
+@dataclass(slots=True)
+class CacheEntry:
+    """A cached result: the value, its digest (None: none stable) and where it was made
+    (see taskbeam/engine/_cache.py; the store's cache keeps them in taskbeam/store/_cache.py)."""
+
+    value: Any
+    digest: bytes | None
+    run: str
+    node: str
+    created: float  # wall-clock seconds (time.time())
+
+
 class Store(Protocol):
     """What the engine calls on a store (``SQLiteStore`` is the one shipped).
 

@@ -65,6 +65,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from taskbeam.store._base import StoreError, StoreRecoveryWarning
+from taskbeam.store._cache import MIGRATION as CACHE
+from taskbeam.store._cache import StoreCache
 from taskbeam.store._lease import MIGRATION as LEASES
 from taskbeam.store._lease import LeaseKeeper
 from taskbeam.store._questions import MIGRATION as QUESTIONS
@@ -88,7 +90,7 @@ __all__ = ["DEFAULT_PATH", "SQLiteStore"]
 log = logging.getLogger("taskbeam.store")
 T = TypeVar("T")
 DEFAULT_PATH = Path(".taskbeam") / "runs.db"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # Page size of new databases. Batches are large blobs: bigger pages mean fewer
 # overflow pages (and WAL frames) to write and read back per save.
 PAGE_SIZE = 16384
@@ -138,6 +140,7 @@ MIGRATIONS: list[str] = [
     """,
     LEASES,  # 1 -> 2: who owns a live run (see _lease)
     QUESTIONS,  # 2 -> 3: questions asked inside runs, and their answers (see _questions)
+    CACHE,  # 3 -> 4: the result cache (see _cache)
 ]
 
 _STOP = object()
@@ -200,6 +203,7 @@ class SQLiteStore(Writes, Reads):
         self._logs: dict[str, dict[int, int]] = {}
         self._empty = False  # read-only, and the file holds no tables yet
         self.leases = LeaseKeeper(self)
+        self._cache: StoreCache | None = None
         problem = header_problem(self.path)
         if problem is not None:
             raise StoreError(
@@ -483,8 +487,40 @@ class SQLiteStore(Writes, Reads):
         indexes and the run row are counted as one page per piece)."""
         self._wal += size + PAGE_SIZE
 
+    # -- the result cache (see _cache) ---------------------------------------------
+    @property
+    def cache(self) -> StoreCache:
+        """The store's result cache, which runs started with ``cache=True`` use."""
+        with self._lock:
+            if self._cache is None:
+                self._cache = StoreCache(self)
+            return self._cache
+
+    def cache_stats(self) -> dict[str, Any]:
+        """The cache's entries, bytes, hits recorded, oldest entry and latest use."""
+        if self._empty:
+            return {
+                "entries": 0,
+                "bytes": 0,
+                "hits": 0,
+                "oldest": None,
+                "last_used": None,
+                "path": str(self.path),
+            }
+        return self.cache.stats()
+
+    def prune(
+        self, older_than: float | None = None, max_bytes: int | None = None
+    ) -> dict[str, int]:
+        """Drop cache entries unused for ``older_than`` seconds, then the least recently
+        used until at most ``max_bytes`` remain; ``{"removed", "freed"}``."""
+        return self.cache.prune(older_than=older_than, max_bytes=max_bytes)
+
     def close(self) -> None:
         """Write what is queued, stop the writer and close the file (idempotent)."""
+        if self._cache is not None:
+            self._cache.flush()
+            self._cache.close()
         with self._lock:
             if self._closed:
                 return
