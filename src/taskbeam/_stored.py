@@ -31,7 +31,7 @@ from taskbeam.engine import NO_DEFAULT, Event, Question, Run, RunStatus
 from taskbeam.engine._display import renderer
 from taskbeam.engine._preview import preview
 from taskbeam.engine._registry import BY_ID
-from taskbeam.engine._run import continue_run
+from taskbeam.engine._run import continue_run, rerun
 from taskbeam.engine._timeline import function_name
 from taskbeam.engine._timeline import rows as timeline_rows
 from taskbeam.engine._trace import write_trace
@@ -358,6 +358,27 @@ class StoredRun:
                 "it can be continued once that process is gone"
             )
         return continue_run(self.id, graph, store=self.store, **options)
+
+    def rerun(
+        self,
+        nodes: str | Iterable[str] | None = None,
+        *,
+        graph: Graph | None = None,
+        **options: Any,
+    ) -> Run:
+        """A new run that executes ``nodes`` and what they change, reusing this run's
+        stored results: ``tb.rerun(run_id, graph, nodes=..., store=...)``.
+
+        ``graph`` defaults to the graph the run was opened with; ``ValueError``
+        without one.
+        """
+        graph = graph if graph is not None else self.graph
+        if graph is None:
+            raise ValueError(
+                f"run {self.id} can only be rerun with its graph: "
+                "tb.open_run(run_id, store, graph=g) or stored.rerun(graph=g)"
+            )
+        return rerun(self.id, graph, nodes=nodes, store=self.store, **options)
 
     def continue_(self, graph: Graph | None = None, **options: Any) -> Run:
         """Deprecated: the old name of :meth:`continue_run` (it goes in a later release)."""

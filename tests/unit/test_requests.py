@@ -24,7 +24,7 @@ def test_each_transport_owns_exactly_the_entries_the_table_gives_it() -> None:
 def test_who_offers_what() -> None:
     assert offered("broadcaster") == (
         "resync", "node_details", "nodes", "pause", "resume", "cancel", "cancel_node",
-        "continue", "questions", "functions", "answer",
+        "continue", "rerun", "questions", "functions", "answer",
     )  # fmt: skip
     assert offered("comm") == (*offered("broadcaster"), "runs")
     assert set(offered("socketio")) == set(offered("broadcaster")) | {

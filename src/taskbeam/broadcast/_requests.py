@@ -15,8 +15,9 @@ A transport may answer an entry itself (``own``): the Jupyter view answers
 ``resync`` (it may have to follow another run first) and ``runs`` (a page
 of the runs it knows); the Socket.IO server answers ``subscribe``,
 ``unsubscribe``, ``resync`` (per project) and the controls (a project's
-run, through the server's projects: ``pause``, ``resume``, ``cancel`` and
-``continue``). Every other entry is answered by its
+run, through the server's projects: ``pause``, ``resume``, ``cancel``,
+``continue`` and ``rerun``); the Jupyter view answers ``rerun`` too (it
+follows the new run). Every other entry is answered by its
 handler, on the broadcaster thread, with the room's run. Transports rename
 nothing here: a transport whose wire names differ (Socket.IO says ``stop``
 and ``batch_update``) maps them at its own edge, in one mapping.
@@ -54,6 +55,8 @@ __all__ = [
     "check_id",
     "offered",
     "parse",
+    "rerun_fields",
+    "rerun_of",
     "with_request_id",
 ]
 
@@ -325,6 +328,41 @@ def _continue(target: Target, fields: Fields) -> dict[str, Any]:
     return {"type": "continued", "run_id": run.id}
 
 
+RERUN_NODES = 1000  # most node ids one rerun request names
+
+
+def rerun_fields(message: dict[str, Any]) -> Fields:
+    """``nodes``: absent or null (run what changed), or a list of node ids to run again."""
+    nodes = message.get("nodes")
+    if nodes is None:
+        return {"nodes": None}
+    if not isinstance(nodes, list):
+        raise BadRequest("'nodes' must be a list of node ids, or null to run what changed")
+    if len(nodes) > RERUN_NODES:
+        raise BadRequest(f"'nodes' names more than {RERUN_NODES} nodes")
+    return {"nodes": [check_id(n, "a node id") for n in nodes]}
+
+
+def rerun_of(run: Any, nodes: list[str] | None) -> Any:
+    """``run.rerun(nodes)``, its refusals as :class:`BadRequest` (any transport's)."""
+    go = getattr(run, "rerun", None)
+    if go is None:
+        raise BadRequest(f"run {getattr(run, 'id', '?')} cannot be rerun here")
+    try:
+        return go(nodes)
+    except KeyError as exc:  # a node id the run does not have
+        raise BadRequest(str(exc.args[0] if exc.args else exc)) from None
+    except (RuntimeError, TypeError, ValueError, OSError) as exc:  # not ended; no graph
+        raise BadRequest(str(exc)) from None
+
+
+def _rerun(target: Target, fields: Fields) -> dict[str, Any]:
+    """Rerun the room's run (see ``Run.rerun``); the new run gets a room of its own."""
+    run = rerun_of(target.run, fields["nodes"])
+    target.broadcaster.attach(run)
+    return {"type": "rerun", "run_id": run.id, "parent_run": target.room}
+
+
 def _answer_fields(message: dict[str, Any]) -> Fields:
     if "value" not in message:
         raise BadRequest("answer needs a 'value' (any JSON)")
@@ -374,6 +412,7 @@ REQUESTS: dict[str, Request] = {
         Request("cancel", _no_fields, _control("cancel"), own=_SIO),
         Request("cancel_node", _node, _cancel_node),
         Request("continue", _no_fields, _continue, own=_SIO),
+        Request("rerun", rerun_fields, _rerun, own=frozenset({"comm", "socketio"})),
         Request("questions", _no_fields, _questions),
         Request("functions", _no_fields, _functions),
         Request("answer", _answer_fields, _answer),

@@ -23,12 +23,13 @@ from starlette.routing import Route
 from taskbeam._errors import AnswerError, NotRunning, QuestionClosed
 from taskbeam._stored import StoredRun
 from taskbeam._version import __version__
+from taskbeam.broadcast._requests import BadRequest, rerun_fields
 from taskbeam.engine import Question, Run
 from taskbeam.server._hub import Hub
 from taskbeam.server._limits import MAX_DEPTH, JSONLimitError, check_json, query_int, strict_loads
 from taskbeam.server._openapi import OPENAPI
 from taskbeam.server._projects import Projects
-from taskbeam.server._restore import find_run, list_runs
+from taskbeam.server._restore import BadNodes, find_run, list_runs
 from taskbeam.server._sio import MAX_ID_CHARS, check_id
 
 __all__ = ["Api", "json_response"]
@@ -67,6 +68,7 @@ class Api:
             Route(f"{project}/resume", self.control, methods=["POST"], name="resume"),
             Route(f"{project}/continue", self.control, methods=["POST"], name="continue"),
             Route(f"{project}/stop", self.control, methods=["POST"], name="stop"),
+            Route(f"{project}/rerun", self.rerun, methods=["POST"]),
             Route(f"{project}/nodes", self.nodes, methods=["GET"]),
             Route(f"{project}/nodes/{{node_id:path}}", self.node, methods=["GET"]),
             Route(f"{project}/questions", self.questions, methods=["GET"]),
@@ -135,6 +137,25 @@ class Api:
             successor = f"/api/projects/{quote(project_id, safe='')}/continue"
             response.headers["Link"] = f'<{successor}>; rel="successor-version"'
         return response
+
+    async def rerun(self, request: Request) -> Response:
+        """A new run of the project: ``{"nodes": [...]}`` run again (and what they change),
+        or no body / ``{"nodes": null}`` to run what changed; the rest is reused."""
+        project_id = _project_id(request)
+        data = await _json_object(request) if await request.body() else {}
+        unknown = sorted(set(data) - {"nodes"})
+        if unknown:
+            raise HTTPException(422, f"unknown fields {unknown[:10]}; fields: nodes")
+        try:
+            nodes = rerun_fields(data)["nodes"]
+        except BadRequest as exc:
+            raise HTTPException(422, str(exc)) from None
+        try:
+            run = await run_in_threadpool(self.projects.rerun, project_id, nodes)
+        except BadNodes as exc:
+            raise HTTPException(422, str(exc)) from None
+        await self.hub.follow(project_id, run)
+        return json_response(await run_in_threadpool(self.projects.describe, project_id), 202)
 
     async def nodes(self, request: Request) -> Response:
         project_id = _project_id(request)

@@ -103,6 +103,12 @@ _SUMMARY = {
             "type": "integer",
             "description": "characters the node has printed so far (monotonic)",
         },
+        "cached": {
+            "type": "object",
+            "description": "its result was reused (docs/cache.md): the run and node that made it",
+            "required": ["run", "node"],
+            "properties": {"run": {"type": "string"}, "node": {"type": "string"}},
+        },
     },
 }
 _QUESTION = {
@@ -136,6 +142,24 @@ _SCHEMAS: dict[str, Any] = {
             "value": {
                 "$ref": "#/components/schemas/JSONValue",
                 "description": "the answer: JSON that fits the question",
+            }
+        },
+    },
+    "RerunBody": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "nodes": {
+                "type": ["array", "null"],
+                "maxItems": 1000,
+                "items": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 1000,
+                    "pattern": _PRINTABLE,
+                },
+                "description": "node ids to run again (children as parent/child); "
+                "absent or null: run only what changed",
             }
         },
     },
@@ -230,6 +254,19 @@ _SCHEMAS: dict[str, Any] = {
             "stored": {
                 "type": "boolean",
                 "description": "a stored run, shown as stored (frozen) until it is continued",
+            },
+            "parent_run": {
+                "type": "string",
+                "description": "a rerun: the run whose results it reuses",
+            },
+            "cache": {
+                "type": "object",
+                "description": "with a cache or a rerun: nodes reused, run, and uncacheable",
+                "properties": {
+                    "hits": {"type": "integer"},
+                    "misses": {"type": "integer"},
+                    "uncacheable": {"type": "integer"},
+                },
             },
         },
     },
@@ -438,6 +475,21 @@ OPENAPI: dict[str, Any] = {
                 "(done nodes are not run again); 409 when running, paused or done",
                 422,
             ),
+        },
+        "/api/projects/{project_id}/rerun": {
+            "parameters": [_PROJECT_ID],
+            "post": {
+                **_control(
+                    "A new run of the project that runs the given nodes and what they change, "
+                    "reusing every other result of its latest run; 409 while it runs, 422 for "
+                    "a node it does not have",
+                    422,
+                ),
+                "requestBody": {
+                    "required": False,
+                    "content": {"application/json": {"schema": _ref("RerunBody")}},
+                },
+            },
         },
         "/api/projects/{project_id}/stop": {
             "parameters": [_PROJECT_ID],

@@ -48,6 +48,7 @@ from taskbeam.server._restore import (
     Controlled,
     continue_project,
     latest_stored,
+    rerun_project,
     resume_project,
     stored_projects,
 )
@@ -239,6 +240,10 @@ class Projects:
         except NotRunning as exc:
             raise Conflict(str(exc)) from None
         return Controlled(run)
+
+    def rerun(self, project_id: str, nodes: list[str] | None) -> Run:
+        """A new run of the project reusing its latest run (see :func:`rerun_project`)."""
+        return rerun_project(self, project_id, nodes)
 
     def ids(self) -> list[str]:
         """Every project: the server's in creation order, then the service's others."""

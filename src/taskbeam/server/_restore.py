@@ -36,7 +36,9 @@ __all__ = [
     "Controlled",
     "Table",
     "UnknownRun",
+    "BadNodes",
     "continue_project",
+    "rerun_project",
     "find_run",
     "latest_stored",
     "list_runs",
@@ -214,3 +216,45 @@ def continue_project(projects: Table, project_id: str) -> Run:
             raise Conflict(str(exc)) from None
         except KeyError as exc:
             raise Conflict(str(exc.args[0] if exc.args else exc)) from None
+
+
+class BadNodes(ValueError):
+    """A rerun names a node its run does not have."""
+
+
+def rerun_project(projects: Table, project_id: str, nodes: list[str] | None) -> Run:
+    """``rerun``: a new run of the project that executes ``nodes`` and what they change
+    (all that changed when ``nodes`` is None) and reuses the rest of its latest run.
+
+    The graph is built again from the registry with the project's params (or
+    taken from its run in memory). Raises ``UnknownProject``; ``Conflict``
+    when the run has not ended or was never started, or its graph is not
+    known; :class:`BadNodes` for a node id the run does not have.
+    """
+    run = projects.started(project_id)
+    if isinstance(run, Run) and not finished(run):
+        raise Conflict(
+            f"project {project_id!r} is {run.status.value}: rerun it once its run has ended"
+        )
+    if run.status in _GOING:
+        raise Conflict(f"project {project_id!r} is {run.status.value} in another process")
+    project = projects._own.get(project_id)
+    if project is not None:
+        graph = projects.registry.build(project.graph, project.params)
+    elif isinstance(run, Run):
+        graph = run.graph
+    else:
+        raise Conflict(
+            f"project {project_id!r} was not started from a registered graph: "
+            "rerun it from Python (tb.rerun(run_id, graph, store=...))"
+        )
+    with projects._lock:
+        try:
+            return projects.service.rerun(project_id, nodes, graph=graph)
+        except KeyError as exc:
+            message = str(exc.args[0] if exc.args else exc)
+            if message.startswith("no node"):
+                raise BadNodes(message) from None
+            raise Conflict(message) from None
+        except (RuntimeError, NotRunning) as exc:  # started meanwhile, or the service is shut
+            raise Conflict(str(exc)) from None

@@ -71,7 +71,7 @@ _TYPE_OF = {event: kind for kind, event in SOCKETIO_NAMES.items()}
 # A project's run, through its project: resume un-pauses, continue continues a stored run.
 _CONTROLS = frozenset({"pause", "resume", "cancel", "continue"})
 # The entries Socket.IO answers itself (a test checks them against the table).
-OWN = frozenset({"subscribe", "unsubscribe", "resync", *_CONTROLS})
+OWN = frozenset({"subscribe", "unsubscribe", "resync", "rerun", *_CONTROLS})
 
 
 # The ack of ``resume`` used on a stored run, which it still continues (for now).
@@ -168,6 +168,13 @@ def attach_handlers(
         if kind == "unsubscribe":
             client.replace(project_id, None)
             return {"type": "ok"}
+        if kind == "rerun":  # a new run of the project; its subscribers follow it
+            if "project_id" not in data:
+                raise BadRequest(f"{event} takes a project_id, not a run_id")
+            before = await run_in_threadpool(projects.started, project_id)
+            new = await run_in_threadpool(projects.rerun, project_id, fields["nodes"])
+            await hub.follow(project_id, new)
+            return {"type": "rerun", "run_id": new.id, "parent_run": before.id}
         if kind in _CONTROLS:  # the project's vocabulary, as in REST: pause, resume, continue, stop
             done = await run_in_threadpool(projects.control, project_id, event)
             if done.continued:  # a continued run takes over the room of the stored one

@@ -36,7 +36,7 @@ from taskbeam._history import describe, listing
 from taskbeam._service import ExecutionService
 from taskbeam._stored import StoredRun
 from taskbeam.broadcast import Broadcaster, Subscription
-from taskbeam.broadcast._requests import BadRequest, parse, with_request_id
+from taskbeam.broadcast._requests import BadRequest, parse, rerun_of, with_request_id
 from taskbeam.broadcast._source import Source
 from taskbeam.engine import Run
 from taskbeam.engine._run import live_run
@@ -50,7 +50,7 @@ STATIC = pathlib.Path(__file__).parent / "static"
 # test checks them against the entries the table marks as the comm's own).
 # Every other one the comm offers goes to the broadcaster, for the room of
 # the current run.
-OWN = {"resync": "_resync", "runs": "_runs_page"}
+OWN = {"resync": "_resync", "runs": "_runs_page", "rerun": "_rerun"}
 # Seconds after display at which a view that has not heard from its front
 # end yet sends it a fresh snapshot (its first one may have arrived before
 # the front end's code had loaded).
@@ -279,6 +279,35 @@ class GraphView(anywidget.AnyWidget):
             self._switch()
         else:
             self._sub.resync()
+
+    def _rerun(self, request: dict[str, Any], fields: dict[str, Any]) -> None:
+        """``rerun``: a new run of the one shown (see ``Run.rerun``), which the view follows.
+
+        A service's view reruns the run's project through the service (so it
+        lists the new run); a single run's view shows the new run from then on.
+        """
+        run = self._current()
+        if run is None:
+            self._reply({"type": "error", "error": "no run to rerun"}, request)
+            return
+        try:
+            project = getattr(run, "project", None)
+            if self._service is not None and isinstance(run, Run) and project is not None:
+                try:
+                    new = self._service.rerun(project, fields["nodes"])
+                except KeyError as exc:
+                    raise BadRequest(str(exc.args[0] if exc.args else exc)) from None
+                except RuntimeError as exc:
+                    raise BadRequest(str(exc)) from None
+            else:
+                new = rerun_of(run, fields["nodes"])
+        except BadRequest as exc:
+            self._reply({"type": "error", "error": str(exc)}, request)
+            return
+        if self._store is None and self._service is None:
+            self._run = new
+        self._reply({"type": "rerun", "run_id": new.id, "parent_run": run.id}, request)
+        self.run_id = new.id  # the view follows it (a snapshot of the new run follows)
 
     def _runs_page(self, request: dict[str, Any], fields: dict[str, Any]) -> None:
         """``runs``: a page of the history, or of the runs this view knows."""
