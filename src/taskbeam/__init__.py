@@ -11,6 +11,7 @@
 import importlib as _importlib
 import typing as _typing
 
+from taskbeam._compare import Comparison, compare
 from taskbeam._errors import (
     AnswerError,
     CacheWarning,
@@ -76,6 +77,7 @@ __all__ = [
     "BroadcastStats",
     "Broadcaster",
     "CacheWarning",
+    "Comparison",
     "DaskExecutor",
     "DepthError",
     "ErrorInfo",
@@ -117,6 +119,7 @@ __all__ = [
     "__version__",
     "ask",
     "ask_sync",
+    "compare",
     "continue_run",
     "expand",
     "instrument",

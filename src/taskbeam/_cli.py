@@ -11,7 +11,7 @@ code (see ``EXIT_CODES``); ``--debug`` shows the traceback as well.
 
 The commands live beside this module, one concern each: ``_cli_parser``
 (the command line), ``_cli_run`` (``run`` and ``demo``), ``_cli_show``
-(``runs``, ``show``, ``import``), ``_cli_cache`` (``cache``), ``_cli_lab`` (``lab``) and
+(``runs``, ``show``, ``import``), ``_cli_cache`` (``cache``, ``diff``), ``_cli_lab`` (``lab``) and
 ``_cli_common`` (exit codes, colours, the store); ``serve`` is
 ``taskbeam.server._command``.
 """
@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 from rich.console import Console
 
-from taskbeam._cli_cache import cache_command
+from taskbeam._cli_cache import cache_command, diff_command
 from taskbeam._cli_common import CANCELLED, EXIT_CODES, STATUS_STYLE, CliError
 from taskbeam._cli_lab import lab_command
 from taskbeam._cli_parser import build_parser as _parser
@@ -63,6 +63,7 @@ def _dispatch(args: argparse.Namespace, console: Console) -> int:
         "import": import_command,
         "lab": lab_command,
         "cache": cache_command,
+        "diff": diff_command,
     }
     if args.command in commands:
         return commands[args.command](args, console)

@@ -78,3 +78,55 @@ def cache_command(args: argparse.Namespace, console: Console) -> int:
     )
     console.print(table)
     return OK
+
+
+def diff_command(args: argparse.Namespace, console: Console) -> int:
+    """``taskbeam diff RUN_A RUN_B``: the runs side by side, changed rows first."""
+    from taskbeam._compare import compare
+
+    store = open_store(args.store, readonly=True)
+    try:
+        comparison = compare(args.run_a, args.run_b, store=store)
+    except KeyError as exc:
+        raise CliError(STORE, str(exc.args[0] if exc.args else exc)) from None
+    except StoreError as exc:
+        raise CliError(STORE, str(exc)) from exc
+    finally:
+        store.close()
+    rows = comparison.rows if args.all else comparison.changed()
+    table = Table(title=Text(f"{comparison.a} → {comparison.b}"))
+    for col in ("node", "result", "status a", "status b", "s a", "s b", "b's result / error"):
+        table.add_column(col, overflow="fold")
+    style = {
+        "changed": "yellow",
+        "added": "green",
+        "only_b": "green",
+        "removed": "red",
+        "only_a": "red",
+        "failed": "bold red",
+        "unknown": "dim",
+    }
+    for r in rows:
+        status_b = Text(r.status_b or "")
+        if r.cached_b:
+            status_b.append(" (reused)", style="dim")
+        table.add_row(
+            Text(r.node),
+            Text(r.result, style=style.get(r.result, "")),
+            Text(r.status_a or ""),
+            status_b,
+            "" if r.seconds_a is None else f"{r.seconds_a:.3f}",
+            "" if r.seconds_b is None else f"{r.seconds_b:.3f}",
+            Text(r.error_b or r.preview_b or ""),
+        )
+    console.print(table)
+    t = comparison.totals
+    console.print(
+        Text(
+            f"{t['equal']} equal, {t['changed']} changed, {t['added'] + t['only_b']} added, "
+            f"{t['removed'] + t['only_a']} removed, {t['failed']} failed, {t['unknown']} unknown; "
+            f"{comparison.b} executed {t['executed']} and reused {t['reused']}"
+            + ("" if args.all else " (--all lists the equal rows too)")
+        )
+    )
+    return OK

@@ -113,6 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SIZE",
         help="prune: then drop the least recently used until at most SIZE remain (2G, 500M)",
     )
+    diff = command("diff", "compare two stored runs node by node")
+    diff.add_argument("run_a", metavar="RUN_A", help="the earlier run's id")
+    diff.add_argument("run_b", metavar="RUN_B", help="the later run's id")
+    diff.add_argument("--all", action="store_true", help="list the equal nodes too")
     lab = command("lab", "open a notebook in JupyterLab and print its URL")
     lab.add_argument("notebook", nargs="?", help="a notebook to open (default: the file browser)")
     lab.add_argument("--ip", default="127.0.0.1", help="address to listen on")
@@ -123,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve a REST API and live Socket.IO updates of runs, until Ctrl-C.",
     )
     _serve_arguments(serve)
-    for p in (runs, show, imp, cache):
+    for p in (runs, show, imp, cache, diff):
         p.add_argument("--store", default=None, help="database file (default .taskbeam/runs.db)")
     for p in (run, demo):
         p.add_argument("--store", default=None, help="persist the run in this database file")
@@ -140,6 +144,20 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="RUN_ID",
             action=_Deprecated,
             help="deprecated: the same as --continue",
+        )
+        again.add_argument(
+            "--rerun",
+            dest="rerun_id",
+            metavar="RUN_ID",
+            help="a new run reusing the stored run's results: what changed runs, or "
+            "the nodes given with --from and what they change",
+        )
+        p.add_argument(
+            "--from",
+            dest="rerun_from",
+            action="append",
+            metavar="NODE",
+            help="with --rerun: run this node again (and what its new value changes); repeatable",
         )
         p.add_argument(
             "--max-concurrency",

@@ -38,7 +38,7 @@ from taskbeam._errors import GraphError
 from taskbeam._spec import load_object
 from taskbeam.engine import Executor, ProcessExecutor, Run, SavePolicy, continue_run
 from taskbeam.engine._options import RunOptions
-from taskbeam.engine._run import launch
+from taskbeam.engine._run import launch, rerun
 from taskbeam.engine._status import TERMINAL, Status
 from taskbeam.graph import Graph
 from taskbeam.store import StoreError
@@ -158,6 +158,8 @@ def run_command(graph: Graph, args: argparse.Namespace, console: Console) -> int
         raise CliError(USAGE, f"--save-every takes SECONDS >= 0, got {args.save_every}")
     if args.max_concurrency is not None and args.max_concurrency < 1:
         raise CliError(USAGE, f"--max-concurrency takes N >= 1, got {args.max_concurrency}")
+    if args.rerun_from and not args.rerun_id:
+        raise CliError(USAGE, "--from NODE goes with --rerun RUN_ID")
     answers = load_answers(args.answers)
     store = open_store(args.store) if args.store or args.cache else None
     with contextlib.ExitStack() as stack:
@@ -178,6 +180,17 @@ def run_command(graph: Graph, args: argparse.Namespace, console: Console) -> int
                     given = {name: getattr(options, name) for name in _OVERRIDES}
                     store = store or open_store(None)
                     run = continue_run(args.continue_id, graph, store=store, **given)
+                elif args.rerun_id:
+                    given = {name: getattr(options, name) for name in _OVERRIDES}
+                    store = store or open_store(None)
+                    try:
+                        run = rerun(
+                            args.rerun_id, graph, nodes=args.rerun_from, store=store, **given
+                        )
+                    except KeyError as exc:  # an unknown run is the store's; a node, usage
+                        message = str(exc.args[0] if exc.args else exc)
+                        code = USAGE if message.startswith("no node") else STORE
+                        raise CliError(code, message) from None
                 else:
                     run = launch(graph, options.replace(store=store))
             if interrupted:

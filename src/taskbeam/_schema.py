@@ -109,6 +109,7 @@ class NodeSummary(TypedDict):
         list[list[float]]
     ]  # waits for an answer: [start, end] ([start] while waiting)
     output_chars: NotRequired[int]  # characters it printed so far (monotonic); the text is a detail
+    cached: NotRequired[dict[str, str]]  # its result was reused: {"run", "node"} that made it
 
 
 class QuestionSummary(TypedDict):
@@ -152,6 +153,8 @@ class RunFields(TypedDict):
     units: NotRequired[dict[str, str]]  # units of the metrics that have one
     budgets: NotRequired[dict[str, float]]  # the run's own budgets
     questions: NotRequired[int]  # open questions the run asks itself (budgets passed)
+    parent_run: NotRequired[str]  # a rerun: the run whose results it reuses
+    cache: NotRequired[dict[str, int]]  # nodes reused (hits), run (misses), uncacheable
 
 
 class Snapshot(TypedDict):

@@ -3,8 +3,11 @@
 A fingerprint hashes what defines a task's work: its function (qualified
 name, and its source text, or its bytecode where no source is available),
 the function's default arguments, the task's ``kwargs`` and its dependency
-ids. Variables a function reads from a closure or from globals are not
-part of it: pass inputs that should invalidate stored results as ``kwargs``.
+ids. The variables a function closes over are part of it: those with a
+content digest (numbers, strings, containers, arrays; see
+:mod:`taskbeam.engine._digest`) by their value, functions by their code,
+other objects by their type only. Globals are not part of it: pass inputs
+that should invalidate stored results as ``kwargs``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any, cast
 
 import orjson
 
+from taskbeam.engine._digest import digest_bytes
 from taskbeam.graph import Graph, Task
 from taskbeam.graph._graph import Links
 
@@ -96,6 +100,37 @@ def code_digest(fn: Callable[..., Any]) -> bytes:
     defaults = getattr(target, "__defaults__", None)
     if defaults:
         h.update(_stable(defaults))
+    kwdefaults = getattr(target, "__kwdefaults__", None)
+    if kwdefaults:
+        h.update(_stable(kwdefaults))
+    closure = getattr(target, "__closure__", None)
+    if closure:
+        h.update(_closure_digest(closure, 0))
+    return h.digest()
+
+
+def _closure_digest(cells: tuple[Any, ...], depth: int) -> bytes:
+    """The variables a function closes over: values with a digest by their content,
+    functions by their code (and theirs, a few levels down), anything else by its type."""
+    h = hashlib.blake2b(digest_size=16)
+    for cell in cells:
+        try:
+            value = cell.cell_contents
+        except ValueError:  # not assigned yet
+            h.update(b"-")
+            continue
+        if inspect.isfunction(value):
+            code = value.__code__
+            h.update(b"f" + code.co_code + repr(code.co_consts).encode())
+            if value.__closure__ and depth < 3:  # a helper of a helper; recursion ends here
+                h.update(_closure_digest(value.__closure__, depth + 1))
+            continue
+        made = digest_bytes(value)
+        if made is not None:
+            h.update(b"v" + made)
+        else:
+            kind = type(value)
+            h.update(f"t{kind.__module__}.{kind.__qualname__}".encode())
     return h.digest()
 
 

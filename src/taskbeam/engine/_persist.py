@@ -149,6 +149,8 @@ def columns(nodes: Sequence[Node], t0: float, errors: bool = True) -> dict[str, 
             if Spans.made
             else {}
         ),
+        # Nodes whose result was reused (the cache, a rerun): {node: {"run", "node"}}.
+        **({"cached": cached} if (cached := {n.id: n.cached for n in nodes if n.cached}) else {}),
     }
 
 

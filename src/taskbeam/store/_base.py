@@ -262,6 +262,12 @@ def load_snapshot(conn: sqlite3.Connection, run_id: str, path: object = "") -> S
         raise KeyError(f"no run {run_id!r} in the store")
     name, status, counts, total, created, ended, error, checksum = row
     log = read_log(conn, path, run_id, checksum)
+    try:  # a rerun names its parent in its options; damaged options are reported elsewhere
+        parent_run = conn.execute(
+            "SELECT json_extract(options, '$.parent_run') FROM runs WHERE id = ?", (run_id,)
+        ).fetchone()[0]
+    except sqlite3.Error:
+        parent_run = None
     try:
         run: RunFields = {
             "id": run_id,
@@ -275,6 +281,8 @@ def load_snapshot(conn: sqlite3.Connection, run_id: str, path: object = "") -> S
             run["ended"] = float(ended)
         if error:
             run["error"] = str(error)
+        if isinstance(parent_run, str):
+            run["parent_run"] = parent_run
     except DECODE_ERRORS as exc:
         raise damaged(path, run_id, "its row of table runs is damaged", exc) from exc
     nodes: dict[str, NodeSummary] = {}
@@ -321,6 +329,9 @@ def load_snapshot(conn: sqlite3.Connection, run_id: str, path: object = "") -> S
                 summary["reused"] = True
             if row[OUTPUT]:  # what was kept of it: a live run counts what was cut too
                 summary["output_chars"] = len(row[OUTPUT])
+            cached = log.cached(node_id)
+            if cached is not None:
+                summary["cached"] = cached
             spans = log.spans(node_id)
             if spans:
                 if "attempts" in spans:
@@ -340,4 +351,7 @@ def load_snapshot(conn: sqlite3.Connection, run_id: str, path: object = "") -> S
             run["metrics"] = totals
         if units:
             run["units"] = units
+    hits = sum(1 for n in nodes.values() if "cached" in n)
+    if hits:
+        run["cache"] = {"hits": hits}
     return {"run": run, "nodes": nodes, "edges": edges}

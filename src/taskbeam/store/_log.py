@@ -267,6 +267,13 @@ class Log:
                 out[node_id] = kept[node_id]
         return out
 
+    def cached(self, node_id: str) -> dict[str, str] | None:
+        """Where the node's reused result was made (``{"run", "node"}``), if it was reused."""
+        b, _ = self.latest[node_id]
+        cached = self.batches[b].get("cached")
+        found = cached.get(node_id) if isinstance(cached, dict) else None
+        return found if isinstance(found, dict) else None
+
     def spans(self, node_id: str) -> dict[str, Any] | None:
         """The node's earlier attempts and waits (summary fields), if its latest row has them."""
         b, _ = self.latest[node_id]
@@ -294,6 +301,7 @@ class Log:
             "crc": {},
             "reused": {},
             "spans": {},
+            "cached": {},
         }
         for name in ("id", "status", "attempt", "started", "ended", "preview", "format"):
             out[name] = []
@@ -309,7 +317,7 @@ class Log:
             for name in ("started", "ended"):  # rebased on t0 = 0
                 value = batch[name][i]
                 out[name].append(None if value is None else value - t0)
-            for name in ("error", "output", "metrics", "refused", "crc", "spans"):
+            for name in ("error", "output", "metrics", "refused", "crc", "spans", "cached"):
                 sparse = batch.get(name)
                 if sparse and node_id in sparse:
                     out[name][node_id] = sparse[node_id]
