@@ -18,8 +18,9 @@ docs/cache.md states for users:
 - Enum members by class and name; dataclass instances by class and fields;
   ``datetime``/``date``/``time``/``timedelta``, ``Decimal``, ``UUID``,
   ``pathlib`` paths, ``range`` by type and value.
-- numpy arrays by dtype, shape and data (C order); numpy scalars by dtype and
-  bytes; arrays of Python objects have no digest.
+- numpy arrays (exactly ``ndarray``: a masked array or a matrix has more
+  than its data) by dtype, shape and data (C order); numpy scalars by dtype
+  and bytes; arrays of Python objects have no digest.
 - pandas ``DataFrame``/``Series``/``Index`` by type, names, dtypes and data
   (numbers and dates by their bytes, strings by their text, categoricals by
   categories and codes, other extension types by
@@ -196,7 +197,7 @@ def _feed_other(update: Any, value: Any, depth: int) -> None:
 
 def _feed_numpy(update: Any, value: Any) -> None:
     np = sys.modules["numpy"]
-    if isinstance(value, np.ndarray):
+    if type(value) is np.ndarray:  # subclasses (masked arrays, matrices) carry more than data
         if value.dtype.hasobject:
             raise _NoDigest
         update(b"A" + _dtype(value.dtype) + _pack_len(value.ndim))

@@ -70,6 +70,7 @@ from taskbeam.engine import _registry
 from taskbeam.engine._cache import UNSET, Entry, fresh, input_digest, node_key, resolve_cache
 from taskbeam.engine._capture import current_output, install
 from taskbeam.engine._contain import Contained
+from taskbeam.engine._digest import digest_bytes
 from taskbeam.engine._executor import Call, LocalExecutor, LoopThreads, RemoteResult, Session
 from taskbeam.engine._fingerprint import fingerprints
 from taskbeam.engine._loop import eager_task, import_nest_asyncio2, new_loop
@@ -309,6 +310,7 @@ class Driver(Outcomes):
             # this id must not be taken for the run's own (see on_loop).
             self._ident = None
             self.session.close()
+            self.prior = None  # the earlier run's results are not kept alive by this one
             _registry.leave(self)
             if not self.ended.done():
                 self.ended.set_result(None)
@@ -540,6 +542,14 @@ class Driver(Outcomes):
                 entry = self.cache.get(key)
             except Exception as exc:  # a damaged entry, a store that cannot be read: a miss
                 self._cache_trouble("read", exc)
+        if (  # from a file: the value must be the one its digest was made of
+            entry is not None
+            and entry.digest is not None
+            and getattr(self.cache, "verify", False)
+            and digest_bytes(entry.value) != entry.digest
+        ):
+            self._cache_trouble("read", ValueError(f"entry {key}: its value's digest differs"))
+            entry = None
         if entry is None or not fresh(entry, node.task.cache_ttl):
             node.key = key
             counts[1] += 1

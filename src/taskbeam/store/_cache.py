@@ -14,7 +14,8 @@ array a list, a dataclass a dict: a dependant would get another type than
 a run without the cache gives it). Such a result still runs, and its digest
 still lets its dependants hit. Every row carries a CRC-32 of its data and
 digest: a row that fails it, or does not decode, is a miss (and the
-engine warns), never a wrong value.
+engine warns), never a wrong value; the engine also checks each value read
+against the digest it was stored with (``verify``).
 """
 
 from __future__ import annotations
@@ -102,6 +103,10 @@ def exact_json(value: Any, depth: int = 0) -> bool:
 
 class StoreCache:
     """The cache of one :class:`~taskbeam.store._sqlite.SQLiteStore` (``store.cache``)."""
+
+    # The engine checks each value read here against its stored digest (a row changed
+    # outside taskbeam, or a serializer that does not give the value back, is a miss).
+    verify = True
 
     def __init__(self, store: _Store) -> None:
         self.store = store
