@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import broadcast
+import cache
 import engine
 import metrics
 import output
@@ -52,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     metered = metrics.run_benchmark(quick=args.quick)
     lined = timeline.run_benchmark(quick=args.quick)
     printed = output.run_benchmark(quick=args.quick)
+    cached = cache.run_benchmark(quick=args.quick)
     report = "\n".join(
         [
             engine.render(results),
@@ -65,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
             metrics.render(metered),
             timeline.render(lined),
             output.render(printed),
+            cache.render(cached),
         ]
     )
     args.output.write_text(report, encoding="utf-8")
@@ -82,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         "question_clicks": question_clicks.to_json(clicked),
         "metrics": metrics.to_json(metered),
         "output": output.to_json(printed),
+        "cache": cache.to_json(cached),
     }
     raw.write_text(json.dumps(data, indent=1), encoding="utf-8")
     print(report)

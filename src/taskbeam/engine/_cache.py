@@ -148,9 +148,14 @@ def default_cache() -> MemoryCache:
         return _default
 
 
+_FLAT = frozenset({type(None), bool, int, float, complex, str, bytes})
+
+
 def estimate_size(value: Any, depth: int = 0) -> int:
     """About how many bytes ``value`` holds: exact for arrays and strings, sampled for
     containers (the first 100 items stand for all)."""
+    if type(value) in _FLAT:  # the common result: no attribute to look for, no items
+        return sys.getsizeof(value, 100)
     nbytes = getattr(value, "nbytes", None)  # numpy arrays and scalars
     if isinstance(nbytes, int):
         return nbytes + 100
@@ -161,7 +166,7 @@ def estimate_size(value: Any, depth: int = 0) -> int:
     size = sys.getsizeof(value, 100)
     if depth > 3 or isinstance(value, (str, bytes, bytearray)):
         return size
-    if isinstance(value, Mapping):
+    if type(value) is dict or isinstance(value, Mapping):
         pairs = list(value.items())
         some = pairs[:100]
         inner = sum(estimate_size(k, depth + 1) + estimate_size(v, depth + 1) for k, v in some)
@@ -217,11 +222,15 @@ def node_key(node: Node, kwargs: Mapping[str, Any] | None = None) -> str | None:
         h.update(b"c" + code_digest.__wrapped__(custom) + made.encode("utf-8", "surrogatepass"))
         return h.hexdigest()
     group = node.group
+    update = h.update
     for arg, i in zip(task.args, node.up, strict=True):
-        made_digest = input_digest(group[i])
+        dep = group[i]
+        made_digest: bytes | None = dep.digest  # input_digest(dep), inlined: once per edge
+        if made_digest is UNSET:
+            made_digest = dep.digest = digest_bytes(dep.result)
         if made_digest is None:
             return None
-        h.update(b"a" + arg.encode() + b"\x00" + made_digest)
+        update(b"a" + arg.encode() + b"\x00" + made_digest)
     return h.hexdigest()
 
 

@@ -57,6 +57,7 @@ __all__ = ["digest", "digest_bytes"]
 MAX_DEPTH = 100
 _pack_double = struct.Struct("<d").pack
 _pack_len = struct.Struct("<Q").pack
+_xxh3_128_digest = xxhash.xxh3_128_digest  # the same digest as xxh3_128(data).digest()
 _NAN = b"f\x00nan"
 # Objects of pandas columns whose elements hash_pandas_object hashes by value.
 _SAFE_INFERRED = frozenset(
@@ -76,9 +77,12 @@ def digest(value: Any) -> str | None:
 
 def digest_bytes(value: Any) -> bytes | None:
     """:func:`digest` as 16 raw bytes."""
+    scalar = _scalar(value)
+    if scalar is not None:  # the common result (None, a number, a str): hashed in one call
+        return _xxh3_128_digest(scalar)
     h = xxhash.xxh3_128()
     try:
-        _feed(h.update, value, 0)
+        _feed_compound(h.update, value, 0)
     except (_NoDigest, RecursionError):
         return None
     return h.digest()
@@ -119,6 +123,11 @@ def _feed(update: Any, value: Any, depth: int) -> None:
     if scalar is not None:
         update(scalar)
         return
+    _feed_compound(update, value, depth)
+
+
+def _feed_compound(update: Any, value: Any, depth: int) -> None:
+    """:func:`_feed` of a value that is not a plain scalar."""
     if depth >= MAX_DEPTH:
         raise _NoDigest
     kind = type(value)
@@ -129,7 +138,7 @@ def _feed(update: Any, value: Any, depth: int) -> None:
             if item_bytes is not None:
                 update(item_bytes)
             else:
-                _feed(update, item, depth + 1)
+                _feed_compound(update, item, depth + 1)
         return
     if kind is dict:
         update(b"{" + _pack_len(len(value)))
