@@ -68,6 +68,10 @@ class Cache(Protocol):
         """Keep ``entry`` under ``key`` (replacing what was there)."""
         ...
 
+    def put_many(self, items: list[tuple[str, Entry]]) -> None:
+        """:meth:`put` for each item; the store's cache writes them in one transaction."""
+        ...
+
 
 class MemoryCache:
     """The process's own cache: entries kept in memory, least recently used dropped first.
@@ -111,6 +115,10 @@ class MemoryCache:
             while self._bytes > self.max_bytes:
                 _, (_, dropped) = self._entries.popitem(last=False)
                 self._bytes -= dropped
+
+    def put_many(self, items: list[tuple[str, Entry]]) -> None:
+        for key, entry in items:
+            self.put(key, entry)
 
     def clear(self) -> None:
         with self._lock:

@@ -354,19 +354,22 @@ class Driver(Outcomes):
         if self.recorder is not None:
             self.recorder.t0 = now
         self.state.start(now)
+        begin = getattr(self.cache, "begin", None)
+        if begin is not None:  # the store's cache reads which keys it holds
+            begin()
         if self.meters.seeds:  # a continued run: stored metrics come back, rolled up again
             self.meters.seed(list(self.state.nodes.values()))
         # Pumped from a plain callback rather than from this Task, so each
         # task started eagerly need not step out of this one and back.
         asyncio.get_running_loop().call_soon(self._pump)
         await self._finished.wait()
-        flush = getattr(self.cache, "flush", None)
-        if flush is not None:  # the store's cache: when its entries were last used
-            flush()
         self.meters.finish()
         self._pump()
         if self.recorder is not None:
             await self.recorder.final()
+        flush = getattr(self.cache, "flush", None)
+        if flush is not None:  # the store's cache: when its entries were last used (no wait)
+            flush()
         if self._aborted:  # let cancelled tasks unwind before the loop closes
             await asyncio.wait(self._aborted, timeout=5)
 
@@ -566,15 +569,23 @@ class Driver(Outcomes):
         done.clear()
         cache = self.cache
         assert cache is not None
-        now = time.time()
-        for node in nodes:
-            key = node.key
-            if key is None or node.status is not DONE or node.children is not None:
-                continue
-            try:
-                cache.put(key, Entry(node.result, input_digest(node), self.id, node.id, now))
-            except Exception as exc:
-                self._cache_trouble("write", exc)
+        now, rid = time.time(), self.id
+        items = [
+            (key, Entry(node.result, input_digest(node), rid, node.id, now))
+            for node in nodes
+            if (key := node.key) is not None and node.status is DONE and node.children is None
+        ]
+        if not items:
+            return
+        try:
+            put_many = getattr(cache, "put_many", None)
+            if put_many is not None:
+                put_many(items)
+            else:  # a cache of the user's own with put() only
+                for key, entry in items:
+                    cache.put(key, entry)
+        except Exception as exc:
+            self._cache_trouble("write", exc)
 
     def _cache_trouble(self, what: str, exc: Exception) -> None:
         if not self._cache_warned:  # once a run: the run goes on, the node runs

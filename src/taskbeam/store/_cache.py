@@ -71,7 +71,8 @@ MIGRATION = """
     CREATE INDEX cache_used ON cache (used);
 """
 
-TOUCH_BATCH = 256  # hits counted before their "last used" is written (one transaction)
+TOUCH_BATCH = 50_000  # hits kept before their "last used" is written (else: at the run's end)
+KEY_SET_MAX = 200_000  # most keys kept in memory, so that a miss asks SQLite nothing
 _INT64 = (-(2**63), 2**64 - 1)  # what orjson writes as an integer
 
 
@@ -113,8 +114,24 @@ class StoreCache:
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         self._touched: dict[str, float] = {}
+        # The keys the table holds, as this process knows them (read at each run's start,
+        # added to as it writes): a key not in it is a miss without a query. None: too
+        # many to keep, or not read yet; then every lookup asks SQLite.
+        self._keys: set[str] | None = None
         self.unstored = 0  # results it could not keep exactly (see the module's text)
         self.errors = 0  # writes that failed (a full disk, say)
+
+    def begin(self) -> None:
+        """Read the keys the table holds (a run is starting; other processes may have added)."""
+        with self._lock:
+            self._keys = None
+            try:
+                conn = self._reader()
+                (count,) = conn.execute("SELECT count(*) FROM cache").fetchone()
+                if count <= KEY_SET_MAX:
+                    self._keys = {k for (k,) in conn.execute("SELECT key FROM cache")}
+            except sqlite3.Error:  # read at lookup time instead, where errors are reported
+                self._drop()
 
     # -- reading -------------------------------------------------------------------
     def _reader(self) -> sqlite3.Connection:
@@ -125,6 +142,9 @@ class StoreCache:
     def get(self, key: str) -> CacheEntry | None:
         """The entry stored under ``key`` or None; :class:`CorruptEntry` for a damaged row."""
         with self._lock:
+            keys = self._keys
+            if keys is not None and key not in keys:
+                return None
             try:
                 row = (
                     self._reader()
@@ -151,7 +171,7 @@ class StoreCache:
                 raise CorruptEntry(f"cache entry {key} does not decode: {exc}") from exc
             self._touched[key] = time.time()
             if len(self._touched) >= TOUCH_BATCH:
-                self._flush_touches()
+                self._flush_touches()  # a long run: the stamps are not all kept to its end
         return CacheEntry(value, digest, run_id, node_id, created)
 
     def _drop(self) -> None:
@@ -162,37 +182,51 @@ class StoreCache:
     # -- writing -------------------------------------------------------------------
     def put(self, key: str, entry: CacheEntry) -> None:
         """Store ``entry`` under ``key``, if it comes back exactly."""
+        self.put_many([(key, entry)])
+
+    def put_many(self, items: list[tuple[str, CacheEntry]]) -> None:
+        """Store entries (those that come back exactly) in one write of the store's writer."""
         serializer = self.store.serializer
-        value = entry.value
-        if serializer.name == "json" and not exact_json(value):
-            self.unstored += 1
+        exact = serializer.name != "json"
+        rows = []
+        for key, entry in items:
+            if not exact and not exact_json(entry.value):
+                self.unstored += 1
+                continue
+            rows.append((key, entry))
+        if not rows:
             return
-        row = (key, entry.digest, entry.run, entry.node, entry.created)
+        keys = self._keys
+        if keys is not None:
+            if len(keys) + len(rows) > KEY_SET_MAX:
+                self._keys = None
+            else:
+                keys.update(k for k, _ in rows)
 
         def write(conn: sqlite3.Connection) -> None:
-            data = serializer.dumps(value)
-            conn.execute(
+            name = serializer.name
+            made = []
+            for key, entry in rows:
+                try:
+                    data = serializer.dumps(entry.value)
+                except Exception:  # counted, and its node simply runs next time
+                    self.unstored += 1
+                    continue
+                crc = _crc(data, entry.digest)
+                made.append(
+                    (key, entry.digest, name, data, len(data), crc, entry.run, entry.node,
+                     entry.created, entry.created)
+                )  # fmt: skip
+            conn.executemany(
                 "INSERT OR REPLACE INTO cache (key, digest, format, data, bytes, crc, "
                 "run_id, node_id, created, used, hits) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
-                (
-                    row[0],
-                    row[1],
-                    serializer.name,
-                    data,
-                    len(data),
-                    _crc(data, row[1]),
-                    row[2],
-                    row[3],
-                    row[4],
-                    row[4],
-                ),
+                made,
             )
 
         self.store.submit(write).add_done_callback(self._wrote)
 
     def _wrote(self, future: Any) -> None:
         if future.cancelled() or future.exception() is not None:
-            self.unstored += 1
             self.errors += 1
 
     def flush(self, wait: bool = False) -> None:
