@@ -27,6 +27,7 @@ from taskbeam._errors import NotRunning
 from taskbeam._service import ExecutionService, finished
 from taskbeam._stored import StoredRun
 from taskbeam.engine import Run, RunStatus
+from taskbeam.graph import Graph
 from taskbeam.server._registry import Registry
 from taskbeam.store import SQLiteStore
 from taskbeam.store._stored import check, page
@@ -199,16 +200,10 @@ def continue_project(projects: Table, project_id: str) -> Run:
         )
     if status is RunStatus.DONE:
         raise Conflict(f"project {project_id!r} is done: execute it to run it again")
-    project = projects._own.get(project_id)
-    if project is not None:
-        graph = projects.registry.build(project.graph, project.params)
-    elif isinstance(run, Run):
-        graph = run.graph
-    else:
-        raise Conflict(
-            f"project {project_id!r} was not started from a registered graph: "
-            "continue its run from Python (tb.open_run(run_id, store, graph=g).continue_run())"
-        )
+    graph = _graph_of(
+        projects, project_id, run, "continue its run from Python "
+        "(tb.open_run(run_id, store, graph=g).continue_run())"
+    )  # fmt: skip
     with projects._lock:
         try:
             return projects.service.continue_run(project_id, graph)
@@ -216,6 +211,17 @@ def continue_project(projects: Table, project_id: str) -> Run:
             raise Conflict(str(exc)) from None
         except KeyError as exc:
             raise Conflict(str(exc.args[0] if exc.args else exc)) from None
+
+
+def _graph_of(projects: Table, project_id: str, run: Run | StoredRun, instead: str) -> Graph:
+    """The project's graph: built again from the registry with its params, or its run's own;
+    ``Conflict`` saying what to do ``instead`` when neither is known."""
+    project = projects._own.get(project_id)
+    if project is not None:
+        return projects.registry.build(project.graph, project.params)
+    if isinstance(run, Run):
+        return run.graph
+    raise Conflict(f"project {project_id!r} was not started from a registered graph: {instead}")
 
 
 class BadNodes(ValueError):
@@ -238,16 +244,9 @@ def rerun_project(projects: Table, project_id: str, nodes: list[str] | None) -> 
         )
     if run.status in _GOING:
         raise Conflict(f"project {project_id!r} is {run.status.value} in another process")
-    project = projects._own.get(project_id)
-    if project is not None:
-        graph = projects.registry.build(project.graph, project.params)
-    elif isinstance(run, Run):
-        graph = run.graph
-    else:
-        raise Conflict(
-            f"project {project_id!r} was not started from a registered graph: "
-            "rerun it from Python (tb.rerun(run_id, graph, store=...))"
-        )
+    graph = _graph_of(
+        projects, project_id, run, "rerun it from Python (tb.rerun(run_id, graph, store=...))"
+    )
     with projects._lock:
         try:
             return projects.service.rerun(project_id, nodes, graph=graph)
