@@ -38,7 +38,7 @@ from taskbeam._errors import GraphError
 from taskbeam._spec import load_object
 from taskbeam.engine import Executor, ProcessExecutor, Run, SavePolicy, continue_run
 from taskbeam.engine._options import RunOptions
-from taskbeam.engine._run import launch, rerun
+from taskbeam.engine._start import launch, rerun
 from taskbeam.engine._status import TERMINAL, Status
 from taskbeam.graph import Graph
 from taskbeam.store import StoreError

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from taskbeam.engine import Question, Run, RunStatus
 from taskbeam.engine._options import RunOptions, checked
-from taskbeam.engine._run import continue_run, launch, rerun
+from taskbeam.engine._start import continue_run, launch, rerun
 from taskbeam.graph import Graph
 
 if TYPE_CHECKING:

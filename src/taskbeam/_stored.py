@@ -31,7 +31,7 @@ from taskbeam.engine import NO_DEFAULT, Event, Question, Run, RunStatus
 from taskbeam.engine._display import renderer
 from taskbeam.engine._preview import preview
 from taskbeam.engine._registry import BY_ID
-from taskbeam.engine._run import continue_run, rerun
+from taskbeam.engine._start import continue_run, rerun
 from taskbeam.engine._timeline import function_name
 from taskbeam.engine._timeline import rows as timeline_rows
 from taskbeam.engine._trace import write_trace

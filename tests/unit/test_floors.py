@@ -255,7 +255,7 @@ def test_the_engine_writes_through_the_store_protocol() -> None:
             ):
                 uses.add((name, where[node]))
     assert set(uses) == {
-        ("taskbeam.engine._run", "continue_run"),
-        ("taskbeam.engine._run", "rerun"),
+        ("taskbeam.engine._start", "continue_run"),
+        ("taskbeam.engine._start", "rerun"),
     }
     assert "taskbeam.engine._run" not in graph()["taskbeam.engine._persist"]

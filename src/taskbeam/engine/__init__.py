@@ -6,7 +6,8 @@ from taskbeam.engine._metrics import metric, progress, usage
 from taskbeam.engine._persist import SavePolicy
 from taskbeam.engine._process import ProcessExecutor
 from taskbeam.engine._questions import NO_DEFAULT, Question, ask, ask_sync
-from taskbeam.engine._run import Run, continue_run, rerun, resume, start
+from taskbeam.engine._run import Run
+from taskbeam.engine._start import continue_run, rerun, resume, start
 from taskbeam.engine._state import ErrorInfo, RunState
 from taskbeam.engine._status import Event, RunStatus, Status
 

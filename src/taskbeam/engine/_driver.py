@@ -59,21 +59,24 @@ import re
 import secrets
 import threading
 import time
-import warnings
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from types import CoroutineType
 from typing import Any, TypeVar
 
-from taskbeam._errors import CacheWarning
 from taskbeam.engine import _registry
-from taskbeam.engine._cache import UNSET, Entry, fresh, input_digest, node_key, resolve_cache
+from taskbeam.engine._cache import resolve_cache
 from taskbeam.engine._capture import current_output, install
 from taskbeam.engine._contain import Contained
-from taskbeam.engine._digest import digest_bytes
 from taskbeam.engine._executor import Call, LocalExecutor, LoopThreads, RemoteResult, Session
 from taskbeam.engine._fingerprint import fingerprints
-from taskbeam.engine._loop import eager_task, import_nest_asyncio2, new_loop
+from taskbeam.engine._loop import (
+    as_coroutine,
+    close_loop,
+    eager_task,
+    import_nest_asyncio2,
+    new_loop,
+)
 from taskbeam.engine._meters import Meters
 from taskbeam.engine._metrics import install_tqdm
 from taskbeam.engine._options import RunOptions
@@ -85,6 +88,7 @@ from taskbeam.engine._preview import (
 )
 from taskbeam.engine._questions import current_asker
 from taskbeam.engine._rerun import Prior
+from taskbeam.engine._reuse import Reuse
 from taskbeam.engine._state import ErrorInfo, Node, RunState
 from taskbeam.engine._status import Event, Status
 from taskbeam.engine._waiting import Waiting
@@ -108,7 +112,7 @@ def _new_id(name: str) -> str:
     return f"{slug}-{secrets.token_hex(4)}"
 
 
-class Driver(Outcomes):
+class Driver(Outcomes, Reuse):
     """Runs one graph on a thread and loop of its own; see the module's threading rules.
 
     ``handle`` is what the process-wide registry maps the run's id to (the
@@ -218,21 +222,7 @@ class Driver(Outcomes):
         self._crash: BaseException | None = None  # see _loop_error
         self.contained = Contained(self.id)  # what user callbacks raised
         self.output_feed = OutputFeed()  # who watches printed output live (engine/_output.py)
-        # The result cache (engine/_cache.py): hits, misses (run and stored), uncacheable.
-        self.cache = resolve_cache(opts.cache, store)
-        self.cache_counts = [0, 0, 0]
-        self._cache_warned = False
-        if self.cache is not None:
-            self.state.cache_done = []
-            self.options["cache"] = True
-        # A rerun (engine/_rerun.py): the earlier run's results, by node id.
-        self.prior = prior
-        if prior is not None:
-            self.options["parent_run"] = prior.run_id
-            self.state.parent_run = prior.run_id
-        self._reusing = self.cache is not None or prior is not None
-        if self._reusing:
-            self.state.cache_fields = self._cache_fields
+        self._reusing = self._setup_reuse(resolve_cache(opts.cache, store), prior)
 
     # -- life cycle ----------------------------------------------------------
     def begin(self) -> None:
@@ -303,7 +293,7 @@ class Driver(Outcomes):
             with self._lock:
                 self._accepting = False
             self.contained.report()
-            loop.run_until_complete(_close(loop))
+            loop.run_until_complete(close_loop(loop))
             loop.close()
             asyncio.set_event_loop(None)
             # Thread ids are reused once a thread ends: a later thread with
@@ -470,7 +460,7 @@ class Driver(Outcomes):
                     else:
                         coro = task.fn(**kwargs)
                         if type(coro) is not CoroutineType:
-                            coro = _coroutine(coro)
+                            coro = as_coroutine(coro)
                     running = eager_task(loop, coro)
                 finally:
                     current_output.reset(token)
@@ -499,107 +489,6 @@ class Driver(Outcomes):
                 return
         if task.timeout is not None:
             self._timers[node] = loop.call_later(task.timeout, self._on_timeout, node, attempt)
-
-    # -- the cache (engine/_cache.py) ----------------------------------------
-    def _reuse(self, node: Node) -> bool:
-        """Take ``node``'s result from the earlier run or the cache, if it may; whether it did."""
-        prior = self.prior
-        forced = False
-        if prior is not None:
-            forced = prior.is_forced(node)
-            kept = None if forced else prior.match(node)
-            if kept is not None:
-                self.cache_counts[0] += 1
-                node.cached = {"run": prior.run_id, "node": node.id}
-                if kept.expansion is not None:  # the same plan again, without asking for it
-                    self._expand(node, kept.expansion)
-                    return True
-                if kept.digest is not UNSET:
-                    node.digest = kept.digest
-                self.state.succeed(node, kept.value, time.monotonic())
-                return True
-        if self.cache is not None:
-            return self._from_cache(node, lookup=not forced)
-        self.cache_counts[1] += 1
-        return False
-
-    def _from_cache(self, node: Node, lookup: bool = True) -> bool:
-        """Look ``node`` up; on a hit it is done here. Returns whether it was.
-
-        ``lookup=False`` (a node a rerun forces): only its key is made, so its
-        new result is stored.
-        """
-        try:
-            key = node_key(node)
-        except BaseException as exc:  # the task's cache_key raised or made no str
-            self._failed(node, node.attempt, exc)
-            return True
-        counts = self.cache_counts
-        if key is None:
-            counts[2] += 1
-            return False
-        assert self.cache is not None
-        entry = None
-        if lookup:
-            try:
-                entry = self.cache.get(key)
-            except Exception as exc:  # a damaged entry, a store that cannot be read: a miss
-                self._cache_trouble("read", exc)
-        if (  # from a file: the value must be the one its digest was made of
-            entry is not None
-            and entry.digest is not None
-            and getattr(self.cache, "verify", False)
-            and digest_bytes(entry.value) != entry.digest
-        ):
-            self._cache_trouble("read", ValueError(f"entry {key}: its value's digest differs"))
-            entry = None
-        if entry is None or not fresh(entry, node.task.cache_ttl):
-            node.key = key
-            counts[1] += 1
-            return False
-        counts[0] += 1
-        node.digest = entry.digest
-        node.cached = {"run": entry.run, "node": entry.node}
-        self.state.succeed(node, entry.value, time.monotonic())
-        return True
-
-    def _cache_put(self, done: list[Node]) -> None:
-        """Store the results of the nodes that ran after a miss (expanded parents excepted)."""
-        nodes = done[:]
-        done.clear()
-        cache = self.cache
-        assert cache is not None
-        now, rid = time.time(), self.id
-        items = [
-            (key, Entry(node.result, input_digest(node), rid, node.id, now))
-            for node in nodes
-            if (key := node.key) is not None and node.status is DONE and node.children is None
-        ]
-        if not items:
-            return
-        try:
-            put_many = getattr(cache, "put_many", None)
-            if put_many is not None:
-                put_many(items)
-            else:  # a cache of the user's own with put() only
-                for key, entry in items:
-                    cache.put(key, entry)
-        except Exception as exc:
-            self._cache_trouble("write", exc)
-
-    def _cache_trouble(self, what: str, exc: Exception) -> None:
-        if not self._cache_warned:  # once a run: the run goes on, the node runs
-            self._cache_warned = True
-            warnings.warn(
-                f"run {self.id}: the cache could not {what} an entry ({exc}); "
-                "the node runs as if it were not cached",
-                CacheWarning,
-                stacklevel=2,
-            )
-
-    def _cache_fields(self, run: dict[str, Any]) -> None:
-        hits, misses, uncacheable = self.cache_counts
-        run["cache"] = {"hits": hits, "misses": misses, "uncacheable": uncacheable}
 
     def _settled(self, node: Node, attempt: int, running: asyncio.Task[Any]) -> None:
         """Done callback of a node's Task that suspended: take its outcome, carry on."""
@@ -706,17 +595,3 @@ class Driver(Outcomes):
     def local(self, values: list[Any]) -> list[Any]:
         """``values`` as the caller can use them: results kept remotely are fetched."""
         return self.session.fetch(values) if self._remote else values
-
-
-async def _coroutine(awaitable: Awaitable[T]) -> T:
-    """A coroutine awaiting ``awaitable``: an asyncio Task runs coroutines only."""
-    return await awaitable
-
-
-async def _close(loop: asyncio.AbstractEventLoop) -> None:
-    await asyncio.sleep(0)  # run the handles queued before the door closed (see Driver.call)
-    await loop.shutdown_asyncgens()
-    # No shutdown_default_executor(): it starts a thread to wait for the pool
-    # (a run's own LoopThreads waits for nothing, see engine/_executor.py), and
-    # loop.close() shuts the default executor down anyway. One thread a run
-    # fewer is a third of a small run's fixed cost.

@@ -16,6 +16,7 @@ TRACEBACK_CHARS = 20_000
 _ENGINE_MODULES = frozenset(
     {
         "taskbeam.engine._run",
+        "taskbeam.engine._start",
         "taskbeam.engine._executor",
         "taskbeam.engine._process",
         "taskbeam.engine._dask",

@@ -38,7 +38,7 @@ from taskbeam.graph import Expansion
 if TYPE_CHECKING:
     from taskbeam.engine._state import RunState
 
-__all__ = ["Prior", "PriorNode"]
+__all__ = ["Prior", "PriorNode", "node_ids"]
 
 
 @dataclass(slots=True)
@@ -146,3 +146,14 @@ class Prior:
         if self.stored and node.id in self.above_forced:
             return None  # a stored parent taken whole would skip the forced child
         return kept
+
+
+def node_ids(nodes: str | Iterable[str] | None) -> list[str] | None:
+    """``rerun(nodes=...)`` as a list of ids (one id may be given alone), checked."""
+    if nodes is None:
+        return None
+    ids = [nodes] if isinstance(nodes, str) else list(nodes)
+    for node_id in ids:
+        if not isinstance(node_id, str):
+            raise TypeError(f"rerun(nodes=...) takes node ids (str), not {node_id!r}")
+    return ids
