@@ -26,12 +26,20 @@ from taskbeam.server import Server, serve
 from taskbeam.server._sio import DEPRECATED_RESUME
 
 
+# The nodes that raise this time: read by the tasks at run time, so that the graph
+# built again to continue a run is the same graph (a value a task closes over is
+# part of its fingerprint; a global it reads is not).
+FAILING: set[str] = set()
+
+
 def counted(calls: Counter[str], fail: set[str] | None = None) -> tb.Graph:
     """a -> b -> c, counting the calls of each; the nodes in ``fail`` raise."""
+    FAILING.clear()
+    FAILING.update(fail or ())
 
     def step(name: str, **_: int) -> int:
         calls[name] += 1
-        if fail and name in fail:
+        if name in FAILING:
             raise RuntimeError(f"{name} fails this time")
         return len(name)
 

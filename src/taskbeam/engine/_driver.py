@@ -396,6 +396,8 @@ class Driver(Outcomes, Reuse):
                         self.waiting.resumed(node)
                 elif not batch:
                     break
+                if self._reusing:
+                    self._prefetch(batch)
                 for node in batch:
                     self._launch(node)
             if st.cache_done:

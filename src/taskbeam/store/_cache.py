@@ -73,6 +73,7 @@ MIGRATION = """
 
 TOUCH_BATCH = 50_000  # hits kept before their "last used" is written (else: at the run's end)
 KEY_SET_MAX = 200_000  # most keys kept in memory, so that a miss asks SQLite nothing
+PREFETCH_CHUNK = 500  # keys read in one query when a run looks up a batch of nodes
 _INT64 = (-(2**63), 2**64 - 1)  # what orjson writes as an integer
 
 
@@ -118,6 +119,7 @@ class StoreCache:
         # added to as it writes): a key not in it is a miss without a query. None: too
         # many to keep, or not read yet; then every lookup asks SQLite.
         self._keys: set[str] | None = None
+        self._rows: dict[str, tuple[Any, ...]] = {}  # read ahead by prefetch(), for get()
         self.unstored = 0  # results it could not keep exactly (see the module's text)
         self.errors = 0  # writes that failed (a full disk, say)
 
@@ -139,14 +141,41 @@ class StoreCache:
             self._conn = self.store._read()
         return self._conn
 
+    def prefetch(self, keys: list[str]) -> None:
+        """Read the rows of ``keys`` in a few queries (a run about to look up a batch of
+        nodes); :meth:`get` takes them from there. Errors are left to :meth:`get`."""
+        with self._lock:
+            self._rows = {}
+            known = self._keys
+            wanted = [k for k in dict.fromkeys(keys) if known is None or k in known]
+            if not wanted:
+                return
+            rows: dict[str, tuple[Any, ...]] = {}
+            try:
+                conn = self._reader()
+                for i in range(0, len(wanted), PREFETCH_CHUNK):
+                    chunk = wanted[i : i + PREFETCH_CHUNK]
+                    marks = ",".join("?" * len(chunk))
+                    for key, *row in conn.execute(
+                        "SELECT key, digest, format, data, crc, run_id, node_id, created "
+                        f"FROM cache WHERE key IN ({marks})",
+                        chunk,
+                    ):
+                        rows[key] = tuple(row)
+            except sqlite3.Error:
+                self._drop()
+                return
+            self._rows = rows
+
     def get(self, key: str) -> CacheEntry | None:
         """The entry stored under ``key`` or None; :class:`CorruptEntry` for a damaged row."""
         with self._lock:
             keys = self._keys
             if keys is not None and key not in keys:
                 return None
+            row = self._rows.get(key)
             try:
-                row = (
+                row = row or (
                     self._reader()
                     .execute(
                         "SELECT digest, format, data, crc, run_id, node_id, created "
