@@ -25,7 +25,6 @@ import taskbeam as tb
 from taskbeam.server import Server, serve
 from taskbeam.server._sio import DEPRECATED_RESUME
 
-
 # The nodes that raise this time: read by the tasks at run time, so that the graph
 # built again to continue a run is the same graph (a value a task closes over is
 # part of its fingerprint; a global it reads is not).
