@@ -205,3 +205,48 @@ def test_rerun_from_a_node_and_of_what_changed_from_the_view(
     assert nb.errors() == [], nb.errors()
     page_errors = [c for c in nb.console if c.startswith("pageerror")]
     assert page_errors == [], page_errors
+
+
+# --- a history view -------------------------------------------------------------------------
+
+HISTORY = SETUP.replace(
+    'run = tb.start(g)\nrun.view(height=420)"""'.removesuffix('"""'),
+    """store = tb.SQLiteStore("rerun-history.db")
+first = tb.start(g, store=store).wait()
+view = tb.GraphView(store, graphs={"counted": g}, height=360)
+view.run_id = first.id
+view""",
+)
+
+
+@pytest.mark.timeout(150)
+def test_a_history_view_reruns_a_stored_run_and_its_parent_link_goes_back(
+    lab: Any, open_notebook: Any, artifacts: Path
+) -> None:
+    assert "GraphView(store" in HISTORY, "the history cell was not built"
+    write_notebook(lab.root, "rerun-history", [HISTORY])
+    nb = open_notebook("rerun-history")
+    index, view = nb.run_all(variable="first")
+    first = nb.json("first.id")
+    # The run ran here and ended: the history shows it as stored, with its graph known.
+    poll(lambda: nb.hook(index, "tb.state().run.stored === true"), 20, "the stored run")
+    changed = view.locator(".tb-toolbar .tb-rerun")
+    poll(changed.is_enabled, 10, "Rerun changed is on", lambda: changed.get_attribute("title"))
+    changed.click()
+    second = wait_new_run(nb, index, first)
+    assert second["parent"] == first
+    assert nb.json("view.run_id") == second["id"]
+    assert nb.json("ran") == {"load": 1, "clean": 1, "total": 1, "report": 1}  # all reused
+    assert nb.hook(index, "tb.reused()") == ["clean", "load", "report", "total"]
+    assert nb.json(f"tb.open_run({second['id']!r}, store).status.value") == "done"
+
+    # The parent's id is a link here (a history view shows any run of its store).
+    link = view.locator("button.tb-lineage-run")
+    poll(link.is_visible, 10, "the parent run's link")
+    assert link.inner_text() == first[-8:]
+    nb.hook(index, "tb.flush()")
+    view.screenshot(path=str(artifacts / "rerun-history.png"))
+    link.click()
+    poll(lambda: (shown(nb, index) or {}).get("id") == first, 20, "back to the parent run")
+    assert nb.json("view.run_id") == first
+    assert nb.errors() == [], nb.errors()
