@@ -6,7 +6,8 @@
  * URL parameters: `n` (nodes, 1000), `theme` (light | dark), `gzip` (1 | 0),
  * `service` (1: service mode with a few runs), `height` (px, 480), `shape`
  * (`agent`: a small agent run whose fan-out is `n` wide; `chains`: `n`
- * independent chains of ten steps).
+ * independent chains of ten steps), `reused` (the fraction of done nodes
+ * drawn as reused, as in a rerun; 0).
  *
  * @module
  */
@@ -31,6 +32,7 @@ const kernel = new FakeKernel(model, {
   compress: params.get("gzip") !== "0",
   runs: service ? 3 : 1,
   shape: params.get("shape") ?? undefined,
+  reused: Number(params.get("reused") ?? 0),
 });
 if (service) model.attributes.run_id = "";
 const snapshotBytes = await kernel.prepare();

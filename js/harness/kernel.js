@@ -123,7 +123,7 @@ export class FakeModel {
 export class FakeKernel {
   /**
    * @param {FakeModel} model
-   * @param {{nodes: number, compress?: boolean, seed?: number, runs?: number, shape?: string}} options
+   * @param {{nodes: number, compress?: boolean, seed?: number, runs?: number, shape?: string, reused?: number}} options
    */
   constructor(model, options) {
     this.model = model;
@@ -134,7 +134,7 @@ export class FakeKernel {
     const count = options.runs ?? 1;
     for (let r = 0; r < count; r++) {
       const id = r === 0 ? "pipeline-7f3a01c2" : `pipeline-${r}-${(0x9a3c + r * 977).toString(16)}`;
-      this.runs.set(id, syntheticRun({ nodes: r === 0 ? options.nodes : Math.max(30, options.nodes >> (r + 1)), seed: options.seed ?? 7 + r, id, name: r === 0 ? "pipeline" : `pipeline #${r + 1}` }));
+      this.runs.set(id, syntheticRun({ nodes: r === 0 ? options.nodes : Math.max(30, options.nodes >> (r + 1)), seed: options.seed ?? 7 + r, id, name: r === 0 ? "pipeline" : `pipeline #${r + 1}`, reused: options.reused }));
     }
     if (options.shape === "agent" || options.shape === "chains") {
       this.runs.clear();

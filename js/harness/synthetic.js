@@ -37,9 +37,10 @@ export function rng(seed) {
  */
 
 /**
- * @param {{nodes?: number, seed?: number, expanded?: number, progress?: number, name?: string, id?: string}} [options]
+ * @param {{nodes?: number, seed?: number, expanded?: number, progress?: number, name?: string, id?: string, reused?: number}} [options]
  *   `nodes`: about how many nodes (children included); `expanded`: how many
- *   top-level nodes are expanded; `progress`: the fraction of layers done
+ *   top-level nodes are expanded; `progress`: the fraction of layers done;
+ *   `reused`: the fraction of done nodes whose result was reused (`cached`, as in a rerun)
  * @returns {State}
  */
 export function syntheticRun(options = {}) {
@@ -110,6 +111,16 @@ export function syntheticRun(options = {}) {
     addChildren(nodes, edges, parent, perParent, active, random, e === 0 ? 1 : 0);
   }
 
+  // A rerun's reused nodes, drawn from a random stream of their own (the graph stays the same).
+  const reused = options.reused ?? 0;
+  const parentRun = "pipeline-00c0ffee";
+  if (reused > 0) {
+    const pick = rng((options.seed ?? 7) + 101);
+    for (const id in nodes) {
+      if (nodes[id].status === "done" && pick() < reused) nodes[id].cached = { run: parentRun, node: id };
+    }
+  }
+
   /** @type {Record<string, number>} */
   const counts = {};
   for (const id in nodes) counts[nodes[id].status] = (counts[nodes[id].status] || 0) + 1;
@@ -122,6 +133,7 @@ export function syntheticRun(options = {}) {
       counts,
       total: Object.keys(nodes).length,
       created: Date.now() / 1000 - 95,
+      ...(reused > 0 ? { parent_run: parentRun, cache: { hits: Object.values(nodes).filter((n) => n.cached).length, misses: 0, uncacheable: 0 } } : {}),
     },
     nodes,
     edges,

@@ -30,6 +30,9 @@ import { STATUSES } from "./status.js";
  * @property {string} font UI font family
  * @property {string[]} status colour per status index
  * @property {string[]} tint a status colour mixed into the background (node cards)
+ * @property {string[]} reusedTint a paler tint: the card of a node whose result was reused
+ * @property {string[]} reusedFill a status colour half-way to the background: a reused node drawn
+ *   as a plain rectangle (zoomed out)
  * @property {Uint32Array} packed status colours as little-endian RGBA words (ImageData)
  * @property {number} bgPacked the background as an RGBA word
  * @property {boolean} dark
@@ -145,6 +148,8 @@ export function readTheme(root, probes) {
     font: style.fontFamily || "sans-serif",
     status: status.map(css),
     tint: status.map((c) => css(mix(bg, c, dark ? 0.22 : 0.14))),
+    reusedTint: status.map((c) => css(mix(bg, c, dark ? 0.08 : 0.045))),
+    reusedFill: status.map((c) => css(mix(bg, c, dark ? 0.5 : 0.45))),
     packed: Uint32Array.from(status.map(pack)),
     bgPacked: pack(bg),
     dark,

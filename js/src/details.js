@@ -11,6 +11,8 @@
 
 import { errorNote, formatDuration } from "./format.js";
 import { metricRows } from "./metrics.js";
+import { cachedOf, reusedText } from "./rerun.js";
+import { icon } from "./icons.js";
 import { FINISHED, statusClass } from "./status.js";
 
 /** @typedef {import("./reducer.js").NodeSummary} NodeSummary */
@@ -25,6 +27,8 @@ import { FINISHED, statusClass } from "./status.js";
  * @typedef {object} DetailsHandlers
  * @property {(id: string) => void} select show another node
  * @property {(id: string) => void} cancel cancel this node
+ * @property {(id: string) => void} [rerun] rerun the run from this node ("Rerun from here")
+ * @property {(runId: string) => void} [openRun] show another run (where a reused result was made)
  * @property {() => void} close
  */
 
@@ -65,9 +69,11 @@ export class DetailsPanel {
    * @param {string} id
    * @param {NodeSummary | undefined} summary from the state
    * @param {Details | null} details
-   * @param {{runEnded: boolean, error?: string, now?: number, output?: string, statusOf: (id: string) => string | undefined, labelOf?: (id: string) => string | undefined, units?: Record<string, string>}} context
+   * @param {{runEnded: boolean, error?: string, now?: number, output?: string, statusOf: (id: string) => string | undefined, labelOf?: (id: string) => string | undefined, units?: Record<string, string>, rerun?: string | null, canOpen?: (runId: string) => boolean}} context
  *   `now`: seconds since the run started (how long a running node has run); `output`: the
- *   node's output as followed live (instead of the answer's)
+ *   node's output as followed live (instead of the answer's); `rerun`: "" offers "Rerun from
+ *   here", a text offers it disabled (the text says why), null or none leaves it out;
+ *   `canOpen`: whether `openRun` can show a run (a reused result's run is then a link)
    */
   show(id, summary, details, context) {
     const same = this.id === id;
@@ -104,16 +110,23 @@ export class DetailsPanel {
 
     const body = h("div", "tb-details-body");
     if (!summary && !details) body.append(h("div", "tb-muted", "This node is not in the run."));
+    const cached = cachedOf(node);
+    if (cached) body.append(this.reused(cached, context.canOpen));
 
     const facts = h("dl", "tb-facts");
     /** @param {string} k @param {string} v */
     const fact = (k, v) => facts.append(h("dt", "", k), h("dd", "", v));
-    if (node.attempt !== undefined) fact("Attempt", String(node.attempt));
-    if (node.started !== undefined) fact("Started", `${formatDuration(node.started)} after start`);
-    if (node.ended !== undefined) fact("Ended", `${formatDuration(node.ended)} after start`);
-    if (node.started !== undefined && node.ended !== undefined) fact("Took", formatDuration(node.ended - node.started));
-    else if (status === "running" && node.started !== undefined && context.now !== undefined) {
-      fact("Running for", formatDuration(Math.max(0, context.now - node.started)));
+    if (cached) {
+      // Not run here: when its result was taken is all this run knows of its time.
+      if (node.ended !== undefined) fact("Taken", `${formatDuration(node.ended)} after start`);
+    } else {
+      if (node.attempt !== undefined) fact("Attempt", String(node.attempt));
+      if (node.started !== undefined) fact("Started", `${formatDuration(node.started)} after start`);
+      if (node.ended !== undefined) fact("Ended", `${formatDuration(node.ended)} after start`);
+      if (node.started !== undefined && node.ended !== undefined) fact("Took", formatDuration(node.ended - node.started));
+      else if (status === "running" && node.started !== undefined && context.now !== undefined) {
+        fact("Running for", formatDuration(Math.max(0, context.now - node.started)));
+      }
     }
     if (facts.childElementCount) body.append(section("Timing", facts));
     const metered = metricRows(node, context.units);
@@ -161,6 +174,21 @@ export class DetailsPanel {
     if (context.error) body.append(h("div", "tb-section tb-muted", `Details unavailable: ${context.error}`));
 
     const actions = h("div", "tb-details-actions");
+    if (typeof context.rerun === "string" && this.handlers.rerun) {
+      const rerun = h("button", "tb-button tb-rerun-node");
+      rerun.type = "button";
+      rerun.append(icon("rerun"), h("span", "", "Rerun from here"));
+      rerun.disabled = !summary || context.rerun !== "";
+      rerun.title = !summary
+        ? "This node is not in the run"
+        : context.rerun ||
+          "A new run that runs this node again, and what its new result changes; everything else is reused from this run";
+      rerun.addEventListener("click", () => {
+        rerun.disabled = true;
+        this.handlers.rerun?.(id);
+      });
+      actions.append(rerun);
+    }
     const cancel = h("button", "tb-button tb-danger tb-cancel-node", "Cancel node");
     cancel.disabled = !summary || FINISHED.has(status) || context.runEnded;
     cancel.title = cancel.disabled ? "This node has finished" : "Stops this node (and its children); what depends on it is skipped";
@@ -174,6 +202,28 @@ export class DetailsPanel {
     el.append(head, body);
     el.scrollTop = scroll;
     if (outputBox) outputBox.scrollTop = outputScroll >= 0 ? outputScroll : outputBox.scrollHeight;
+  }
+
+  /**
+   * "Reused from run R (node N)": the run a link when it can be shown.
+   *
+   * @param {import("./rerun.js").Cached} cached
+   * @param {((runId: string) => boolean) | undefined} canOpen
+   */
+  reused(cached, canOpen) {
+    const line = h("div", "tb-section tb-reused");
+    line.title = `${reusedText(cached)}: this node's result was taken from there, not made again in this run`;
+    line.append(icon("rerun", "tb-reused-mark"));
+    if (this.handlers.openRun && canOpen?.(cached.run)) {
+      const link = h("button", "tb-link tb-reused-run", cached.run);
+      link.type = "button";
+      link.title = `Show run ${cached.run}`;
+      link.addEventListener("click", () => this.handlers.openRun?.(cached.run));
+      line.append(h("span", "", "Reused from run "), link, h("span", "", ` (node ${cached.node})`));
+    } else {
+      line.append(h("span", "", reusedText(cached)));
+    }
+    return line;
   }
 
   hide() {

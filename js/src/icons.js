@@ -14,6 +14,8 @@ const PATHS = {
   collapse: "M3 3h10v2H3zM3 7h10v2H3zM3 11h10v2H3z",
   expand: "M2 3h12v2H2zM5 7h9v2H5zM5 11h9v2H5z",
   timeline: "M1 2h1v12H1zM3 3h6v2H3zM6 7h8v2H6zM4 11h5v2H4z",
+  // A circular arrow, turning back: run again.
+  rerun: "M11.1 2.63A6.2 6.2 0 1 1 2.92 4.44L4.48 5.53A4.3 4.3 0 1 0 10.15 4.28zM11.9 1.25L9.35 5.66L7.69 1.75z",
 };
 
 /** @typedef {keyof typeof PATHS} IconName */

@@ -14,6 +14,7 @@
  * | `questions`, `answer`         | the same, with `project_id`             |
  * | `functions` (the timeline)    | the same, with `project_id`             |
  * | `pause`, `resume`, `continue` | the same, with `project_id`             |
+ * | `rerun`                       | the same, with `project_id`             |
  * | `cancel`                      | `stop`                                  |
  *
  * Frames come as the events `snapshot`, `batch_update` and `heartbeat`; a
@@ -87,6 +88,7 @@ const FORWARDED = new Set([
   "questions",
   "answer",
   "functions", // the timeline's grouping
+  "rerun", // a new run of the project: the server moves its subscribers to it
 ]);
 
 /**

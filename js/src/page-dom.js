@@ -89,6 +89,10 @@ export function buildPage() {
   const againButton = h("button", "tbp-button", "Run again");
   againButton.type = "button";
   againButton.title = "Start the project's graph again, with the same params";
+  const rerunButton = h("button", "tbp-button tbp-rerun", "Rerun changed");
+  rerunButton.type = "button";
+  rerunButton.title = "A new run that runs only what changed and reuses the rest of this run's results";
+  rerunButton.hidden = true;
   const continueButton = h("button", "tbp-button tbp-primary tbp-continue", "Continue");
   continueButton.type = "button";
   continueButton.title = "Continue the run from where it stopped: its done nodes are not run again";
@@ -99,7 +103,7 @@ export function buildPage() {
   const headText = h("div", "tbp-head-text");
   headText.append(headTitle, headMeta, headError);
   const headActions = h("div", "tbp-actions");
-  headActions.append(continueButton, againButton);
+  headActions.append(continueButton, rerunButton, againButton);
   projectHead.append(headText, headActions);
   const viewHost = h("div", "tbp-view");
   viewHost.hidden = true;
@@ -166,6 +170,7 @@ export function buildPage() {
     headId,
     headMeta,
     againButton,
+    rerunButton,
     continueButton,
     headError,
     viewHost,

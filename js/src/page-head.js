@@ -1,7 +1,9 @@
 /**
  * The head of the server page's content: what is selected and its view.
  * A project's head says its graph, params, age and time taken, with "Run
- * again" (once its run ended) and "Continue" (a run that did not finish);
+ * again" (once its run ended), "Rerun changed" (a new run that runs only
+ * what changed, through the live view: the Socket.IO `rerun` event) and
+ * "Continue" (a run that did not finish);
  * a run shown by its id says its name, status, project and times. With
  * nothing to show (nothing selected, an unknown project, a project not
  * started), a placeholder says why, and the live view goes.
@@ -39,7 +41,7 @@ import { CONTINUABLE, RUN_ENDED } from "./status.js";
  *   head of a project, or of a run by its id
  */
 export function createHead(dom, { view, findRun, select, execute }) {
-  const { projectHead, headTitle, headId, headMeta, againButton, continueButton, placeholder } = dom;
+  const { projectHead, headTitle, headId, headMeta, againButton, rerunButton, continueButton, placeholder } = dom;
 
   /** @param {Selected} shown */
   function renderProject({ selected, project, loaded }) {
@@ -78,7 +80,9 @@ export function createHead(dom, { view, findRun, select, execute }) {
     againButton.disabled = !RUN_ENDED.has(project.status);
     // A run that did not finish (interrupted when the server stopped, failed, cancelled) goes on.
     continueButton.hidden = !project.run || !CONTINUABLE.has(project.status);
+    rerunButton.hidden = !project.run;
     if (project.status === "created") {
+      rerunButton.hidden = true;
       view.hide();
       placeholder.hidden = false;
       const start = h("button", "tbp-button tbp-primary", "Start it");
@@ -93,6 +97,10 @@ export function createHead(dom, { view, findRun, select, execute }) {
     }
     placeholder.hidden = true;
     view.show(project.id);
+    // The live view knows best whether its run can be rerun now (ended, no rerun on its way).
+    const why = view.shown()?.view.rerunBlock() ?? "No run to rerun yet";
+    rerunButton.disabled = why !== "";
+    rerunButton.title = why || "A new run that runs only what changed and reuses the rest of this run's results";
   }
 
   /** @param {string} runId */
@@ -119,6 +127,7 @@ export function createHead(dom, { view, findRun, select, execute }) {
     }
     headMeta.replaceChildren(...meta);
     againButton.hidden = true;
+    rerunButton.hidden = true;
     continueButton.hidden = true;
     placeholder.hidden = true;
     view.show(runId, true);

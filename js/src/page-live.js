@@ -31,6 +31,7 @@ import { createView } from "./view.js";
  * @property {Socket} socket
  * @property {SocketChannel} channel
  * @property {import("./store.js").Store} store
+ * @property {import("./view.js").ViewHandle} view the view (its `rerun` is the head's "Rerun changed")
  * @property {() => void} cleanup removes the view
  * @property {number} connections how many times the socket has connected
  */
@@ -50,9 +51,11 @@ import { createView } from "./view.js";
  * @param {() => void} handlers.runChanged the shown run's fields changed
  * @param {() => void} handlers.refused the server refused the token (the view is already gone)
  * @param {(text: string) => void} handlers.error a connection error the client does not retry
+ * @param {(runId: string) => void} handlers.openRun show a run by its id (the parent of a rerun)
+ * @param {(runId: string) => boolean} handlers.canOpenRun whether the server can show that run
  * @returns {LiveView}
  */
-export function createLiveView(dom, { token, runChanged, refused, error }) {
+export function createLiveView(dom, { token, runChanged, refused, error, openRun, canOpenRun }) {
   const { viewHost, live, liveText } = dom;
   /** @type {Shown | null} */
   let shown = null;
@@ -75,11 +78,16 @@ export function createLiveView(dom, { token, runChanged, refused, error }) {
     });
     const channel = socketChannel(socket, id, { by: byRun ? "run" : "project" });
     const store = createStore(channel);
-    // A project's run is continued from the page's head (POST continue), not from the view.
-    const cleanup = createView(viewHost, channel, { store, height: 480, continueRun: null });
+    // A project's run is continued from the page's head (POST continue), not from the view,
+    // and rerun ("Rerun changed") from there too; "Rerun from here" stays in the details. The
+    // server finds a project's graph in its registry; a run shown by its id is not rerun.
+    const rerun = byRun
+      ? { toolbar: false, refused: "A run shown by its id is not rerun here: open its project to rerun it" }
+      : { toolbar: false, storedNeedsGraph: false };
+    const handle = createView(viewHost, channel, { store, height: 480, continueRun: null, rerun, openRun, canOpenRun });
     const offStore = store.subscribe((change) => change.run && runChanged());
     /** @type {Shown} */
-    const state = { id: key, socket, channel, store, cleanup: () => (offStore(), cleanup()), connections: 0 };
+    const state = { id: key, socket, channel, store, view: handle, cleanup: () => (offStore(), handle()), connections: 0 };
     shown = state;
     viewHost.hidden = false;
     socket.on("connect", () => {

@@ -77,7 +77,7 @@ export function startPage(root) {
 
   // -- the parts --------------------------------------------------------------
   const dom = buildPage();
-  const { banner, version, tokenButton, headError, againButton, continueButton } = dom;
+  const { banner, version, tokenButton, headError, againButton, rerunButton, continueButton } = dom;
   tokenButton.addEventListener("click", () => askToken(""));
   // Every run the server knows, stored ones included (GET api/runs): page-runs.js.
   const runList = createRunList({
@@ -120,6 +120,9 @@ export function startPage(root) {
       askToken("The token was refused.");
     },
     error: (text) => showBanner(text),
+    openRun: (runId) => select(runId, true),
+    // The run list has what the server can show (without a store: only each project's latest).
+    canOpenRun: (runId) => runList.find(runId) !== undefined,
   });
   const head = createHead(dom, {
     view,
@@ -266,6 +269,21 @@ export function startPage(root) {
     }
   }
   continueButton.addEventListener("click", () => continueProject());
+
+  /**
+   * "Rerun changed": the live view asks for it (the Socket.IO `rerun` event with the project's
+   * id) and shows the answer in its notices; the server moves the view to the new run.
+   */
+  async function rerunProject() {
+    const shown = view.shown();
+    if (!selected || !shown || shown.id !== selected) return;
+    rerunButton.disabled = true;
+    headError.hidden = true;
+    const next = await shown.view.rerun(null);
+    if (next) await refresh(); // the list and the head name the new run
+    renderHead();
+  }
+  rerunButton.addEventListener("click", () => rerunProject());
 
   // -- the run list ------------------------------------------------------------
   /**

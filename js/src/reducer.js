@@ -55,6 +55,7 @@ import { applyPatch, isObject } from "./patch.js";
  * @property {import("./metrics.js").Progress} [progress] what its task reported with `tb.progress`
  * @property {Record<string, number>} [metrics] its rolled-up metrics (its own and its children's)
  * @property {number} [output_chars] characters it has printed so far (the text is a detail)
+ * @property {import("./rerun.js").Cached} [cached] its result was reused, not made: where it was made
  */
 
 /**
@@ -74,6 +75,9 @@ import { applyPatch, isObject } from "./patch.js";
  * @property {Record<string, string>} [units] the units of metrics that have one
  * @property {Record<string, number>} [budgets] the run's own budgets
  * @property {number} [questions] open questions the run asks itself (budgets passed)
+ * @property {string} [parent_run] a rerun: the run whose results it reuses
+ * @property {{hits?: number, misses?: number, uncacheable?: number}} [cache] nodes reused (hits),
+ *   run (misses) and that could not be reused (uncacheable)
  */
 
 /**

@@ -10,6 +10,10 @@
  * - from there on, a card: a tinted fill, a border and a bar in the status
  *   colour, and (once the text would be legible) its name and a short note.
  *
+ * A node whose result was reused (`reused`, from its summary's `cached`) is
+ * a paler rectangle, or a card with a paler fill, a dashed border and the
+ * note `reused`: a second path per status, with no allocation per frame.
+ *
  * Compound boxes and edges change only with the layout, the camera, the
  * size or the theme, so they are drawn into a cached layer (`StaticLayer`)
  * that a status-only frame just copies; then the nodes, the boxes' headers
@@ -60,6 +64,10 @@ const RADIUS = 5;
 /** A waiting node (it asked a question) wears a "?" badge on its top-right corner. */
 const WAITING = statusIndex("waiting");
 const BADGE = 7;
+/** A reused node's dashed border, in screen pixels (set per frame in world units: no allocation). */
+const DASH = [4, 3];
+/** @type {number[]} */
+const NO_DASH = [];
 /** Statuses whose cards draw their progress bar (see `progressBars`). */
 const PROGRESSING = [statusIndex("running"), statusIndex("retrying")];
 
@@ -271,6 +279,7 @@ function arrows(ctx, l, pairs, v, color) {
  *   have run (null: a stored run that was interrupted, whose running nodes say "stopped")
  * @property {string[]} [drawn] if given, gets the text of every label and note drawn (tests read it)
  * @property {ReadonlySet<string>} [fresh] ids of nodes with output not seen yet (a dot on the card)
+ * @property {Uint8Array} [reused] 1 per node whose result was reused (`cached`): a paler card, dashed
  */
 
 /**
@@ -280,7 +289,7 @@ function arrows(ctx, l, pairs, v, color) {
  * @param {GraphFrame} f
  */
 export function drawGraph(ctx, f) {
-  const { layout: l, status, camera: cam, theme, surface } = f;
+  const { layout: l, status, camera: cam, theme, surface, reused } = f;
   const { x, y, w, h, kind, order } = l;
   const s = cam.s;
   ctx.setTransform(1, 0, 0, 1, 0, 0);
@@ -318,13 +327,29 @@ export function drawGraph(ctx, f) {
     for (let st = 0; st < statuses; st++) {
       const list = buckets[st];
       if (!list.length) continue;
+      // Reused nodes paler: a second path of the same status (no allocation).
+      let pale = 0;
       ctx.beginPath();
       for (const i of list) {
+        if (reused !== undefined && reused[i]) {
+          pale++;
+          continue;
+        }
         const hh = Math.max(h[i], minH);
         ctx.rect(x[i], y[i] + (h[i] - hh) / 2, w[i], hh);
       }
       ctx.fillStyle = theme.status[st];
       ctx.fill();
+      if (pale && reused !== undefined) {
+        ctx.beginPath();
+        for (const i of list) {
+          if (!reused[i]) continue;
+          const hh = Math.max(h[i], minH);
+          ctx.rect(x[i], y[i] + (h[i] - hh) / 2, w[i], hh);
+        }
+        ctx.fillStyle = theme.reusedFill[st];
+        ctx.fill();
+      }
     }
   } else {
     for (let st = 0; st < statuses; st++) {
@@ -345,13 +370,32 @@ export function drawGraph(ctx, f) {
         ctx.strokeStyle = theme.status[st];
         ctx.stroke();
       }
+      let pale = 0;
       ctx.beginPath();
-      for (const i of list) ctx.roundRect(x[i], y[i], w[i], h[i], RADIUS);
+      for (const i of list) {
+        if (reused !== undefined && reused[i]) {
+          pale++;
+          continue;
+        }
+        ctx.roundRect(x[i], y[i], w[i], h[i], RADIUS);
+      }
       ctx.fillStyle = theme.tint[st];
       ctx.fill();
       ctx.lineWidth = 1.2 / s;
       ctx.strokeStyle = theme.status[st];
       ctx.stroke();
+      // A reused node's card: a paler fill and a dashed border (its result was not made here).
+      if (pale && reused !== undefined) {
+        ctx.beginPath();
+        for (const i of list) if (reused[i]) ctx.roundRect(x[i], y[i], w[i], h[i], RADIUS);
+        ctx.fillStyle = theme.reusedTint[st];
+        ctx.fill();
+        DASH[0] = 4 / s;
+        DASH[1] = 3 / s;
+        ctx.setLineDash(DASH);
+        ctx.stroke();
+        ctx.setLineDash(NO_DASH);
+      }
       ctx.beginPath();
       for (const i of list) ctx.roundRect(x[i], y[i], BAR, h[i], [RADIUS, 0, 0, RADIUS]);
       ctx.fillStyle = theme.status[st];
@@ -625,7 +669,9 @@ function label(ctx, f, i, font) {
 
 /**
  * The short note on a card's right: a duration (how long a running node
- * has been running, when `now` is known), an attempt, an error.
+ * has been running, when `now` is known), an attempt, an error; `reused`
+ * for a node whose result was reused rather than made (its own times
+ * would say nothing).
  *
  * @param {NodeSummary | undefined} node
  * @param {number | null} [now] seconds since the run started; null: the run was interrupted (stored),
@@ -636,6 +682,7 @@ export function noteFor(node, now) {
   if (!node) return "";
   switch (node.status) {
     case "done": {
+      if (node.cached) return "reused";
       const took = node.started !== undefined && node.ended !== undefined ? formatDuration(node.ended - node.started) : "";
       const metric = cardMetric(node.metrics);
       return metric ? (took ? `${took} · ${metric}` : metric) : took;

@@ -21,6 +21,7 @@ import { OutputMarks } from "./output-follow.js";
 import { OverviewRaster, drawOverview } from "./raster.js";
 import { CARD, StaticLayer, drawGraph } from "./render.js";
 import { AUTO_MAX, AUTO_MIN, LABEL_FONT, NODE_WIDTH, autoCamera, autoScale, fitHeight, legibleScale, nodeWidthFor, startTy } from "./size.js";
+import { isReused } from "./rerun.js";
 import { statusIndex } from "./status.js";
 import { TextFitter } from "./text.js";
 import { COLLAPSED, HIDDEN, LEAF, OPEN } from "./tree.js";
@@ -80,6 +81,8 @@ export class Stage {
     /** whether any node has children (the toolbar offers to collapse them) */
     this.groups = false;
     this.status = new Uint8Array(0);
+    /** 1 per node whose result was reused (its summary's `cached`): drawn paler, dashed */
+    this.reused = new Uint8Array(0);
     /** nodes with output the user has not seen: a dot on their card */
     this.marks = new OutputMarks();
     /** @type {OverviewRaster | null} */
@@ -183,6 +186,7 @@ export class Stage {
       this.raster = null;
       this.groups = false;
       this.status = new Uint8Array(0);
+      this.reused = new Uint8Array(0);
       return;
     }
     const t0 = performance.now();
@@ -202,6 +206,7 @@ export class Stage {
     this.version += 1;
     this.layer.invalidate();
     this.status = new Uint8Array(this.layout.ids.length);
+    this.reused = new Uint8Array(this.layout.ids.length);
     this.raster = this.layout.mode === "overview" ? new OverviewRaster(this.layout) : null;
     this.recolour(null);
     if (anchor) {
@@ -243,9 +248,13 @@ export class Stage {
     const l = this.layout;
     const nodes = this.nodes;
     if (!l || !nodes) return;
-    const status = this.status;
+    const { status, reused } = this;
     if (ids === null) {
-      for (let i = 0; i < l.ids.length; i++) status[i] = statusIndex(nodes[l.ids[i]]?.status);
+      for (let i = 0; i < l.ids.length; i++) {
+        const node = nodes[l.ids[i]];
+        status[i] = statusIndex(node?.status);
+        reused[i] = isReused(node) ? 1 : 0;
+      }
       this.raster?.paintAll(status, this.theme.packed);
       return;
     }
@@ -256,6 +265,7 @@ export class Stage {
         continue;
       }
       status[i] = statusIndex(nodes[id]?.status);
+      reused[i] = isReused(nodes[id]) ? 1 : 0;
       this.raster?.paint(i, this.theme.packed[status[i]]);
     }
     if (this.needLayout) this.relayout();
@@ -291,6 +301,7 @@ export class Stage {
         layout: l,
         version: this.version,
         status: this.status,
+        reused: this.reused,
         nodes: this.nodes ?? {},
         camera: this.camera,
         theme,

@@ -12,6 +12,7 @@ import { h } from "./details.js";
 import { formatCount } from "./format.js";
 import { icon } from "./icons.js";
 import { overBudget, runMetricsText } from "./metrics.js";
+import { lineage } from "./rerun.js";
 import { CONTINUABLE, RUN_ENDED, STATUSES, runStatusClass, statusClass } from "./status.js";
 
 /** @typedef {import("./reducer.js").State} State */
@@ -28,6 +29,20 @@ import { CONTINUABLE, RUN_ENDED, STATUSES, runStatusClass, statusClass } from ".
  * @property {() => void} [back] history mode: back to the run list
  * @property {() => void} [continueRun] a stored run's "Continue" was clicked
  * @property {() => void} [timeline] the timeline button was clicked (graph ↔ timeline, `T`)
+ * @property {() => void} [rerun] "Rerun changed" was clicked
+ * @property {(runId: string) => void} [openRun] show another run (the parent of a rerun)
+ */
+
+/**
+ * @typedef {object} ToolbarOptions
+ * @property {boolean} service the run selector
+ * @property {boolean} [history] "← Runs"
+ * @property {boolean} [canContinue] offer "Continue" on a stored run that did not finish (default true)
+ * @property {boolean} [rerunChanged] offer "Rerun changed" (default true)
+ * @property {"any" | "listed" | ((runId: string) => boolean)} [openRuns] which runs `openRun`
+ *   can show: any (history mode), those of the run selector (service mode), those a predicate
+ *   accepts (the server's page: those its run list has); none without `openRun` (a view of
+ *   one run, whose parent run is then named, not linked)
  */
 
 const FINISHED_ORDER = ["done", "failed", "cancelled", "skipped"];
@@ -35,12 +50,14 @@ const FINISHED_ORDER = ["done", "failed", "cancelled", "skipped"];
 export class Toolbar {
   /**
    * @param {ToolbarHandlers} handlers
-   * @param {{service: boolean, history?: boolean, canContinue?: boolean}} options `canContinue`:
-   *   offer "Continue" on a stored run that did not finish (default true)
+   * @param {ToolbarOptions} options
    */
   constructor(handlers, options) {
     this.handlers = handlers;
     this.canContinue = options.canContinue ?? true;
+    this.openRuns = options.openRuns ?? "any";
+    /** @type {Set<string>} the run selector's runs (service mode) */
+    this.listed = new Set();
     this.bar = h("div", "tb-toolbar");
     this.summary = h("div", "tb-summary");
 
@@ -80,6 +97,15 @@ export class Toolbar {
     this.continueButton.classList.add("tb-primary", "tb-continue");
     this.continueButton.hidden = true;
     this.continueButton.addEventListener("click", () => handlers.continueRun?.());
+    this.rerunButton = button(
+      "rerun",
+      "Rerun changed",
+      "A new run that runs only what changed (edited tasks, changed inputs) and reuses the rest",
+    );
+    this.rerunButton.classList.add("tb-rerun");
+    this.rerunButton.hidden = !(options.rerunChanged ?? true);
+    this.rerunButton.disabled = true;
+    this.rerunButton.addEventListener("click", () => handlers.rerun?.());
 
     const searchWrap = h("div", "tb-search-wrap");
     this.search = h("input", "tb-search");
@@ -130,7 +156,17 @@ export class Toolbar {
 
     const view = h("div", "tb-group");
     view.append(searchWrap, this.searchCount, this.fit, this.groups, this.timeline);
-    this.bar.append(this.back, this.runs, this.title, controls, this.continueButton, stats, h("div", "tb-spacer"), view);
+    this.bar.append(
+      this.back,
+      this.runs,
+      this.title,
+      controls,
+      this.continueButton,
+      this.rerunButton,
+      stats,
+      h("div", "tb-spacer"),
+      view,
+    );
 
     // Summary row.
     this.legend = h("div", "tb-legend");
@@ -160,7 +196,10 @@ export class Toolbar {
       this.progressBar.append(seg);
     }
     this.progressText = h("span", "tb-progress-text", "");
-    progress.append(this.progressBar, this.progressText);
+    // A rerun: "rerun of <short id>" (a link when the view can show that run) and "12 reused".
+    this.lineage = h("span", "tb-lineage");
+    this.lineage.hidden = true;
+    progress.append(this.progressBar, this.progressText, this.lineage);
     progress.append(this.mode);
     this.summary.append(this.legend, progress);
     /** @type {Record<string, number>} */
@@ -172,8 +211,9 @@ export class Toolbar {
    *
    * @param {State | null} state
    * @param {Record<string, number>} counts per status, as the legend shows them
+   * @param {string} [rerun] why "Rerun changed" is off now ("": it is on; see `rerunBlock`)
    */
-  update(state, counts) {
+  update(state, counts, rerun = "") {
     const run = state?.run;
     // Before the first snapshot there is nothing to count or time.
     this.summary.hidden = !state;
@@ -198,6 +238,15 @@ export class Toolbar {
     this.pause.disabled = ended || status === "paused";
     this.resume.disabled = ended || status !== "paused";
     this.cancel.disabled = ended;
+    // The words go where the action is: an ended run's controls shrink to their icons, and
+    // "Rerun changed" says its words once it can be used (the toolbar stays one row).
+    this.controls.classList.toggle("tb-compact", ended);
+    this.rerunButton.classList.toggle("tb-compact", !ended);
+    this.rerunButton.disabled = rerun !== "";
+    const rerunTitle =
+      rerun || "A new run that runs only what changed since this run (edited tasks, changed inputs) and reuses the rest";
+    if (this.rerunButton.title !== rerunTitle) this.rerunButton.title = rerunTitle;
+    this.setLineage(run);
 
     const metered = runMetricsText(run);
     setText(this.metrics, metered);
@@ -283,6 +332,7 @@ export class Toolbar {
   setRuns(runs, current) {
     const list = runs.some((r) => r.id === current) || !current ? runs : [{ id: current }, ...runs];
     const key = JSON.stringify(list.map((r) => [r.id, r.name, r.status])) + current;
+    this.listed = new Set(list.map((r) => r.id));
     if (this.runs.dataset.key === key) return;
     this.runs.dataset.key = key;
     if (!current) {
@@ -299,6 +349,55 @@ export class Toolbar {
       this.runs.append(option);
     }
     this.runs.value = current;
+  }
+
+  /**
+   * Whether `openRun` can show the run `id`.
+   *
+   * @param {string} id
+   * @returns {boolean}
+   */
+  canOpen(id) {
+    if (!this.handlers.openRun || !id) return false;
+    const which = this.openRuns;
+    return which === "any" || (which === "listed" ? this.listed.has(id) : which(id));
+  }
+
+  /**
+   * "rerun of <short id> · 12 reused", rebuilt only when it changes.
+   *
+   * @param {import("./reducer.js").RunInfo | undefined} run
+   */
+  setLineage(run) {
+    const l = lineage(run);
+    const open = !!l && this.canOpen(l.parent);
+    const key = l ? JSON.stringify([l.parent, l.reusedLabel, l.title, open]) : "";
+    if (this.lineage.dataset.key === key) return;
+    this.lineage.dataset.key = key;
+    this.lineage.hidden = !l;
+    if (!l) {
+      this.lineage.replaceChildren();
+      return;
+    }
+    /** @type {(Node | string)[]} */
+    const parts = [];
+    if (l.parent) {
+      const id = open ? h("button", "tb-lineage-run", l.short) : h("span", "tb-lineage-run", l.short);
+      if (id instanceof HTMLButtonElement) {
+        id.type = "button";
+        id.title = `A rerun of run ${l.parent}: click to show that run`;
+        id.addEventListener("click", () => this.handlers.openRun?.(l.parent));
+      } else {
+        id.title = `A rerun of run ${l.parent}`;
+      }
+      parts.push(h("span", "tb-lineage-of", "rerun of"), id);
+    }
+    if (l.reusedLabel) {
+      const reused = h("span", "tb-lineage-reused", l.reusedLabel);
+      reused.title = l.title;
+      parts.push(reused);
+    }
+    this.lineage.replaceChildren(...parts);
   }
 
   /** @param {string} text */

@@ -65,7 +65,14 @@ export function createClock(store, toolbar, everySecond) {
     const run = state.run;
     // A stored run that did not end stopped at its last stored moment: its clock does not go on.
     const ended = run.ended !== undefined || !!run.stored;
-    const elapsed = ended ? runClock() ?? run.ended : run.created ? Math.max(0, Date.now() / 1000 - run.created) : undefined;
+    // An ended live run's time is its `ended` (the browser's clock would go on counting).
+    const elapsed = run.stored
+      ? runClock()
+      : run.ended !== undefined
+        ? run.ended
+        : run.created
+          ? Math.max(0, Date.now() / 1000 - run.created)
+          : undefined;
     let rate = meter.rate(performance.now() / 1000);
     if (ended && elapsed) {
       rate = finished(displayedCounts(state)) / elapsed;

@@ -1,7 +1,13 @@
 /**
- * The run's controls as the toolbar offers them: pause, resume, cancel, and
- * a stored run's Continue. Each is a request; its answer (or error) shows
- * as a notice, never as an exception.
+ * The run's controls as the toolbar offers them: pause, resume, cancel, a
+ * stored run's Continue, and rerun (the toolbar's "Rerun changed", the
+ * details panel's "Rerun from here"). Each is a request; its answer (or
+ * error) shows as a notice, never as an exception.
+ *
+ * A rerun's answer names the new run; whoever answers moves the view to it
+ * (the kernel sets the widget's `run_id`, the server moves the project's
+ * subscribers), and its snapshot follows. While the request is on its way
+ * the rerun controls are off, so a double click asks once.
  *
  * Runs on the main thread; nothing to release (a request answered after the
  * view is gone shows nothing: the notices are closed).
@@ -9,6 +15,7 @@
  * @module
  */
 
+import { rerunAnswer, rerunBlock, rerunNotice } from "./rerun.js";
 import { errorText } from "./store.js";
 
 /** @typedef {import("./store.js").Store} Store */
@@ -24,9 +31,63 @@ import { errorText } from "./store.js";
  *   by default the `continue` request
  * @param {boolean} parts.follows whether the view chooses its run (service, history mode), so
  *   it follows a continued run that has another id
- * @returns {{control: (kind: "pause" | "resume" | "cancel") => void, continueRun: () => void}}
+ * @param {import("./rerun.js").RerunPolicy} [parts.rerun] how this view may rerun
+ * @param {() => void} [parts.changed] whether a rerun can be asked for changed (a request went
+ *   or was answered): the toolbar and the details panel draw again
+ * @param {(next: {runId: string, parentRun: string}, nodes: string[] | null) => void} [parts.rerunning]
+ *   a rerun was answered: the new run
+ * @returns {Controls}
  */
-export function createControls({ store, toolbar, notices, continueRun, follows }) {
+export function createControls({ store, toolbar, notices, continueRun, follows, rerun: policy = {}, changed, rerunning }) {
+  let asking = false; // a rerun request is on its way
+
+  /** @returns {string} why a rerun cannot be asked for now ("": it can) */
+  function block() {
+    if (asking) return "A rerun was asked for: its run shows in a moment";
+    return rerunBlock(store.client.state?.run, policy);
+  }
+
+  /**
+   * Rerun the run shown: from `nodes` (they run again, and what their new results change),
+   * or (null) only what changed.
+   *
+   * @param {string[] | null} nodes
+   * @returns {Promise<{runId: string, parentRun: string} | null>} the new run (null: refused)
+   */
+  function rerun(nodes) {
+    const why = block();
+    if (why) {
+      notices.show("error", `Rerun: ${why}`);
+      return Promise.resolve(null);
+    }
+    const one = nodes !== null && nodes.length === 1 ? nodes[0] : "";
+    const label = one ? store.client.state?.nodes[one]?.label || one : "";
+    asking = true;
+    changed?.();
+    return store.request({ type: "rerun", nodes }).then(
+      (answer) => {
+        asking = false;
+        changed?.();
+        const next = rerunAnswer(answer);
+        if (!next) {
+          notices.show("error", `rerun: unexpected answer ${JSON.stringify(answer).slice(0, 200)}`);
+          return null;
+        }
+        notices.show("info", rerunNotice(nodes, label));
+        // The kernel moves the view itself; one that chooses its run follows should it not.
+        if (follows && next.runId !== store.runId()) store.switchRun(next.runId);
+        rerunning?.(next, nodes);
+        return next;
+      },
+      (error) => {
+        asking = false;
+        changed?.();
+        notices.show("error", `rerun: ${errorText(error)}`, 15_000);
+        return null;
+      },
+    );
+  }
+
   /** @param {"pause" | "resume" | "cancel"} kind */
   function control(kind) {
     store.request({ type: kind }).then(
@@ -61,5 +122,13 @@ export function createControls({ store, toolbar, notices, continueRun, follows }
     );
   }
 
-  return { control, continueRun: goOn };
+  return { control, continueRun: goOn, rerun, rerunBlock: block };
 }
+
+/**
+ * @typedef {object} Controls
+ * @property {(kind: "pause" | "resume" | "cancel") => void} control
+ * @property {() => void} continueRun a stored run's "Continue"
+ * @property {(nodes: string[] | null) => Promise<{runId: string, parentRun: string} | null>} rerun
+ * @property {() => string} rerunBlock why a rerun cannot be asked for now ("": it can)
+ */

@@ -37,6 +37,7 @@ const GAP_FETCH_MS = 1000;
  * @property {() => string} selected the selected node's id, "" if none
  * @property {(change: StoreChange) => void} changed the store applied a change
  * @property {() => void} everySecond a running node's duration moves on in the panel
+ * @property {() => void} refresh draw the panel again (what it offers changed)
  * @property {() => void} cleanup
  */
 
@@ -50,11 +51,18 @@ const GAP_FETCH_MS = 1000;
  * @param {(id: string) => void} parts.focus select and centre a node (a dependency's link)
  * @param {(id: string, chars: number) => void} [parts.seen] the user has seen a node's output this far
  * @param {(id: string | null) => void} [parts.selected] a node's details opened (null: closed)
+ * @param {object} [parts.rerun] "Rerun from here" (none: not offered)
+ * @param {(id: string) => void} parts.rerun.from rerun the run from this node
+ * @param {() => string} parts.rerun.block why a rerun cannot be asked for now ("": it can)
+ * @param {(runId: string) => boolean} [parts.canOpen] whether `openRun` can show a run
+ * @param {(runId: string) => void} [parts.openRun] show another run (a reused result's)
  * @returns {Selection}
  */
-export function createSelection({ el, store, stage, notices, nodeClock, focus, seen, selected }) {
+export function createSelection({ el, store, stage, notices, nodeClock, focus, seen, selected, rerun, canOpen, openRun }) {
   const panel = new DetailsPanel(el, {
     select: (id) => focus(id),
+    rerun: rerun ? (id) => rerun.from(id) : undefined,
+    openRun,
     cancel: (id) => {
       store.request({ type: "cancel_node", node_id: id }).then(
         () => notices.show("info", `Cancel of ${id} requested`),
@@ -108,6 +116,8 @@ export function createSelection({ el, store, stage, notices, nodeClock, focus, s
       statusOf: (id) => store.client.state?.nodes[id]?.status,
       labelOf: (id) => store.client.state?.nodes[id]?.label,
       units: state?.run.units,
+      rerun: rerun ? rerun.block() : null,
+      canOpen,
     });
   }
 
@@ -196,6 +206,7 @@ export function createSelection({ el, store, stage, notices, nodeClock, focus, s
     select,
     selected: () => current.id,
     changed,
+    refresh: render,
     everySecond: () => {
       if (current.id && store.client.state?.nodes[current.id]?.status === "running") render();
     },

@@ -27,6 +27,7 @@ import { displayedCounts } from "./view-clock.js";
  * @property {() => Record<string, number>} counts status → count, as the legend shows
  * @property {(id: string) => string | null} nodeClass `tb-status-<status>`, the class whose colour the canvas uses
  * @property {() => Record<string, string>} nodeClasses
+ * @property {() => string[]} reused the nodes the canvas draws as reused (their summary's `cached`), in id order
  * @property {(id: string) => {x: number, y: number} | null} nodeCenter client coordinates, after bringing it into view
  * @property {(id: string | null) => void} select
  * @property {(id: string) => void} toggle collapse or expand a sub-graph
@@ -84,6 +85,14 @@ export function createTestHook({ store, stage, root, pages, paints, frameTimes, 
       const l = stage.layout;
       if (l) for (let i = 0; i < l.ids.length; i++) out[l.ids[i]] = statusClass(STATUSES[stage.status[i]]);
       return out;
+    },
+    reused() {
+      stage.prepare();
+      const l = stage.layout;
+      /** @type {string[]} */
+      const out = [];
+      if (l) for (let i = 0; i < l.ids.length; i++) if (stage.reused[i]) out.push(l.ids[i]);
+      return out.sort();
     },
     nodeCenter(id) {
       stage.resize(); // the details panel may have just changed the canvas's size

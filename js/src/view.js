@@ -73,13 +73,26 @@ export { displayedCounts, frozenClock } from "./view-clock.js";
  *   history mode: 3,000)
  * @property {(() => Promise<unknown>) | null} [continueRun] what a stored run's "Continue" does
  *   (resolves once the run goes on): by default the `continue` request; null offers no "Continue"
+ * @property {RerunOptions | null} [rerun] how the view reruns (the `rerun` request): by default
+ *   the toolbar's "Rerun changed" and the details panel's "Rerun from here", a stored run rerun
+ *   with the graph the view was given; null offers neither
+ * @property {(runId: string) => void} [openRun] show another run by its id (the parent of a
+ *   rerun, where a reused result was made); service and history views switch runs themselves
+ * @property {(runId: string) => boolean} [canOpenRun] which runs `openRun` can show (all)
+ */
+
+/**
+ * @typedef {import("./rerun.js").RerunPolicy & {toolbar?: boolean}} RerunOptions `toolbar`: offer
+ *   "Rerun changed" in the toolbar (default true; the server's page has it in its head)
  */
 
 /**
  * What `createView` returns: a function that removes the view, which also
- * sets its height (`setHeight(0)`: fit the graph).
+ * sets its height (`setHeight(0)`: fit the graph) and reruns the run shown
+ * (`rerun(null)`: what changed, as "Rerun changed" does; `rerunBlock()`
+ * says why it cannot now, "" when it can).
  *
- * @typedef {(() => void) & {setHeight: (height: number) => void}} ViewHandle
+ * @typedef {(() => void) & {setHeight: (height: number) => void, rerun: (nodes: string[] | null) => Promise<{runId: string, parentRun: string} | null>, rerunBlock: () => string}} ViewHandle
  */
 
 const HISTORY = 1000;
@@ -126,6 +139,10 @@ export function createView(el, channel, options = {}) {
   const root = /** @type {HTMLDivElement & {taskbeam?: TestHook}} */ (h("div", "taskbeam-view"));
   root.dataset.seq = "";
   root.dataset.runStatus = "";
+  const rerunOptions = options.rerun === null ? null : (options.rerun ?? {});
+  // The parent of a rerun: a view that chooses its runs switches to it; the page opens it by id.
+  /** @type {((id: string) => void) | undefined} */
+  const openRun = history || service ? (id) => store.switchRun(id) : options.openRun;
   const toolbar = new Toolbar(
     {
       control: (kind) => controls.control(kind),
@@ -142,8 +159,16 @@ export function createView(el, channel, options = {}) {
       },
       back: () => store.switchRun(""),
       continueRun: () => controls.continueRun(),
+      rerun: () => controls.rerun(null),
+      openRun,
     },
-    { service, history, canContinue: options.continueRun !== null },
+    {
+      service,
+      history,
+      canContinue: options.continueRun !== null,
+      rerunChanged: rerunOptions !== null && rerunOptions.toolbar !== false,
+      openRuns: service ? "listed" : history ? "any" : (options.canOpenRun ?? "any"),
+    },
   );
   const body = h("div", "tb-body");
   const stageEl = h("div", "tb-stage");
@@ -291,6 +316,9 @@ export function createView(el, channel, options = {}) {
       if (stage.marks.see(id, chars)) stage.schedule(); // its output mark goes
     },
     selected: (id) => keep({ details: id ?? undefined }),
+    rerun: rerunOptions ? { from: (id) => controls.rerun([id]), block: () => controls.rerunBlock() } : undefined,
+    canOpen: (id) => toolbar.canOpen(id),
+    openRun,
   });
   /**
    * Select a node: a waiting one opens its question (unless `details`), any other its
@@ -351,6 +379,7 @@ export function createView(el, channel, options = {}) {
       selection.changed(change);
       questions.changed(change);
       if (restoring && state) restoreDetails();
+      if (reselect && state) reopen();
       for (const event of change.events) onEvent(/** @type {Record<string, any>} */ (event));
     }),
   );
@@ -367,7 +396,7 @@ export function createView(el, channel, options = {}) {
     ui.dirty = false;
     const state = store.client.state;
     const counts = state ? displayedCounts(state) : {};
-    toolbar.update(state, counts);
+    toolbar.update(state, counts, rerunOptions ? controls.rerunBlock() : "");
     const l = stage.layout;
     toolbar.setMode(stage.mode, l ? l.visible : 0, stage.groups, ui.collapsedAll, stage.clipped);
     caption.hidden = stage.mode !== "overview";
@@ -394,13 +423,36 @@ export function createView(el, channel, options = {}) {
   });
   cleanups.push(clock.cleanup);
 
+  /** @type {{run: string, node: string} | null} after "Rerun from here": the node to show in the new run */
+  let reselect = null;
   const controls = createControls({
     store,
     toolbar,
     notices,
     continueRun: options.continueRun,
     follows: history || service,
+    rerun: rerunOptions ?? undefined,
+    changed: () => {
+      ui.dirty = true;
+      stage.schedule();
+      selection.refresh();
+    },
+    rerunning: (next, nodes) => {
+      // The node rerun from keeps its details open in the new run.
+      const node = nodes?.length === 1 ? nodes[0] : "";
+      reselect = node && selection.selected() === node ? { run: next.runId, node } : null;
+      if (reselect && store.client.state) reopen();
+    },
   });
+
+  /** The new run of a rerun has come: open the details of the node it was rerun from. */
+  function reopen() {
+    const want = reselect;
+    const state = store.client.state;
+    if (!want || !state || state.run.id !== want.run) return;
+    reselect = null;
+    if (state.nodes[want.node]) select(want.node, true);
+  }
   const finder = createSearch({
     stage,
     toolbar,
@@ -491,5 +543,9 @@ export function createView(el, channel, options = {}) {
     root.remove();
     if (ownStore) store.dispose();
   };
-  return Object.assign(remove, { setHeight: height.set });
+  return Object.assign(remove, {
+    setHeight: height.set,
+    rerun: (/** @type {string[] | null} */ nodes) => controls.rerun(nodes),
+    rerunBlock: () => (rerunOptions ? controls.rerunBlock() : "This view does not rerun"),
+  });
 }

@@ -45,6 +45,14 @@ _MISSING = object()
 _RUN_FIELDS = ("id", "name", "status", "counts", "total", "created", "ended", "error")
 
 
+def _lineage(info: Mapping[str, Any]) -> dict[str, Any]:
+    """``parent_run`` of a stored rerun, from its stored options (``{}`` for any other run):
+    for the run's fields before its snapshot is read (which has it too)."""
+    options = info.get("options")
+    parent = options.get("parent_run") if isinstance(options, Mapping) else None
+    return {"parent_run": parent} if isinstance(parent, str) and parent else {}
+
+
 class StoredResults(Mapping[str, Any]):
     """The results of a stored run's done nodes, read from the store on first access."""
 
@@ -108,6 +116,7 @@ class StoredRun:
         except KeyError:
             raise KeyError(f"no run {self.id!r} in the store at {self.store.path}") from None
         fields = {k: info[k] for k in _RUN_FIELDS if k in info}
+        fields.update(_lineage(info))
         if self.graph is not None:
             fields["continuable"] = True
         with self._lock:
@@ -125,6 +134,7 @@ class StoredRun:
                 snap = self.store.load(self.id)
             except KeyError:
                 raise KeyError(f"no run {self.id!r} in the store at {self.store.path}") from None
+            snap["run"].update(_lineage(self._info))
             if self.graph is not None:
                 snap["run"]["continuable"] = True
             self._show_questions(snap)

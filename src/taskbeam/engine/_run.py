@@ -178,7 +178,7 @@ class Run:
         A node is executed if it is one of ``nodes`` (or a child of one), if
         its task changed (function, kwargs, dependencies) or if one of its
         inputs differs from the one it had here; every other node takes its
-        result from this run (see docs/cache.md, "Rerun"). ``nodes=None``:
+        result from this run (see docs/cache.md, "Rerun from a node"). ``nodes=None``:
         execute only what changed. ``graph`` defaults to this run's graph
         (edit a task and pass the new graph); ``options`` override this
         run's options. The new run's fields name this one as ``parent_run``.
