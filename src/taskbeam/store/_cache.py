@@ -120,6 +120,7 @@ class StoreCache:
         # many to keep, or not read yet; then every lookup asks SQLite.
         self._keys: set[str] | None = None
         self._rows: dict[str, tuple[Any, ...]] = {}  # read ahead by prefetch(), for get()
+        self._last_touches: concurrent.futures.Future[None] | None = None
         self.unstored = 0  # results it could not keep exactly (see the module's text)
         self.errors = 0  # writes that failed (a full disk, say)
 
@@ -259,9 +260,10 @@ class StoreCache:
             self.errors += 1
 
     def flush(self, wait: bool = False) -> None:
-        """Write when the entries used since the last flush were last used."""
+        """Write when the entries used since the last flush were last used; ``wait``: until
+        that write, and any one before it, has landed."""
         with self._lock:
-            future = self._flush_touches()
+            future = self._flush_touches() or self._last_touches
         if wait and future is not None:
             with contextlib.suppress(StoreError):
                 future.result()
@@ -277,7 +279,8 @@ class StoreCache:
                 [(at, key) for key, at in touched.items()],
             )
 
-        return self.store.submit(write)  # a closed or read-only store refuses: the run counted it
+        future = self._last_touches = self.store.submit(write)  # refused when closed or read-only
+        return future
 
     # -- upkeep --------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
