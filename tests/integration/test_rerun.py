@@ -238,13 +238,15 @@ def test_a_rerun_with_the_cache_stores_what_it_forced(log: Log) -> None:
     assert later.snapshot()["nodes"]["load"]["cached"]["run"] == forced.id
 
 
-def test_a_stored_rerun_names_its_parent_but_not_what_it_reused(tmp_path: Path, log: Log) -> None:
+def test_a_stored_rerun_names_its_parent_and_what_it_reused(tmp_path: Path, log: Log) -> None:
     with tb.SQLiteStore(tmp_path / "runs.db") as store:
         first = tb.start(pipeline(log), store=store).wait(20)
         again = first.rerun(["load"]).wait(20)
         stored = tb.open_run(again.id, store)
         run = stored.snapshot()["run"]
         assert run["parent_run"] == first.id  # from the stored options
-        assert "cache" not in run  # counts and nodes' `cached` are not stored
-        assert all("cached" not in n for n in stored.snapshot()["nodes"].values())
+        assert run["cache"] == {"hits": 4}  # counted from the nodes' stored marks
+        nodes = stored.snapshot()["nodes"]
+        assert nodes["report"]["cached"] == {"run": first.id, "node": "report"}
+        assert "cached" not in nodes["load"]
         assert "parent_run" not in tb.open_run(first.id, store).snapshot()["run"]
