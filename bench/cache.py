@@ -54,16 +54,13 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import cProfile
 import gc
 import hashlib
 import io
 import pickle
-import pstats
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -459,20 +456,8 @@ def profile(name: str, shape: str, top: int = 30) -> str:
         _timed_run(graph, N, (0, N), store=filler, cache=filler is not None or memory)
         if filler is not None:
             filler.close()
-    profilers: list[cProfile.Profile] = []
-    lock = threading.Lock()
 
-    def bootstrap(frame: Any, event: str, arg: Any) -> None:
-        prof = cProfile.Profile()
-        with lock:
-            profilers.append(prof)
-        prof.enable()  # replaces this hook for the current thread
-
-    main_prof = cProfile.Profile()
-    gc.collect()
-    threading.setprofile(bootstrap)
-    main_prof.enable()
-    try:
+    def one_run() -> float:
         store = tb.SQLiteStore(path) if stored or name == "stored" else None
         cache: Any = False
         if name.startswith("memory"):
@@ -483,18 +468,14 @@ def profile(name: str, shape: str, top: int = 30) -> str:
         if store is not None:
             store.checkpoint()
             store.close()
-    finally:
-        main_prof.disable()
-        threading.setprofile(None)  # type: ignore[arg-type]
-    time.sleep(0.5)  # let threads that were told to stop finish exiting
+        return elapsed
+
+    elapsed, stats, threads = engine.profiled(one_run)
     folder.cleanup()
-    stats = pstats.Stats(main_prof)
-    for prof in profilers:
-        stats.add(prof)
     out = io.StringIO()
     stats.stream = out  # type: ignore[attr-defined]
     print(f"{name} {shape} N={N}: {elapsed * 1e6 / N:.2f} µs/node under cProfile", file=out)
-    print(f"threads profiled: main + {len(profilers)}; waiting on locks is wait()", file=out)
+    print(f"threads profiled: main + {threads}; waiting on locks is wait()", file=out)
     stats.sort_stats("tottime").print_stats(top)
     stats.sort_stats("cumulative").print_stats(top)
     return out.getvalue()

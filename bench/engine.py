@@ -59,12 +59,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import dask
 import dask.threaded
 
 import taskbeam as tb
+
+T = TypeVar("T")
 
 SIZES = (1_000, 10_000, 100_000)
 QUICK_SIZES = (1_000, 10_000)
@@ -335,14 +337,10 @@ def measure_rss(name: str, n: int) -> dict[str, float]:
 
 
 # -- profiling one taskbeam run ----------------------------------------------------
-def profile_taskbeam(name: str, shape: str, n: int, top: int = 30) -> str:
-    """cProfile of one taskbeam run, the run's thread and its worker threads merged.
-
-    Profiles every thread started while the run is being set up and executed
-    (``threading.setprofile`` hands each new thread a profiler of its own).
-    """
-    case = Case.build(shape, n)
-    graph = case.tb_async if name == "taskbeam-async" else case.tb_sync
+def profiled(fn: Callable[[], T]) -> tuple[T, pstats.Stats, int]:
+    """``fn()`` under cProfile, with every thread it starts profiled too (``threading.
+    setprofile`` hands each new thread a profiler of its own): its result, the merged
+    stats, and how many threads besides the caller's were profiled."""
     profilers: list[cProfile.Profile] = []
     lock = threading.Lock()
 
@@ -357,18 +355,30 @@ def profile_taskbeam(name: str, shape: str, n: int, top: int = 30) -> str:
     threading.setprofile(bootstrap)
     main_prof.enable()
     try:
-        elapsed = run_taskbeam(graph, n)
+        result = fn()
     finally:
         main_prof.disable()
         threading.setprofile(None)  # type: ignore[arg-type]
-    time.sleep(0.5)  # let pool workers, shut down without waiting, finish exiting
+    time.sleep(0.5)  # let threads that were told to stop finish exiting
     stats = pstats.Stats(main_prof)
     for prof in profilers:
         stats.add(prof)
+    return result, stats, len(profilers)
+
+
+def profile_taskbeam(name: str, shape: str, n: int, top: int = 30) -> str:
+    """cProfile of one taskbeam run, the run's thread and its worker threads merged.
+
+    Profiles every thread started while the run is being set up and executed
+    (``threading.setprofile`` hands each new thread a profiler of its own).
+    """
+    case = Case.build(shape, n)
+    graph = case.tb_async if name == "taskbeam-async" else case.tb_sync
+    elapsed, stats, threads = profiled(lambda: run_taskbeam(graph, n))
     out = io.StringIO()
     stats.stream = out  # type: ignore[attr-defined]
     print(f"{name} {shape} N={n}: {elapsed * 1e6 / n:.2f} µs/task under cProfile", file=out)
-    print(f"threads profiled: main + {len(profilers)}", file=out)
+    print(f"threads profiled: main + {threads}", file=out)
     print(
         "own time by source, waiting on locks left out (that is wait() and idle workers):", file=out
     )
