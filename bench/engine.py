@@ -4,8 +4,9 @@ Every task does nothing, so what is timed is the cost of scheduling: building
 the run, tracking dependencies, passing results, waking the loop. Two graph
 shapes, three sizes, six contenders, all in one process and interleaved, the
 order rotated by one each repeat (A B C ... F, B C ... F A, ...), ``gc.collect()``
-before each timed run, medians over the repeats. Peak memory is measured
-separately, one fresh subprocess per contender.
+before each timed run, medians over the repeats, every thread kept on one CPU
+during the timed runs (see ``pinned_cpu``). Peak memory is measured separately,
+one fresh subprocess per contender.
 
 Run it through ``bench/run.py`` (``make bench``), which writes ``bench/RESULTS.md``.
 ``python bench/engine.py [--quick]`` prints the same report to stdout.
@@ -77,7 +78,7 @@ SHAPES = ("fan", "layered")
 # rotated order equally often). At 100,000 the three slowest contenders (about
 # 10 s per run each) stop after SLOW_REPEATS_100K, to keep `make bench` near 11
 # minutes on 2 cores.
-REPEATS = {1_000: 42, 10_000: 12, 100_000: 5}
+REPEATS = {1_000: 42, 10_000: 18, 100_000: 5}
 SLOW_REPEATS_100K = 3
 SLOW = ("to_thread-floor", "dask-threaded", "dask-sync")
 QUICK_REPEATS = 3
@@ -486,6 +487,7 @@ class Results:
     seconds: float = 0.0
     other_load: float = 0.0  # mean cores busy with other processes during the run
     steal: float = 0.0  # mean cores stolen by the hypervisor
+    cpu: int | None = None  # the one CPU the timed runs were kept on (None: not pinned)
 
     def median_us(self, shape: str, n: int, contender: str) -> float:
         return statistics.median(self.samples[shape][n][contender]) * 1e6 / n
@@ -572,6 +574,21 @@ def summary(samples: dict[str, dict[int, dict[str, list[float]]]]) -> str:
     return "\n".join(lines)
 
 
+def pinned_cpu() -> int | None:
+    """The CPU the timed runs stay on: the last one this process may use.
+
+    On a small shared machine, a wake-up that crosses CPUs (the run's loop
+    thread waking the waiting caller, a pool thread waking the loop) costs
+    more or less depending on what the other CPU is doing, and that moved
+    the ratio of two contenders by up to 2x from one full run to the next.
+    On one CPU every contender pays the same for its thread switches.
+    ``TASKBEAM_BENCH_PIN=0`` turns it off.
+    """
+    if os.environ.get("TASKBEAM_BENCH_PIN", "1") == "0" or not hasattr(os, "sched_setaffinity"):
+        return None
+    return max(os.sched_getaffinity(0))
+
+
 def run_benchmark(quick: bool = False) -> Results:
     sizes = QUICK_SIZES if quick else SIZES
     res = Results(quick=quick, sizes=sizes, machine=machine())
@@ -581,7 +598,15 @@ def run_benchmark(quick: bool = False) -> Results:
     for name in RSS_CONTENDERS:  # first, while this process is small (see measure_rss)
         res.rss[name] = measure_rss(name, res.rss_n)
         log(f"rss {name} fan N={res.rss_n}: {res.rss[name]['kib_per_node']:.2f} KiB/node")
-    res.samples = time_cells(CONTENDERS, SHAPES, sizes, lambda c, n: repeats_for(c, n, quick))
+    res.cpu = pinned_cpu()
+    allowed = os.sched_getaffinity(0) if res.cpu is not None else set()
+    if res.cpu is not None:  # the timed runs only: the other benchmarks use every CPU
+        os.sched_setaffinity(0, {res.cpu})
+    try:
+        res.samples = time_cells(CONTENDERS, SHAPES, sizes, lambda c, n: repeats_for(c, n, quick))
+    finally:
+        if res.cpu is not None:
+            os.sched_setaffinity(0, allowed)
     res.seconds = time.perf_counter() - t_start
     busy1, steal1, own1 = _cpu_seconds()
     res.other_load = max(0.0, (busy1 - busy0) - (own1 - own0)) / res.seconds
@@ -789,7 +814,14 @@ def render(res: Results) -> str:
         f"width ≈√N, each node depending on {LAYER_FANIN} random nodes of the layer before "
         f"(seed {SEED}). Contenders run interleaved, once per repeat, in the order "
         f"{', '.join(CONTENDERS)} rotated by one each repeat, with `gc.collect()` before each. "
-        f"taskbeam runs with `max_concurrency={UNLIMITED:.0e}` (its sync pool then has its "
+        + (
+            f"The timed runs keep every thread of every contender on CPU {res.cpu} "
+            "(`sched_setaffinity`), so no wake-up crosses CPUs and each contender pays the "
+            "same for its thread switches; memory is measured unpinned. "
+            if res.cpu is not None
+            else "The timed runs were not pinned to a CPU. "
+        )
+        + f"taskbeam runs with `max_concurrency={UNLIMITED:.0e}` (its sync pool then has its "
         "default 64 threads); to_thread-floor uses the loop's default executor "
         f"({min(32, (os.cpu_count() or 1) + 4)} threads here); dask-threaded its default "
         f"pool ({os.cpu_count()} threads). Raw samples: `bench/_out/results.json`."
@@ -810,6 +842,7 @@ def to_json(res: Results) -> dict[str, Any]:
         "rss": res.rss,
         "other_load": res.other_load,
         "steal": res.steal,
+        "cpu": res.cpu,
     }
 
 

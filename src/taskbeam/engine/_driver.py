@@ -376,6 +376,12 @@ class Driver(Outcomes, Reuse):
             return
         self._pumping = True
         st = self.state
+        # The asker is the run's own in every context of this thread: set once
+        # per context the pump runs in and left there (each callback runs in a
+        # copy of a context, so nothing outside the run sees it). A node's Task
+        # copies it from here; an aggregate clears it for its own call only.
+        if current_asker.get() is not self.asker:
+            current_asker.set(self.asker)
         try:
             while True:
                 if st.to_abort:
@@ -451,11 +457,6 @@ class Driver(Outcomes, Reuse):
             # once, before anything else runs here.
             try:
                 token = current_output.set(node)
-                # The asker is the run's own in every context of this thread: set
-                # once and left there (each callback runs in a copy of a context,
-                # so nothing outside the run sees it); an aggregate clears it.
-                if current_asker.get() is not self.asker:
-                    current_asker.set(self.asker)
                 try:
                     if self._remote and RemoteResult in map(type, kwargs.values()):
                         coro = self.session.localized(task.fn, (), kwargs)
