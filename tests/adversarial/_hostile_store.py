@@ -20,24 +20,11 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER = Path(__file__).resolve()
-
-
-@contextlib.contextmanager
-def tmpfs(where: Path, size: str, read_only: bool = False) -> Iterator[Path]:
-    """A real, small filesystem mounted for the test (the suite runs as root)."""
-    where.mkdir(parents=True, exist_ok=True)
-    options = f"size={size}" + (",ro" if read_only else "")
-    subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], check=True)
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], check=True)
 
 
 def remount_read_only(where: Path) -> None:

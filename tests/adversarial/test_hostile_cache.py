@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from tests.integration.test_store import tmpfs
+from tests.conftest import tmpfs
 
 import taskbeam as tb
 from taskbeam.engine._digest import digest

@@ -12,7 +12,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from tests.adversarial._hostile_store import remount_read_only, tmpfs
+from tests.adversarial._hostile_store import remount_read_only
+from tests.conftest import tmpfs
 
 import taskbeam as tb
 from taskbeam.engine._persist import columns

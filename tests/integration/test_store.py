@@ -12,12 +12,11 @@ import textwrap
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import wait_until
+from tests.conftest import tmpfs, wait_until
 
 import taskbeam as tb
 
@@ -216,18 +215,6 @@ def test_a_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
         conn.execute("PRAGMA user_version = 99")
     with pytest.raises(tb.StoreError, match="schema version 99"):
         tb.SQLiteStore(db)
-
-
-@contextlib.contextmanager
-def tmpfs(where: Path, size: str, read_only: bool = False) -> Iterator[Path]:
-    """A real, small filesystem mounted for the test (the suite runs as root)."""
-    where.mkdir(parents=True, exist_ok=True)
-    options = f"size={size}" + (",ro" if read_only else "")
-    subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], check=True)
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], check=True)
 
 
 def test_a_read_only_folder_is_a_clear_error(tmp_path: Path) -> None:
