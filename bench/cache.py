@@ -53,7 +53,6 @@ interleaved repeats.
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import gc
 import hashlib
 import io
@@ -173,17 +172,8 @@ def cached_runs(res: CacheResults) -> None:
 
 # -- persistence with the cache -------------------------------------------------------
 def _gated_run(graph: tb.Graph, store: tb.SQLiteStore | None, cache: bool) -> float:
-    """``persist.py``'s timed run: subscribed before the first no-op starts."""
-    gc.collect()
-    opened = persist._opened[0] = concurrent.futures.Future()
-    t0 = time.perf_counter()
-    run = tb.start(graph, max_concurrency=engine.UNLIMITED, store=store, cache=cache)
-    run.subscribe(lambda event: None)
-    opened.set_result(None)
-    run.wait()
-    elapsed = time.perf_counter() - t0
-    if run.counts.get("done") != N + 1 or run.store_error:
-        raise RuntimeError(f"run ended {run.status} {run.counts} {run.store_error}")
+    """``persist.py``'s timed run, with or without the cache."""
+    elapsed, run = persist.timed_run(graph, store, cache)
     if cache and run.snapshot()["run"]["cache"]["misses"] != N + 1:
         raise RuntimeError(f"not a first run: {run.snapshot()['run']['cache']}")
     return elapsed

@@ -78,18 +78,25 @@ def gated_graph(shape: str) -> tb.Graph:
     return g
 
 
-def _run(graph: tb.Graph, store: tb.SQLiteStore | None) -> float:
+def timed_run(
+    graph: tb.Graph, store: tb.SQLiteStore | None, cache: bool = False
+) -> tuple[float, tb.Run]:
+    """The timed run: subscribed before the first no-op starts; (seconds, the run)."""
     gc.collect()
     opened = _opened[0] = concurrent.futures.Future()
     t0 = time.perf_counter()
-    run = tb.start(graph, max_concurrency=engine.UNLIMITED, store=store)
+    run = tb.start(graph, max_concurrency=engine.UNLIMITED, store=store, cache=cache)
     run.subscribe(lambda event: None)
     opened.set_result(None)
     run.wait()
     elapsed = time.perf_counter() - t0
     if run.counts.get("done") != N + 1 or run.store_error:
         raise RuntimeError(f"run ended {run.status} {run.counts} {run.store_error}")
-    return elapsed
+    return elapsed, run
+
+
+def _run(graph: tb.Graph, store: tb.SQLiteStore | None) -> float:
+    return timed_run(graph, store)[0]
 
 
 def run_benchmark(quick: bool = False) -> PersistResults:
