@@ -12,6 +12,7 @@
  * @module
  */
 
+import { CLASSES } from "./compare.js";
 import { STATUSES } from "./status.js";
 
 /** @typedef {[number, number, number]} RGB */
@@ -28,7 +29,10 @@ import { STATUSES } from "./status.js";
  * @property {string} boxHeader a compound box's header band
  * @property {string} boxBorder
  * @property {string} font UI font family
- * @property {string[]} status colour per status index
+ * @property {string[]} status colour per status index, then per difference class of a comparison
+ *   (at `CLASS_BASE` and on, in `CLASSES` order: see compare.js)
+ * @property {string[]} onStatus text drawn on a status colour (a badge's glyph): dark on a light
+ *   colour, white on a dark one
  * @property {string[]} tint a status colour mixed into the background (node cards)
  * @property {string[]} reusedTint a paler tint: the card of a node whose result was reused
  * @property {string[]} reusedFill a status colour half-way to the background: a reused node drawn
@@ -116,7 +120,8 @@ function colorResolver() {
  *
  * @param {Element} root the `.taskbeam-view` element
  * @param {ReadonlyArray<Element>} probes one element per status (in `STATUSES` order) carrying
- *   its `tb-status-<status>` class (the legend items)
+ *   its `tb-status-<status>` class (the legend items), then one per difference class (in
+ *   `CLASSES` order) carrying its `tb-diff-<class>` class (the comparison legend's items)
  * @returns {Theme}
  */
 export function readTheme(root, probes) {
@@ -130,7 +135,7 @@ export function readTheme(root, probes) {
   const accent = resolve(prop("--tb-accent", "#1976d2"), bg);
   const border = resolve(prop("--tb-border", "#e0e0e0"), bg);
   const dark = luminance(bg) < 0.4;
-  const status = STATUSES.map((_, i) => {
+  const status = [...STATUSES, ...CLASSES].map((_, i) => {
     const probe = probes[i];
     const value = probe ? getComputedStyle(probe).getPropertyValue("--tb-color").trim() : "";
     return resolve(value || "#9aa4b2", bg);
@@ -147,6 +152,7 @@ export function readTheme(root, probes) {
     boxBorder: css(mix(border, fg, dark ? 0.15 : 0.1)),
     font: style.fontFamily || "sans-serif",
     status: status.map(css),
+    onStatus: status.map((c) => (luminance(c) > 0.42 ? css(mix(c, [0, 0, 0], 0.82)) : "#ffffff")),
     tint: status.map((c) => css(mix(bg, c, dark ? 0.22 : 0.14))),
     reusedTint: status.map((c) => css(mix(bg, c, dark ? 0.08 : 0.045))),
     reusedFill: status.map((c) => css(mix(bg, c, dark ? 0.5 : 0.45))),

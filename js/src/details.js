@@ -89,24 +89,11 @@ export class DetailsPanel {
     el.replaceChildren();
     el.hidden = false;
 
-    const head = h("div", "tb-details-head");
-    const title = h("div", "tb-details-title");
-    if (node.label) {
-      title.append(h("div", "tb-details-label", node.label));
-      title.append(h("div", "tb-details-id tb-details-id-small", id));
-    } else {
-      title.append(h("div", "tb-details-id", id));
-    }
-    const sub = h("div", "tb-details-sub");
     const status = node.status ?? (summary ? "pending" : "unknown");
-    sub.append(h("span", `tb-pill ${statusClass(status)}`, status));
-    if (node.tags?.length) sub.append(h("span", "tb-muted", node.tags.join(", ")));
-    title.append(sub);
-    const close = h("button", "tb-button tb-icon-only", "✕");
-    close.title = "Close";
-    close.setAttribute("aria-label", "Close details");
-    close.addEventListener("click", () => this.handlers.close());
-    head.append(title, close);
+    /** @type {HTMLElement[]} */
+    const subs = [h("span", `tb-pill ${statusClass(status)}`, status)];
+    if (node.tags?.length) subs.push(h("span", "tb-muted", node.tags.join(", ")));
+    const head = this.head(id, node, subs);
 
     const body = h("div", "tb-details-body");
     if (!summary && !details) body.append(h("div", "tb-muted", "This node is not in the run."));
@@ -202,6 +189,51 @@ export class DetailsPanel {
     el.append(head, body);
     el.scrollTop = scroll;
     if (outputBox) outputBox.scrollTop = outputScroll >= 0 ? outputScroll : outputBox.scrollHeight;
+  }
+
+  /**
+   * Show `id` with a body made elsewhere (a comparison's, see compare-details.js),
+   * under the same head: the node's name, `subs` under it, the close button.
+   *
+   * @param {string} id
+   * @param {NodeSummary | undefined} summary
+   * @param {HTMLElement[]} subs
+   * @param {HTMLElement} body
+   */
+  showBody(id, summary, subs, body) {
+    const scroll = this.id === id ? this.el.scrollTop : 0;
+    this.id = id;
+    this.el.replaceChildren(this.head(id, summary ?? {}, subs), body);
+    this.el.hidden = false;
+    this.el.scrollTop = scroll;
+  }
+
+  /**
+   * The panel's head: the label (and id) or the id, `subs` under it, the close button.
+   *
+   * @param {string} id
+   * @param {{label?: string}} node
+   * @param {HTMLElement[]} subs
+   * @returns {HTMLElement}
+   */
+  head(id, node, subs) {
+    const head = h("div", "tb-details-head");
+    const title = h("div", "tb-details-title");
+    if (node.label) {
+      title.append(h("div", "tb-details-label", node.label));
+      title.append(h("div", "tb-details-id tb-details-id-small", id));
+    } else {
+      title.append(h("div", "tb-details-id", id));
+    }
+    const sub = h("div", "tb-details-sub");
+    sub.append(...subs);
+    title.append(sub);
+    const close = h("button", "tb-button tb-icon-only", "✕");
+    close.title = "Close";
+    close.setAttribute("aria-label", "Close details");
+    close.addEventListener("click", () => this.handlers.close());
+    head.append(title, close);
+    return head;
   }
 
   /**

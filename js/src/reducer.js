@@ -56,6 +56,8 @@ import { applyPatch, isObject } from "./patch.js";
  * @property {Record<string, number>} [metrics] its rolled-up metrics (its own and its children's)
  * @property {number} [output_chars] characters it has printed so far (the text is a detail)
  * @property {import("./rerun.js").Cached} [cached] its result was reused, not made: where it was made
+ * @property {import("./compare.js").NodeCompare} [compare] a comparison's node: its difference class
+ *   and both statuses (see compare.js)
  */
 
 /**
@@ -78,6 +80,8 @@ import { applyPatch, isObject } from "./patch.js";
  * @property {string} [parent_run] a rerun: the run whose results it reuses
  * @property {{hits?: number, misses?: number, uncacheable?: number}} [cache] nodes reused (hits),
  *   run (misses) and that could not be reused (uncacheable)
+ * @property {import("./compare.js").RunCompare} [compare] a comparison of two runs, not a run:
+ *   the two runs and the nodes per difference class (see compare.js)
  */
 
 /**

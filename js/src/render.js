@@ -14,6 +14,12 @@
  * a paler rectangle, or a card with a paler fill, a dashed border and the
  * note `reused`: a second path per status, with no allocation per frame.
  *
+ * A comparison's frame (`compare`) is coloured by difference class (the
+ * status table holds class indices, see compare.js), and colour is not
+ * its only cue: each class but `equal` wears a glyph badge on the card's
+ * top-right corner, the card's note names the class, a removed node's name
+ * is struck through, and boxes' headers count their children's classes.
+ *
  * Compound boxes and edges change only with the layout, the camera, the
  * size or the theme, so they are drawn into a cached layer (`StaticLayer`)
  * that a status-only frame just copies; then the nodes, the boxes' headers
@@ -24,6 +30,7 @@
  * @module
  */
 
+import { CLASS_INFO, classAt, compareNote, headerNote } from "./compare.js";
 import { displayName, errorNote, formatDuration } from "./format.js";
 import { cardMetric, progressFraction, progressText } from "./metrics.js";
 import { LEGIBLE_PX } from "./size.js";
@@ -280,6 +287,7 @@ function arrows(ctx, l, pairs, v, color) {
  * @property {string[]} [drawn] if given, gets the text of every label and note drawn (tests read it)
  * @property {ReadonlySet<string>} [fresh] ids of nodes with output not seen yet (a dot on the card)
  * @property {Uint8Array} [reused] 1 per node whose result was reused (`cached`): a paler card, dashed
+ * @property {boolean} [compare] a comparison: `status` holds difference classes (see compare.js)
  */
 
 /**
@@ -433,6 +441,7 @@ export function drawGraph(ctx, f) {
   }
   // Over the rings: a selected waiting node keeps its badge in sight.
   if (cards && buckets[WAITING]?.length) badges(ctx, f, buckets[WAITING]);
+  if (cards && f.compare) classBadges(ctx, f, [...buckets, boxes]);
   if (cards && f.fresh?.size) outputDots(ctx, f, buckets);
 }
 
@@ -534,6 +543,55 @@ function badges(ctx, f, list) {
 }
 
 /**
+ * A comparison's badges: a disc in the class's colour on the card's top-right
+ * corner with the class's glyph (`≠`, `!`, `+`, `−`, `?`), so that a class is
+ * told by its shape as well as its colour; `equal` nodes wear none.
+ *
+ * @param {CanvasRenderingContext2D} ctx
+ * @param {GraphFrame} f
+ * @param {number[][]} lists the nodes on screen (cards by colour index, and open boxes)
+ */
+function classBadges(ctx, f, lists) {
+  const { layout: l, theme, camera, status } = f;
+  const { x, y, w } = l;
+  const r = Math.max(BADGE, 5 / camera.s);
+  const text = r * camera.s >= 5;
+  /** @type {Map<number, number[]>} the nodes with a badge, by colour index */
+  const byClass = new Map();
+  for (const list of lists) {
+    for (const i of list) {
+      const cls = classAt(status[i]);
+      if (!cls || cls === "equal") continue;
+      const group = byClass.get(status[i]);
+      if (group) group.push(i);
+      else byClass.set(status[i], [i]);
+    }
+  }
+  for (const [st, list] of byClass) {
+    ctx.beginPath();
+    for (const i of list) {
+      const cx = x[i] + w[i] - r * 0.6;
+      ctx.moveTo(cx + r, y[i]);
+      ctx.arc(cx, y[i], r, 0, Math.PI * 2);
+    }
+    ctx.fillStyle = theme.status[st];
+    ctx.fill();
+    ctx.lineWidth = 1.5 / camera.s;
+    ctx.strokeStyle = theme.bg;
+    ctx.stroke();
+    if (!text) continue;
+    const glyph = CLASS_INFO[/** @type {import("./compare.js").DiffClass} */ (classAt(st))].glyph;
+    ctx.font = `700 ${r * 1.45}px ${theme.font}`;
+    ctx.fillStyle = theme.onStatus[st];
+    ctx.textAlign = "center";
+    ctx.textBaseline = "middle";
+    for (const i of list) ctx.fillText(glyph, x[i] + w[i] - r * 0.6, y[i] + r * 0.08);
+    ctx.textAlign = "left";
+    f.drawn?.push(glyph);
+  }
+}
+
+/**
  * The height of a plain node (the most common leaf height).
  *
  * @param {GraphLayout} l
@@ -574,10 +632,16 @@ function header(ctx, f, i, font) {
   ctx.closePath();
   ctx.fillStyle = theme.muted;
   ctx.fill();
-  let done = 0;
-  const total = childStart[i + 1] - childStart[i];
-  for (let c = childStart[i]; c < childStart[i + 1]; c++) if (FINISHED_INDEX[status[childList[c]]]) done++;
-  const note = `${done}/${total}`;
+  let note;
+  if (f.compare) {
+    // The box's own class is its badge's; the note counts its children's.
+    note = childrenNote(l, status, i);
+  } else {
+    let done = 0;
+    const total = childStart[i + 1] - childStart[i];
+    for (let c = childStart[i]; c < childStart[i + 1]; c++) if (FINISHED_INDEX[status[childList[c]]]) done++;
+    note = `${done}/${total}`;
+  }
   const metaSize = font * META;
   const noteWidth = f.text.width(note, metaSize, theme.font);
   ctx.textBaseline = "middle";
@@ -629,7 +693,13 @@ function label(ctx, f, i, font) {
   }
   const right = x[i] + w[i] - pad;
   const name = displayName(id, node, parent[i] >= 0 ? ids[parent[i]] : undefined);
-  const note = kind[i] === COLLAPSED ? `+${l.descendants[i]}` : noteFor(node, f.now);
+  const note = f.compare
+    ? kind[i] === COLLAPSED
+      ? `${compareNote(node)} · ${childrenNote(l, status, i)}`
+      : compareNote(node)
+    : kind[i] === COLLAPSED
+      ? `+${l.descendants[i]}`
+      : noteFor(node, f.now);
   let noteWidth = 0;
   let nameY = cy;
   const metaSize = font * META;
@@ -665,6 +735,32 @@ function label(ctx, f, i, font) {
   const shown = f.text.fit(name, room - noteWidth, font, theme.font);
   ctx.fillText(shown, left, nameY);
   if (shown) f.drawn?.push(shown);
+  if (shown && f.compare && classAt(status[i]) === "removed") {
+    // A removed node's name is struck through: run b did not make it.
+    const width = f.text.width(shown, font, theme.font);
+    ctx.beginPath();
+    ctx.moveTo(left, nameY + font * 0.05);
+    ctx.lineTo(left + width, nameY + font * 0.05);
+    ctx.lineWidth = Math.max(1, font * 0.09);
+    ctx.strokeStyle = theme.fg;
+    ctx.stroke();
+    f.drawn?.push("strike:" + shown);
+  }
+}
+
+/**
+ * The differences among a box's children, in a comparison (`+1 −1 ≠2`).
+ *
+ * @param {GraphLayout} l
+ * @param {Uint8Array} status class index per node
+ * @param {number} i the box
+ * @returns {string}
+ */
+function childrenNote(l, status, i) {
+  /** @type {(import("./compare.js").DiffClass | null)[]} */
+  const classes = [];
+  for (let c = l.childStart[i]; c < l.childStart[i + 1]; c++) classes.push(classAt(status[l.childList[c]]));
+  return headerNote(classes);
 }
 
 /**

@@ -6,6 +6,10 @@
  * draw. A structural change lays the graph out again; a status-only change
  * only recolours the named nodes (and, in the overview, their pixels).
  *
+ * A comparison's state (its run has `compare`, see compare.js) is coloured
+ * by difference class rather than by status: the status table then holds
+ * each node's class index (`classIndex`), past the statuses'.
+ *
  * Selection, search match and hover are kept as node ids, so they survive
  * a new layout; a node hidden in a collapsed box is shown by that box.
  *
@@ -21,6 +25,7 @@ import { OutputMarks } from "./output-follow.js";
 import { OverviewRaster, drawOverview } from "./raster.js";
 import { CARD, StaticLayer, drawGraph } from "./render.js";
 import { AUTO_MAX, AUTO_MIN, LABEL_FONT, NODE_WIDTH, autoCamera, autoScale, fitHeight, legibleScale, nodeWidthFor, startTy } from "./size.js";
+import { classIndex, runCompare } from "./compare.js";
 import { isReused } from "./rerun.js";
 import { statusIndex } from "./status.js";
 import { TextFitter } from "./text.js";
@@ -81,6 +86,8 @@ export class Stage {
     /** whether any node has children (the toolbar offers to collapse them) */
     this.groups = false;
     this.status = new Uint8Array(0);
+    /** a comparison's state: `status` holds difference classes (see compare.js) */
+    this.compare = false;
     /** 1 per node whose result was reused (its summary's `cached`): drawn paler, dashed */
     this.reused = new Uint8Array(0);
     /** nodes with output the user has not seen: a dot on their card */
@@ -130,13 +137,18 @@ export class Stage {
   /**
    * Take the state after a change.
    *
-   * @param {{nodes: Record<string, NodeSummary>, edges: [string, string][]} | null} state
+   * @param {{nodes: Record<string, NodeSummary>, edges: [string, string][], run?: {compare?: unknown}} | null} state
    * @param {{structural: boolean, nodes: string[] | null}} change
    */
   update(state, change) {
     this.nodes = state ? state.nodes : null;
     this.edges = state ? state.edges : [];
     this.marks.update(this.nodes, change.structural ? null : change.nodes);
+    const compare = !!state && runCompare(state.run) !== null;
+    if (compare !== this.compare) {
+      this.compare = compare;
+      this.needLayout = true;
+    }
     if (change.structural || !state) this.needLayout = true;
     else if (change.nodes === null) this.allStatus = true;
     else for (const id of change.nodes) this.dirty.add(id);
@@ -249,10 +261,11 @@ export class Stage {
     const nodes = this.nodes;
     if (!l || !nodes) return;
     const { status, reused } = this;
+    const colour = this.compare ? classIndex : (/** @type {NodeSummary | undefined} */ node) => statusIndex(node?.status);
     if (ids === null) {
       for (let i = 0; i < l.ids.length; i++) {
         const node = nodes[l.ids[i]];
-        status[i] = statusIndex(node?.status);
+        status[i] = colour(node);
         reused[i] = isReused(node) ? 1 : 0;
       }
       this.raster?.paintAll(status, this.theme.packed);
@@ -264,7 +277,7 @@ export class Stage {
         this.needLayout = true; // a node we have not laid out: only a new layout can place it
         continue;
       }
-      status[i] = statusIndex(nodes[id]?.status);
+      status[i] = colour(nodes[id]);
       reused[i] = isReused(nodes[id]) ? 1 : 0;
       this.raster?.paint(i, this.theme.packed[status[i]]);
     }
@@ -302,6 +315,7 @@ export class Stage {
         version: this.version,
         status: this.status,
         reused: this.reused,
+        compare: this.compare,
         nodes: this.nodes ?? {},
         camera: this.camera,
         theme,

@@ -2,17 +2,21 @@
  * The toolbar (run selector, run controls, search, fit) and the summary row
  * (legend with counts, progress bar, elapsed time, throughput).
  *
+ * A comparison (the run's `compare`) has its own title (run a → run b) and
+ * legend (the difference classes, and the reuse mark), and no controls.
+ *
  * Plain DOM, updated in place: a frame changes a few text nodes and
  * attributes, never rebuilds the bar.
  *
  * @module
  */
 
+import { CLASS_INFO, CLASSES, diffClass, legendEntries, runCompare } from "./compare.js";
 import { h } from "./details.js";
 import { formatCount } from "./format.js";
 import { icon } from "./icons.js";
 import { overBudget, runMetricsText } from "./metrics.js";
-import { lineage } from "./rerun.js";
+import { lineage, shortRunId } from "./rerun.js";
 import { CONTINUABLE, RUN_ENDED, STATUSES, runStatusClass, statusClass } from "./status.js";
 
 /** @typedef {import("./reducer.js").State} State */
@@ -25,6 +29,8 @@ import { CONTINUABLE, RUN_ENDED, STATUSES, runStatusClass, statusClass } from ".
  * @property {() => void} fit
  * @property {(collapse: boolean) => void} groups collapse or expand every box
  * @property {(status: string) => void} legend a legend item was clicked
+ * @property {(cls: string) => void} [legendClass] a comparison's legend item was clicked (a difference
+ *   class, or `reused`)
  * @property {(runId: string) => void} run another run was chosen
  * @property {() => void} [back] history mode: back to the run list
  * @property {() => void} [continueRun] a stored run's "Continue" was clicked
@@ -81,7 +87,10 @@ export class Toolbar {
     this.frozen = h("span", "tb-frozen", "stored");
     this.frozen.title = "A stored run, as it was saved: nothing changes until it is continued";
     this.frozen.hidden = true;
-    this.title.append(this.name, this.runStatus, this.frozen);
+    // A comparison: "a 1a2b3c4d done → b 5e6f7a8b failed".
+    this.compareRuns = h("span", "tb-compare-runs");
+    this.compareRuns.hidden = true;
+    this.title.append(this.name, this.runStatus, this.frozen, this.compareRuns);
 
     this.pause = button("pause", "Pause", "Pause the run: running nodes finish, no new ones start");
     this.resume = button("play", "Resume", "Resume the run");
@@ -103,7 +112,8 @@ export class Toolbar {
       "A new run that runs only what changed (edited tasks, changed inputs) and reuses the rest",
     );
     this.rerunButton.classList.add("tb-rerun");
-    this.rerunButton.hidden = !(options.rerunChanged ?? true);
+    this.offersRerun = options.rerunChanged ?? true;
+    this.rerunButton.hidden = !this.offersRerun;
     this.rerunButton.disabled = true;
     this.rerunButton.addEventListener("click", () => handlers.rerun?.());
 
@@ -183,7 +193,34 @@ export class Toolbar {
       this.legend.append(item);
       return item;
     });
+    // A comparison's legend: each difference class (its colour, its glyph) and the reuse mark.
+    this.compareLegend = h("div", "tb-legend tb-compare-legend");
+    this.compareLegend.hidden = true;
+    this.compareLegend.setAttribute("aria-label", "What the colours and marks mean");
+    /** @type {HTMLButtonElement[]} one per difference class, in CLASSES order */
+    this.compareItems = CLASSES.map((cls) => {
+      const info = CLASS_INFO[cls];
+      const item = h("button", `tb-legend-item ${diffClass(cls)}`);
+      item.type = "button";
+      item.dataset.class = cls;
+      item.dataset.count = "0";
+      item.title = `${info.title}: click to go to the next one`;
+      item.append(h("span", "tb-swatch tb-diff-swatch", info.glyph), h("span", "tb-legend-label", info.label), h("span", "tb-legend-count", "0"));
+      item.addEventListener("click", () => handlers.legendClass?.(cls));
+      this.compareLegend.append(item);
+      return item;
+    });
+    this.reusedItem = h("button", "tb-legend-item tb-legend-reused");
+    this.reusedItem.type = "button";
+    this.reusedItem.dataset.class = "reused";
+    this.reusedItem.dataset.count = "0";
+    this.reusedItem.title = "Paler, dashed: run b reused this node's result (from run a or the cache) rather than made it";
+    this.reusedItem.append(h("span", "tb-swatch tb-reused-swatch"), h("span", "tb-legend-label", "reused in b"), h("span", "tb-legend-count", "0"));
+    this.reusedItem.addEventListener("click", () => handlers.legendClass?.("reused"));
+    this.compareLegend.append(this.reusedItem);
+
     const progress = h("div", "tb-progress");
+    this.progress = progress;
     this.progressBar = h("div", "tb-progress-bar");
     this.progressBar.setAttribute("role", "progressbar");
     this.progressBar.setAttribute("aria-label", "Finished nodes");
@@ -201,7 +238,7 @@ export class Toolbar {
     this.lineage.hidden = true;
     progress.append(this.progressBar, this.progressText, this.lineage);
     progress.append(this.mode);
-    this.summary.append(this.legend, progress);
+    this.summary.append(this.legend, this.compareLegend, progress);
     /** @type {Record<string, number>} */
     this.shown = {};
   }
@@ -215,9 +252,10 @@ export class Toolbar {
    */
   update(state, counts, rerun = "") {
     const run = state?.run;
+    const compare = runCompare(run);
     // Before the first snapshot there is nothing to count or time.
     this.summary.hidden = !state;
-    this.stats.hidden = !state;
+    this.stats.hidden = !state || !!compare;
     setText(this.name, run ? run.name || run.id : "");
     this.name.title = run ? `${run.name} (${run.id})` : "";
     const status = run?.status ?? "waiting";
@@ -226,9 +264,9 @@ export class Toolbar {
     if (this.runStatus.className !== cls) this.runStatus.className = cls;
     // A stored run is frozen: no controls, but "Continue" when it did not finish.
     const stored = !!run?.stored;
-    this.frozen.hidden = !stored;
+    this.frozen.hidden = !stored || !!compare;
     this.controls.hidden = stored;
-    this.continueButton.hidden = !(stored && this.canContinue && CONTINUABLE.has(status));
+    this.continueButton.hidden = !(stored && !compare && this.canContinue && CONTINUABLE.has(status));
     this.continueButton.title =
       stored && !run?.continuable
         ? "Continue the run (this view was given no graph for it: the answer says how to pass one)"
@@ -247,6 +285,8 @@ export class Toolbar {
       rerun || "A new run that runs only what changed since this run (edited tasks, changed inputs) and reuses the rest";
     if (this.rerunButton.title !== rerunTitle) this.rerunButton.title = rerunTitle;
     this.setLineage(run);
+    this.setCompare(state, compare);
+    if (compare) return;
 
     const metered = runMetricsText(run);
     setText(this.metrics, metered);
@@ -280,6 +320,55 @@ export class Toolbar {
     setText(this.progressText, total > 0 ? `${formatCount(finished)} / ${formatCount(total)} · ${pct}%` : "");
     this.progressBar.setAttribute("aria-valuenow", String(pct));
     this.progressBar.title = FINISHED_ORDER.filter((s) => counts[s]).map((s) => `${s} ${counts[s]}`).join(", ");
+  }
+
+  /**
+   * A comparison's title and legend instead of a run's (or back).
+   *
+   * @param {State | null} state
+   * @param {import("./compare.js").RunCompare | null} compare
+   */
+  setCompare(state, compare) {
+    const on = !!compare;
+    this.legend.hidden = on;
+    this.progress.hidden = on;
+    this.compareLegend.hidden = !on;
+    this.compareRuns.hidden = !on;
+    this.rerunButton.hidden = on || !this.offersRerun;
+    this.timeline.hidden = on;
+    if (!compare) {
+      if (this.runStatus.title) this.runStatus.title = "";
+      return;
+    }
+    setText(this.runStatus, "comparison");
+    this.runStatus.className = "tb-pill tb-compare-pill";
+    this.runStatus.title = "Two ended runs as one graph, coloured by what differs from run a to run b";
+    const { a, b } = compare;
+    const key = JSON.stringify([a.id, a.status, b.id, b.status]);
+    if (this.compareRuns.dataset.key !== key) {
+      this.compareRuns.dataset.key = key;
+      const side = (/** @type {string} */ which, /** @type {import("./compare.js").CompareSide} */ run) => {
+        const el = h("span", "tb-compare-run");
+        el.title = `run ${which}: ${run.id}${run.name ? ` (${run.name})` : ""}`;
+        el.append(h("b", "", which), ` ${shortRunId(run.id)} `, h("span", `tb-pill ${runStatusClass(run.status)}`, run.status ?? ""));
+        return el;
+      };
+      this.compareRuns.replaceChildren(side("a", a), h("span", "tb-compare-arrow", "→"), side("b", b));
+    }
+    const legend = legendEntries(state);
+    legend.classes.forEach((entry, k) => {
+      const item = this.compareItems[k];
+      const text = String(entry.count);
+      if (item.dataset.count !== text) {
+        item.dataset.count = text;
+        setText(/** @type {HTMLElement} */ (item.lastChild), formatCount(entry.count));
+      }
+    });
+    const reused = String(legend.reused);
+    if (this.reusedItem.dataset.count !== reused) {
+      this.reusedItem.dataset.count = reused;
+      setText(/** @type {HTMLElement} */ (this.reusedItem.lastChild), formatCount(legend.reused));
+    }
   }
 
   /**

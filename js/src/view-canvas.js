@@ -8,6 +8,7 @@
  * @module
  */
 
+import { CLASS_INFO, compareNote, compareOf, diffClass } from "./compare.js";
 import { h } from "./details.js";
 import { bindCanvas } from "./interaction.js";
 import { noteFor } from "./render.js";
@@ -42,10 +43,18 @@ export function bindView({ stage, tooltip, node, nodeClock, select, toggled, sea
     }
     const n = node(hit.id);
     const status = n?.status ?? "pending";
-    const note =
-      hit.part === "toggle" ? (stage.collapsed.has(hit.id) ? "click to expand" : "click to collapse") : noteFor(n, nodeClock());
+    const toggle = hit.part === "toggle" ? (stage.collapsed.has(hit.id) ? "click to expand" : "click to collapse") : "";
     const name = n?.label ? [h("b", "", n.label), h("span", "tb-tooltip-id", hit.id)] : [hit.id];
-    tooltip.replaceChildren(...name, h("span", `tb-pill ${statusClass(status)}`, status), note && note !== status ? `  ${note}` : "");
+    const c = stage.compare ? compareOf(n) : null;
+    if (c) {
+      // A comparison: the node's class (its glyph and words), and how it differs.
+      const info = CLASS_INFO[c.class];
+      const note = toggle || compareNote(n);
+      tooltip.replaceChildren(...name, h("span", `tb-pill tb-diff-pill ${diffClass(c.class)}`, `${info.glyph} ${info.label}`), note && note !== c.class ? `  ${note}` : "");
+    } else {
+      const note = toggle || noteFor(n, nodeClock());
+      tooltip.replaceChildren(...name, h("span", `tb-pill ${statusClass(status)}`, status), note && note !== status ? `  ${note}` : "");
+    }
     tooltip.hidden = false;
     const maxX = stage.surface.width - tooltip.offsetWidth - 8;
     tooltip.style.left = `${Math.max(4, Math.min(x + 14, maxX))}px`;

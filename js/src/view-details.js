@@ -12,11 +12,16 @@
  * fetched with `node_details` and an `offset`, one request at a time. The
  * node's output counts as seen (its mark on the canvas goes).
  *
+ * In a comparison (the run's `compare`), the panel shows the node in both
+ * runs side by side (compare-details.js) and offers no actions.
+ *
  * Runs on the main thread; `cleanup` stops the pending request's timer.
  *
  * @module
  */
 
+import { classPill, compareBody } from "./compare-details.js";
+import { classOf, runCompare } from "./compare.js";
 import { DetailsPanel } from "./details.js";
 import { emptyTail, followOutput, mergeTail } from "./output-follow.js";
 import { RUN_ENDED } from "./status.js";
@@ -108,6 +113,19 @@ export function createSelection({ el, store, stage, notices, nodeClock, focus, s
     const state = store.client.state;
     const node = state?.nodes[current.id];
     seen?.(current.id, Math.max(tail.end, node?.output_chars ?? 0));
+    const compare = runCompare(state?.run);
+    if (compare) {
+      const nodes = state?.nodes ?? {};
+      const context = {
+        compare,
+        classOf: (/** @type {string} */ id) => (nodes[id] ? classOf(nodes[id]) : undefined),
+        labelOf: (/** @type {string} */ id) => nodes[id]?.label,
+        error: current.error,
+      };
+      const details = /** @type {import("./compare-details.js").CompareDetails | null} */ (current.details);
+      panel.showBody(current.id, node, [classPill(node)], compareBody(node, details, context, focus));
+      return;
+    }
     panel.show(current.id, node, current.details, {
       output: tail.known ? tail.text : undefined,
       runEnded: !!state && (RUN_ENDED.has(state.run.status) || !!state.run.stored),

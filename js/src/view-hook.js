@@ -10,6 +10,7 @@
  * @module
  */
 
+import { classAt, diffClass } from "./compare.js";
 import { STATUSES, statusClass } from "./status.js";
 import { displayedCounts } from "./view-clock.js";
 
@@ -26,6 +27,7 @@ import { displayedCounts } from "./view-clock.js";
  * @property {() => State | null} state
  * @property {() => Record<string, number>} counts status → count, as the legend shows
  * @property {(id: string) => string | null} nodeClass `tb-status-<status>`, the class whose colour the canvas uses
+ *   (in a comparison: `tb-diff-<class>`, its difference class)
  * @property {() => Record<string, string>} nodeClasses
  * @property {() => string[]} reused the nodes the canvas draws as reused (their summary's `cached`), in id order
  * @property {(id: string) => {x: number, y: number} | null} nodeCenter client coordinates, after bringing it into view
@@ -41,7 +43,8 @@ import { displayedCounts } from "./view-clock.js";
  * @property {"graph" | "overview"} mode
  * @property {() => Record<string, number>} stats the store's and the reducer's counters
  * @property {() => number} height the view's height in pixels, as drawn
- * @property {() => string[]} drawnText the labels and notes drawn on the canvas in the last frame
+ * @property {() => string[]} drawnText the labels and notes drawn on the canvas in the last frame (and a
+ *   comparison's badge glyphs, and `strike:<name>` for a name struck through)
  * @property {() => {s: number, floor: number, fit: number, clipped: boolean}} zoom the camera's scale, the automatic fit's floor, the whole graph's fit
  * @property {() => "list" | "run"} page history mode: the run list or a run; otherwise "run"
  * @property {() => import("./history.js").HistoryState | null} history history mode: the list's state
@@ -76,14 +79,14 @@ export function createTestHook({ store, stage, root, pages, paints, frameTimes, 
     nodeClass(id) {
       stage.prepare();
       const i = stage.layout?.index.get(id);
-      return i === undefined ? null : statusClass(STATUSES[stage.status[i]]);
+      return i === undefined ? null : colourClass(stage.status[i]);
     },
     nodeClasses() {
       stage.prepare();
       /** @type {Record<string, string>} */
       const out = {};
       const l = stage.layout;
-      if (l) for (let i = 0; i < l.ids.length; i++) out[l.ids[i]] = statusClass(STATUSES[stage.status[i]]);
+      if (l) for (let i = 0; i < l.ids.length; i++) out[l.ids[i]] = colourClass(stage.status[i]);
       return out;
     },
     reused() {
@@ -130,4 +133,15 @@ export function createTestHook({ store, stage, root, pages, paints, frameTimes, 
     timeline,
     setTimeline,
   };
+}
+
+/**
+ * The CSS class of a colour-table index: a status's, or a comparison's difference class's.
+ *
+ * @param {number} index
+ * @returns {string}
+ */
+function colourClass(index) {
+  const cls = classAt(index);
+  return cls ? diffClass(cls) : statusClass(STATUSES[index]);
 }

@@ -1,13 +1,17 @@
 /**
  * Finding nodes: the toolbar's search box (by id or label, an exact id
  * first; Enter goes to the next match and opens it) and the legend (a click
- * on a status goes to the next node in that status).
+ * on a status goes to the next node in that status; in a comparison, on a
+ * difference class, to the next node of that class).
  *
  * Runs on the main thread; keeps only the last query's matches, nothing to
  * release.
  *
  * @module
  */
+
+import { classOf } from "./compare.js";
+import { isReused } from "./rerun.js";
 
 /** @typedef {import("./reducer.js").NodeSummary} NodeSummary */
 /** @typedef {import("./stage.js").Stage} Stage */
@@ -21,7 +25,7 @@
  * @param {Notices} parts.notices
  * @param {() => Readonly<Record<string, NodeSummary>> | undefined} parts.nodes the state's nodes
  * @param {(id: string, select: boolean) => void} parts.focus centre a node, selecting it or not
- * @returns {{search: (query: string, step: boolean) => void, nextWithStatus: (status: string) => void}}
+ * @returns {{search: (query: string, step: boolean) => void, nextWithStatus: (status: string) => void, nextWithClass: (cls: string) => void}}
  */
 export function createSearch({ stage, toolbar, notices, nodes, focus }) {
   let lastQuery = "";
@@ -71,23 +75,44 @@ export function createSearch({ stage, toolbar, notices, nodes, focus }) {
 
   /** @type {Record<string, number>} */
   const legendCursor = {};
-  /** @param {string} status */
-  function nextWithStatus(status) {
+  /**
+   * Go to the next node (after the last one this key went to) that `test` accepts.
+   *
+   * @param {string} key
+   * @param {(node: NodeSummary) => boolean} test
+   * @param {string} none the notice when there is none
+   */
+  function nextWhere(key, test, none) {
     const all = nodes();
     if (!all) return;
     const ids = Object.keys(all);
-    const start = legendCursor[status] ?? -1;
+    const start = legendCursor[key] ?? -1;
     for (let k = 1; k <= ids.length; k++) {
       const at = (start + k) % ids.length;
-      if (all[ids[at]].status === status) {
-        legendCursor[status] = at;
+      if (test(all[ids[at]])) {
+        legendCursor[key] = at;
         stage.setMatch(ids[at]);
         focus(ids[at], true);
         return;
       }
     }
-    notices.show("info", `No ${status} node`);
+    notices.show("info", none);
   }
 
-  return { search, nextWithStatus };
+  /** @param {string} status */
+  function nextWithStatus(status) {
+    nextWhere(status, (node) => node.status === status, `No ${status} node`);
+  }
+
+  /**
+   * A comparison's legend: the next node of a difference class, or (`reused`) one run b reused.
+   *
+   * @param {string} cls
+   */
+  function nextWithClass(cls) {
+    const test = cls === "reused" ? isReused : (/** @type {NodeSummary} */ node) => classOf(node) === cls;
+    nextWhere(`class:${cls}`, test, cls === "reused" ? "No node reused in run b" : `No ${cls} node`);
+  }
+
+  return { search, nextWithStatus, nextWithClass };
 }

@@ -36,6 +36,7 @@
  * @module
  */
 
+import { runCompare } from "./compare.js";
 import { h } from "./details.js";
 import { AUTO_MAX } from "./size.js";
 import { Stage } from "./stage.js";
@@ -154,6 +155,7 @@ export function createView(el, channel, options = {}) {
         ui.collapsedAll = collapse;
       },
       legend: (status) => finder.nextWithStatus(status),
+      legendClass: (cls) => finder.nextWithClass(cls),
       run: (id) => {
         if (id) store.switchRun(id);
       },
@@ -235,7 +237,8 @@ export function createView(el, channel, options = {}) {
     if (pages.list) height.apply();
   }
 
-  const theme = watchTheme(root, toolbar.items, (t) => {
+  // The colours: each status's, then each difference class's (a comparison's).
+  const theme = watchTheme(root, [...toolbar.items, ...toolbar.compareItems], (t) => {
     stage.setTheme(t);
     timeline?.setTheme(t);
   });
@@ -296,7 +299,8 @@ export function createView(el, channel, options = {}) {
   root.dataset.view = "graph";
   /** @param {KeyboardEvent} e */
   const timelineKey = (e) => {
-    if ((e.key === "t" || e.key === "T") && e.target instanceof HTMLCanvasElement && !e.ctrlKey && !e.metaKey && !e.altKey) {
+    const key = (e.key === "t" || e.key === "T") && !e.ctrlKey && !e.metaKey && !e.altKey;
+    if (key && e.target instanceof HTMLCanvasElement && root.dataset.compare !== "true") {
       e.preventDefault();
       setTimeline(!timelineOn);
       (timelineOn ? timeline?.canvas : stage.canvas)?.focus();
@@ -359,6 +363,7 @@ export function createView(el, channel, options = {}) {
       const state = store.client.state;
       root.dataset.seq = store.client.seq === null ? "" : String(store.client.seq);
       root.dataset.runStatus = state?.run.status ?? "";
+      markCompare();
       if (change.reset) {
         showPage();
         stage.reset();
@@ -445,6 +450,18 @@ export function createView(el, channel, options = {}) {
     },
   });
 
+  /**
+   * A comparison (its run has `compare`) is drawn by difference: `data-compare` on the root
+   * (its CSS: a wider details panel), and no timeline (its times are two runs').
+   */
+  function markCompare() {
+    const on = runCompare(store.client.state?.run) !== null;
+    if (on === (root.dataset.compare === "true")) return;
+    if (on) root.dataset.compare = "true";
+    else delete root.dataset.compare;
+    if (on && timelineOn) setTimeline(false);
+  }
+
   /** The new run of a rerun has come: open the details of the node it was rerun from. */
   function reopen() {
     const want = reselect;
@@ -530,6 +547,7 @@ export function createView(el, channel, options = {}) {
   if (restoring && store.client.state) restoreDetails();
   root.dataset.seq = store.client.seq === null ? "" : String(store.client.seq);
   root.dataset.runStatus = store.client.state?.run.status ?? "";
+  markCompare();
   showPage();
   stage.schedule();
 

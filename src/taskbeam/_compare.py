@@ -12,6 +12,9 @@ same origin (the same run and node).
 Planners make different sub-graphs from run to run: a child node present in
 only one run is ``added`` (only in the second) or ``removed`` (only in the
 first).
+
+``tb.GraphView(comparison)`` (or ``comparison.view()``) draws the two runs as
+one graph coloured by difference (``taskbeam._compare_view``).
 """
 
 from __future__ import annotations
@@ -25,8 +28,9 @@ from typing import Any
 from taskbeam._stored import StoredRun, open_run
 from taskbeam.engine import Run
 from taskbeam.engine._digest import digest_bytes
+from taskbeam.engine._display import renderer
 from taskbeam.engine._registry import BY_ID
-from taskbeam.store import SQLiteStore
+from taskbeam.store import SQLiteStore, StoreError
 
 __all__ = ["Comparison", "NodeDiff", "compare"]
 
@@ -68,6 +72,11 @@ class Comparison:
     snapshots: tuple[dict[str, Any], dict[str, Any]] = field(
         repr=False, default_factory=lambda: ({}, {})
     )
+    # The two runs themselves, for the details of a node on either side (None: only
+    # what the snapshots say).
+    runs: tuple[Run | StoredRun, Run | StoredRun] | None = field(
+        repr=False, compare=False, default=None
+    )
 
     @property
     def totals(self) -> dict[str, int]:
@@ -85,6 +94,10 @@ class Comparison:
     def to_dict(self) -> dict[str, Any]:
         rows = [asdict(r) for r in self.rows]
         return {"a": self.a, "b": self.b, "totals": self.totals, "rows": rows}
+
+    def view(self, **options: Any) -> Any:
+        """The two runs as one graph, coloured by difference: a :class:`taskbeam.GraphView`."""
+        return renderer("view")(self, **options)
 
     def __repr__(self) -> str:
         t = self.totals
@@ -153,7 +166,15 @@ def _open(run: Run | StoredRun | str, store: SQLiteStore | None) -> Run | Stored
     live = BY_ID.get(run)
     if isinstance(live, Run):
         return live
-    return open_run(run, store or SQLiteStore(readonly=True))
+    if store is None:
+        try:
+            store = SQLiteStore(readonly=True)
+        except StoreError as exc:  # no default store: say what was looked for where
+            raise KeyError(
+                f"no run {run!r}: it is not a run of this process, and {exc} to look in "
+                "(pass store=)"
+            ) from None
+    return open_run(run, store)
 
 
 def _snapshot_and_results(run: Run | StoredRun) -> tuple[dict[str, Any], Mapping[str, Any]]:
@@ -201,7 +222,7 @@ def compare(
             row.cached_b, row.preview_b, row.error_b = "cached" in nb, nb.get("preview"), _error(nb)
         row.result = _kind(node_id, na, nb, results_a, results_b, run_a.id)
         rows.append(row)
-    return Comparison(run_a.id, run_b.id, rows, (snap_a, snap_b))
+    return Comparison(run_a.id, run_b.id, rows, (snap_a, snap_b), (run_a, run_b))
 
 
 def _kind(

@@ -38,6 +38,8 @@ FLOORS: list[tuple[str, tuple[str, ...]]] = [
         (
             "taskbeam._service",
             "taskbeam._history",
+            "taskbeam._compare",
+            "taskbeam._compare_view",
             "taskbeam._stored",
             "taskbeam.otel",
             "taskbeam.widget",

@@ -32,6 +32,8 @@ from typing import Any
 import anywidget
 import traitlets
 
+from taskbeam._compare import Comparison
+from taskbeam._compare_view import ComparisonSource
 from taskbeam._history import describe, listing
 from taskbeam._service import ExecutionService
 from taskbeam._stored import StoredRun
@@ -144,11 +146,13 @@ class GraphView(anywidget.AnyWidget):
 
     Parameters
     ----------
-    source : Run, StoredRun, ExecutionService, SQLiteStore or str
+    source : Run, StoredRun, ExecutionService, SQLiteStore, Comparison or str
         A run; a stored run (:func:`taskbeam.open_run`: shown frozen); a
         service (the view lists its runs and switches between them); a store
         (the history: the view lists its runs, newest first, and shows the
-        one chosen); or the id of a run alive in this process.
+        one chosen); a comparison (:func:`taskbeam.compare`: the two runs as
+        one frozen graph coloured by difference, both sides in the details);
+        or the id of a run alive in this process.
     broadcaster : Broadcaster, optional
         Defaults to :meth:`Broadcaster.shared`.
     height : int
@@ -164,7 +168,8 @@ class GraphView(anywidget.AnyWidget):
     --------
     In a notebook, a run shows itself: ``run = tb.start(g); run``. Or
     ``view = tb.GraphView(run)`` / ``run.view()``; ``tb.GraphView(service)``
-    shows the service's runs with a selector.
+    shows the service's runs with a selector; ``tb.GraphView(tb.compare(a, b))``
+    shows what changed from run ``a`` to run ``b``.
     """
 
     run_id = traitlets.Unicode("").tag(sync=True)
@@ -177,7 +182,7 @@ class GraphView(anywidget.AnyWidget):
 
     def __init__(
         self,
-        source: Run | StoredRun | ExecutionService | SQLiteStore | str,
+        source: Run | StoredRun | ExecutionService | SQLiteStore | Comparison | str,
         *,
         broadcaster: Broadcaster | None = None,
         height: int = 0,
@@ -202,12 +207,15 @@ class GraphView(anywidget.AnyWidget):
                 run_id = latest[-1].id
         elif isinstance(source, Run):
             self._run, mode, run_id = source, "run", source.id
+        elif isinstance(source, Comparison):
+            compared = ComparisonSource(source)
+            self._run, mode, run_id = compared, "compare", compared.id
         elif isinstance(source, str):
             self._run, mode, run_id = live_run(source), "run", source
         else:
             raise TypeError(
-                "GraphView takes a Run, a StoredRun, an ExecutionService, a SQLiteStore "
-                "or a run id, "
+                "GraphView takes a Run, a StoredRun, an ExecutionService, a SQLiteStore, "
+                "a Comparison or a run id, "
                 f"not {type(source).__name__}"
             )
         _check_height(height)
