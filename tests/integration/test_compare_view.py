@@ -65,7 +65,7 @@ def test_equal_runs_are_one_graph_of_equal_nodes(broadcaster: tb.Broadcaster) ->
         assert node["compare"]["status_a"] == node["compare"]["status_b"] == "done"
     assert sorted(map(tuple, state["edges"])) == sorted(map(tuple, snap_b["edges"]))
     assert front.view.mode == "compare"
-    assert repr(front.view) == f"<GraphView of compare compare:{a.id}:{b.id}>"
+    assert repr(front.view) == f"<GraphView of the comparison {a.id} → {b.id}>"
     front.view.close()
 
 

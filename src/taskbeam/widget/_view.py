@@ -420,7 +420,11 @@ class GraphView(anywidget.AnyWidget):
         self.send(with_request_id(answer, request) if request is not None else answer)
 
     def __repr__(self) -> str:
-        return f"<GraphView of {self.mode} {self.run_id or '(none yet)'}>"
+        rid = self.run_id
+        if self.mode == "compare" and rid and rid.count(":") == 2:  # the room "compare:A:B"
+            _, a, b = rid.split(":")
+            return f"<GraphView of the comparison {a} → {b}>"
+        return f"<GraphView of {self.mode} {rid or '(none yet)'}>"
 
 
 def _name(store: SQLiteStore, run_id: str) -> str:
