@@ -39,6 +39,7 @@ FLOORS: list[tuple[str, tuple[str, ...]]] = [
             "taskbeam._service",
             "taskbeam._history",
             "taskbeam._stored",
+            "taskbeam.dask",
             "taskbeam.otel",
             "taskbeam.widget",
             "taskbeam.server",
