@@ -116,26 +116,38 @@ def _index(i: object) -> str:
 
 
 class _Ids:
-    """Readable, unique node ids for keys, and the way back."""
+    """Readable, unique node ids for keys, and the way back.
+
+    The keys of one name (one Dask layer, or one ``delayed`` call) share a
+    *display* name, their readable name; a second name with the same
+    readable name gets ``~2``, the next ``~3`` (in the order of the graph).
+    The *group*, the readable name without that suffix, is the tag the
+    layer's nodes are grouped by.
+    """
 
     def __init__(self) -> None:
-        self.display: dict[str, str] = {}  # a key's full name -> the name its nodes show
+        self.display: dict[str, tuple[str, str]] = {}  # full name -> (display, group)
         self.taken: set[str] = set()  # display names given
+        self.next: dict[str, int] = {}  # readable name -> the next suffix to try
         self.ids: set[str] = set()
 
     def make(self, key: Hashable) -> tuple[str, str]:
         """``(node id, group)`` of ``key``, never an id given before."""
         name, index = _split_key(key)
-        group = self.display.get(name)
-        if group is None:
+        found = self.display.get(name)
+        if found is None:
             base = _clean(readable(name))
-            group, n = base, 1
-            while group in self.taken:  # another layer with the same readable name
-                n += 1
-                group = f"{base}~{n}"
-            self.taken.add(group)
-            self.display[name] = group
-        node_id = group + index
+            display = base
+            if display in self.taken:  # another name with the same readable name
+                n = self.next.get(base, 2)
+                while f"{base}~{n}" in self.taken:
+                    n += 1
+                self.next[base] = n + 1
+                display = f"{base}~{n}"
+            self.taken.add(display)
+            found = self.display[name] = (display, base)
+        display, group = found
+        node_id = display + index
         if len(node_id) > MAX_ID:
             node_id = node_id[: MAX_ID - 18] + "…" + xxhash.xxh3_64_hexdigest(node_id.encode())
         if node_id in self.ids:  # e.g. the str key "a[1]" beside the key ("a", 1)
@@ -149,7 +161,7 @@ class _Ids:
 
 def _clean(name: str) -> str:
     """A name fit for a node id: one line, no ``/`` (reserved for children), not empty."""
-    name = " ".join(name.replace("/", "∕").split())
+    name = " ".join(name.replace("/", "∕").split())[:100]
     return name or "_"
 
 
@@ -544,8 +556,9 @@ def convert(
     tasks = [(k, n) for k, n in ((k, needed.get(k)) for k in raw) if isinstance(n, Task)]
     if len(tasks) < sum(1 for n in needed.values() if isinstance(n, Task)):
         tasks += [(k, n) for k, n in needed.items() if isinstance(n, Task) and k not in raw]
+    group_of: dict[str, str] = {}
     for key, _ in tasks:
-        node_id, _group = ids.make(key)
+        node_id, group_of[node_id] = ids.make(key)
         node_of[key] = node_id
         key_of[node_id] = key
     for key, task in tasks:
@@ -575,7 +588,7 @@ def convert(
             DaskCall(task, tuple(tuple(k) for k in slot_keys), literals, fname, errors, carried),
             deps,
             kwargs={"token": token},
-            tags=(ids.display[_split_key(key)[0]],),
+            tags=(group_of[node_id],),
             priority=order.get(key, 0) if order is not None else 0,
         )
     answer: dict[Hashable, tuple[str, Any]] = {}

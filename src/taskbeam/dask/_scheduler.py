@@ -13,11 +13,13 @@ fails, ``KeyError`` for a key the graph does not have.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import contextvars
+import signal
 import sys
 import threading
 import time
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from taskbeam.dask._convert import Converted, convert
@@ -93,9 +95,14 @@ class Scheduler:
         converted = convert(dsk, keys, name=name, known=known, context=contextvars.copy_context())
         if not len(converted.graph):  # nothing to run: every wanted key is data
             return _pack(keys, {k: v for k, (_, v) in converted.answer.items()})
-        run = self._start(converted, kwargs.get("num_workers"))
-        with self._lock:
-            self.last_run = run
+        with _ctrl_c_deferred() as held:  # Ctrl-C lands on a started run, never inside a start
+            run = self._start(converted, kwargs.get("num_workers"))
+            with self._lock:
+                self.last_run = run
+        if held:
+            run.cancel()
+            run.wait()
+            raise KeyboardInterrupt
         self._show(run)
         self._wait(run)
         return self._answer(run, converted, keys)
@@ -159,21 +166,60 @@ class Scheduler:
         status = run.status
         if status is RunStatus.FAILED:
             raise _failure(run, converted)
-        if status is RunStatus.CANCELLED:
-            raise concurrent.futures.CancelledError(
-                f"taskbeam run {run.id} was cancelled before it computed the wanted keys"
-            )
         nodes = {ref for how, ref in converted.answer.values() if how == "node"}
-        if len(nodes) > 8:
-            results = run.results
-            found = {n: results[n] for n in nodes}
-        else:
-            found = {n: run.result(n) for n in nodes}
+        results = {} if status is RunStatus.CANCELLED else _results(run, nodes)
+        if status is RunStatus.CANCELLED or len(results) < len(nodes):
+            raise _cancelled(run)
+        found = {n: results[n] for n in nodes}
         values = {
             key: found[ref] if how == "node" else ref
             for key, (how, ref) in converted.answer.items()
         }
         return _pack(keys, values)
+
+
+@contextlib.contextmanager
+def _ctrl_c_deferred() -> Iterator[list[int]]:
+    """Hold Ctrl-C back while a run starts; yields the signals held (main thread only)."""
+    held: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield held
+        return
+    try:
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+    except ValueError:  # signals cannot be handled here (an embedded interpreter)
+        yield held
+        return
+    try:
+        yield held
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _cancelled(run: Run) -> concurrent.futures.CancelledError:
+    """What Dask raises for a computation cancelled before its end, naming the tasks."""
+    states = run.snapshot()["nodes"]
+    cancelled = sorted(i for i, s in states.items() if s.get("status") == "cancelled")
+    shown = ", ".join(cancelled[:5]) + (
+        f" and {len(cancelled) - 5} more" if len(cancelled) > 5 else ""
+    )
+    return concurrent.futures.CancelledError(
+        f"taskbeam run {run.id} was cancelled before it computed the wanted keys"
+        + (f" (cancelled: {shown})" if shown else "")
+    )
+
+
+def _results(run: Run, nodes: set[str]) -> dict[str, Any]:
+    if len(nodes) > 8:  # one read of the run for all of them
+        done = run.results
+        return {n: done[n] for n in nodes if n in done}
+    out = {}
+    for node_id in nodes:
+        try:
+            out[node_id] = run.result(node_id)
+        except LookupError:  # not done
+            continue
+    return out
 
 
 def _pack(keys: Any, values: Mapping[Hashable, Any]) -> Any:
