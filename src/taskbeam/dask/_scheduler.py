@@ -92,7 +92,15 @@ class Scheduler:
         if known is not None and not isinstance(known, Mapping):
             raise TypeError(f"cache= of a Dask get is a mapping of known values, not {known!r}")
         name = self.name or "dask"
-        converted = convert(dsk, keys, name=name, known=known, context=contextvars.copy_context())
+        converted = convert(
+            dsk,
+            keys,
+            name=name,
+            known=known,
+            context=contextvars.copy_context(),
+            # Tokens by content only where another run compares with this one's nodes.
+            content=self.store is not None or self.run_options.get("cache") not in (None, False),
+        )
         if not len(converted.graph):  # nothing to run: every wanted key is data
             return _pack(keys, {k: v for k, (_, v) in converted.answer.items()})
         with _ctrl_c_deferred() as held:  # Ctrl-C lands on a started run, never inside a start
