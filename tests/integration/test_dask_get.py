@@ -460,6 +460,33 @@ def test_cancel_through_the_run_handle() -> None:
     assert scheduler.last_run.status == "cancelled"
 
 
+def test_cancel_from_the_view() -> None:
+    from tests.integration.test_widget import FrontEnd
+
+    release = threading.Event()
+
+    def slow(i: int) -> int:
+        release.wait(10)
+        return i
+
+    total = dask.delayed(sum)([dask.delayed(slow)(i) for i in range(4)])
+    scheduler = tb.dask.scheduler(max_concurrency=2)
+    with (
+        tb.Broadcaster(max_delay_ms=10) as broadcaster,
+        concurrent.futures.ThreadPoolExecutor(1) as pool,
+    ):
+        future = pool.submit(total.compute, scheduler=scheduler)
+        deadline = time.monotonic() + 10
+        while scheduler.last_run is None or not scheduler.last_run.counts.get("running"):
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        front = FrontEnd(tb.GraphView(scheduler.last_run, broadcaster=broadcaster))
+        assert front.answer(front.ask({"type": "cancel"}))["type"] == "ok"  # the view's button
+        with pytest.raises(concurrent.futures.CancelledError):
+            future.result(10)
+        release.set()
+
+
 def test_cancel_one_task() -> None:
     release = threading.Event()
 
