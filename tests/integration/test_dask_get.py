@@ -268,6 +268,26 @@ def test_ctrl_c_while_waiting_cancels_the_run() -> None:
         release.set()
 
 
+def test_a_progress_bar_outside_jupyter(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    script = tmp_path / "bar.py"
+    script.write_text(
+        "import dask.bag as db\n"
+        "import taskbeam as tb\n"
+        "bag = db.from_sequence(range(100), npartitions=10).map(lambda v: v + 1)\n"
+        "print(bag.sum().compute(scheduler=tb.dask.scheduler(name='bar', progress=True)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "5050"
+    last = done.stderr.strip().splitlines()[-1]
+    tasks = len(convert(*graph_of(db.from_sequence(range(100), npartitions=10).sum())).graph)
+    assert last.startswith("bar ") and f"{tasks}/{tasks}" in last
+
+
 def test_dask_config_and_compute_take_it() -> None:
     total = dask.delayed(sum)([dask.delayed(inc)(i) for i in range(5)])
     assert total.compute(scheduler=get) == 15
@@ -360,6 +380,16 @@ def test_a_hundred_thousand_tasks_convert_in_seconds() -> None:
 
 
 # -- real collections, against Dask's threaded scheduler ------------------------------
+
+
+def graph_of(collection: Any) -> tuple[Any, list[Any]]:
+    """The graph and keys ``dask.compute`` gives a scheduler for ``collection``."""
+    from dask._expr import FinalizeCompute
+    from dask.base import collections_to_expr
+
+    expr = FinalizeCompute(collections_to_expr([collection], True)).optimize()
+    keys = expr.__dask_keys__()
+    return expr.__dask_graph__(), keys if isinstance(keys, list) else [keys]
 
 
 def threaded(*collections: Any) -> Any:

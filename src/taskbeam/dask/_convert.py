@@ -259,6 +259,9 @@ def task_name(task: Any) -> str:
                 continue
         if fname == "apply" and task.args and callable(task.args[0]):
             return str(funcname(task.args[0]))
+        if type(func).__name__ == "Compose" and hasattr(func, "first"):  # toolz.compose
+            steps = (func.first, *getattr(func, "funcs", ()))
+            return " → ".join(str(funcname(f)) for f in steps)[:200]
         if fname in ("_identity_cast", "to_container"):
             typ = task.kwargs.get("typ") or task.kwargs.get("constructor")
             return getattr(typ, "__name__", "list")
