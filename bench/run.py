@@ -18,6 +18,7 @@ from pathlib import Path
 
 import broadcast
 import cache
+import dask_get
 import engine
 import metrics
 import output
@@ -54,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     lined = timeline.run_benchmark(quick=args.quick)
     printed = output.run_benchmark(quick=args.quick)
     cached = cache.run_benchmark(quick=args.quick)
+    dasked = dask_get.run_benchmark(quick=args.quick)
     report = "\n".join(
         [
             engine.render(results),
@@ -68,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             timeline.render(lined),
             output.render(printed),
             cache.render(cached),
+            dask_get.render(dasked),
         ]
     )
     args.output.write_text(report, encoding="utf-8")
@@ -86,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         "metrics": metrics.to_json(metered),
         "output": output.to_json(printed),
         "cache": cache.to_json(cached),
+        "dask_get": dask_get.to_json(dasked),
     }
     raw.write_text(json.dumps(data, indent=1), encoding="utf-8")
     print(report)

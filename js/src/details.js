@@ -20,7 +20,7 @@ import { FINISHED, statusClass } from "./status.js";
 /**
  * What a `node_details` answer holds (the summary plus more).
  *
- * @typedef {NodeSummary & {id?: string, deps?: string[], result?: string, output?: string, output_from?: number, children?: string[]}} Details
+ * @typedef {NodeSummary & {id?: string, deps?: string[], function?: string, result?: string, output?: string, output_from?: number, children?: string[]}} Details
  */
 
 /**
@@ -116,6 +116,7 @@ export class DetailsPanel {
       }
     }
     if (facts.childElementCount) body.append(section("Timing", facts));
+    if (details?.function) body.append(section("Function", h("code", "tb-function", details.function)));
     const metered = metricRows(node, context.units);
     if (metered.length) {
       const list = h("dl", "tb-facts tb-metrics");

@@ -149,6 +149,8 @@ def __getattr__(name: str) -> _typing.Any:
         from taskbeam.widget import GraphView
 
         return GraphView
+    if name == "dask":  # tb.dask.get, the Dask scheduler: dask is an optional extra
+        return _importlib.import_module("taskbeam.dask")
     if name == "DaskExecutor":  # distributed is an optional extra, and slow to import
         from taskbeam.engine._dask import DaskExecutor
 

@@ -276,6 +276,8 @@ class StoredRun:
         out: dict[str, Any] = copy.deepcopy(nodes[node_id])
         out["id"] = node_id
         out["deps"] = [a for a, b in self._snap["edges"] if b == node_id]
+        if self.graph is not None and node_id in self.graph:
+            out["function"] = function_name(self.graph[node_id].fn)
         row = self._node_rows().get(node_id, {})
         if out.get("status") == "done":
             try:

@@ -236,6 +236,7 @@ def run_notebook_and_check_view(nb: Any, artifacts: Path) -> dict[str, Any]:
         "05-scale-out",
         "06-human-in-the-loop",
         "07-agent-usage",
+        "09-dask-collections",
     ],
 )
 def test_a_notebook_runs_and_its_view_shows_the_kernels_state(

@@ -41,6 +41,7 @@ FLOORS: list[tuple[str, tuple[str, ...]]] = [
             "taskbeam._compare",
             "taskbeam._compare_view",
             "taskbeam._stored",
+            "taskbeam.dask",
             "taskbeam.otel",
             "taskbeam.widget",
             "taskbeam.server",

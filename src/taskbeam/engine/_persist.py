@@ -106,7 +106,9 @@ def columns(nodes: Sequence[Node], t0: float, errors: bool = True) -> dict[str, 
         fmt: list[str | None] = ["json"] * count
         if preview.count(None) == count:  # and none has its preview yet
             # Tasks run for their effects return None: no per-result pass then.
-            preview[:] = ["None"] * count if result.count(None) == count else previews(result)
+            # By identity: list.count also compares with ==, which an array answers elementwise.
+            nothing = all(r is None for r in result)
+            preview[:] = ["None"] * count if nothing else previews(result)
     else:
         fmt = ["json" if s is done else None for s in status]
         result = [r if s is done else None for s, r in zip(status, result, strict=True)]

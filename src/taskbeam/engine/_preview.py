@@ -151,6 +151,9 @@ class _Bounded(reprlib.Repr):
         known = _KNOWN.get(cls)
         if known is not None:
             return known(x)
+        data = _DATA.get((cls.__module__, cls.__qualname__))
+        if data is not None:
+            return data(x, self.limit)
         if cls in (list, tuple, dict, set, frozenset) or cls.__module__ in ("collections", "array"):
             return super().repr1(x, level)
         if cls is range:
@@ -218,6 +221,69 @@ class _Bounded(reprlib.Repr):
                 f"<{type(x).__name__} instance at {id(x):#x} (repr failed: {type(exc).__name__})>"
             )
         return _cut(text if isinstance(text, str) else "", self.maxother)
+
+
+# -- arrays and frames: their own repr formats every value it shows (milliseconds for a
+# chunk of a Dask array), so they are previewed here, from a few values, in microseconds.
+_VALUE_KINDS = frozenset("biufcmMSU")  # numpy dtype kinds whose values are plain Python data
+
+
+def _head(values: Any, count: int, limit: int) -> str:
+    """The first ``count`` items of a flat numpy array, as a Python list shows them."""
+    items = values[:count].tolist()
+    text = ", ".join(_cut(repr(v), limit) for v in items)
+    return text + (", …" if len(values) > count else "")
+
+
+def _ndarray_text(x: Any, limit: int) -> str:
+    dtype = x.dtype
+    plain = dtype.kind in _VALUE_KINDS and dtype.fields is None
+    if x.ndim == 0:
+        value = _cut(repr(x.item()), limit) if plain else "…"
+        return f"array({value}, dtype={dtype})"
+    head = f"array(shape={x.shape}, dtype={dtype})"
+    if not plain:
+        return head
+    count = max(4, min(limit // 12, 500))
+    return f"{head} [{_head(x.reshape(-1)[: count + 1], count, limit)}]"
+
+
+def _series_values(x: Any, count: int, limit: int) -> str:
+    dtype = getattr(x, "dtype", None)
+    if getattr(dtype, "kind", "O") not in _VALUE_KINDS:
+        return ""
+    first = x.iloc[: count + 1] if hasattr(x, "iloc") else x[: count + 1]
+    return f" [{_head(first.to_numpy(), count, limit)}]"
+
+
+def _frame_text(x: Any, limit: int) -> str:
+    rows, cols = x.shape
+    shown = max(2, min(limit // 16, 50))
+    columns = ", ".join(
+        f"{_cut(str(name), 40)}: {dtype}" for name, dtype in islice(x.dtypes.items(), shown)
+    )
+    more = ", …" if cols > shown else ""
+    return f"DataFrame {rows}×{cols} [{columns}{more}]"
+
+
+def _series_text(x: Any, limit: int) -> str:
+    name = "" if x.name is None else f" {_cut(repr(x.name), 40)}"
+    count = max(4, min(limit // 12, 200))
+    return f"Series{name} {len(x)} {x.dtype}{_series_values(x, count, limit)}"
+
+
+def _index_text(x: Any, limit: int) -> str:
+    count = max(4, min(limit // 12, 200))
+    return f"{type(x).__name__} {len(x)} {x.dtype}{_series_values(x, count, limit)}"
+
+
+_DATA: dict[tuple[str, str], Callable[[Any, int], str]] = {
+    ("numpy", "ndarray"): _ndarray_text,
+    ("pandas", "DataFrame"): _frame_text,
+    ("pandas", "Series"): _series_text,
+    ("pandas", "Index"): _index_text,
+    ("pandas", "RangeIndex"): _index_text,
+}
 
 
 def _by_type(value: Any) -> str:

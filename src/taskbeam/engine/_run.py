@@ -342,6 +342,7 @@ class Run:
             out = driver.state.node_summary(node, driver.t0)
             out["id"] = node.id
             out["deps"] = [d for d in node.task.deps]
+            out["function"] = function_name(node.task.fn)
             if node.status is Status.DONE:
                 detail = node.detail
                 out["result"] = preview(node.result, DETAIL_CHARS) if detail is None else detail
