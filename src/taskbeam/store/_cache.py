@@ -281,7 +281,7 @@ class StoreCache:
                             f"fn FROM cache WHERE key IN ({marks})",
                             chunk,
                         ):
-                            made = self._entry(key, row, names.get(key) if names else None)
+                            made = self._entry(key, row, names.get(key) if names else None, now)
                             if made is not None:
                                 out[key] = made
                 except sqlite3.Error as exc:
@@ -332,7 +332,9 @@ class StoreCache:
             raise made
         return made
 
-    def _entry(self, key: str, row: Any, fn: str | None) -> CacheEntry | StoreError | None:
+    def _entry(
+        self, key: str, row: Any, fn: str | None, now: float | None = None
+    ) -> CacheEntry | StoreError | None:
         """A row read from the table as its entry (kept in the memory copy, its use
         stamped), or the CorruptEntry it is; None: another serializer's (the caller holds
         the lock)."""
@@ -347,9 +349,13 @@ class StoreCache:
             return CorruptEntry(f"cache entry {key} does not decode: {exc}")
         if made_by is None and fn is not None:
             self._named[key] = fn
-        self._keep(key, value, digest, data, run_id, node_id, created)
-        self._touch(key)
-        return CacheEntry(value, digest, run_id, node_id, created)
+        entry = CacheEntry(value, digest, run_id, node_id, created)
+        self._keep_entry(key, entry, data)
+        if now is None:
+            self._touch(key)
+        else:  # prefetch stamps its keys itself, and flushes when there are many
+            self._touched[key] = now
+        return entry
 
     def _read_keys(self) -> set[str] | None:
         conn = self._reader()
@@ -379,6 +385,11 @@ class StoreCache:
         created: float,
     ) -> None:
         """Put a row in the memory copy (the caller holds the lock)."""
+        self._keep_entry(key, CacheEntry(value, digest, run_id, node_id, created), data)
+
+    def _keep_entry(self, key: str, entry: CacheEntry, data: bytes) -> None:
+        """Put ``entry`` (stored as ``data``) in the memory copy (the caller holds the
+        lock); an entry of a mutable value is kept as its bytes only."""
         size = len(data)
         if size > FRONT_BYTES // 4:
             return
@@ -386,9 +397,9 @@ class StoreCache:
         old = front.pop(key, None)
         if old is not None:
             self._front_bytes -= len(old[1])
-        if type(value) not in _SHARED:
-            value = _UNDECODED
-        front[key] = (CacheEntry(value, digest, run_id, node_id, created), data)
+        if type(entry.value) not in _SHARED:
+            entry = _fresh(entry, _UNDECODED)
+        front[key] = (entry, data)
         self._front_bytes += size
         while self._front_bytes > FRONT_BYTES:
             _, dropped = front.popitem(last=False)
