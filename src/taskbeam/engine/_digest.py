@@ -59,6 +59,7 @@ _pack_double = struct.Struct("<d").pack
 _pack_len = struct.Struct("<Q").pack
 _xxh3_128_digest = xxhash.xxh3_128_digest  # the same digest as xxh3_128(data).digest()
 _NAN = b"f\x00nan"
+_NONE = _xxh3_128_digest(b"N")  # the digest of None (see _scalar)
 # Objects of pandas columns whose elements hash_pandas_object hashes by value.
 _SAFE_INFERRED = frozenset(
     {"string", "bytes", "empty", "integer", "floating", "boolean", "mixed-integer-float", "decimal"}
@@ -77,6 +78,8 @@ def digest(value: Any) -> str | None:
 
 def digest_bytes(value: Any) -> bytes | None:
     """:func:`digest` as 16 raw bytes."""
+    if value is None:  # what most tasks run for their effects return
+        return _NONE
     scalar = _scalar(value)
     if scalar is not None:  # the common result (None, a number, a str): hashed in one call
         return _xxh3_128_digest(scalar)

@@ -105,6 +105,9 @@ Subscriber = Callable[[Event], None]
 TO_THREAD_WORKERS = min(32, (os.cpu_count() or 1) + 4)
 RUNNING = Status.RUNNING  # a module constant: looking a member up on its enum class is slow
 DONE = Status.DONE
+# Results a node is done with at once, in _launch: cheap to preview and immutable (a
+# bytearray goes the long way, where the store's cache digests it before it can change).
+_DIRECT = CHEAP_TYPES - {bytearray, memoryview}
 
 
 def _new_id(name: str) -> str:
@@ -222,7 +225,7 @@ class Driver(Outcomes, Reuse):
         self._crash: BaseException | None = None  # see _loop_error
         self.contained = Contained(self.id)  # what user callbacks raised
         self.output_feed = OutputFeed()  # who watches printed output live (engine/_output.py)
-        self._reusing = self._setup_reuse(resolve_cache(opts.cache, store), prior)
+        self._reusing = self._setup_reuse(resolve_cache(opts.cache, store), prior, graph)
 
     # -- life cycle ----------------------------------------------------------
     def begin(self) -> None:
@@ -344,9 +347,8 @@ class Driver(Outcomes, Reuse):
         if self.recorder is not None:
             self.recorder.t0 = now
         self.state.start(now)
-        begin = getattr(self.cache, "begin", None)
-        if begin is not None:  # the store's cache reads which keys it holds
-            begin()
+        if self._reusing:  # the store's cache says which functions have entries
+            self._begin_reuse()
         if self.meters.seeds:  # a continued run: stored metrics come back, rolled up again
             self.meters.seed(list(self.state.nodes.values()))
         # Pumped from a plain callback rather than from this Task, so each
@@ -355,8 +357,11 @@ class Driver(Outcomes, Reuse):
         await self._finished.wait()
         self.meters.finish()
         self._pump()
-        if self.recorder is not None:
-            await self.recorder.final()
+        self._settle_cache()  # the store's cache: count what was not looked up
+        recorder = self.recorder
+        if recorder is not None:
+            await recorder.final()
+        self._cache_after(recorder is not None)  # its entries, once the final save landed
         flush = getattr(self.cache, "flush", None)
         if flush is not None:  # the store's cache: when its entries were last used (no wait)
             flush()
@@ -402,8 +407,8 @@ class Driver(Outcomes, Reuse):
                         self.waiting.resumed(node)
                 elif not batch:
                     break
-                if self._reusing:
-                    self._prefetch(batch)
+                if self._reusing:  # hits of a batch are taken at once
+                    batch = self._reuse_batch(batch)
                 for node in batch:
                     self._launch(node)
             if st.cache_done:
@@ -477,7 +482,7 @@ class Driver(Outcomes, Reuse):
                     self._failed(node, attempt, exc)
                     return
                 if node.status is RUNNING and node.attempt == attempt:
-                    if type(result) in CHEAP_TYPES:  # the common case: None, a number, a str
+                    if type(result) in _DIRECT:  # the common case: None, a number, a str
                         self.state.succeed(node, result, time.monotonic())
                     else:
                         self._took(node, attempt, result)

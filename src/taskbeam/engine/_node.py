@@ -48,12 +48,15 @@ class Node:
     __slots__ = (
         "__dict__",
         "attempt",
+        "cached",
         "depth",
+        "digest",
         "down",
         "ended",
         "fingerprint",
         "group",
         "id",
+        "key",
         "parent",
         "result",
         "slot",
@@ -82,12 +85,6 @@ class Node:
     # waited for an answer (see :mod:`taskbeam.engine._timeline`).
     spans: list[list[Any]] | None = None
     output_feed: Any = None  # the run's OutputFeed, set at launch while output is watched
-    # The cache (engine/_cache.py): the node's key once looked up (None: not
-    # looked up, or uncacheable), its result's digest once made (UNSET before;
-    # None: no stable digest), and where a hit's result was made.
-    key: str | None = None
-    digest: Any = _UNSET
-    cached: dict[str, str] | None = None
     expansion: Any = None  # what an expanded node's task returned (a rerun expands it again)
 
     def __init__(
@@ -113,6 +110,13 @@ class Node:
         self.ended: float | None = None
         self.result: Any = None
         self.fingerprint: str | None = None
+        # The cache (engine/_cache.py), slots of their own (a cached run sets them on
+        # every node): the node's key once looked up (None: not looked up; "": looked up,
+        # uncacheable), its result's digest once made (UNSET before; None: no stable
+        # digest), and where a hit's result was made.
+        self.key: str | None = None
+        self.digest: Any = _UNSET
+        self.cached: dict[str, str] | None = None
 
     @property
     def upstream(self) -> list[Node]:

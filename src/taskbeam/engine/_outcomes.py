@@ -50,6 +50,7 @@ class Outcomes:
     _tasks: dict[Node, asyncio.Task[None]]
     _timers: dict[Node, asyncio.TimerHandle]
     _aborted: set[asyncio.Task[None]]
+    _later: Callable[..., None] | None
 
     if TYPE_CHECKING:
 
@@ -58,6 +59,10 @@ class Outcomes:
         ) -> None: ...
 
         def _pump(self) -> None: ...
+
+        def _expanded(self) -> None: ...
+
+        def _digest_now(self, node: Node, result: Any) -> None: ...
 
     def _current(self, node: Node, attempt: int) -> bool:
         if node.status is not RUNNING or node.attempt != attempt:
@@ -86,6 +91,8 @@ class Outcomes:
                 return
             elif needs_previews(result) and self._preview_later(node, attempt, result, False):
                 return
+            if self._later is not None:  # the store's cache: before any dependant runs
+                self._digest_now(node, result)
         self.state.succeed(node, result, time.monotonic())
 
     def _preview_later(self, node: Node, attempt: int, result: Any, agg: bool) -> bool:
@@ -162,6 +169,7 @@ class Outcomes:
             return
         children = st.expand(node, expansion.graph, expansion.aggregate, now)
         node.expansion = expansion
+        self._expanded()  # a run that looked nothing up looks these up
         meters = self.meters
         if meters.seeds:  # children (and restored grandchildren) get their stored metrics
             meters.seed_under(node, children)
@@ -217,6 +225,8 @@ class Outcomes:
                 node.preview, node.detail, result = result.preview, result.detail, result.value
             elif needs_previews(result) and self._preview_later(node, node.attempt, result, True):
                 return
+            if self._later is not None:  # the store's cache: before any dependant runs
+                self._digest_now(node, result)
             self.state.succeed(node, result, time.monotonic())
         else:
             info = error if isinstance(error, ErrorInfo) else error_info(error)

@@ -66,6 +66,7 @@ from typing import Any, TypeVar
 
 from taskbeam.store._base import StoreError, StoreRecoveryWarning
 from taskbeam.store._cache import MIGRATION as CACHE
+from taskbeam.store._cache import MIGRATION_FN as CACHE_FN
 from taskbeam.store._cache import StoreCache
 from taskbeam.store._lease import MIGRATION as LEASES
 from taskbeam.store._lease import LeaseKeeper
@@ -90,7 +91,7 @@ __all__ = ["DEFAULT_PATH", "SQLiteStore"]
 log = logging.getLogger("taskbeam.store")
 T = TypeVar("T")
 DEFAULT_PATH = Path(".taskbeam") / "runs.db"
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # Page size of new databases. Batches are large blobs: bigger pages mean fewer
 # overflow pages (and WAL frames) to write and read back per save.
 PAGE_SIZE = 16384
@@ -141,6 +142,7 @@ MIGRATIONS: list[str] = [
     LEASES,  # 1 -> 2: who owns a live run (see _lease)
     QUESTIONS,  # 2 -> 3: questions asked inside runs, and their answers (see _questions)
     CACHE,  # 3 -> 4: the result cache (see _cache)
+    CACHE_FN,  # 4 -> 5: the function of each cache entry (see _cache)
 ]
 
 _STOP = object()
